@@ -1,0 +1,58 @@
+#include "connectors/connector.h"
+
+#include <fmt/format.h>
+
+#include "connectors/mysql/mysql_connector.h"
+#include "connectors/postgres/postgres_connector.h"
+#include "connectors/sqlite/sqlite_connector.h"
+#include "types/value_codec.h"
+
+namespace ferry {
+
+const char* TablePrepModeName(TablePrepMode mode) {
+  switch (mode) {
+    case TablePrepMode::kDoNothing: return "DO_NOTHING";
+    case TablePrepMode::kDropAndCreate: return "DROP_AND_CREATE";
+    case TablePrepMode::kTruncateBeforeLoad: return "TRUNCATE_BEFORE_LOAD";
+  }
+  return "?";
+}
+
+std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table) {
+  std::vector<std::string> key = table.RowKey();
+  if (key.empty()) return "(no primary key)";
+  std::string out = "(";
+  for (size_t k = 0; k < key.size(); ++k) {
+    if (k) out += ", ";
+    out += key[k] + "=";
+    int col = table.ColumnIndex(key[k]);
+    if (col < 0 || row * batch.columns() + col >= batch.cell_count()) {
+      out += "?";
+      continue;
+    }
+    if (batch.IsNull(row, col)) {
+      out += "NULL";
+      continue;
+    }
+    std::string v;
+    AppendCanonical(batch, row, col, table.columns[col].type, &v);
+    if (StorageOf(table.columns[col].type.kind) == Storage::kBytes) {
+      if (v.size() > 64) v = v.substr(0, 64) + "...";
+      out += "'" + v + "'";
+    } else {
+      out += v;
+    }
+  }
+  return out + ")";
+}
+
+std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri) {
+  switch (uri.engine) {
+    case Engine::kPostgres: return postgres::OpenPostgresConnector(uri);
+    case Engine::kMysql: return mysql::OpenMysqlConnector(uri);
+    case Engine::kSqlite: return sqlite::OpenSqliteConnector(uri);
+  }
+  throw Error(ErrorKind::kInternal, "unknown engine");
+}
+
+}  // namespace ferry

@@ -1,0 +1,165 @@
+// The contract every engine connector fulfils. One folder per engine (postgres/, mysql/,
+// sqlite/) implements these interfaces; the engine (src/engine) only talks to them.
+//
+// Threading: a Connector is shared and thread-safe for the const methods and Open*();
+// each CatalogReader, TableReader and TableWriter owns one database connection and is used by
+// one thread at a time.
+//
+// Errors: every method throws ferry::Error (common/error.h) with a kind and a message that
+// names the object (schema, table, column) and never contains the password. Driver errors
+// are translated at the connector edge; the server's own message is kept in the text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/table_def.h"
+#include "common/error.h"
+#include "endpoint/endpoint_uri.h"
+#include "types/batch.h"
+
+namespace ferry {
+
+// A value the connector cannot read or write. `column` indexes TableDef::columns;
+// `batch_row` is the row inside the batch being read or written (-1 when unknown);
+// `row_key` is a description such as "(id=42)" when the connector could tell, else empty.
+class RowError : public Error {
+ public:
+  RowError(int column, int64_t batch_row, std::string message, std::string row_key = {})
+      : Error(ErrorKind::kData, std::move(message)),
+        column(column),
+        batch_row(batch_row),
+        row_key(std::move(row_key)) {}
+  int column;
+  int64_t batch_row;
+  std::string row_key;
+};
+
+// "(id=42, k='a')" from the row key columns of `table` in `batch` row `row`; columns not
+// yet filled in (a row being read) print as "?".
+std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table);
+
+enum class TablePrepMode { kDoNothing, kDropAndCreate, kTruncateBeforeLoad };
+const char* TablePrepModeName(TablePrepMode mode);  // "DO_NOTHING", ...
+
+// Receives the rows a TableReader produces.
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  // Takes a full batch. Returns false when the reader should stop (the load was cancelled or
+  // failed downstream); the reader then returns without error.
+  virtual bool Push(Batch&& batch) = 0;
+  // A value was changed by policy rather than copied (e.g. MySQL zero date -> NULL).
+  // `column` indexes TableDef::columns. Counted and logged by the caller.
+  virtual void Warning(int column, std::string_view message) = 0;
+};
+
+struct ScanOptions {
+  size_t batch_rows = 10000;          // flush a batch at this many rows...
+  size_t batch_bytes = 8u << 20;      // ...or when its memory reaches this many bytes
+  std::string where;                  // predicate in the source's SQL, empty = every row
+};
+
+class CatalogReader {
+ public:
+  virtual ~CatalogReader() = default;
+  // Every user table (no views, no system schemas), with columns, primary key, unique
+  // indexes and row estimates. `schema` empty = the default scope: PostgreSQL every non-system
+  // schema, MySQL the URI's database, SQLite "main". Partitions of a partitioned table are
+  // not listed; the partitioned parent is.
+  virtual std::vector<TableDef> ListTables(const std::string& schema) = 0;
+  // One table; throws Error(kNotFound) naming it when absent.
+  virtual TableDef GetTable(const std::string& schema, const std::string& name) = 0;
+  // "PostgreSQL 15.8", "MariaDB 10.11.6", "SQLite 3.40.1".
+  virtual std::string ServerVersion() = 0;
+};
+
+class TableReader {
+ public:
+  virtual ~TableReader() = default;
+  // Streams the rows of `table` (as returned by this endpoint's CatalogReader) into `sink`
+  // on the engine's fast path, encoded per column DmsType (batch.h). Returns rows read.
+  // Throws RowError for a value it cannot represent, Error for anything else.
+  virtual int64_t Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) = 0;
+};
+
+class TableWriter {
+ public:
+  virtual ~TableWriter() = default;
+  // Creates the schema (PostgreSQL) or database (MySQL) when missing; no-op on SQLite.
+  virtual void EnsureSchema(const std::string& schema) = 0;
+  virtual bool TableExists(const std::string& schema, const std::string& name) = 0;
+  // Makes `target` ready for loading: DO_NOTHING creates it only when missing,
+  // DROP_AND_CREATE drops any existing table and creates it, TRUNCATE_BEFORE_LOAD empties an
+  // existing table (creating it when missing). Creates columns, NOT NULL, primary key, and
+  // the unique indexes in target.unique_indexes.
+  virtual void PrepareTable(const TableDef& target, TablePrepMode mode) = 0;
+  // Starts a load into `target`. Batches passed to Write have target.columns.size() columns,
+  // each encoded per target.columns[i].type (the DMS type of the incoming values).
+  virtual void BeginLoad(const TableDef& target) = 0;
+  // Writes every row of `batch`. Values are checked before they are sent: a value the target
+  // cannot hold throws RowError (batch_row set) and nothing of the batch is written.
+  virtual void Write(const Batch& batch) = 0;
+  // Finishes the load; on return every row written is committed.
+  virtual void EndLoad() = 0;
+  // Abandons the current load (rolls back what is not yet committed). Never throws.
+  virtual void AbortLoad() noexcept = 0;
+};
+
+// A plain SQL connection for setup, checks and tests: text protocol, autocommit.
+class SqlSession {
+ public:
+  virtual ~SqlSession() = default;
+  // Runs one or more statements (separated by ';' where the engine allows it); throws Error
+  // with the server's message.
+  virtual void Execute(const std::string& sql) = 0;
+  // Runs one query and returns every row as text (std::nullopt for NULL), in the engine's own
+  // text format.
+  virtual std::vector<std::vector<std::optional<std::string>>> Query(const std::string& sql) = 0;
+};
+
+// SQL dialect of an engine as a target: quoting and type mapping.
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+  virtual std::string QuoteIdentifier(std::string_view name) const = 0;
+  // The column `source` (read from an endpoint of `source_engine`) becomes on this engine:
+  // same name and nullability, `type` unchanged (it describes the values the writer will
+  // receive), `native_type` set to this engine's DDL type. Where source and target engines
+  // are the same and source.portable_native, the native type is kept (PostgreSQL uuid, jsonb,
+  // arrays, timestamptz...). Never picks a type that cannot hold every value of `type`
+  // (UINT8 -> numeric(20) on PostgreSQL).
+  virtual ColumnDef MapColumn(const ColumnDef& source, Engine source_engine) const = 0;
+  // The statements that create `target` (table, then unique indexes), in order.
+  virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  virtual Engine engine() const = 0;
+  virtual const EndpointUri& uri() const = 0;
+  // Connects once and disconnects: throws Error(kConnection | kAuth | kNotFound) with a
+  // message naming host, port, database and user (never the password).
+  virtual void TestConnection() = 0;
+  virtual std::unique_ptr<CatalogReader> OpenCatalog() = 0;
+  virtual std::unique_ptr<TableReader> OpenReader() = 0;
+  virtual std::unique_ptr<TableWriter> OpenWriter() = 0;
+  virtual std::unique_ptr<SqlSession> OpenSession() = 0;
+  virtual const Dialect& dialect() const = 0;
+  // Where a source table from `source_schema` on `source_engine` lands on this endpoint
+  // when no schema is configured: MySQL the URI's database; PostgreSQL the source schema
+  // name (SQLite's "main" and MySQL databases map as they are, "main" -> "public"); SQLite
+  // "main". The URI parameter schema= overrides (handled by the caller).
+  virtual std::string DefaultTargetSchema(const std::string& source_schema,
+                                          Engine source_engine) const = 0;
+};
+
+// Opens the connector for `uri`'s engine. Does not connect yet.
+std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri);
+
+}  // namespace ferry
