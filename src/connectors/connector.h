@@ -132,8 +132,10 @@ class Dialect {
   // receive), `native_type` set to this engine's DDL type. Where source and target engines
   // are the same and source.portable_native, the native type is kept (PostgreSQL uuid, jsonb,
   // arrays, timestamptz...). Never picks a type that cannot hold every value of `type`
-  // (UINT8 -> numeric(20) on PostgreSQL).
-  virtual ColumnDef MapColumn(const ColumnDef& source, Engine source_engine) const = 0;
+  // (UINT8 -> numeric(20) on PostgreSQL). `in_key` says the column is part of the primary key
+  // or a unique index (MySQL cannot index unbounded text, for one).
+  virtual ColumnDef MapColumn(const ColumnDef& source, Engine source_engine,
+                              bool in_key) const = 0;
   // The statements that create `target` (table, then unique indexes), in order.
   virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
 };
