@@ -1,0 +1,97 @@
+#include "engine/report.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "engine/progress.h"
+
+namespace ferry {
+
+std::string IsoTime(WallClock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return "";
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (micros / 1000) % 1000);
+}
+
+namespace {
+double Seconds(const TableStats& st) {
+  if (st.end_time.time_since_epoch().count() == 0 ||
+      st.start_time.time_since_epoch().count() == 0) {
+    return 0;
+  }
+  return std::chrono::duration<double>(st.end_time - st.start_time).count();
+}
+}  // namespace
+
+std::string FormatSummary(const std::vector<std::unique_ptr<TableStats>>& stats) {
+  size_t width = 5;
+  for (const auto& st : stats) width = std::max(width, st->SourceName().size());
+  width = std::min<size_t>(width, 60);
+  std::string out = fmt::format("{:<{}}  {:<16} {:>12} {:>9} {:>10} {:>8}\n", "Table", width,
+                                "State", "Rows", "Seconds", "Rows/s", "Warnings");
+  int64_t total_rows = 0;
+  size_t completed = 0;
+  std::string errors;
+  for (const auto& st_ptr : stats) {
+    TableStats& st = *st_ptr;
+    std::lock_guard lock(st.mu);
+    const int64_t rows = st.full_load_rows.load();
+    const double secs = Seconds(st);
+    int64_t warnings = 0;
+    for (const auto& [_, n] : st.warnings) warnings += n;
+    total_rows += rows;
+    if (st.state == kStateCompleted) ++completed;
+    out += fmt::format("{:<{}}  {:<16} {:>12} {:>9.2f} {:>10} {:>8}\n", st.SourceName(), width,
+                       st.state, rows, secs, secs > 0 ? HumanCount(rows / secs) : "-", warnings);
+    for (const auto& [what, n] : st.warnings) {
+      errors += fmt::format("  warning: {}: {} ({} rows)\n", st.SourceName(), what, n);
+    }
+    if (!st.error.empty()) errors += fmt::format("  error: {}: {}\n", st.SourceName(), st.error);
+  }
+  out += fmt::format("{} of {} tables completed, {} rows\n", completed, stats.size(), total_rows);
+  return out + errors;
+}
+
+nlohmann::json SummaryJson(const std::vector<std::unique_ptr<TableStats>>& stats) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& st_ptr : stats) {
+    TableStats& st = *st_ptr;
+    std::lock_guard lock(st.mu);
+    nlohmann::json t = {
+        {"SchemaName", st.source_schema},
+        {"TableName", st.source_table},
+        {"TargetSchemaName", st.target_schema},
+        {"TargetTableName", st.target_table},
+        {"Inserts", 0},
+        {"Deletes", 0},
+        {"Updates", 0},
+        {"Ddls", 0},
+        {"FullLoadRows", st.full_load_rows.load()},
+        {"FullLoadErrorRows", st.full_load_error_rows},
+        {"FullLoadCondtnlChkFailedRows", 0},
+        {"FullLoadReloaded", false},
+        {"FullLoadStartTime", IsoTime(st.start_time)},
+        {"FullLoadEndTime", IsoTime(st.end_time)},
+        {"TableState", st.state},
+        {"ValidationState", "Not enabled"},
+        {"ValidationPendingRecords", 0},
+        {"ValidationFailedRecords", 0},
+        {"ValidationSuspendedRecords", 0},
+    };
+    nlohmann::json warnings = nlohmann::json::object();
+    for (const auto& [what, n] : st.warnings) warnings[what] = n;
+    if (!st.warnings.empty()) t["Warnings"] = warnings;
+    if (!st.error.empty()) t["Error"] = st.error;
+    tables.push_back(std::move(t));
+  }
+  return {{"TableStatistics", tables}};
+}
+
+}  // namespace ferry

@@ -1,0 +1,45 @@
+// Per-table statistics as AWS DMS reports them (DescribeTableStatistics), kept live during a
+// load: the counters are atomics so the progress display can read them from another thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace ferry {
+
+// DMS TableState values.
+inline constexpr const char* kStateBeforeLoad = "Before load";
+inline constexpr const char* kStateFullLoad = "Full load";
+inline constexpr const char* kStateCompleted = "Table completed";
+inline constexpr const char* kStateError = "Table error";
+inline constexpr const char* kStateCancelled = "Table cancelled";
+
+using WallClock = std::chrono::system_clock;
+
+struct TableStats {
+  std::string source_schema, source_table;
+  std::string target_schema, target_table;
+  int64_t estimated_rows = -1;
+
+  std::atomic<int64_t> full_load_rows{0};   // rows committed/written to the target
+  std::atomic<int64_t> rows_read{0};        // rows read from the source
+  std::atomic<int64_t> bytes_read{0};       // approximate bytes moved (batch sizes)
+  int64_t full_load_error_rows = 0;
+  std::atomic<bool> running{false};
+
+  std::mutex mu;  // guards the fields below
+  std::string state = kStateBeforeLoad;
+  WallClock::time_point start_time{};
+  WallClock::time_point end_time{};
+  std::string error;                          // set when state is Table error
+  std::map<std::string, int64_t> warnings;    // message -> count (e.g. zero dates per column)
+
+  std::string SourceName() const { return source_schema + "." + source_table; }
+  std::string TargetName() const { return target_schema + "." + target_table; }
+};
+
+}  // namespace ferry

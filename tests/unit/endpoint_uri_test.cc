@@ -1,0 +1,78 @@
+#include "endpoint/endpoint_uri.h"
+
+#include <gtest/gtest.h>
+
+namespace ferry {
+namespace {
+
+TEST(EndpointUri, Postgres) {
+  auto u = ParseEndpointUri("postgresql://alice:s3cr%40t@db.example.com:5433/sales?schema=app&sslmode=require");
+  ASSERT_TRUE(u.ok()) << u.error().what();
+  EXPECT_EQ(u->engine, Engine::kPostgres);
+  EXPECT_EQ(u->host, "db.example.com");
+  EXPECT_EQ(u->port, 5433);
+  EXPECT_EQ(u->user, "alice");
+  EXPECT_EQ(u->password, "s3cr@t");
+  EXPECT_EQ(u->database, "sales");
+  EXPECT_EQ(u->Param("schema"), "app");
+  EXPECT_EQ(u->Param("sslmode"), "require");
+  EXPECT_EQ(u->Param("missing"), "");
+  EXPECT_EQ(u->Describe().find("s3cr"), std::string::npos);
+  EXPECT_NE(u->Describe().find("alice:***@db.example.com:5433/sales"), std::string::npos);
+}
+
+TEST(EndpointUri, SchemesAndDefaults) {
+  EXPECT_EQ(ParseEndpointUri("postgres://h/db")->engine, Engine::kPostgres);
+  EXPECT_EQ(ParseEndpointUri("postgres://h/db")->PortOrDefault(), 5432);
+  EXPECT_EQ(ParseEndpointUri("mysql://u@h/db")->engine, Engine::kMysql);
+  EXPECT_EQ(ParseEndpointUri("MariaDB://u@h/db")->engine, Engine::kMysql);
+  EXPECT_EQ(ParseEndpointUri("mariadb://u@h/db")->PortOrDefault(), 3306);
+  EXPECT_EQ(ParseEndpointUri("mysql://u@[::1]:3307/db")->host, "::1");
+  EXPECT_EQ(ParseEndpointUri("mysql://u@[::1]:3307/db")->port, 3307);
+}
+
+TEST(EndpointUri, Sqlite) {
+  auto abs = ParseEndpointUri("sqlite:///tmp/a%20b.db");
+  ASSERT_TRUE(abs.ok());
+  EXPECT_EQ(abs->engine, Engine::kSqlite);
+  EXPECT_EQ(abs->database, "/tmp/a b.db");
+  auto rel = ParseEndpointUri("sqlite:data/x.db");
+  ASSERT_TRUE(rel.ok());
+  EXPECT_EQ(rel->database, "data/x.db");
+}
+
+// Every malformed URI gets a message that says what is wrong and never shows the password.
+TEST(EndpointUri, MalformedInputsExplainThemselves) {
+  struct Case {
+    const char* uri;
+    const char* expected;
+  } cases[] = {
+      {"", "expected scheme://"},
+      {"localhost:5432", "unknown scheme 'localhost'"},
+      {"oracle://u:pw@h/db", "unknown scheme 'oracle'"},
+      {"postgresql:/h/db", "expected '//'"},
+      {"postgresql://u:pw@/db", "missing host"},
+      {"postgresql://u:pw@h:99999/db", "out of range"},
+      {"postgresql://u:pw@h:0/db", "out of range"},
+      {"postgresql://u:pw@h:54x/db", "bad port '54x'"},
+      {"postgresql://u:pw@h:5432", "missing database"},
+      {"postgresql://u:pw@h/a/b", "contains '/'"},
+      {"mysql://u:p%zzw@h/db", "percent-encoding in password"},
+      {"mysql://u:pw@h/db?flag", "not key=value"},
+      {"mysql://u:pw@[::1/db", "unterminated IPv6"},
+      {"sqlite://relative.db", "three slashes"},
+      {"sqlite:", "missing database file path"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseEndpointUri(c.uri);
+    ASSERT_FALSE(r.ok()) << c.uri;
+    std::string msg = r.error().what();
+    EXPECT_EQ(r.error().kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(msg.find(c.expected), std::string::npos) << c.uri << " -> " << msg;
+    EXPECT_EQ(msg.find(":pw@"), std::string::npos) << "password leaked: " << msg;
+    EXPECT_EQ(msg.find("p%zzw"), std::string::npos) << "password leaked: " << msg;
+  }
+}
+
+}  // namespace
+}  // namespace ferry
