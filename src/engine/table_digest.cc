@@ -21,9 +21,13 @@ class DigestSink : public BatchSink {
 
   bool Push(Batch&& batch) override {
     for (size_t r = 0; r < batch.rows(); ++r) {
-      out_->hash += CanonicalRowHash(batch, r, types_.data());
+      const uint64_t h = CanonicalRowHash(batch, r, types_.data());
+      out_->hash += h;
       ++out_->rows;
-      if (keep_rows_) out_->row_texts.push_back(RowText(batch, r));
+      if (keep_rows_) {
+        out_->row_texts.push_back(RowText(batch, r));
+        out_->row_hashes.push_back(h);
+      }
     }
     return true;
   }
@@ -66,6 +70,7 @@ TableDigest DigestTable(TableReader& reader, const TableDef& table, bool keep_ro
   DigestSink sink(table, keep_rows, &digest);
   reader.Scan(table, ScanOptions{}, sink);
   std::sort(digest.row_texts.begin(), digest.row_texts.end());
+  std::sort(digest.row_hashes.begin(), digest.row_hashes.end());
   return digest;
 }
 

@@ -18,6 +18,8 @@ struct TableDigest {
   // With keep_rows: one readable line per row ("col=value|col=NULL|..."), sorted, so tests can
   // show exactly which values differ.
   std::vector<std::string> row_texts;
+  // With keep_rows: every row's hash, sorted (compare tables whose column names differ).
+  std::vector<uint64_t> row_hashes;
 
   std::string HashHex() const;
 };

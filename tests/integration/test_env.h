@@ -3,14 +3,19 @@
 // message naming the variable when the server is not configured.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
+#include "engine/full_load.h"
+#include "engine/plan.h"
+#include "engine/table_digest.h"
 
 namespace ferry::testing {
 
@@ -45,6 +50,44 @@ inline std::string WithDatabase(const std::string& uri, const std::string& datab
 
 inline std::unique_ptr<Connector> Open(const std::string& uri) {
   return OpenConnector(std::move(ParseEndpointUri(uri)).ValueOrThrow());
+}
+
+// Plans and runs a full load of every table of `source_schema` into `target` (DROP_AND_CREATE),
+// like `ferry migrate`, and returns the finished load for its statistics.
+inline std::unique_ptr<FullLoad> RunFullLoad(Connector& source, const std::string& source_schema,
+                                             Connector& target, const std::string& target_schema,
+                                             const std::vector<std::string>& tables = {}) {
+  std::vector<TableDef> defs = source.OpenCatalog()->ListTables(source_schema);
+  std::vector<TablePlan> plans =
+      PlanTables(defs, source.engine(), target, target_schema, tables);
+  FullLoadOptions options;
+  options.prep_mode = TablePrepMode::kDropAndCreate;
+  auto load = std::make_unique<FullLoad>(source, target, std::move(plans), options);
+  load->Run();
+  return load;
+}
+
+// Every table of the load must have completed; returns the failures as text otherwise.
+inline std::string LoadFailures(const FullLoad& load) {
+  std::string out;
+  for (const auto& st : load.stats()) {
+    std::lock_guard lock(st->mu);
+    if (st->state != kStateCompleted) {
+      out += st->SourceName() + ": " + st->state + ": " + st->error + "\n";
+    }
+  }
+  return out;
+}
+
+// Digest of every table in `schema`, keyed by table name.
+inline std::map<std::string, TableDigest> DigestAll(Connector& c, const std::string& schema,
+                                                    bool keep_rows = false) {
+  std::map<std::string, TableDigest> out;
+  auto reader = c.OpenReader();
+  for (const TableDef& t : c.OpenCatalog()->ListTables(schema)) {
+    out[t.name] = DigestTable(*reader, t, keep_rows);
+  }
+  return out;
 }
 
 }  // namespace ferry::testing

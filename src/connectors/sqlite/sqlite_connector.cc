@@ -1,7 +1,118 @@
-// Placeholder until the Sqlite connector lands; replaced by the real implementation.
+// The SQLite connector: one file is one database with the single schema "main".
+//
+// uri.database is the file path. As a source (catalog, reader) the file must exist and is
+// opened read-only; as a target (writer, session) it is created when missing, in a directory
+// that must exist. Every object opens its own connection (SQLITE_OPEN_NOMUTEX), so readers in
+// parallel threads and writers of different tables work side by side (see sqlite_writer.h
+// for how writers share the file's single write lock).
 #include "connectors/sqlite/sqlite_connector.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "connectors/sqlite/sqlite_catalog.h"
+#include "connectors/sqlite/sqlite_connection.h"
+#include "connectors/sqlite/sqlite_reader.h"
+#include "connectors/sqlite/sqlite_types.h"
+#include "connectors/sqlite/sqlite_writer.h"
+
 namespace ferry::sqlite {
+
+namespace {
+
+class SqliteSession : public SqlSession {
+ public:
+  explicit SqliteSession(const std::string& path)
+      : conn_(path, Connection::Mode::kReadWrite) {}
+
+  void Execute(const std::string& sql) override { conn_.Exec(sql); }
+
+  std::vector<std::vector<std::optional<std::string>>> Query(const std::string& sql) override {
+    Statement st(conn_, sql);
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    const int n = sqlite3_column_count(st.get());
+    while (st.Step()) {
+      std::vector<std::optional<std::string>> row;
+      row.reserve(n);
+      for (int c = 0; c < n; ++c) {
+        const int type = sqlite3_column_type(st.get(), c);
+        if (type == SQLITE_NULL) {
+          row.emplace_back(std::nullopt);
+        } else if (type == SQLITE_BLOB) {
+          const void* p = sqlite3_column_blob(st.get(), c);
+          row.emplace_back(std::string(p ? static_cast<const char*>(p) : "",
+                                       static_cast<size_t>(sqlite3_column_bytes(st.get(), c))));
+        } else {
+          row.emplace_back(std::string(st.ColumnText(c)));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+ private:
+  Connection conn_;
+};
+
+class SqliteConnector : public Connector {
+ public:
+  explicit SqliteConnector(const EndpointUri& uri) : uri_(uri) {
+    if (uri_.database.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("SQLite endpoint {} names no database file", uri_.Describe()));
+    }
+  }
+
+  Engine engine() const override { return Engine::kSqlite; }
+  const EndpointUri& uri() const override { return uri_; }
+
+  // An existing file must be a readable SQLite database; a missing one is fine when its
+  // directory exists (a target creates it), so nothing is created here.
+  void TestConnection() override {
+    struct stat st;
+    if (stat(uri_.database.c_str(), &st) == 0) {
+      Connection conn(uri_.database, Connection::Mode::kReadOnly);
+      return;
+    }
+    const std::string& path = uri_.database;
+    size_t slash = path.find_last_of('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("directory '{}' of SQLite database file '{}' does not exist", dir,
+                              path));
+    }
+  }
+
+  std::unique_ptr<CatalogReader> OpenCatalog() override {
+    return std::make_unique<SqliteCatalogReader>(uri_.database);
+  }
+  std::unique_ptr<TableReader> OpenReader() override {
+    return std::make_unique<SqliteTableReader>(uri_.database);
+  }
+  std::unique_ptr<TableWriter> OpenWriter() override {
+    return std::make_unique<SqliteTableWriter>(uri_.database);
+  }
+  std::unique_ptr<SqlSession> OpenSession() override {
+    return std::make_unique<SqliteSession>(uri_.database);
+  }
+  const Dialect& dialect() const override { return dialect_; }
+  std::string DefaultTargetSchema(const std::string& source_schema,
+                                  Engine source_engine) const override {
+    return "main";
+  }
+
+ private:
+  EndpointUri uri_;
+  SqliteDialect dialect_;
+};
+
+}  // namespace
+
 std::unique_ptr<Connector> OpenSqliteConnector(const EndpointUri& uri) {
-  throw Error(ErrorKind::kUnsupported, "sqlite connector not built yet");
+  return std::make_unique<SqliteConnector>(uri);
 }
+
 }  // namespace ferry::sqlite

@@ -1,0 +1,157 @@
+#include "connectors/mysql/my_catalog.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <map>
+
+#include "connectors/mysql/my_types.h"
+
+namespace ferry::mysql {
+
+namespace {
+
+int64_t ToInt(const std::optional<std::string>& s, int64_t fallback = -1) {
+  if (!s) return fallback;
+  int64_t v = fallback;
+  std::from_chars(s->data(), s->data() + s->size(), v);
+  return v;
+}
+
+}  // namespace
+
+MyCatalogReader::MyCatalogReader(const EndpointUri& uri) : conn_(uri) {}
+
+std::string DescribeServerVersion(const std::string& version) {
+  const std::string number = version.substr(0, version.find('-'));
+  if (version.find("MariaDB") != std::string::npos) return "MariaDB " + number;
+  return "MySQL " + number;
+}
+
+std::string MyCatalogReader::ServerVersion() {
+  auto rows = conn_.Query("SELECT VERSION()", "reading the server version");
+  return rows.empty() || !rows[0][0] ? "MySQL" : DescribeServerVersion(*rows[0][0]);
+}
+
+std::vector<TableDef> MyCatalogReader::ListTables(const std::string& schema) {
+  return Load(schema.empty() ? conn_.uri().database : schema, {});
+}
+
+TableDef MyCatalogReader::GetTable(const std::string& schema, const std::string& name) {
+  const std::string db = schema.empty() ? conn_.uri().database : schema;
+  auto tables = Load(db, name);
+  if (tables.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("MySQL table {}.{} not found on {}", db, name, conn_.Where()));
+  }
+  return std::move(tables.front());
+}
+
+std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::string& only) {
+  const std::string what = fmt::format("reading the catalog of MySQL database '{}'", db);
+  const std::string schema_lit = QuoteString(db);
+  const std::string table_filter = only.empty() ? "" : " AND TABLE_NAME = " + QuoteString(only);
+
+  auto exists = conn_.Query(
+      "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = " + schema_lit, what);
+  if (exists.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("MySQL database '{}' not found on {}", db, conn_.Where()));
+  }
+
+  std::vector<TableDef> tables;
+  std::map<std::string, size_t> by_name;
+  for (auto& r : conn_.Query("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH "
+                             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+                                 schema_lit + " AND TABLE_TYPE = 'BASE TABLE'" + table_filter +
+                                 " ORDER BY TABLE_NAME",
+                             what)) {
+    TableDef t;
+    t.engine = Engine::kMysql;
+    t.schema = db;
+    t.name = r[0].value_or("");
+    t.estimated_rows = ToInt(r[1]);
+    t.estimated_bytes = ToInt(r[2]);
+    by_name[t.name] = tables.size();
+    tables.push_back(std::move(t));
+  }
+  if (tables.empty()) return tables;
+
+  // MariaDB's json is longtext plus a CHECK (json_valid(`col`)); that check is how a json
+  // column is told apart from a plain longtext.
+  std::map<std::pair<std::string, std::string>, bool> json_columns;
+  for (auto& r :
+       conn_.Query("SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                   "WHERE CONSTRAINT_SCHEMA = " +
+                       schema_lit + table_filter,
+                   what)) {
+    const std::string clause = r[1].value_or("");
+    if (clause.starts_with("json_valid(`") && clause.ends_with("`)")) {
+      std::string col = clause.substr(12, clause.size() - 14);
+      // Backticks inside the name are doubled in the clause.
+      std::string unq;
+      for (size_t i = 0; i < col.size(); ++i) {
+        unq.push_back(col[i]);
+        if (col[i] == '`' && i + 1 < col.size() && col[i + 1] == '`') ++i;
+      }
+      json_columns[{r[0].value_or(""), unq}] = true;
+    }
+  }
+
+  for (auto& r :
+       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE "
+                   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+                       schema_lit + table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                   what)) {
+    auto it = by_name.find(r[0].value_or(""));
+    if (it == by_name.end()) continue;  // a view
+    ColumnDef c;
+    c.name = r[1].value_or("");
+    c.native_type = r[2].value_or("");
+    c.nullable = r[3].value_or("YES") == "YES";
+    if (json_columns.count({r[0].value_or(""), c.name}) &&
+        ParseNativeType(c.native_type).base == MyBase::kLongtext) {
+      c.native_type = "json";
+    }
+    c.type = DmsTypeForNative(ParseNativeType(c.native_type));
+    c.portable_native = true;  // MySQL has no user-defined column types
+    tables[it->second].columns.push_back(std::move(c));
+  }
+
+  // Unique indexes, the primary key among them. An index with a prefix part (SUB_PART) is
+  // skipped: a unique prefix is a rule about the first N characters that a full-column index
+  // on the target would not reproduce, and it cannot identify rows for us either.
+  struct Index {
+    std::vector<std::string> columns;
+    bool prefix = false;
+  };
+  std::map<std::pair<std::string, std::string>, Index> indexes;
+  std::vector<std::pair<std::string, std::string>> order;
+  for (auto& r : conn_.Query(
+           "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART "
+           "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
+               schema_lit + " AND NON_UNIQUE = 0" + table_filter +
+               " ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+           what)) {
+    std::pair<std::string, std::string> key{r[0].value_or(""), r[1].value_or("")};
+    auto [it, inserted] = indexes.try_emplace(key);
+    if (inserted) order.push_back(key);
+    it->second.columns.push_back(r[2].value_or(""));
+    if (r[3]) it->second.prefix = true;
+  }
+  for (const auto& key : order) {
+    auto t = by_name.find(key.first);
+    if (t == by_name.end()) continue;
+    const Index& idx = indexes[key];
+    if (idx.prefix) continue;
+    TableDef& table = tables[t->second];
+    if (key.second == "PRIMARY") {
+      table.primary_key = idx.columns;
+    } else {
+      table.unique_indexes.push_back(IndexDef{key.second, idx.columns});
+    }
+  }
+  return tables;
+}
+
+}  // namespace ferry::mysql

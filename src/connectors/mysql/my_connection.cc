@@ -1,0 +1,167 @@
+#include "connectors/mysql/my_connection.h"
+
+#include <errmsg.h>
+#include <fmt/format.h>
+#include <mysqld_error.h>
+
+namespace ferry::mysql {
+
+ErrorKind KindForMysqlError(unsigned code) {
+  switch (code) {
+    case ER_ACCESS_DENIED_ERROR:       // 1045
+    case ER_DBACCESS_DENIED_ERROR:     // 1044
+    case ER_TABLEACCESS_DENIED_ERROR:  // 1142
+    case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+      return ErrorKind::kAuth;
+    case ER_BAD_DB_ERROR:   // 1049
+    case ER_NO_SUCH_TABLE:  // 1146
+    case ER_BAD_TABLE_ERROR:
+      return ErrorKind::kNotFound;
+    case CR_CONNECTION_ERROR:   // 2002
+    case CR_CONN_HOST_ERROR:    // 2003
+    case CR_UNKNOWN_HOST:       // 2005
+    case CR_SERVER_GONE_ERROR:  // 2006
+    case CR_SERVER_LOST:        // 2013
+    case CR_SERVER_LOST_EXTENDED:
+    case ER_LOCK_WAIT_TIMEOUT:  // transient: worth a retry
+    case ER_LOCK_DEADLOCK:
+    case ER_CON_COUNT_ERROR:
+      return ErrorKind::kConnection;
+    case ER_DUP_ENTRY:
+    case ER_WARN_DATA_OUT_OF_RANGE:           // 1264
+    case WARN_DATA_TRUNCATED:                 // 1265
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:  // 1366
+    case ER_TRUNCATED_WRONG_VALUE:            // 1292
+    case ER_DATA_TOO_LONG:                    // 1406
+    case ER_BAD_NULL_ERROR:
+    case ER_CONSTRAINT_FAILED:  // json_valid CHECK
+    case ER_INVALID_CHARACTER_STRING:
+      return ErrorKind::kData;
+    default:
+      return ErrorKind::kSchema;
+  }
+}
+
+MyConnection::MyConnection(const EndpointUri& uri, const std::string* database_override)
+    : uri_(uri) {
+  Connect(database_override ? *database_override : uri.database);
+}
+
+MyConnection::~MyConnection() {
+  if (my_) mysql_close(my_);
+}
+
+std::string MyConnection::Where() const {
+  return fmt::format("{}@{}:{}", uri_.user, uri_.host.empty() ? "localhost" : uri_.host,
+                     uri_.PortOrDefault());
+}
+
+void MyConnection::Connect(const std::string& database) {
+  my_ = mysql_init(nullptr);
+  if (!my_) throw Error(ErrorKind::kInternal, "mysql_init failed (out of memory)");
+  unsigned timeout = 10;
+  unsigned local_infile = 1;
+  mysql_options(my_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  mysql_options(my_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
+  mysql_options(my_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  const std::string host = uri_.host.empty() ? "127.0.0.1" : uri_.host;
+  if (!mysql_real_connect(my_, host.c_str(), uri_.user.c_str(), uri_.password.c_str(),
+                          database.empty() ? nullptr : database.c_str(),
+                          static_cast<unsigned>(uri_.PortOrDefault()), nullptr,
+                          CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS)) {
+    const unsigned code = mysql_errno(my_);
+    const std::string text = mysql_error(my_);
+    mysql_close(my_);
+    my_ = nullptr;
+    const ErrorKind kind = KindForMysqlError(code);
+    std::string what;
+    if (kind == ErrorKind::kNotFound) {
+      what = fmt::format("MySQL database '{}' not found on {}", database, Where());
+    } else if (kind == ErrorKind::kAuth) {
+      what = fmt::format("MySQL refused the credentials of {} (database '{}')", Where(), database);
+    } else {
+      what = fmt::format("cannot connect to MySQL server {} (database '{}')", Where(), database);
+    }
+    // The server never echoes the password, so its text is safe to keep.
+    throw Error(kind == ErrorKind::kSchema ? ErrorKind::kConnection : kind,
+                fmt::format("{}: {} (MySQL error {})", what, text, code));
+  }
+  // Session settings, all in one round trip:
+  // - time_zone +00:00: TIMESTAMP values are read and written as UTC, which is what the type
+  //   model carries for zoned datetimes.
+  // - sql_mode: STRICT_ALL_TABLES turns every out-of-range, truncated or invalid value into
+  //   an error on write instead of a silent clamp (for every engine, not only transactional
+  //   ones). NO_ZERO_DATE / NO_ZERO_IN_DATE are deliberately absent: reads are not affected
+  //   by them, but leaving them out keeps zero dates comparable in a user WHERE clause; the
+  //   writer never sends a zero date anyway (values are checked first). NO_AUTO_VALUE_ON_ZERO
+  //   keeps an explicit 0 in an AUTO_INCREMENT column of an existing target table as 0.
+  //   NO_ENGINE_SUBSTITUTION makes ENGINE=InnoDB fail loudly rather than fall back.
+  //   NO_BACKSLASH_ESCAPES stays off: LOAD DATA and our string literals use backslash escapes.
+  // - net_read/write_timeout: a streaming read can sit idle for a long time while the
+  //   downstream writer is slow; the server must not cut the connection meanwhile.
+  // - character set: SET NAMES utf8mb4 (also set at connect) so text arrives as UTF-8 bytes of
+  //   the stored text whatever the column charset; binary columns are never converted.
+  Execute(
+      "SET SESSION time_zone='+00:00', "
+      "sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,"
+      "ERROR_FOR_DIVISION_BY_ZERO', net_read_timeout=3600, net_write_timeout=86400, "
+      "character_set_client=utf8mb4, character_set_connection=utf8mb4, "
+      "character_set_results=utf8mb4, collation_connection=utf8mb4_bin",
+      "setting up the session");
+}
+
+void MyConnection::ThrowLastError(std::string_view what) const {
+  const unsigned code = mysql_errno(my_);
+  throw Error(KindForMysqlError(code),
+              fmt::format("{}{}{} (MySQL error {} on {})", what, what.empty() ? "" : ": ",
+                          mysql_error(my_), code, Where()));
+}
+
+void MyConnection::Execute(std::string_view sql, std::string_view what) {
+  if (mysql_real_query(my_, sql.data(), sql.size()) != 0) ThrowLastError(what);
+  // Drain every result of a multi-statement; an error in a later statement surfaces here.
+  for (;;) {
+    MyResult res(mysql_store_result(my_));
+    if (!res && mysql_field_count(my_) != 0) ThrowLastError(what);
+    const int next = mysql_next_result(my_);
+    if (next == -1) break;
+    if (next > 0) ThrowLastError(what);
+  }
+}
+
+std::vector<TextRow> MyConnection::Query(std::string_view sql, std::string_view what) {
+  if (mysql_real_query(my_, sql.data(), sql.size()) != 0) ThrowLastError(what);
+  std::vector<TextRow> rows;
+  MyResult res(mysql_store_result(my_));
+  if (!res) {
+    if (mysql_field_count(my_) != 0) ThrowLastError(what);
+  } else {
+    const unsigned n = mysql_num_fields(res.get());
+    while (MYSQL_ROW row = mysql_fetch_row(res.get())) {
+      unsigned long* lengths = mysql_fetch_lengths(res.get());
+      TextRow out(n);
+      for (unsigned i = 0; i < n; ++i) {
+        if (row[i]) out[i].emplace(row[i], lengths[i]);
+      }
+      rows.push_back(std::move(out));
+    }
+  }
+  res.Reset();
+  // Results of further statements (multi-statement text) are discarded.
+  for (;;) {
+    const int next = mysql_next_result(my_);
+    if (next == -1) break;
+    if (next > 0) ThrowLastError(what);
+    MyResult more(mysql_store_result(my_));
+  }
+  return rows;
+}
+
+MyResult MyConnection::QueryStreaming(std::string_view sql, std::string_view what) {
+  if (mysql_real_query(my_, sql.data(), sql.size()) != 0) ThrowLastError(what);
+  MyResult res(mysql_use_result(my_));
+  if (!res) ThrowLastError(what);
+  return res;
+}
+
+}  // namespace ferry::mysql

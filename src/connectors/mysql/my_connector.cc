@@ -1,0 +1,75 @@
+// The MySQL/MariaDB connector: wires the catalog reader, table reader, table writer, SQL
+// session and dialect of this folder behind ferry::Connector.
+#include <fmt/format.h>
+
+#include "connectors/mysql/my_catalog.h"
+#include "connectors/mysql/my_connection.h"
+#include "connectors/mysql/my_reader.h"
+#include "connectors/mysql/my_types.h"
+#include "connectors/mysql/my_writer.h"
+#include "connectors/mysql/mysql_connector.h"
+
+namespace ferry::mysql {
+
+namespace {
+
+class MyDialect : public Dialect {
+ public:
+  std::string QuoteIdentifier(std::string_view name) const override { return QuoteIdent(name); }
+  ColumnDef MapColumn(const ColumnDef& source, Engine source_engine, bool in_key) const override {
+    return MapColumnToMysql(source, source_engine, in_key);
+  }
+  std::vector<std::string> CreateTableSql(const TableDef& target) const override {
+    return CreateTableStatements(target);
+  }
+};
+
+class MySqlSession : public SqlSession {
+ public:
+  explicit MySqlSession(const EndpointUri& uri) : conn_(uri) {}
+  void Execute(const std::string& sql) override { conn_.Execute(sql, "executing SQL"); }
+  std::vector<std::vector<std::optional<std::string>>> Query(const std::string& sql) override {
+    return conn_.Query(sql, "running a query");
+  }
+
+ private:
+  MyConnection conn_;
+};
+
+class MyConnector : public Connector {
+ public:
+  explicit MyConnector(const EndpointUri& uri) : uri_(uri) {}
+  Engine engine() const override { return Engine::kMysql; }
+  const EndpointUri& uri() const override { return uri_; }
+  void TestConnection() override { MyConnection conn(uri_); }
+  std::unique_ptr<CatalogReader> OpenCatalog() override {
+    return std::make_unique<MyCatalogReader>(uri_);
+  }
+  std::unique_ptr<TableReader> OpenReader() override {
+    return std::make_unique<MyTableReader>(uri_);
+  }
+  std::unique_ptr<TableWriter> OpenWriter() override {
+    return std::make_unique<MyTableWriter>(uri_);
+  }
+  std::unique_ptr<SqlSession> OpenSession() override {
+    return std::make_unique<MySqlSession>(uri_);
+  }
+  const Dialect& dialect() const override { return dialect_; }
+  // A MySQL endpoint is one database: every source schema lands in it.
+  std::string DefaultTargetSchema(const std::string& /*source_schema*/,
+                                  Engine /*source_engine*/) const override {
+    return uri_.database;
+  }
+
+ private:
+  EndpointUri uri_;
+  MyDialect dialect_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> OpenMysqlConnector(const EndpointUri& uri) {
+  return std::make_unique<MyConnector>(uri);
+}
+
+}  // namespace ferry::mysql

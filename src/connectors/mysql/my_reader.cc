@@ -1,0 +1,107 @@
+#include "connectors/mysql/my_reader.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include "connectors/mysql/my_types.h"
+#include "connectors/mysql/my_value_text.h"
+
+namespace ferry::mysql {
+
+int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) {
+  const std::string name = table.QualifiedName();
+  const int ncols = static_cast<int>(table.columns.size());
+  std::vector<ReadColumn> plan(ncols);
+  // Floats go through CAST(... AS DOUBLE): the text protocol prints a float with 6
+  // significant digits (3.40282e38), the double cast prints the float's exact value.
+  // bit columns come raw: big-endian bytes, (n+7)/8 of them, which is the BYTES encoding.
+  std::string sql = "SELECT ";
+  for (int i = 0; i < ncols; ++i) {
+    const ColumnDef& c = table.columns[i];
+    plan[i].kind = c.type.kind;
+    plan[i].base = ParseNativeType(c.native_type).base;
+    if (i) sql += ", ";
+    if (plan[i].base == MyBase::kFloat) {
+      sql += "CAST(" + QuoteIdent(c.name) + " AS DOUBLE)";
+    } else {
+      sql += QuoteIdent(c.name);
+    }
+  }
+  if (ncols == 0) sql += "1";
+  sql += " FROM " + QuoteIdent(table.schema) + "." + QuoteIdent(table.name);
+  if (!options.where.empty()) sql += " WHERE " + options.where;
+
+  if (!conn_) {
+    const std::string none;
+    conn_ = std::make_unique<MyConnection>(uri_, &none);
+  }
+  const std::string what = fmt::format("reading MySQL table {}", name);
+  conn_->Execute(
+      "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+      "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+      what);
+  MyResult res = conn_->QueryStreaming(sql, what);
+
+  // Any exit other than the end of the rows leaves the result unread: close the connection.
+  struct DropOnExit {
+    std::unique_ptr<MyConnection>* conn;
+    MyResult* res;
+    bool armed = true;
+    ~DropOnExit() {
+      if (!armed) return;
+      // mysql_free_result would read every remaining row first; shutting the socket down
+      // makes that read end at once, then the connection is closed and reopened next scan.
+      if (*conn) ::shutdown(mysql_get_socket((*conn)->get()), SHUT_RDWR);
+      res->Reset();
+      conn->reset();
+    }
+  } drop{&conn_, &res};
+
+  int64_t total = 0;
+  Batch batch(ncols);
+  batch.Reserve(options.batch_rows, std::min<size_t>(options.batch_bytes, 1u << 20));
+  MYSQL_RES* r = res.get();
+  while (MYSQL_ROW row = mysql_fetch_row(r)) {
+    const unsigned long* lengths = mysql_fetch_lengths(r);
+    for (int i = 0; i < ncols; ++i) {
+      if (!row[i]) {
+        batch.AppendNull();
+        continue;
+      }
+      const std::string_view text(row[i], lengths[i]);
+      switch (AppendFieldValue(plan[i], text, &batch)) {
+        case ReadStatus::kOk:
+          break;
+        case ReadStatus::kZeroDate:
+          batch.AppendNull();
+          sink.Warning(i, fmt::format("zero date '{}' read as NULL", text));
+          break;
+        case ReadStatus::kBad: {
+          const size_t at = batch.rows();  // the half-written row
+          std::string key = DescribeRowKey(batch, at, table);
+          batch.TruncateToRows(at);
+          throw RowError(i, static_cast<int64_t>(at),
+                         fmt::format("MySQL table {} column `{}` ({}): cannot read value '{}' "
+                                     "as {}",
+                                     name, table.columns[i].name, table.columns[i].native_type,
+                                     text.substr(0, 64), DescribeDmsType(table.columns[i].type)),
+                         std::move(key));
+        }
+      }
+    }
+    ++total;
+    if (batch.rows() >= options.batch_rows || batch.ByteSize() >= options.batch_bytes) {
+      if (!sink.Push(std::move(batch))) return total;  // cancelled downstream
+      batch = Batch(ncols);
+      batch.Reserve(options.batch_rows, std::min<size_t>(options.batch_bytes, 1u << 20));
+    }
+  }
+  if (mysql_errno(conn_->get()) != 0) conn_->ThrowLastError(what);
+  if (!batch.empty() && !sink.Push(std::move(batch))) return total;
+  drop.armed = false;
+  res.Reset();
+  conn_->Execute("COMMIT", what);
+  return total;
+}
+
+}  // namespace ferry::mysql

@@ -1,0 +1,24 @@
+// TableReader: one streaming SELECT (mysql_use_result, text protocol) per table inside a
+// consistent-snapshot, read-only transaction; memory stays flat whatever the table size.
+#pragma once
+
+#include <memory>
+
+#include "connectors/connector.h"
+#include "connectors/mysql/my_connection.h"
+
+namespace ferry::mysql {
+
+class MyTableReader : public TableReader {
+ public:
+  explicit MyTableReader(const EndpointUri& uri) : uri_(uri) {}
+  int64_t Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) override;
+
+ private:
+  EndpointUri uri_;
+  // Opened on first use; dropped (closed) when a scan stops half-way, because draining the
+  // rest of a streaming result could take as long as the whole table.
+  std::unique_ptr<MyConnection> conn_;
+};
+
+}  // namespace ferry::mysql

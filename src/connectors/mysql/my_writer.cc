@@ -1,0 +1,201 @@
+#include "connectors/mysql/my_writer.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <map>
+
+#include "connectors/mysql/my_types.h"
+
+namespace ferry::mysql {
+
+namespace {
+
+// The local-infile callbacks serve exactly one in-memory buffer, whatever file name the
+// server asks for: no file on disk is ever read.
+struct InfileSource {
+  const std::string* data;
+  size_t pos;
+};
+
+int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
+  *ptr = userdata;
+  return 0;
+}
+
+int InfileRead(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<InfileSource*>(ptr);
+  const size_t n = std::min<size_t>(len, src->data->size() - src->pos);
+  std::memcpy(buf, src->data->data() + src->pos, n);
+  src->pos += n;
+  return static_cast<int>(n);
+}
+
+void InfileEnd(void* /*ptr*/) {}
+
+const std::string kNoDatabase;
+
+int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
+  std::snprintf(msg, len, "ferry: in-memory LOAD DATA source failed");
+  return 2000;  // CR_UNKNOWN_ERROR
+}
+
+}  // namespace
+
+MyTableWriter::MyTableWriter(const EndpointUri& uri)
+    // No default database: the target database may not exist until EnsureSchema, and every
+    // statement names its database anyway.
+    : conn_(uri, &kNoDatabase) {}
+
+std::string MyTableWriter::Schema(const TableDef& t) const {
+  return t.schema.empty() ? conn_.uri().database : t.schema;
+}
+
+void MyTableWriter::EnsureSchema(const std::string& schema) {
+  conn_.Execute("CREATE DATABASE IF NOT EXISTS " + QuoteIdent(schema) +
+                    " CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
+                fmt::format("creating MySQL database '{}'", schema));
+}
+
+bool MyTableWriter::TableExists(const std::string& schema, const std::string& name) {
+  auto rows = conn_.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+                              QuoteString(schema) + " AND TABLE_NAME = " + QuoteString(name),
+                          fmt::format("looking for MySQL table {}.{}", schema, name));
+  return !rows.empty();
+}
+
+void MyTableWriter::PrepareTable(const TableDef& target, TablePrepMode mode) {
+  TableDef t = target;
+  t.schema = Schema(target);
+  const std::string table = QuoteIdent(t.schema) + "." + QuoteIdent(t.name);
+  const std::string what =
+      fmt::format("preparing MySQL table {} ({})", t.QualifiedName(), TablePrepModeName(mode));
+  const bool exists = TableExists(t.schema, t.name);
+  if (mode == TablePrepMode::kDropAndCreate && exists) {
+    conn_.Execute("DROP TABLE " + table, what);
+  } else if (exists) {
+    if (mode == TablePrepMode::kTruncateBeforeLoad) conn_.Execute("TRUNCATE TABLE " + table, what);
+    return;
+  }
+  for (const auto& sql : CreateTableStatements(t)) conn_.Execute(sql, what);
+}
+
+void MyTableWriter::BeginLoad(const TableDef& target) {
+  target_ = target;
+  target_.schema = Schema(target);
+  qualified_ = target_.QualifiedName();
+  const std::string what = fmt::format("starting the load of MySQL table {}", qualified_);
+  // Values are checked against the table as it really is (DO_NOTHING targets were created by
+  // someone else; CreateTableStatements may have widened a varchar), not as planned.
+  std::map<std::string, std::string> actual;
+  for (auto& r : conn_.Query(
+           "SELECT COLUMN_NAME, COLUMN_TYPE, CHECK_CLAUSE IS NOT NULL "
+           "FROM information_schema.COLUMNS c LEFT JOIN information_schema.CHECK_CONSTRAINTS k "
+           "ON k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
+           "AND k.CHECK_CLAUSE = CONCAT('json_valid(`', REPLACE(c.COLUMN_NAME, '`', '``'), '`)') "
+           "WHERE c.TABLE_SCHEMA = " +
+               QuoteString(target_.schema) + " AND c.TABLE_NAME = " + QuoteString(target_.name),
+           what)) {
+    std::string type = r[1].value_or("");
+    if (r[2].value_or("0") == "1" && type == "longtext") type = "json";
+    actual[r[0].value_or("")] = type;
+  }
+  if (actual.empty()) {
+    throw Error(ErrorKind::kNotFound, fmt::format("MySQL table {} not found", qualified_));
+  }
+  columns_.clear();
+  std::string cols, sets;
+  for (size_t i = 0; i < target_.columns.size(); ++i) {
+    const ColumnDef& c = target_.columns[i];
+    auto it = actual.find(c.name);
+    if (it == actual.end()) {
+      throw Error(ErrorKind::kSchema,
+                  fmt::format("MySQL table {} has no column `{}`", qualified_, c.name));
+    }
+    columns_.push_back(MakeWriteColumn(c.name, c.type, it->second));
+    if (i) cols += ", ";
+    if (columns_.back().via_variable) {
+      // bit(n): LOAD DATA would store the field's text bytes; go through a number instead.
+      const std::string var = fmt::format("@ferry_v{}", i);
+      cols += var;
+      sets += sets.empty() ? " SET " : ", ";
+      sets += QuoteIdent(c.name) + " = CAST(" + var + " AS UNSIGNED)";
+    } else {
+      cols += QuoteIdent(c.name);
+    }
+  }
+  load_sql_ = "LOAD DATA LOCAL INFILE 'ferry-batch' INTO TABLE " + QuoteIdent(target_.schema) +
+              "." + QuoteIdent(target_.name) +
+              " CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
+              "LINES TERMINATED BY '\\n' (" +
+              cols + ")" + sets;
+  // unique_checks=0 would let InnoDB skip duplicate detection in secondary unique indexes
+  // (it only speeds those up); a duplicate must fail the load, so it is off only when the
+  // table has no unique index besides the primary key (which is always checked).
+  conn_.Execute(fmt::format("SET SESSION foreign_key_checks = 0, unique_checks = {}",
+                            target_.unique_indexes.empty() ? 0 : 1),
+                what);
+  conn_.Execute("START TRANSACTION", what);
+  rows_since_commit_ = 0;
+  in_load_ = true;
+}
+
+void MyTableWriter::Write(const Batch& batch) {
+  const size_t rows = batch.rows();
+  if (rows == 0) return;
+  const int ncols = static_cast<int>(columns_.size());
+  if (batch.columns() != ncols) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("batch for MySQL table {} has {} columns, the table {}", qualified_,
+                            batch.columns(), ncols));
+  }
+  buffer_.clear();
+  for (size_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < ncols; ++c) {
+      if (c) buffer_.push_back('\t');
+      AppendLoadField(columns_[c], batch, r, c, &scratch_, &buffer_);
+    }
+    buffer_.push_back('\n');
+  }
+  InfileSource src{&buffer_, 0};
+  mysql_set_local_infile_handler(conn_.get(), InfileInit, InfileRead, InfileEnd, InfileError, &src);
+  const std::string what = fmt::format("loading MySQL table {}", qualified_);
+  if (mysql_real_query(conn_.get(), load_sql_.data(), load_sql_.size()) != 0) {
+    conn_.ThrowLastError(what);
+  }
+  const my_ulonglong loaded = mysql_affected_rows(conn_.get());
+  if (mysql_warning_count(conn_.get()) != 0 || loaded != rows) {
+    // Strict mode makes bad values errors and every value was checked before sending, so a
+    // warning means something we do not understand: stop rather than keep a changed value.
+    std::string text = fmt::format("{}: the server loaded {} of {} rows", what, loaded, rows);
+    for (auto& w : conn_.Query("SHOW WARNINGS LIMIT 5", what)) {
+      text += fmt::format("; {} {}: {}", w[0].value_or(""), w[1].value_or(""), w[2].value_or(""));
+    }
+    throw Error(ErrorKind::kData, text);
+  }
+  rows_since_commit_ += static_cast<int64_t>(rows);
+  if (rows_since_commit_ >= kCommitRows) {
+    conn_.Execute("COMMIT; START TRANSACTION", what);
+    rows_since_commit_ = 0;
+  }
+  if (buffer_.capacity() > (64u << 20)) std::string().swap(buffer_);  // after a huge LOB batch
+}
+
+void MyTableWriter::EndLoad() {
+  const std::string what = fmt::format("committing the load of MySQL table {}", qualified_);
+  conn_.Execute("COMMIT", what);
+  in_load_ = false;
+  conn_.Execute("SET SESSION foreign_key_checks = 1, unique_checks = 1", what);
+}
+
+void MyTableWriter::AbortLoad() noexcept {
+  if (!in_load_) return;
+  in_load_ = false;
+  // A connection that failed may not take the ROLLBACK; either way the server rolls the open
+  // transaction back when the session ends.
+  for (const char* sql : {"ROLLBACK", "SET SESSION foreign_key_checks = 1, unique_checks = 1"}) {
+    if (mysql_real_query(conn_.get(), sql, std::strlen(sql)) != 0) break;
+  }
+}
+
+}  // namespace ferry::mysql

@@ -1,0 +1,46 @@
+// TableWriter: LOAD DATA LOCAL INFILE fed from memory (a local-infile handler serves one
+// reused buffer per batch; no temporary file), values checked against the target's actual
+// column types before anything is sent.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/connector.h"
+#include "connectors/mysql/my_connection.h"
+#include "connectors/mysql/my_value_text.h"
+
+namespace ferry::mysql {
+
+class MyTableWriter : public TableWriter {
+ public:
+  explicit MyTableWriter(const EndpointUri& uri);
+  void EnsureSchema(const std::string& schema) override;
+  bool TableExists(const std::string& schema, const std::string& name) override;
+  void PrepareTable(const TableDef& target, TablePrepMode mode) override;
+  void BeginLoad(const TableDef& target) override;
+  void Write(const Batch& batch) override;
+  void EndLoad() override;
+  void AbortLoad() noexcept override;
+
+  // Rows per transaction: a load commits every this many rows (at a batch boundary) and at
+  // EndLoad, so undo logs and lock memory stay bounded on huge tables; a failed load is
+  // reloaded as a whole by the engine, so intermediate commits lose nothing.
+  static constexpr int64_t kCommitRows = 100'000;
+
+ private:
+  std::string Schema(const TableDef& t) const;
+
+  MyConnection conn_;
+  TableDef target_;
+  std::string qualified_;
+  std::vector<WriteColumn> columns_;
+  std::string load_sql_;
+  std::string buffer_;   // the current batch as LOAD DATA text, reused
+  std::string scratch_;  // per-value conversions, reused
+  int64_t rows_since_commit_ = 0;
+  bool in_load_ = false;
+};
+
+}  // namespace ferry::mysql

@@ -1,0 +1,168 @@
+#include "connectors/postgres/pg_connection.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace ferry::postgres {
+
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool Contains(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+ErrorKind KindFromSqlState(const char* state) {
+  if (state == nullptr || std::strlen(state) != 5) return ErrorKind::kInternal;
+  const std::string s(state);
+  const std::string cls = s.substr(0, 2);
+  if (cls == "08" || cls == "57" || cls == "53" || s == "40001" || s == "40P01") {
+    return ErrorKind::kConnection;  // connection lost, shutdown, resources, serialization
+  }
+  if (cls == "28") return ErrorKind::kAuth;
+  if (s == "3D000" || s == "3F000" || s == "42P01" || s == "42703" || s == "42704") {
+    return ErrorKind::kNotFound;
+  }
+  if (cls == "22" || cls == "23") return ErrorKind::kData;
+  if (cls == "42") return ErrorKind::kSchema;
+  if (cls == "0A") return ErrorKind::kUnsupported;
+  return ErrorKind::kInternal;
+}
+
+}  // namespace
+
+PgConnection::PgConnection(PGconn* conn, std::string where, std::string password)
+    : conn_(conn), where_(std::move(where)), password_(std::move(password)) {}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
+  const std::string host = uri.host.empty() ? "localhost" : uri.host;
+  const std::string port = std::to_string(uri.PortOrDefault());
+  const std::string database = uri.database.empty() ? uri.user : uri.database;
+  std::vector<const char*> keys = {
+      "host", "port", "dbname", "user", "password", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {
+      host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
+      "ferry",      "10"};
+  const std::string sslmode = uri.Param("sslmode");
+  if (!sslmode.empty()) {
+    keys.push_back("sslmode");
+    values.push_back(sslmode.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
+  const std::string where = fmt::format("PostgreSQL at {}:{} database '{}'", host, port, database);
+  if (conn == nullptr) {
+    throw Error(ErrorKind::kInternal, "out of memory connecting to " + where);
+  }
+  std::unique_ptr<PgConnection> c(new PgConnection(conn, where, uri.password));
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string msg = c->Scrub(Trim(PQerrorMessage(conn)));
+    if (Contains(msg, "password authentication failed") || Contains(msg, "no password supplied") ||
+        Contains(msg, "authentication failed") ||
+        (Contains(msg, "role \"") && Contains(msg, "does not exist")) ||
+        Contains(msg, "no pg_hba.conf entry")) {
+      throw Error(ErrorKind::kAuth,
+                  fmt::format("PostgreSQL at {}:{} refused user '{}' (password authentication "
+                              "failed or not allowed) for database '{}': {}",
+                              host, port, uri.user, database, msg));
+    }
+    if (Contains(msg, "database \"") && Contains(msg, "does not exist")) {
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("PostgreSQL at {}:{}: database '{}' does not exist (user '{}'): {}",
+                              host, port, database, uri.user, msg));
+    }
+    throw Error(ErrorKind::kConnection,
+                fmt::format("cannot connect to PostgreSQL at {}:{} (database '{}', user '{}'): {}",
+                            host, port, database, uri.user, msg));
+  }
+  // Ferry's value encodings assume these; set them once per connection.
+  c->Exec(
+      "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
+      "SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET TimeZone = 'UTC'",
+      "session setup");
+  return c;
+}
+
+std::string PgConnection::Scrub(std::string message) const {
+  if (password_.size() >= 1) {
+    size_t p;
+    while ((p = message.find(password_)) != std::string::npos) {
+      message.replace(p, password_.size(), "***");
+    }
+  }
+  return message;
+}
+
+Error PgConnection::MakeError(const std::string& what, const PGresult* result) const {
+  std::string msg;
+  ErrorKind kind = ErrorKind::kInternal;
+  if (result != nullptr) {
+    msg = Trim(PQresultErrorMessage(result));
+    kind = KindFromSqlState(PQresultErrorField(result, PG_DIAG_SQLSTATE));
+  }
+  if (msg.empty()) msg = Trim(PQerrorMessage(conn_));
+  if (PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kConnection;
+  return Error(kind, fmt::format("{} failed on {}: {}", what, where_, Scrub(msg)));
+}
+
+PgResult PgConnection::Exec(const std::string& sql, const std::string& what) {
+  PgResult r(PQexec(conn_, sql.c_str()));
+  const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+    throw MakeError(what, r.get());
+  }
+  return r;
+}
+
+PgResult PgConnection::ExecParams(const std::string& sql, const std::vector<std::string>& params,
+                                  const std::string& what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) values.push_back(p.c_str());
+  PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0));
+  const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw MakeError(what, r.get());
+  return r;
+}
+
+void PgConnection::ResetAfterFailedCopy() noexcept {
+  // A COPY TO still streaming: ask the server to stop, then read what is left.
+  PGresult* r;
+  for (int guard = 0; guard < 1000000; ++guard) {
+    r = PQgetResult(conn_);
+    if (r == nullptr) break;
+    const ExecStatusType st = PQresultStatus(r);
+    PQclear(r);
+    if (st == PGRES_COPY_OUT) {
+      if (PGcancel* cancel = PQgetCancel(conn_)) {
+        char err[256];
+        PQcancel(cancel, err, sizeof(err));
+        PQfreeCancel(cancel);
+      }
+      char* buf = nullptr;
+      while (PQgetCopyData(conn_, &buf, 0) > 0) PQfreemem(buf);
+    } else if (st == PGRES_COPY_IN) {
+      PQputCopyEnd(conn_, "aborted by ferry");
+    } else if (st == PGRES_COPY_BOTH) {
+      break;
+    }
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+std::optional<std::string> GetText(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return std::nullopt;
+  return std::string(PQgetvalue(r, row, col), PQgetlength(r, row, col));
+}
+
+}  // namespace ferry::postgres

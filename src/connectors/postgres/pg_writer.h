@@ -1,0 +1,59 @@
+// TableWriter for PostgreSQL: COPY FROM STDIN in binary format (text format for tables with
+// native types Ferry has no binary encoder for), every value checked against the target
+// column before anything of a batch is sent.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/connector.h"
+#include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/pg_types.h"
+
+namespace ferry::postgres {
+
+// CREATE TABLE (columns, NOT NULL, PRIMARY KEY) then CREATE UNIQUE INDEX statements.
+std::vector<std::string> PgCreateTableSql(const TableDef& target);
+
+// The per-column conversion the writer applies: source DMS value -> target native type.
+struct PgWriteColumn {
+  std::string name;
+  DmsType source;
+  PgTargetType target;
+};
+
+// Encodes one row of `batch` into `out` as a binary COPY tuple (field count, length-prefixed
+// fields). Throws RowError for a value the target column cannot hold. `scratch` is reused.
+// Exposed for unit tests; the writer calls it per row.
+void EncodeBinaryRow(const Batch& batch, size_t row, const std::vector<PgWriteColumn>& cols,
+                     const TableDef& table, std::string* out, std::string* scratch);
+// The same row as a text COPY line (tab-separated, \N for NULL, escaped, newline-terminated).
+void EncodeTextRow(const Batch& batch, size_t row, const std::vector<PgWriteColumn>& cols,
+                   const TableDef& table, std::string* out, std::string* scratch);
+
+class PgTableWriter : public TableWriter {
+ public:
+  explicit PgTableWriter(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
+  ~PgTableWriter() override;
+  void EnsureSchema(const std::string& schema) override;
+  bool TableExists(const std::string& schema, const std::string& name) override;
+  void PrepareTable(const TableDef& target, TablePrepMode mode) override;
+  void BeginLoad(const TableDef& target) override;
+  void Write(const Batch& batch) override;
+  void EndLoad() override;
+  void AbortLoad() noexcept override;
+
+ private:
+  void Send(const std::string& data);
+
+  std::unique_ptr<PgConnection> conn_;
+  TableDef target_;
+  std::vector<PgWriteColumn> cols_;
+  bool binary_ = true;
+  bool loading_ = false;
+  std::string buf_;
+  std::string scratch_;
+};
+
+}  // namespace ferry::postgres

@@ -1,0 +1,58 @@
+// SQLite declared types <-> DMS types, and the SQLite Dialect.
+//
+// SQLite is dynamically typed: a column's declared type only gives it an affinity (INTEGER,
+// TEXT, BLOB, REAL, NUMERIC; https://sqlite.org/datatype3.html section 3.1) and any value may
+// sit in any column. Reading, we take the DMS type from the declared name where it says more
+// than the affinity (BOOLEAN, TINYINT, NVARCHAR(160), DATETIME, NUMERIC(10,2), ...) and fall
+// back to the affinity otherwise. The reader converts each stored value into that type when it
+// can do so exactly and raises a RowError when it cannot.
+//
+// Writing, the declared types we create are chosen for their affinity as much as their name:
+//  - Exact decimals wider than 15 digits, unconstrained decimals and UINT8 are declared
+//    DECIMAL_TEXT(p,s). The name holds "TEXT", so the affinity is TEXT and the decimal text is
+//    stored as it is. A NUMERIC affinity column would turn '12345678901234567.89' into a
+//    REAL and lose digits; SQLite only keeps text-to-REAL conversions that preserve 15
+//    significant digits, so NUMERIC(p,s) with p <= 15 is exact and kept under that name.
+//  - REAL4 is declared FLOAT4 (REAL affinity, reads back as REAL4); REAL8 DOUBLE.
+//  - JSON documents are declared JSON_TEXT: a bare JSON column has NUMERIC affinity and would
+//    store the document '1.0' as the integer 1.
+//  - A single-column integer primary key is declared INTEGER so it becomes the rowid alias
+//    (the table's own b-tree key: no separate index, fastest loads and lookups).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "connectors/connector.h"
+#include "types/dms_type.h"
+
+namespace ferry::sqlite {
+
+enum class Affinity { kInteger, kText, kBlob, kReal, kNumeric };
+
+// SQLite's own rules (datatype3.html 3.1), applied to the declared type as written.
+Affinity AffinityOf(std::string_view declared);
+
+// The DMS type of a column declared `declared` (table_xinfo's type, any case). An empty
+// declared type (a column that holds anything) reads as NCLOB: every storage class has an
+// exact text form, except BLOBs that are not UTF-8, which are RowErrors.
+DmsType DmsTypeFromDeclared(std::string_view declared);
+
+// The column that CreateTableSql declares INTEGER PRIMARY KEY (the rowid alias), or -1.
+// SQLite fills a NULL inserted there with a new rowid, so writers refuse NULLs in it.
+int RowidAliasColumn(const TableDef& target);
+
+class SqliteDialect : public Dialect {
+ public:
+  std::string QuoteIdentifier(std::string_view name) const override;
+  ColumnDef MapColumn(const ColumnDef& source, Engine source_engine,
+                      bool in_key) const override;
+  // CREATE TABLE with NOT NULL and the primary key, then one CREATE UNIQUE INDEX per
+  // target.unique_indexes. Index names are global in a SQLite file (MySQL's are per table),
+  // so an index name that does not start with the table name is prefixed "<table>_".
+  std::vector<std::string> CreateTableSql(const TableDef& target) const override;
+  // The declared type for values of `type` (no same-engine shortcut, no key rule).
+  static std::string DeclaredTypeFor(const DmsType& type);
+};
+
+}  // namespace ferry::sqlite

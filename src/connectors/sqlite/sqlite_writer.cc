@@ -1,0 +1,459 @@
+#include "connectors/sqlite/sqlite_writer.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "connectors/sqlite/sqlite_types.h"
+#include "connectors/sqlite/sqlite_utf8.h"
+#include "types/value_codec.h"
+
+namespace ferry::sqlite {
+
+// First-come-first-served turn on one database file among this process's writers.
+class FileWriteLock {
+ public:
+  void Lock() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t ticket = next_++;
+    cv_.wait(lock, [&] { return serving_ == ticket; });
+  }
+  void Unlock() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+  // The lock of the file at absolute path `path`, shared by every writer of this process.
+  static std::shared_ptr<FileWriteLock> For(const std::string& path) {
+    static std::mutex registry_mu;
+    static std::map<std::string, std::weak_ptr<FileWriteLock>> registry;
+    std::lock_guard<std::mutex> lock(registry_mu);
+    std::shared_ptr<FileWriteLock> l = registry[path].lock();
+    if (!l) {
+      l = std::make_shared<FileWriteLock>();
+      registry[path] = l;
+    }
+    return l;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_ = 0;     // guarded by mu_
+  uint64_t serving_ = 0;  // guarded by mu_
+};
+
+// How one incoming column is bound and what is checked before it is.
+struct SqliteTableWriter::ColumnPlan {
+  DmsType in;            // the incoming values' type
+  DmsType target;        // the target column's type as its declared type reads back
+  Affinity affinity = Affinity::kBlob;
+  bool not_null = false;
+  bool uint8_as_text = false;  // UINT8 bound as decimal text (a TEXT-affinity column)
+  bool check_int_range = false;
+  int64_t tmin = 0;
+  uint64_t tmax = 0;
+  bool check_decimal = false;
+  bool check_length = false;
+  bool check_float = false;  // REAL8 into a REAL4 column: must be an exact float
+};
+
+namespace {
+
+bool IsIntKind(DmsKind k) {
+  return k == DmsKind::kInt1 || k == DmsKind::kInt2 || k == DmsKind::kInt4 ||
+         k == DmsKind::kInt8 || k == DmsKind::kUint1 || k == DmsKind::kUint2 ||
+         k == DmsKind::kUint4 || k == DmsKind::kUint8 || k == DmsKind::kBoolean;
+}
+
+std::string ShortValue(const Batch& batch, size_t row, int col, const DmsType& type) {
+  std::string v;
+  AppendCanonical(batch, row, col, type, &v);
+  if (IsBinary(type.kind)) return fmt::format("binary value of {} bytes", v.size());
+  if (StorageOf(type.kind) != Storage::kBytes) return v;
+  if (v.size() > 64) {
+    size_t cut = 64;
+    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;
+    return "'" + v.substr(0, cut) + "...' (" + std::to_string(v.size()) + " bytes)";
+  }
+  return "'" + v + "'";
+}
+
+}  // namespace
+
+SqliteTableWriter::SqliteTableWriter(const std::string& path)
+    : conn_(path, Connection::Mode::kReadWrite) {
+  // WAL: readers and the writer do not block each other; NORMAL is safe with WAL (see header).
+  conn_.Exec("PRAGMA journal_mode=WAL");
+  conn_.Exec("PRAGMA synchronous=NORMAL");
+  conn_.Exec("PRAGMA cache_size=-65536");  // 64 MiB: index b-trees of big loads stay cached
+  const char* abs = sqlite3_db_filename(conn_.get(), "main");
+  lock_ = FileWriteLock::For(abs && *abs ? abs : path);
+}
+
+SqliteTableWriter::~SqliteTableWriter() { AbortLoad(); }
+
+void SqliteTableWriter::BeginWrite() {
+  lock_->Lock();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kLockWaitSeconds);
+  try {
+    // Each attempt already waits busy_timeout for another process's writer.
+    while (conn_.ExecBusyAware("BEGIN IMMEDIATE") != SQLITE_OK) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw Error(ErrorKind::kConnection,
+                    fmt::format("SQLite database '{}' stayed locked by another writer for {} "
+                                "seconds",
+                                conn_.path(), kLockWaitSeconds));
+      }
+    }
+  } catch (...) {
+    lock_->Unlock();
+    throw;
+  }
+  in_txn_ = true;
+}
+
+void SqliteTableWriter::CommitWrite() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kLockWaitSeconds);
+  while (conn_.ExecBusyAware("COMMIT") != SQLITE_OK) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      RollbackWrite();
+      throw Error(ErrorKind::kConnection,
+                  fmt::format("could not commit to SQLite database '{}': still busy after {} "
+                              "seconds",
+                              conn_.path(), kLockWaitSeconds));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  in_txn_ = false;
+  rows_in_txn_ = 0;
+  bytes_in_txn_ = 0;
+  lock_->Unlock();
+}
+
+void SqliteTableWriter::RollbackWrite() noexcept {
+  if (!in_txn_) return;
+  sqlite3_exec(conn_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  in_txn_ = false;
+  rows_in_txn_ = 0;
+  bytes_in_txn_ = 0;
+  lock_->Unlock();
+}
+
+bool SqliteTableWriter::TableExists(const std::string& schema, const std::string& name) {
+  return conn_.QueryInt("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND "
+                        "name = " + QuoteLiteral(name) + " COLLATE NOCASE") > 0;
+}
+
+void SqliteTableWriter::PrepareTable(const TableDef& target, TablePrepMode mode) {
+  if (in_txn_) {
+    throw Error(ErrorKind::kInternal, "PrepareTable called during a load");
+  }
+  SqliteDialect dialect;
+  const std::string table = "main." + QuoteIdent(target.name);
+  BeginWrite();
+  try {
+    const bool exists = TableExists(target.schema, target.name);
+    auto create = [&] {
+      for (const std::string& sql : dialect.CreateTableSql(target)) {
+        try {
+          conn_.Exec(sql);
+        } catch (const Error& e) {
+          throw Error(ErrorKind::kSchema,
+                      fmt::format("cannot create table {} in SQLite database '{}': {}",
+                                  target.QualifiedName(), conn_.path(), e.what()));
+        }
+      }
+    };
+    switch (mode) {
+      case TablePrepMode::kDoNothing:
+        if (!exists) create();
+        break;
+      case TablePrepMode::kDropAndCreate:
+        if (exists) conn_.Exec("DROP TABLE " + table);
+        create();
+        break;
+      case TablePrepMode::kTruncateBeforeLoad:
+        if (exists) {
+          conn_.Exec("DELETE FROM " + table);
+        } else {
+          create();
+        }
+        break;
+    }
+    CommitWrite();
+  } catch (...) {
+    RollbackWrite();
+    throw;
+  }
+}
+
+void SqliteTableWriter::BeginLoad(const TableDef& target) {
+  if (in_txn_) throw Error(ErrorKind::kInternal, "BeginLoad called during a load");
+  target_ = target;
+  const int n = static_cast<int>(target.columns.size());
+  if (n == 0) {
+    throw Error(ErrorKind::kSchema,
+                fmt::format("table {} has no columns to load", target.QualifiedName()));
+  }
+  const int rowid_col = RowidAliasColumn(target);
+  plans_.assign(n, ColumnPlan{});
+  scratch_.assign(n, std::string());
+  std::string sql = "INSERT INTO main." + QuoteIdent(target.name) + " (";
+  std::string values;
+  for (int c = 0; c < n; ++c) {
+    const ColumnDef& col = target.columns[c];
+    ColumnPlan& p = plans_[c];
+    p.in = col.type;
+    p.target = DmsTypeFromDeclared(col.native_type);
+    p.affinity = AffinityOf(col.native_type);
+    p.not_null = !col.nullable || c == rowid_col;
+    const DmsKind in = p.in.kind;
+    const DmsKind tk = p.target.kind;
+    p.uint8_as_text = in == DmsKind::kUint8 && p.affinity == Affinity::kText;
+    if (IsIntKind(in) && IsIntKind(tk) && tk != DmsKind::kUint8) {
+      int64_t lo = 0, hi = 0;
+      if (SignedRange(tk, &lo, &hi)) {
+        p.tmin = lo;
+        p.tmax = static_cast<uint64_t>(hi);
+      } else {
+        p.tmin = 0;
+        p.tmax = std::min<uint64_t>(UnsignedMax(tk), INT64_MAX);
+      }
+      p.check_int_range = true;
+    } else if (in == DmsKind::kUint8 && !p.uint8_as_text) {
+      p.check_int_range = true;  // above INT64_MAX it cannot be an SQLite integer
+      p.tmin = 0;
+      p.tmax = INT64_MAX;
+    }
+    p.check_decimal = in == DmsKind::kNumeric && tk == DmsKind::kNumeric &&
+                      p.target.precision > 0 && p.target.scale >= 0 &&
+                      !(p.in.precision > 0 && p.in.precision - p.in.scale <=
+                                                  p.target.precision - p.target.scale &&
+                        p.in.scale <= p.target.scale && p.in.scale >= 0);
+    p.check_length = ((IsText(in) && (tk == DmsKind::kString || tk == DmsKind::kWstring)) ||
+                      (IsBinary(in) && tk == DmsKind::kBytes)) &&
+                     p.target.length > 0 && (p.in.length == 0 || p.in.length > p.target.length);
+    p.check_float = in == DmsKind::kReal8 && tk == DmsKind::kReal4;
+    if (c) {
+      sql += ", ";
+      values += ", ";
+    }
+    sql += QuoteIdent(col.name);
+    values += "?";
+  }
+  sql += ") VALUES (" + values + ")";
+  insert_ = std::make_unique<Statement>(conn_, sql);
+  BeginWrite();
+}
+
+void SqliteTableWriter::CheckBatch(const Batch& batch) const {
+  const size_t rows = batch.rows();
+  const int n = static_cast<int>(plans_.size());
+  for (int c = 0; c < n; ++c) {
+    const ColumnPlan& p = plans_[c];
+    const bool real = StorageOf(p.in.kind) == Storage::kDouble;
+    if (!p.not_null && !p.check_int_range && !p.check_decimal && !p.check_length && !real) {
+      continue;
+    }
+    const std::string& name = target_.columns[c].name;
+    auto fail = [&](size_t row, const std::string& why) {
+      throw RowError(c, static_cast<int64_t>(row),
+                     fmt::format("column \"{}\" ({} into SQLite '{}'): {}", name,
+                                 DescribeDmsType(p.in), target_.columns[c].native_type, why),
+                     DescribeRowKey(batch, row, target_));
+    };
+    for (size_t r = 0; r < rows; ++r) {
+      const Cell& cell = batch.at(r, c);
+      if (cell.null) {
+        if (p.not_null) fail(r, "NULL in a NOT NULL column");
+        continue;
+      }
+      if (p.check_int_range) {
+        const Storage s = StorageOf(p.in.kind);
+        const bool ok = s == Storage::kUint
+                            ? cell.u <= p.tmax
+                            : cell.i >= p.tmin && (cell.i < 0 || static_cast<uint64_t>(cell.i) <=
+                                                                      p.tmax);
+        if (!ok) {
+          fail(r, fmt::format("value {} is out of range for the column",
+                              ShortValue(batch, r, c, p.in)));
+        }
+      }
+      if (real) {
+        if (std::isnan(cell.d)) {
+          fail(r, "NaN cannot be stored: SQLite stores NaN as NULL");
+        }
+        if (p.check_float && static_cast<double>(static_cast<float>(cell.d)) != cell.d) {
+          fail(r, fmt::format("value {} is not exactly a 4-byte float", FormatDouble(cell.d)));
+        }
+      }
+      if (p.check_decimal) {
+        std::string_view v = batch.Bytes(r, c);
+        if (v != "NaN" && v != "Infinity" && v != "-Infinity") {
+          int int_digits, frac_digits;
+          DecimalDigits(v, &int_digits, &frac_digits);
+          if (frac_digits > p.target.scale ||
+              int_digits > p.target.precision - p.target.scale) {
+            fail(r, fmt::format("value {} does not fit {}", ShortValue(batch, r, c, p.in),
+                                DescribeDmsType(p.target)));
+          }
+        }
+      }
+      if (p.check_length) {
+        std::string_view v = batch.Bytes(r, c);
+        const bool fits = IsBinary(p.in.kind) ? static_cast<int64_t>(v.size()) <= p.target.length
+                                               : FitsLength(v, p.target.length);
+        if (!fits) {
+          fail(r, fmt::format("value {} is longer than {}", ShortValue(batch, r, c, p.in),
+                              p.target.length));
+        }
+      }
+    }
+  }
+}
+
+void SqliteTableWriter::InsertBatch(const Batch& batch) {
+  sqlite3_stmt* st = insert_->get();
+  const size_t rows = batch.rows();
+  const int n = static_cast<int>(plans_.size());
+  for (size_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < n; ++c) {
+      const Cell& cell = batch.at(r, c);
+      const int idx = c + 1;
+      if (cell.null) {
+        sqlite3_bind_null(st, idx);
+        continue;
+      }
+      const ColumnPlan& p = plans_[c];
+      switch (p.in.kind) {
+        case DmsKind::kDate:
+        case DmsKind::kTime:
+        case DmsKind::kDatetime: {
+          std::string& s = scratch_[c];
+          s.clear();
+          if (p.in.kind == DmsKind::kDate) {
+            AppendDate(cell.i, &s);
+          } else if (p.in.kind == DmsKind::kTime) {
+            AppendTime(cell.i, &s);
+          } else {
+            AppendDatetime(cell.i, &s);
+          }
+          sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+          break;
+        }
+        case DmsKind::kUint8:
+          if (p.uint8_as_text) {
+            std::string& s = scratch_[c];
+            s.resize(24);
+            auto res = std::to_chars(s.data(), s.data() + s.size(), cell.u);
+            sqlite3_bind_text(st, idx, s.data(), static_cast<int>(res.ptr - s.data()),
+                              SQLITE_STATIC);
+          } else {
+            sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
+          }
+          break;
+        case DmsKind::kUint1:
+        case DmsKind::kUint2:
+        case DmsKind::kUint4:
+          sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
+          break;
+        case DmsKind::kReal4:
+        case DmsKind::kReal8:
+          sqlite3_bind_double(st, idx, cell.d);
+          break;
+        case DmsKind::kBytes:
+        case DmsKind::kBlob:
+          sqlite3_bind_blob64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC);
+          break;
+        case DmsKind::kNumeric:
+        case DmsKind::kString:
+        case DmsKind::kWstring:
+        case DmsKind::kClob:
+        case DmsKind::kNclob:
+          sqlite3_bind_text64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC,
+                              SQLITE_UTF8);
+          break;
+        default:  // BOOLEAN and the signed integers
+          sqlite3_bind_int64(st, idx, cell.i);
+          break;
+      }
+    }
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+      std::string msg = sqlite3_errmsg(conn_.get());
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        // "UNIQUE constraint failed: t.a, t.b": point at the first column named.
+        int col = 0;
+        size_t colon = msg.find(": ");
+        if (colon != std::string::npos) {
+          std::string rest = msg.substr(colon + 2);
+          size_t dot = rest.find('.');
+          size_t end = rest.find(',');
+          if (dot != std::string::npos) {
+            int found = target_.ColumnIndex(rest.substr(dot + 1, end == std::string::npos
+                                                                    ? std::string::npos
+                                                                    : end - dot - 1));
+            if (found >= 0) col = found;
+          }
+        }
+        throw RowError(col, static_cast<int64_t>(r),
+                       fmt::format("SQLite refused the row: {}", msg),
+                       DescribeRowKey(batch, r, target_));
+      }
+      ThrowSqliteError(conn_.get(), rc,
+                       fmt::format("inserting into {}", target_.QualifiedName()));
+    }
+  }
+  sqlite3_clear_bindings(st);
+}
+
+void SqliteTableWriter::Write(const Batch& batch) {
+  if (!in_txn_ || !insert_) throw Error(ErrorKind::kInternal, "Write called outside a load");
+  if (batch.columns() != static_cast<int>(plans_.size())) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("batch for {} has {} columns, the table {}", target_.QualifiedName(),
+                            batch.columns(), plans_.size()));
+  }
+  if (batch.empty()) return;
+  CheckBatch(batch);
+  // A savepoint per batch: a row refused half-way leaves none of the batch behind.
+  conn_.Exec("SAVEPOINT ferry_batch");
+  try {
+    InsertBatch(batch);
+  } catch (...) {
+    sqlite3_clear_bindings(insert_->get());
+    sqlite3_exec(conn_.get(), "ROLLBACK TO ferry_batch; RELEASE ferry_batch", nullptr, nullptr,
+                 nullptr);
+    throw;
+  }
+  conn_.Exec("RELEASE ferry_batch");
+  rows_in_txn_ += static_cast<int64_t>(batch.rows());
+  bytes_in_txn_ += static_cast<int64_t>(batch.ByteSize());
+  if (rows_in_txn_ >= kCommitRows || bytes_in_txn_ >= kCommitBytes) {
+    CommitWrite();
+    BeginWrite();
+  }
+}
+
+void SqliteTableWriter::EndLoad() {
+  if (in_txn_) CommitWrite();
+  insert_.reset();
+}
+
+void SqliteTableWriter::AbortLoad() noexcept {
+  RollbackWrite();
+  insert_.reset();
+}
+
+}  // namespace ferry::sqlite
