@@ -100,6 +100,36 @@ TEST(PgNumeric, RoundTrips) {
   EXPECT_FALSE(EncodeNumeric("0." + std::string(16384, '1'), &out));  // dscale > 16383
 }
 
+TEST(PgNumeric, RandomTextRoundTripsAndRandomBytesNeverCrash) {
+  uint32_t seed = 42;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    if (next() % 2) text.push_back('-');
+    const int int_digits = static_cast<int>(next() % 45);
+    for (int i = 0; i < int_digits; ++i) text.push_back(static_cast<char>('0' + next() % 10));
+    if (int_digits == 0 || next() % 2) {
+      text.push_back('.');
+      const int frac_digits = 1 + static_cast<int>(next() % 45);
+      for (int i = 0; i < frac_digits; ++i) {
+        text.push_back(static_cast<char>('0' + next() % 10));
+      }
+    }
+    const std::string expected = *NormalizeDecimal(text);
+    EXPECT_EQ(RoundTripNumeric(text), expected) << text;
+  }
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes;
+    const int n = static_cast<int>(next() % 24);
+    for (int i = 0; i < n; ++i) bytes.push_back(static_cast<char>(next()));
+    std::string out;
+    DecodeNumeric(bytes.data(), bytes.size(), &out);  // must not crash or overread
+  }
+}
+
 TEST(PgDates, EpochsInfinityAndBc) {
   EXPECT_EQ(DateCellFromPg(0), *ParseDate("2000-01-01"));
   EXPECT_EQ(DateCellFromPg(std::numeric_limits<int32_t>::max()),

@@ -98,6 +98,19 @@ TEST(PgTypeMap, ReadWires) {
   EXPECT_EQ(cast, "text");
   EXPECT_EQ(ReadWireForOid(2950, &cast), PgWire::kUuid);
   EXPECT_EQ(cast, "");
+  // Without an OID (a TableDef built elsewhere) the native type's name decides.
+  ColumnDef c;
+  c.native_type = "timestamp(3) with time zone";
+  EXPECT_EQ(ReadWireForColumn(c, &cast), PgWire::kTimestamptz);
+  EXPECT_EQ(cast, "");
+  c.native_type = "money";
+  EXPECT_EQ(ReadWireForColumn(c, &cast), PgWire::kNumeric);
+  EXPECT_EQ(cast, "numeric");
+  c.native_type = "integer[]";
+  EXPECT_EQ(ReadWireForColumn(c, &cast), PgWire::kText);
+  EXPECT_EQ(cast, "text");
+  c.native_id = 23;
+  EXPECT_EQ(ReadWireForColumn(c, &cast), PgWire::kInt4);
 }
 
 TEST(PgTypeMap, TargetTypes) {
@@ -281,6 +294,15 @@ TEST_F(PgEncodeTest, NumericPrecisionAndScale) {
   batch_.Clear();
   batch_.AppendBytes("NaN");
   EXPECT_EQ(Encode(), "");
+  batch_.Clear();
+  batch_.AppendBytes("007.50");  // not canonical: normalised before the checks
+  EXPECT_EQ(Encode(), "");
+  std::string dec;
+  ASSERT_TRUE(DecodeNumeric(out_.data() + 6, out_.size() - 6, &dec));
+  EXPECT_EQ(dec, "7.5");
+  batch_.Clear();
+  batch_.AppendBytes("12abc");
+  EXPECT_NE(Encode().find("is not a decimal number"), std::string::npos);
 }
 
 TEST_F(PgEncodeTest, Uint8IntoNumeric20) {

@@ -81,6 +81,12 @@ inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Ba
                             "{} bytes, expected {}",
                             table.columns[index].name, table.QualifiedName(), len, fixed));
   }
+  // Cell offsets are 32-bit: a row whose values alone pass 4 GB cannot be batched.
+  if (batch.arena().size() + len * 2 + 64 > UINT32_MAX) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("row of {} is larger than 4 GB in memory at column {}",
+                            table.QualifiedName(), table.columns[index].name));
+  }
   const char* d = f.data;
   switch (col.wire) {
     case PgWire::kBool:
@@ -172,7 +178,7 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
   for (size_t i = 0; i < table.columns.size(); ++i) {
     const ColumnDef& c = table.columns[i];
     std::string cast;
-    PgWire wire = ReadWireForOid(c.native_id, &cast);
+    PgWire wire = ReadWireForColumn(c, &cast);
     const Storage want = StorageOf(c.type.kind);
     if (WireStorage(wire) != want) {
       if (want != Storage::kBytes) {

@@ -234,6 +234,19 @@ PgWire ReadWireForOid(uint32_t oid, std::string* cast) {
   }
 }
 
+PgWire ReadWireForColumn(const ColumnDef& column, std::string* cast) {
+  if (column.native_id != 0) return ReadWireForOid(column.native_id, cast);
+  cast->clear();
+  const std::string lower = Lower(column.native_type);
+  if (lower == "money") {
+    *cast = "numeric";
+    return PgWire::kNumeric;
+  }
+  const PgTargetType t = ParsePgTargetType(column.native_type);
+  if (t.wire == PgWire::kOther) *cast = "text";
+  return t.wire == PgWire::kOther ? PgWire::kText : t.wire;
+}
+
 PgTargetType ParsePgTargetType(std::string_view native_type) {
   PgTargetType t;
   std::string s = Lower(native_type);

@@ -89,6 +89,9 @@ PgMappedType MapPgType(const PgTypeInfo& info);
 // The reader's decoder for a column of type `oid`. `cast` receives the SELECT cast to apply
 // ("numeric" for money, "text" for kOther, empty when the column is selected as it is).
 PgWire ReadWireForOid(uint32_t oid, std::string* cast);
+// The same for a column: by ColumnDef::native_id when the catalog set it, else by the native
+// type's name (a TableDef built elsewhere).
+PgWire ReadWireForColumn(const ColumnDef& column, std::string* cast);
 
 // A target column's native type (as MapColumn or format_type spells it) parsed for the writer.
 struct PgTargetType {
