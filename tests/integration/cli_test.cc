@@ -1,0 +1,230 @@
+// `ferry` as a user runs it: exit codes, the summary, --json, and the error messages for bad
+// input (each message read, passwords never echoed).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "test_env.h"
+
+namespace ferry::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs the ferry binary with `args`; stdout and stderr captured separately.
+CliRun Ferry(const std::vector<std::string>& args) {
+  static int n = 0;
+  fs::path err_file =
+      fs::temp_directory_path() / fmt::format("ferry-cli-{}-{}.err", ::getpid(), n++);
+  std::string cmd = FERRY_BINARY;
+  for (const std::string& a : args) cmd += " " + Quote(a);
+  cmd += " 2>" + err_file.string();
+  CliRun run;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, got);
+  int status = ::pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  FILE* e = fopen(err_file.c_str(), "r");
+  while (e && (got = fread(buf, 1, sizeof buf, e)) > 0) run.err.append(buf, got);
+  if (e) fclose(e);
+  fs::remove(err_file);
+  return run;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = fs::temp_directory_path() / fmt::format("ferry-it-cli-{}", ::getpid());
+    fs::remove_all(tmp_);
+    fs::create_directories(tmp_);
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+  std::string Lite(const std::string& name) { return "sqlite://" + (tmp_ / name).string(); }
+  fs::path tmp_;
+};
+
+TEST_F(Cli, MalformedUriIsRejectedBeforeAnythingHappens) {
+  CliRun r = Ferry({"migrate", "--source", "bogus://u:topsecret@h/db", "--target", Lite("t.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown scheme 'bogus'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("topsecret"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "t.db")) << "nothing may be created for a bad source";
+}
+
+TEST_F(Cli, UnreachableServerNamesHostAndPortNotPassword) {
+  CliRun r = Ferry({"catalog", "postgresql://ferry:hunter2pw@127.0.0.1:1/ferry"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos) << r.err;
+  r = Ferry({"catalog", "mysql://ferry:hunter2pw@127.0.0.1:1/ferry"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, WrongPasswordIsNeverEchoed) {
+  FERRY_REQUIRE_POSTGRES();
+  FERRY_REQUIRE_MYSQL();
+  EndpointUri pg = ParseEndpointUri(PostgresUri()).ValueOrThrow();
+  EndpointUri my = ParseEndpointUri(MysqlUri()).ValueOrThrow();
+  CliRun r = Ferry({"catalog", fmt::format("postgresql://{}:Wr0ngPassw0rd@{}:{}/{}", pg.user, pg.host,
+                                        pg.PortOrDefault(), pg.database)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Wr0ngPassw0rd"), std::string::npos) << r.err;
+  r = Ferry({"catalog", fmt::format("mysql://{}:Wr0ngPassw0rd@{}:{}/{}", my.user, my.host,
+                                    my.PortOrDefault(), my.database)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("Access denied"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Wr0ngPassw0rd"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, MissingDatabaseFileAndTable) {
+  FERRY_REQUIRE_POSTGRES();
+  FERRY_REQUIRE_MYSQL();
+  CliRun r = Ferry({"catalog", WithDatabase(PostgresUri(), "no_such_db_xyz")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("database 'no_such_db_xyz' does not exist"), std::string::npos) << r.err;
+  r = Ferry({"catalog", WithDatabase(MysqlUri(), "no_such_db_xyz")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'no_such_db_xyz' not found"), std::string::npos) << r.err;
+  r = Ferry({"catalog", Lite("absent.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("absent.db' does not exist"), std::string::npos) << r.err;
+
+  Open(Lite("src.db"))->OpenSession()->Execute("CREATE TABLE present (id INTEGER PRIMARY KEY)");
+  r = Ferry({"migrate", "--source", Lite("src.db"), "--target", Lite("dst.db"), "--tables",
+             "absent_table"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("table 'absent_table' was selected but does not exist on the source"),
+            std::string::npos)
+      << r.err;
+}
+
+// A value the target cannot hold fails its table with a message naming table, column, row key
+// and value; the other tables complete, the summary says so, and the exit code is 1.
+TEST_F(Cli, UnconvertibleValueFailsOnlyItsTable) {
+  FERRY_REQUIRE_POSTGRES();
+  FERRY_REQUIRE_MYSQL();
+  auto pg = Open(PostgresUri());
+  pg->OpenSession()->Execute(R"(
+      DROP SCHEMA IF EXISTS it_cli_bc CASCADE; CREATE SCHEMA it_cli_bc;
+      CREATE TABLE it_cli_bc.good (id int PRIMARY KEY, d date);
+      INSERT INTO it_cli_bc.good VALUES (1, '2024-01-01'), (2, '0001-01-01'), (3, NULL);
+      CREATE TABLE it_cli_bc.ancient (id int PRIMARY KEY, born date);
+      INSERT INTO it_cli_bc.ancient VALUES (1, '2000-01-01'), (42, '0044-03-15 BC');)");
+  auto admin = Open(MysqlUri())->OpenSession();
+  admin->Execute("DROP DATABASE IF EXISTS it_cli_bc; CREATE DATABASE it_cli_bc");
+
+  CliRun r = Ferry({"migrate", "--source", PostgresUri(), "--schema", "it_cli_bc", "--target",
+                 WithDatabase(MysqlUri(), "it_cli_bc"), "--target-table-prep-mode",
+                 "DROP_AND_CREATE", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("it_cli_bc.good"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Table completed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Table error"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 of 2 tables completed"), std::string::npos) << r.out;
+  // The message: table, column, key and the value itself.
+  size_t at = r.out.find("error: it_cli_bc.ancient: column born, row (id=42)");
+  EXPECT_NE(at, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0044-03-15 BC", at), std::string::npos) << r.out;
+  auto rows = admin->Query("SELECT count(*) FROM it_cli_bc.good");
+  EXPECT_EQ(rows[0][0].value_or(""), "3");
+  pg->OpenSession()->Execute("DROP SCHEMA it_cli_bc CASCADE");
+  admin->Execute("DROP DATABASE it_cli_bc");
+}
+
+// MySQL zero dates become NULL by policy, counted per column in the summary and in --json.
+TEST_F(Cli, ZeroDatesAreCountedAndReported) {
+  FERRY_REQUIRE_MYSQL();
+  auto admin = Open(MysqlUri())->OpenSession();
+  admin->Execute(
+      "DROP DATABASE IF EXISTS it_cli_zero; CREATE DATABASE it_cli_zero;"
+      "SET SESSION sql_mode='';"
+      "CREATE TABLE it_cli_zero.t (id int PRIMARY KEY, d date, ts datetime);"
+      "INSERT INTO it_cli_zero.t VALUES (1, '0000-00-00', '0000-00-00 00:00:00'),"
+      " (2, '2024-01-01', '2024-01-01 10:00:00'), (3, '0000-00-00', NULL)");
+  CliRun r = Ferry({"migrate", "--source", WithDatabase(MysqlUri(), "it_cli_zero"), "--target",
+                 Lite("zero.db"), "--no-progress", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto json = nlohmann::json::parse(r.out);
+  const auto& t = json["TableStatistics"][0];
+  EXPECT_EQ(t["TableName"], "t");
+  EXPECT_EQ(t["TableState"], "Table completed");
+  EXPECT_EQ(t["FullLoadRows"], 3);
+  int64_t d_warnings = 0, ts_warnings = 0;
+  for (const auto& [what, n] : t["Warnings"].items()) {
+    if (what.rfind("column d:", 0) == 0) d_warnings += n.template get<int64_t>();
+    if (what.rfind("column ts:", 0) == 0) ts_warnings += n.template get<int64_t>();
+  }
+  EXPECT_EQ(d_warnings, 2) << t.dump();
+  EXPECT_EQ(ts_warnings, 1) << t.dump();
+  auto rows = Open(Lite("zero.db"))->OpenSession()->Query("SELECT count(*) FROM t WHERE d IS NULL");
+  EXPECT_EQ(rows[0][0].value_or(""), "2");
+  admin->Execute("DROP DATABASE it_cli_zero");
+}
+
+TEST_F(Cli, SummaryJsonAndHashAgree) {
+  auto src = Open(Lite("a.db"))->OpenSession();
+  src->Execute(
+      "CREATE TABLE t1 (id INTEGER PRIMARY KEY, v TEXT);"
+      "INSERT INTO t1 VALUES (1, 'a'), (2, NULL), (3, '');"
+      "CREATE TABLE t2 (k VARCHAR(10) NOT NULL, n NUMERIC(10,2));"
+      "CREATE UNIQUE INDEX t2_k ON t2 (k);"
+      "INSERT INTO t2 VALUES ('x', 1.5), ('y', NULL)");
+  CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--json",
+                 "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json["TableStatistics"].size(), 2u);
+  for (const auto& t : json["TableStatistics"]) {
+    EXPECT_EQ(t["TableState"], "Table completed");
+    EXPECT_FALSE(t["FullLoadStartTime"].template get<std::string>().empty());
+    EXPECT_FALSE(t["FullLoadEndTime"].template get<std::string>().empty());
+  }
+  CliRun a = Ferry({"hash", Lite("a.db")});
+  CliRun b = Ferry({"hash", Lite("b.db")});
+  EXPECT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out, b.out);
+  // Without a primary key, the unique index came across.
+  TableDef t2 = Open(Lite("b.db"))->OpenCatalog()->GetTable("main", "t2");
+  ASSERT_EQ(t2.unique_indexes.size(), 1u);
+  EXPECT_EQ(t2.unique_indexes[0].columns, std::vector<std::string>{"k"});
+  EXPECT_FALSE(t2.columns[0].nullable);
+  // Running again with DO_NOTHING onto the loaded table fails on the primary key, and says so.
+  r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--tables", "t1",
+             "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("Table error"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BadPrepModeIsExplained) {
+  CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
+                 "--target-table-prep-mode", "WIPE"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("expected DO_NOTHING, DROP_AND_CREATE or TRUNCATE_BEFORE_LOAD"),
+            std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing
