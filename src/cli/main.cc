@@ -45,13 +45,21 @@ std::vector<std::string> SplitList(const std::vector<std::string>& items) {
   return out;
 }
 
-std::unique_ptr<Connector> Connect(const std::string& text, const char* role) {
+// `as_target`: a MySQL database that does not exist yet is fine for a target (the load
+// creates it, as it creates a missing PostgreSQL schema).
+std::unique_ptr<Connector> Connect(const std::string& text, const char* role,
+                                   bool as_target = false) {
   Result<EndpointUri> uri = ParseEndpointUri(text);
   if (!uri.ok()) throw uri.error();
   std::unique_ptr<Connector> connector = OpenConnector(*uri);
   try {
     connector->TestConnection();
   } catch (const Error& e) {
+    if (as_target && e.kind() == ErrorKind::kNotFound && uri->engine == Engine::kMysql) {
+      spdlog::info("target database '{}' does not exist yet; it will be created",
+                   uri->database);
+      return connector;
+    }
     throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri->Describe(), e.what()));
   }
   return connector;
@@ -84,7 +92,7 @@ TablePrepMode ParsePrepMode(const std::string& s) {
 int RunMigrate(const MigrateArgs& args) {
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);
   std::unique_ptr<Connector> source = Connect(args.source, "source");
-  std::unique_ptr<Connector> target = Connect(args.target, "target");
+  std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
 
   std::vector<TableDef> tables = source->OpenCatalog()->ListTables(args.schema);
   std::string target_schema = target->uri().Param("schema");

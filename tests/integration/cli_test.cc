@@ -217,6 +217,24 @@ TEST_F(Cli, SummaryJsonAndHashAgree) {
   EXPECT_NE(r.out.find("Table error"), std::string::npos) << r.out;
 }
 
+// A MySQL target database that does not exist yet is created, like a PostgreSQL schema.
+TEST_F(Cli, MissingMysqlTargetDatabaseIsCreated) {
+  FERRY_REQUIRE_MYSQL();
+  auto admin = Open(MysqlUri())->OpenSession();
+  admin->Execute("DROP DATABASE IF EXISTS it_cli_newdb");
+  Open(Lite("s.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x')");
+  CliRun r = Ferry({"migrate", "--source", Lite("s.db"), "--target",
+                    WithDatabase(MysqlUri(), "it_cli_newdb"), "--no-progress"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("target database 'it_cli_newdb' does not exist yet"), std::string::npos)
+      << r.err;
+  auto rows = admin->Query("SELECT v FROM it_cli_newdb.t");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "x");
+  admin->Execute("DROP DATABASE it_cli_newdb");
+}
+
 TEST_F(Cli, BadPrepModeIsExplained) {
   CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
                  "--target-table-prep-mode", "WIPE"});
