@@ -9,25 +9,20 @@ namespace ferry {
 
 namespace {
 
-// The URI as it may be shown: anything between "://" and the last '@' before the path is
-// treated as credentials and the password part replaced.
+// The URI as it may be shown. Users type unencoded '/', '?' and '@' in passwords, so the
+// credentials are everything between "://" and the LAST '@' of the URI; the part after the
+// first ':' of them is replaced, whatever it contains.
 std::string Redact(std::string_view uri) {
   size_t scheme_end = uri.find("://");
   if (scheme_end == std::string_view::npos) return std::string(uri);
   size_t auth_start = scheme_end + 3;
-  size_t path_start = uri.find('/', auth_start);
-  std::string_view authority = uri.substr(auth_start, path_start == std::string_view::npos
-                                                          ? std::string_view::npos
-                                                          : path_start - auth_start);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(uri);
-  std::string_view userinfo = authority.substr(0, at);
-  size_t colon = userinfo.find(':');
-  if (colon == std::string_view::npos) return std::string(uri);
-  std::string out(uri.substr(0, auth_start));
-  out += userinfo.substr(0, colon);
+  size_t at = uri.rfind('@');
+  if (at == std::string_view::npos || at < auth_start) return std::string(uri);
+  size_t colon = uri.find(':', auth_start);
+  if (colon == std::string_view::npos || colon > at) return std::string(uri);
+  std::string out(uri.substr(0, colon));
   out += ":***";
-  out += uri.substr(auth_start + at);
+  out += uri.substr(at);
   return out;
 }
 
@@ -114,6 +109,18 @@ Result<EndpointUri> ParseEndpointUri(std::string_view uri) {
   }
   std::string_view rest = uri.substr(colon + 1);
 
+  // Credentials first: they end at the last '@' (see Redact), so a '/', '?' or '@' typed
+  // unencoded in a password is taken as part of it rather than as host, path or query.
+  std::string_view userinfo;
+  bool has_userinfo = false;
+  if (out.engine != Engine::kSqlite && rest.substr(0, 2) == "//") {
+    if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+      userinfo = rest.substr(2, at - 2);
+      rest = rest.substr(at + 1);  // host onwards
+      has_userinfo = true;
+    }
+  }
+
   // Query parameters are common to all schemes.
   std::string_view query;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {
@@ -152,15 +159,15 @@ Result<EndpointUri> ParseEndpointUri(std::string_view uri) {
     return out;
   }
 
-  if (rest.substr(0, 2) != "//") return Bad(uri, "expected '//' after the scheme");
-  rest.remove_prefix(2);
+  if (!has_userinfo) {  // with credentials, the "//" was consumed with them
+    if (rest.substr(0, 2) != "//") return Bad(uri, "expected '//' after the scheme");
+    rest.remove_prefix(2);
+  }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
+  if (has_userinfo) {
     size_t c = userinfo.find(':');
     if (!PercentDecode(userinfo.substr(0, c), &out.user)) {
       return Bad(uri, "bad percent-encoding in user name");

@@ -182,6 +182,10 @@ bool EatBc(Cursor& c) {
 }  // namespace
 
 void AppendDate(int64_t days, std::string* out) {
+  if (days == kDateInfinity || days == kDateMinusInfinity) {
+    out->append(days > 0 ? "infinity" : "-infinity");
+    return;
+  }
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
@@ -204,8 +208,14 @@ void AppendTime(int64_t micros, std::string* out) {
 }
 
 void AppendDatetime(int64_t micros, std::string* out) {
+  if (micros == kDatetimeInfinity || micros == kDatetimeMinusInfinity) {
+    out->append(micros > 0 ? "infinity" : "-infinity");
+    return;
+  }
   const int64_t days = FloorDiv(micros, kMicrosPerDay);
-  const int64_t tod = micros - days * kMicrosPerDay;
+  // Not micros - days * kMicrosPerDay: that product overflows near the int64 ends.
+  int64_t tod = micros % kMicrosPerDay;
+  if (tod < 0) tod += kMicrosPerDay;
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
@@ -276,7 +286,9 @@ std::optional<int64_t> ParseDatetime(std::string_view text) {
   if (EatBc(c)) y = 1 - y;
   if (!c.done()) return std::nullopt;
   if (d > DaysInMonth(y, mo) || h > 24 || mi > 59 || s > 60) return std::nullopt;
-  return DaysFromCivil(y, mo, d) * kMicrosPerDay + (h * 3600 + mi * 60 + s) * kMicrosPerSecond +
+  const int64_t days = DaysFromCivil(y, mo, d);
+  if (days < kMinDatetimeDays || days > kMaxDatetimeDays) return std::nullopt;
+  return days * kMicrosPerDay + (h * 3600 + mi * 60 + s) * kMicrosPerSecond +
          frac - zone;
 }
 
@@ -307,6 +319,7 @@ std::optional<double> ParseDouble(std::string_view text) {
   if (body.front() == '+' || body.front() == '-') {
     negative = body.front() == '-';
     body.remove_prefix(1);
+    if (body.empty() || body.front() == '+' || body.front() == '-') return std::nullopt;
   }
   auto eq = [](std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

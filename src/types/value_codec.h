@@ -19,6 +19,16 @@ namespace ferry {
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
 
+// PostgreSQL 'infinity' / '-infinity' dates and timestamps travel as these sentinels (see
+// connectors/postgres/pg_types.h); they print as "infinity" / "-infinity".
+constexpr int64_t kDateInfinity = INT32_MAX;
+constexpr int64_t kDateMinusInfinity = INT32_MIN;
+constexpr int64_t kDatetimeInfinity = INT64_MAX;
+constexpr int64_t kDatetimeMinusInfinity = INT64_MIN;
+// The days a DATETIME can hold without overflowing microseconds (about +-292,000 years).
+constexpr int64_t kMaxDatetimeDays = INT64_MAX / kMicrosPerDay - 1;
+constexpr int64_t kMinDatetimeDays = -kMaxDatetimeDays;
+
 // Days since 1970-01-01 <-> civil date. Month 1..12, day 1..31.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 void CivilFromDays(int64_t days, int64_t* year, unsigned* month, unsigned* day);

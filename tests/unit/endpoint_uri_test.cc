@@ -31,6 +31,25 @@ TEST(EndpointUri, SchemesAndDefaults) {
   EXPECT_EQ(ParseEndpointUri("mysql://u@[::1]:3307/db")->port, 3307);
 }
 
+// Passwords typed without percent-encoding: '/', '?', '@' and ':' belong to the password.
+TEST(EndpointUri, UnencodedPasswordCharacters) {
+  auto u = ParseEndpointUri("postgresql://u:pa/ss?w@rd:x@host:5433/db?sslmode=require");
+  ASSERT_TRUE(u.ok()) << u.error().what();
+  EXPECT_EQ(u->user, "u");
+  EXPECT_EQ(u->password, "pa/ss?w@rd:x");
+  EXPECT_EQ(u->host, "host");
+  EXPECT_EQ(u->port, 5433);
+  EXPECT_EQ(u->database, "db");
+  EXPECT_EQ(u->Param("sslmode"), "require");
+  // In an error, nothing of such a password shows either.
+  auto bad = ParseEndpointUri("postgresql://u:pa/ss@host:99x/db");
+  ASSERT_FALSE(bad.ok());
+  std::string msg = bad.error().what();
+  EXPECT_EQ(msg.find("pa/ss"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("ss@"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("u:***@host:99x/db"), std::string::npos) << msg;
+}
+
 TEST(EndpointUri, Sqlite) {
   auto abs = ParseEndpointUri("sqlite:///tmp/a%20b.db");
   ASSERT_TRUE(abs.ok());

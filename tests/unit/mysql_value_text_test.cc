@@ -277,17 +277,6 @@ TEST(MysqlValueTextTest, LoadDataEscaping) {
   EXPECT_EQ(out, "");
 }
 
-TEST(MysqlValueTextTest, Utf8Validation) {
-  EXPECT_TRUE(IsValidUtf8("plain ascii text longer than eight bytes"));
-  EXPECT_TRUE(IsValidUtf8("é😀中"));
-  EXPECT_FALSE(IsValidUtf8("\xff"));
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("abc\xe2\x82"));       // truncated
-  EXPECT_EQ(Utf8Length("a😀é"), 3);
-}
-
 // Encodes one value of `kind` into a column of native type `target`.
 std::string Encode(DmsKind kind, const std::string& target, void (*fill)(Batch&),
                    std::string* error = nullptr) {

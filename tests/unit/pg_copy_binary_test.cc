@@ -176,23 +176,6 @@ TEST(PgUuid, FormatsAndParses) {
   EXPECT_FALSE(ParseUuidText("g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", b));
 }
 
-TEST(PgUtf8, ValidatesAndFindsNul) {
-  bool nul = false;
-  EXPECT_TRUE(ValidUtf8("plain ascii text longer than eight", &nul));
-  EXPECT_FALSE(nul);
-  EXPECT_TRUE(ValidUtf8("h\xC3\xA9llo \xF0\x9F\x98\x80", &nul));
-  EXPECT_TRUE(ValidUtf8(std::string_view("abcdefgh\0ijk", 12), &nul));
-  EXPECT_TRUE(nul);
-  EXPECT_TRUE(ValidUtf8(std::string_view("a\0", 2), &nul));
-  EXPECT_TRUE(nul);
-  EXPECT_FALSE(ValidUtf8("\xC0\xAF", &nul));          // overlong
-  EXPECT_FALSE(ValidUtf8("\xED\xA0\x80", &nul));      // surrogate
-  EXPECT_FALSE(ValidUtf8("\xF4\x90\x80\x80", &nul));  // > U+10FFFF
-  EXPECT_FALSE(ValidUtf8("abc\xE2\x82", &nul));       // truncated
-  EXPECT_FALSE(ValidUtf8("\xFF", &nul));
-  EXPECT_EQ(Utf8Length("h\xC3\xA9llo \xF0\x9F\x98\x80"), 7u);
-}
-
 // A stream with one tuple of (int4 7, NULL, text "hi").
 std::string SampleStream() {
   std::string s;

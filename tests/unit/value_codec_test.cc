@@ -60,6 +60,11 @@ TEST(DatetimeText, MicrosecondsZonesAndEdges) {
             "0010-01-01 10:00:00 BC");
   EXPECT_EQ(FormatDatetime(*ParseDatetime("2024-01-01")), "2024-01-01 00:00:00");
   EXPECT_FALSE(ParseDatetime("2024-01-01 25:00:00"));
+  EXPECT_FALSE(ParseDatetime("300000-01-01"));  // beyond int64 microseconds: refused, not wrapped
+  EXPECT_EQ(FormatDatetime(kDatetimeInfinity), "infinity");
+  EXPECT_EQ(FormatDatetime(kDatetimeMinusInfinity), "-infinity");
+  EXPECT_EQ(FormatDate(kDateMinusInfinity), "-infinity");
+  EXPECT_EQ(FormatDatetime(kDatetimeMinusInfinity + 1).substr(0, 1), "2");  // no overflow
   EXPECT_FALSE(ParseDatetime("2024-01-01 10:00:00 junk"));
 }
 
@@ -77,6 +82,9 @@ TEST(DoubleText, ShortestRoundTrip) {
   EXPECT_EQ(*ParseDouble("-inf"), -HUGE_VAL);
   EXPECT_EQ(*ParseDouble("Infinity"), HUGE_VAL);
   EXPECT_FALSE(ParseDouble("1.5x"));
+  EXPECT_FALSE(ParseDouble("--5"));
+  EXPECT_FALSE(ParseDouble("+-5"));
+  EXPECT_FALSE(ParseDouble("-"));
   EXPECT_FALSE(ParseDouble(""));
 }
 

@@ -203,9 +203,9 @@ bool IsBinaryNative(MyBase b) {
 int64_t MaxBytes(const MyNativeType& t) {
   switch (t.base) {
     case MyBase::kChar:
-      return t.length * 4;
+      return std::min<int64_t>(t.length, 255) * 4;
     case MyBase::kVarchar:
-      return std::min<int64_t>(t.length * 4, 65535);
+      return std::min<int64_t>(std::min<int64_t>(t.length, 65535) * 4, 65535);
     case MyBase::kTinytext:
     case MyBase::kTinyblob:
       return 255;

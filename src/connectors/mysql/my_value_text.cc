@@ -173,58 +173,6 @@ void AppendLoadDataEscaped(std::string_view value, std::string* out) {
   out->append(run, end - run);
 }
 
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    // ASCII fast path, 8 bytes at a time.
-    if (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if ((w & 0x8080808080808080ULL) == 0) {
-        p += 8;
-        continue;
-      }
-    }
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += n + 1;
-  }
-  return true;
-}
-
-int64_t Utf8Length(std::string_view s) {
-  int64_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
 WriteColumn MakeWriteColumn(const std::string& name, const DmsType& source,
                             const std::string& target_native_type) {
   WriteColumn w;
@@ -464,8 +412,10 @@ void EncodeFloat(const WriteColumn& w, const Batch& b, size_t row, int col, std:
     case Storage::kInt:
       if (IsTemporal(w.source.kind)) Fail(w, b, row, col, "a date/time value is not a number");
       v = static_cast<double>(c.i);
-      if (static_cast<int64_t>(v) != c.i && v < 9.2e18)
+      // 2^63 (what INT64_MAX rounds to) has no int64 value: casting it back is undefined.
+      if (v >= 9223372036854775808.0 || static_cast<int64_t>(v) != c.i) {
         Fail(w, b, row, col, "not exact as a double");
+      }
       break;
     case Storage::kUint:
       v = static_cast<double>(c.u);
@@ -583,7 +533,14 @@ int64_t TemporalValue(const WriteColumn& w, const Batch& b, size_t row, int col)
     Fail(w, b, row, col, "not a time of day or duration");
   }
   if (k == DmsKind::kDatetime) return c.i;
-  if (k == DmsKind::kDate) return c.i * kMicrosPerDay;
+  if (k == DmsKind::kDate) {
+    // Days far outside any calendar (PostgreSQL infinity sentinels, year 586546) would overflow
+    // when scaled to microseconds and wrap to a plausible wrong date.
+    if (c.i < kMinDatetimeDays || c.i > kMaxDatetimeDays) {
+      Fail(w, b, row, col, "outside the range MySQL can hold");
+    }
+    return c.i * kMicrosPerDay;
+  }
   if (IsText(k)) {
     std::string_view s = b.Bytes(row, col);
     if (auto v = ParseDatetime(s)) return *v;

@@ -11,6 +11,7 @@
 #include "connectors/connector.h"
 #include "connectors/mysql/my_types.h"
 #include "types/batch.h"
+#include "types/utf8.h"
 #include "types/dms_type.h"
 
 namespace ferry::mysql {
@@ -46,10 +47,6 @@ void AppendLoadDataEscaped(std::string_view value, std::string* out);
 // The LOAD DATA field for NULL.
 inline void AppendLoadDataNull(std::string* out) { out->append("\\N"); }
 
-// True when `s` is well-formed UTF-8 that utf8mb4 accepts (no surrogates, overlongs or code
-// points above U+10FFFF).
-bool IsValidUtf8(std::string_view s);
-int64_t Utf8Length(std::string_view s);
 
 // How the writer encodes values of one column: the incoming DMS type and the target's
 // actual native type.

@@ -125,10 +125,5 @@ bool DatetimeCellFromPg(int64_t pg_micros, int64_t* cell);
 // Ferry DATETIME cell -> PostgreSQL micros; false when outside PostgreSQL's timestamp range.
 bool PgTimestampFromCell(int64_t cell, int64_t* pg_micros);
 
-// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). NUL bytes
-// are reported separately through `has_nul`.
-bool ValidUtf8(std::string_view s, bool* has_nul);
-// Number of Unicode code points in valid UTF-8 `s`.
-size_t Utf8Length(std::string_view s);
 
 }  // namespace ferry::postgres

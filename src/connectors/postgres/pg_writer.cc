@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "connectors/postgres/pg_copy_binary.h"
+#include "types/utf8.h"
 #include "types/value_codec.h"
 
 namespace ferry::postgres {
@@ -214,13 +215,13 @@ std::string_view AsCheckedText(const Ctx& x, std::string* scratch) {
     v = *scratch;
   }
   bool has_nul = false;
-  if (!ValidUtf8(v, &has_nul)) x.Fail(std::string(v), "is not valid UTF-8 text");
+  if (!IsValidUtf8(v, &has_nul)) x.Fail(std::string(v), "is not valid UTF-8 text");
   if (has_nul) {
     x.Fail(std::string(v), "contains a NUL byte, which PostgreSQL text cannot hold");
   }
   const int64_t max = x.c.target.max_chars;
   if (max > 0 && static_cast<int64_t>(v.size()) > max) {
-    const size_t chars = Utf8Length(v);
+    const int64_t chars = Utf8Length(v);
     if (static_cast<int64_t>(chars) > max) {
       x.Fail(std::string(v),
              fmt::format("is {} characters, longer than the target's {}", chars, max));

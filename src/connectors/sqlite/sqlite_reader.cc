@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "connectors/sqlite/sqlite_utf8.h"
+#include "types/utf8.h"
 #include "types/value_codec.h"
 
 namespace ferry::sqlite {
@@ -333,7 +333,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
       if (storage == SQLITE_TEXT || storage == SQLITE_BLOB) {
         std::string_view t = storage == SQLITE_TEXT ? text() : blob();
         if (!IsValidUtf8(t)) return "is not valid UTF-8 text";
-        if (!FitsLength(t, plan.type.length)) return "is longer than the declared length";
+        if (!Utf8FitsLength(t, plan.type.length)) return "is longer than the declared length";
         batch.AppendBytes(t);
         return nullptr;
       }
@@ -346,7 +346,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
       } else {
         AppendDouble(sqlite3_column_double(st, i), false, &arena);
       }
-      if (!FitsLength(std::string_view(arena.data() + start, arena.size() - start),
+      if (!Utf8FitsLength(std::string_view(arena.data() + start, arena.size() - start),
                       plan.type.length)) {
         arena.resize(start);
         return "is longer than the declared length";

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "connectors/sqlite/sqlite_types.h"
-#include "connectors/sqlite/sqlite_utf8.h"
+#include "types/utf8.h"
 #include "types/value_codec.h"
 
 namespace ferry::sqlite {
@@ -312,7 +312,7 @@ void SqliteTableWriter::CheckBatch(const Batch& batch) const {
       if (p.check_length) {
         std::string_view v = batch.Bytes(r, c);
         const bool fits = IsBinary(p.in.kind) ? static_cast<int64_t>(v.size()) <= p.target.length
-                                               : FitsLength(v, p.target.length);
+                                               : Utf8FitsLength(v, p.target.length);
         if (!fits) {
           fail(r, fmt::format("value {} is longer than {}", ShortValue(batch, r, c, p.in),
                               p.target.length));
