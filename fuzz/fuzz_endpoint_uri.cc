@@ -48,13 +48,6 @@ std::string_view IntendedPassword(std::string_view uri) {
   return uri.substr(colon + 1, at - colon - 1);
 }
 
-// FERRY_FUZZ_SKIP_KNOWN=1 steps around bugs already reported (so a long run can look for
-// new ones); without it, the crash-* inputs in the corpus keep failing until they are fixed.
-bool SkipKnown() {
-  static const bool skip = std::getenv("FERRY_FUZZ_SKIP_KNOWN") != nullptr;
-  return skip;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -63,10 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!r.ok()) {
     const std::string_view message = r.error().what();
     const std::string_view pw = IntendedPassword(input);
-    // Known: a '/' typed unencoded in the password ends the authority for both the parser
-    // and Redact(), so the message quotes the URI with its password (endpoint_uri.cc).
-    const bool known = SkipKnown() && pw.find('/') != std::string_view::npos;
-    if (!known && pw.size() >= 4 && pw.find('%') == std::string_view::npos &&
+    if (pw.size() >= 4 && pw.find('%') == std::string_view::npos &&
         Count(input, pw) == 1 && message.find(pw) != std::string_view::npos) {
       // The message may hold the same letters for another reason ("heme" in "scheme"): it is a
       // leak only when the same URI with another password gives fewer of them.
