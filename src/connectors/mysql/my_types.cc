@@ -522,10 +522,12 @@ namespace {
 
 // Bytes a column takes in InnoDB's 65535-byte row-size limit (LOBs count a pointer only).
 int64_t RowBytes(const MyNativeType& t) {
-  if (t.base == MyBase::kVarchar) return t.length * 4 + 2;
-  if (t.base == MyBase::kChar) return t.length * 4;
-  if (t.base == MyBase::kVarbinary) return t.length + 2;
-  if (t.base == MyBase::kBinary) return t.length;
+  // Lengths come from type text; clamp to MySQL's own maxima so absurd ones cannot overflow.
+  const int64_t length = std::min<int64_t>(t.length, 65535);
+  if (t.base == MyBase::kVarchar) return length * 4 + 2;
+  if (t.base == MyBase::kChar) return length * 4;
+  if (t.base == MyBase::kVarbinary) return length + 2;
+  if (t.base == MyBase::kBinary) return length;
   return 12;
 }
 
