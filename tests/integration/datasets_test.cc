@@ -30,10 +30,11 @@ fs::path DatasetsDir() {
 
 // Runs a shell command; fails the test with its output when it exits non-zero.
 void Shell(const std::string& command) {
-  std::string wrapped = "(" + command + ") > /tmp/ferry-it-shell.log 2>&1";
+  const std::string log = fmt::format("/tmp/ferry-it-shell-{}.log", ::getpid());
+  std::string wrapped = "(" + command + ") > " + log + " 2>&1";
   int rc = std::system(wrapped.c_str());
   if (rc != 0) {
-    std::system("tail -20 /tmp/ferry-it-shell.log >&2");
+    std::system(("tail -20 " + log + " >&2").c_str());
     FAIL() << "command failed (" << rc << "): " << command;
   }
 }
