@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/table_digest.h"
+#include "settings/task_settings.h"
 
 namespace ferry {
 namespace {
@@ -72,6 +74,8 @@ struct MigrateArgs {
   std::string target_schema;
   std::string prep_mode = "DO_NOTHING";
   int parallel = 0;
+  std::string task_settings;  // path of a DMS ReplicationTaskSettings JSON file
+  bool prep_mode_given = false, parallel_given = false, target_schema_given = false;
   bool json = false;
   bool no_progress = false;
   size_t batch_rows = 10000;
@@ -89,7 +93,42 @@ TablePrepMode ParsePrepMode(const std::string& s) {
                           s));
 }
 
-int RunMigrate(const MigrateArgs& args) {
+std::string ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}'", what, path));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TaskSettings LoadTaskSettings(const std::string& path) {
+  Result<TaskSettings> settings = ParseTaskSettings(ReadFile(path, "task settings"), path);
+  if (!settings.ok()) throw settings.error();
+  return std::move(settings).ValueOrThrow();
+}
+
+TablePrepMode FromSettings(TargetTablePrepMode m) {
+  switch (m) {
+    case TargetTablePrepMode::kDoNothing: return TablePrepMode::kDoNothing;
+    case TargetTablePrepMode::kDropAndCreate: return TablePrepMode::kDropAndCreate;
+    case TargetTablePrepMode::kTruncateBeforeLoad: return TablePrepMode::kTruncateBeforeLoad;
+  }
+  return TablePrepMode::kDoNothing;
+}
+
+int RunMigrate(MigrateArgs args) {
+  // Settings first, so a bad file stops everything before any connection is made. Command-line
+  // flags given explicitly win over the file.
+  if (!args.task_settings.empty()) {
+    TaskSettings settings = LoadTaskSettings(args.task_settings);
+    if (!args.prep_mode_given) {
+      args.prep_mode = TablePrepModeName(FromSettings(settings.full_load_settings.target_table_prep_mode));
+    }
+    if (!args.parallel_given) {
+      args.parallel = static_cast<int>(settings.full_load_settings.max_full_load_sub_tasks);
+    }
+    if (!args.target_schema_given) args.target_schema = settings.target_metadata.target_schema;
+  }
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);
   std::unique_ptr<Connector> source = Connect(args.source, "source");
   std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
@@ -235,9 +274,10 @@ int main(int argc, char** argv) {
   migrate->add_option("--target", m.target, "Target URI")->required();
   migrate->add_option("--tables", m.tables, "Tables to copy: name or schema.name, '*' and '%' wildcards, comma-separated (default: all)");
   migrate->add_option("--schema", m.schema, "Source schema (PostgreSQL) or database (MySQL) to read (default: all user schemas / the URI's database)");
-  migrate->add_option("--target-schema", m.target_schema, "Target schema (overrides the URI's schema= and the default)");
-  migrate->add_option("--target-table-prep-mode", m.prep_mode, "DO_NOTHING (create missing tables), DROP_AND_CREATE or TRUNCATE_BEFORE_LOAD")->capture_default_str();
-  migrate->add_option("--parallel", m.parallel, "Tables loaded at once (default: one per core, 2..8)");
+  auto* target_schema_opt = migrate->add_option("--target-schema", m.target_schema, "Target schema (overrides the URI's schema= and the default)");
+  auto* prep_mode_opt = migrate->add_option("--target-table-prep-mode", m.prep_mode, "DO_NOTHING (create missing tables), DROP_AND_CREATE or TRUNCATE_BEFORE_LOAD")->capture_default_str();
+  auto* parallel_opt = migrate->add_option("--parallel", m.parallel, "Tables loaded at once (default: one per core, 2..8; MaxFullLoadSubTasks with --task-settings)");
+  migrate->add_option("--task-settings", m.task_settings, "AWS DMS task settings JSON file (TargetMetadata.TargetSchema, FullLoadSettings.TargetTablePrepMode and MaxFullLoadSubTasks are honoured; flags given here win)");
   migrate->add_option("--batch-rows", m.batch_rows, "Rows per batch between reader and writer")->capture_default_str();
   migrate->add_flag("--json", m.json, "Print the table statistics as JSON");
   migrate->add_flag("--no-progress", m.no_progress, "No live progress display or progress log lines");
@@ -257,12 +297,28 @@ int main(int argc, char** argv) {
   hash->add_flag("--json", json, "JSON output");
   hash->add_flag("--rows", rows, "Also print every row's canonical values (small tables)");
 
+  std::string settings_file;
+  bool normalize = false;
+  CLI::App* settings_cmd = app.add_subcommand("settings", "Validate AWS DMS task settings JSON and print it normalised");
+  settings_cmd->add_option("file", settings_file, "Task settings JSON file (omit for the defaults)");
+  settings_cmd->add_flag("--normalize", normalize, "Print every section and key with defaults filled in, in a stable order (the default action)");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
   if (verbose) spdlog::set_level(spdlog::level::debug);
   try {
-    if (*migrate) return RunMigrate(m);
+    if (*migrate) {
+      m.prep_mode_given = prep_mode_opt->count() > 0;
+      m.parallel_given = parallel_opt->count() > 0;
+      m.target_schema_given = target_schema_opt->count() > 0;
+      return RunMigrate(m);
+    }
+    if (*settings_cmd) {
+      TaskSettings settings = settings_file.empty() ? TaskSettings{} : LoadTaskSettings(settings_file);
+      std::cout << NormalizeTaskSettings(settings).dump(2) << std::endl;
+      return 0;
+    }
     if (*catalog) return RunCatalog(uri, schema, json);
     if (*hash) return RunHash(uri, schema, SplitList(tables), json, rows);
     std::cout << "ferry " << FERRY_VERSION << "\n";

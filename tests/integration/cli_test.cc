@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "test_env.h"
@@ -233,6 +234,55 @@ TEST_F(Cli, MissingMysqlTargetDatabaseIsCreated) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0].value_or(""), "x");
   admin->Execute("DROP DATABASE it_cli_newdb");
+}
+
+// DMS task settings: a bad file stops everything before any connection, with file, JSON path
+// and what was expected; a good one sets prep mode, target schema and parallelism.
+TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
+  {
+    std::ofstream(tmp_ / "bad.json") << R"({"FullLoadSettings": {"TargetTablePrepMode": "WIPE"}})";
+  }
+  CliRun r = Ferry({"migrate", "--source", "postgresql://u:pw@127.0.0.1:1/x", "--target",
+                    Lite("t.db"), "--task-settings", (tmp_ / "bad.json").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.json: FullLoadSettings.TargetTablePrepMode"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("DROP_AND_CREATE"), std::string::npos) << r.err;  // lists the choices
+  EXPECT_EQ(r.err.find("127.0.0.1:1"), std::string::npos) << "connected before validating";
+  {
+    std::ofstream(tmp_ / "unknown.json") << R"({"FullLoadSettings": {"CommitRat": 5}})";
+  }
+  r = Ferry({"settings", "--normalize", (tmp_ / "unknown.json").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("FullLoadSettings.CommitRat"), std::string::npos) << r.err;
+
+  r = Ferry({"settings", "--normalize"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto defaults = nlohmann::json::parse(r.out);
+  EXPECT_EQ(defaults["FullLoadSettings"]["CommitRate"], 10000);
+  EXPECT_EQ(defaults["FullLoadSettings"]["TargetTablePrepMode"], "DO_NOTHING");
+  EXPECT_EQ(defaults["ErrorBehavior"]["DataErrorPolicy"], "LOG_ERROR");
+  EXPECT_EQ(r.out, Ferry({"settings"}).out) << "normalised output must be stable";
+
+  FERRY_REQUIRE_POSTGRES();
+  Open(Lite("s.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x')");
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute("DROP SCHEMA IF EXISTS it_cli_settings CASCADE");
+  {
+    std::ofstream(tmp_ / "good.json") << R"({
+      "TargetMetadata": {"TargetSchema": "it_cli_settings"},
+      "FullLoadSettings": {"TargetTablePrepMode": "DROP_AND_CREATE", "MaxFullLoadSubTasks": 3}})";
+  }
+  for (int run = 0; run < 2; ++run) {  // twice: DROP_AND_CREATE makes the rerun succeed
+    r = Ferry({"migrate", "--source", Lite("s.db"), "--target", PostgresUri(), "--task-settings",
+               (tmp_ / "good.json").string(), "--no-progress"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_NE(r.err.find("DROP_AND_CREATE, 3 at a time"), std::string::npos) << r.err;
+  auto rows = pg->Query("SELECT v FROM it_cli_settings.t");
+  ASSERT_EQ(rows.size(), 1u);
+  pg->Execute("DROP SCHEMA it_cli_settings CASCADE");
 }
 
 TEST_F(Cli, BadPrepModeIsExplained) {

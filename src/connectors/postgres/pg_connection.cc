@@ -1,6 +1,7 @@
 #include "connectors/postgres/pg_connection.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 
@@ -83,6 +84,16 @@ std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
                 fmt::format("cannot connect to PostgreSQL at {}:{} (database '{}', user '{}'): {}",
                             host, port, database, uri.user, msg));
   }
+  // Server NOTICEs ("table does not exist, skipping") would go straight to stderr and tear the
+  // progress display; they are debug information, so route them to the log.
+  PQsetNoticeProcessor(
+      conn,
+      [](void*, const char* message) {
+        std::string_view m(message);
+        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.remove_suffix(1);
+        spdlog::debug("PostgreSQL: {}", m);
+      },
+      nullptr);
   // Ferry's value encodings assume these; set them once per connection.
   c->Exec(
       "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
