@@ -85,8 +85,12 @@ FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> 
     stats_.push_back(std::move(st));
   }
   for (size_t i = 0; i < plans_.size(); ++i) order_.push_back(i);
-  // Largest first, so the longest table does not start last and stretch the tail.
+  // Higher DMS load-order first; within one, largest first, so the longest table does not
+  // start last and stretch the tail.
   std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+    if (plans_[a].load_order != plans_[b].load_order) {
+      return plans_[a].load_order > plans_[b].load_order;
+    }
     auto size = [&](size_t i) {
       const TableDef& t = plans_[i].source;
       return t.estimated_bytes > 0 ? t.estimated_bytes : t.estimated_rows;
@@ -172,7 +176,9 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
 
     read_thread = std::thread([&] {
       try {
-        reader->Scan(plan.source, options_.scan, sink);
+        ScanOptions scan = options_.scan;
+        scan.where = plan.where;
+        reader->Scan(plan.source, scan, sink);
       } catch (...) {
         read_error = std::current_exception();
       }

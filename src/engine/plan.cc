@@ -78,6 +78,111 @@ TableDef MapTable(const TableDef& source, Engine source_engine, const Connector&
   return out;
 }
 
+namespace {
+
+// Refuses two plans landing on one target table.
+void CheckDistinctTargets(const std::vector<TablePlan>& plans) {
+  std::map<std::string, std::string> landed;  // target name -> source name
+  for (const TablePlan& plan : plans) {
+    auto [it, inserted] =
+        landed.emplace(plan.target.QualifiedName(), plan.source.QualifiedName());
+    if (!inserted) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("source tables {} and {} would both land on target table {}; "
+                              "select one of them or set a different target schema",
+                              it->second, plan.source.QualifiedName(),
+                              plan.target.QualifiedName()));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
+                                        const Connector& source, const Connector& target,
+                                        const std::string& target_schema) {
+  std::vector<TablePlan> plans;
+  const Dialect& dialect = target.dialect();
+  for (const MappedTable& m : mapped) {
+    TablePlan plan;
+    plan.load_order = m.load_order;
+    plan.source = m.source;
+    plan.source.columns.clear();
+    TableDef& out = plan.target;
+    out.engine = target.engine();
+    out.schema = m.target_schema != m.source.schema
+                     ? m.target_schema
+                     : (!target_schema.empty()
+                            ? target_schema
+                            : target.DefaultTargetSchema(m.source.schema, source.engine()));
+    out.name = m.target_table;
+    out.estimated_rows = m.source.estimated_rows;
+    out.estimated_bytes = m.source.estimated_bytes;
+    std::map<std::string, std::string> renamed;  // source column -> target column
+    for (const MappedColumn& c : m.columns) {
+      if (c.source_index < 0) {
+        throw Error(ErrorKind::kUnsupported,
+                    fmt::format("rule-id {}: add-column ('{}' on {}) is not supported by the "
+                                "full load yet",
+                                c.rule_id, c.name, m.source.QualifiedName()));
+      }
+      const ColumnDef& from = m.source.columns[c.source_index];
+      if (!(c.type == from.type)) {
+        throw Error(ErrorKind::kUnsupported,
+                    fmt::format("change-data-type of column {} of {} ({} to {}) is not supported "
+                                "by the full load yet",
+                                from.name, m.source.QualifiedName(), DescribeDmsType(from.type),
+                                DescribeDmsType(c.type)));
+      }
+      plan.source.columns.push_back(from);
+      renamed[from.name] = c.name;
+    }
+    if (m.primary_key_is_unique_index) {
+      out.unique_indexes.push_back(
+          IndexDef{m.primary_key_name.empty() ? out.name + "_uq" : m.primary_key_name,
+                   m.primary_key});
+    } else {
+      out.primary_key = m.primary_key;
+    }
+    if (out.primary_key.empty() && !m.primary_key_is_unique_index) {
+      // The DMS minimum without a key: the source's unique indexes, renamed; an index over a
+      // removed column cannot come along.
+      for (const IndexDef& index : m.source.unique_indexes) {
+        IndexDef mapped_index{index.name, {}};
+        bool complete = true;
+        for (const std::string& col : index.columns) {
+          auto it = renamed.find(col);
+          if (it == renamed.end()) complete = false;
+          else mapped_index.columns.push_back(it->second);
+        }
+        if (complete) out.unique_indexes.push_back(std::move(mapped_index));
+      }
+    }
+    std::set<std::string> key_columns(out.primary_key.begin(), out.primary_key.end());
+    for (const IndexDef& index : out.unique_indexes) {
+      key_columns.insert(index.columns.begin(), index.columns.end());
+    }
+    for (size_t i = 0; i < m.columns.size(); ++i) {
+      ColumnDef c = plan.source.columns[i];
+      c.name = m.columns[i].name;
+      c.nullable = m.columns[i].nullable;
+      out.columns.push_back(
+          dialect.MapColumn(c, source.engine(), key_columns.count(c.name) > 0));
+    }
+    if (target.engine() == Engine::kSqlite || source.engine() == Engine::kMysql) {
+      for (IndexDef& index : out.unique_indexes) {
+        if (index.name.rfind(out.name + "_", 0) != 0) index.name = out.name + "_" + index.name;
+      }
+    }
+    plan.where = FilterToSql(m.filters, source.engine(), [&](std::string_view name) {
+      return source.dialect().QuoteIdentifier(name);
+    });
+    plans.push_back(std::move(plan));
+  }
+  CheckDistinctTargets(plans);
+  return plans;
+}
+
 std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, Engine source_engine,
                                   const Connector& target, const std::string& target_schema,
                                   const std::vector<std::string>& patterns) {
@@ -91,19 +196,14 @@ std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, En
     }
   }
   std::vector<TablePlan> plans;
-  std::map<std::string, std::string> landed;  // target name -> source name
   for (const TableDef& source : source_tables) {
     if (!TableSelected(source, patterns)) continue;
-    TablePlan plan{source, MapTable(source, source_engine, target, target_schema)};
-    auto [it, inserted] = landed.emplace(plan.target.QualifiedName(), source.QualifiedName());
-    if (!inserted) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("source tables {} and {} would both land on target table {}; "
-                              "select one of them or set a different target schema",
-                              it->second, source.QualifiedName(), plan.target.QualifiedName()));
-    }
+    TablePlan plan;
+    plan.source = source;
+    plan.target = MapTable(source, source_engine, target, target_schema);
     plans.push_back(std::move(plan));
   }
+  CheckDistinctTargets(plans);
   return plans;
 }
 

@@ -6,12 +6,15 @@
 
 #include "catalog/table_def.h"
 #include "connectors/connector.h"
+#include "mapping/mapping_apply.h"
 
 namespace ferry {
 
 struct TablePlan {
-  TableDef source;
+  TableDef source;  // the columns to read, in target column order
   TableDef target;  // columns carry the source DmsTypes and the target's native types
+  std::string where;   // source filter predicate in the source's SQL; "" = every row
+  int load_order = 0;  // higher loads first (DMS load-order)
 };
 
 // Selects tables by name: each pattern is "table" or "schema.table", with '*' and '%' matching
@@ -30,5 +33,15 @@ TableDef MapTable(const TableDef& source, Engine source_engine, const Connector&
 std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, Engine source_engine,
                                   const Connector& target, const std::string& target_schema,
                                   const std::vector<std::string>& patterns);
+
+// Plans from AWS DMS table mappings already applied to the source catalog
+// (mapping/mapping_apply.h): renamed schemas, tables and columns, removed columns, defined
+// primary keys, source filters and load order. A table whose schema no rule renamed lands
+// where it would without mappings (`target_schema`, else the connector's default). Throws
+// Error(kUnsupported) naming the rule-id for what the load cannot do yet (add-column,
+// change-data-type), and Error(kInvalidArgument) when two tables would land on one target.
+std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
+                                        const Connector& source, const Connector& target,
+                                        const std::string& target_schema);
 
 }  // namespace ferry

@@ -285,6 +285,100 @@ TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
   pg->Execute("DROP SCHEMA it_cli_settings CASCADE");
 }
 
+// DMS table mappings end to end: selection with filters, exclusion by omission, schema
+// rename, case conversion, column rename and removal; and a bad rule stops before anything.
+TEST_F(Cli, TableMappingsSelectFilterAndRename) {
+  FERRY_REQUIRE_POSTGRES();
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute(R"(
+      DROP SCHEMA IF EXISTS it_map_src CASCADE; DROP SCHEMA IF EXISTS it_map_dst CASCADE;
+      CREATE SCHEMA it_map_src;
+      CREATE TABLE it_map_src."Customers" (id int PRIMARY KEY, "Name" text, "Secret" text,
+                                           "Country" char(2));
+      INSERT INTO it_map_src."Customers" VALUES (1, 'Ada', 's1', 'DE'), (2, 'Bob', 's2', 'FR'),
+                                                (3, 'Cy', 's3', 'DE'), (4, 'Di', 's4', NULL);
+      CREATE TABLE it_map_src."Orders" (id int PRIMARY KEY, cust int, amount numeric(10,2));
+      INSERT INTO it_map_src."Orders" VALUES (1, 1, 5), (2, 1, 10), (3, 3, 15.5), (4, 2, 20),
+                                             (5, 2, 20.01);
+      CREATE TABLE it_map_src.temp_x (id int PRIMARY KEY);)");
+  {
+    std::ofstream(tmp_ / "map.json") << R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "de-customers",
+       "object-locator": {"schema-name": "it_map_src", "table-name": "Customers"},
+       "rule-action": "include",
+       "filters": [{"filter-type": "source", "column-name": "Country",
+                    "filter-conditions": [{"filter-operator": "eq", "value": "DE"}]}]},
+      {"rule-type": "selection", "rule-id": "2", "rule-name": "mid-orders",
+       "object-locator": {"schema-name": "it_map_src", "table-name": "Ord%"},
+       "rule-action": "include", "load-order": "2",
+       "filters": [{"filter-type": "source", "column-name": "amount",
+                    "filter-conditions": [{"filter-operator": "between",
+                                           "start-value": "10", "end-value": "20"}]}]},
+      {"rule-type": "transformation", "rule-id": "10", "rule-name": "schema",
+       "rule-target": "schema", "object-locator": {"schema-name": "it_map_src"},
+       "rule-action": "rename", "value": "it_map_dst"},
+      {"rule-type": "transformation", "rule-id": "11", "rule-name": "lower-tables",
+       "rule-target": "table", "object-locator": {"schema-name": "%", "table-name": "%"},
+       "rule-action": "convert-lowercase"},
+      {"rule-type": "transformation", "rule-id": "12", "rule-name": "lower-customer-cols",
+       "rule-target": "column",
+       "object-locator": {"schema-name": "%", "table-name": "Customers", "column-name": "%"},
+       "rule-action": "convert-lowercase"},
+      {"rule-type": "transformation", "rule-id": "13", "rule-name": "drop-secret",
+       "rule-target": "column",
+       "object-locator": {"schema-name": "%", "table-name": "Customers", "column-name": "Secret"},
+       "rule-action": "remove-column"},
+      {"rule-type": "transformation", "rule-id": "14", "rule-name": "amount-total",
+       "rule-target": "column",
+       "object-locator": {"schema-name": "%", "table-name": "Orders", "column-name": "amount"},
+       "rule-action": "rename", "value": "total"}]})";
+  }
+  CliRun r = Ferry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
+                    "--table-mappings", (tmp_ / "map.json").string(), "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("temp_x"), std::string::npos) << r.out;
+  auto customers = pg->Query("SELECT id, name, country FROM it_map_dst.customers ORDER BY id");
+  ASSERT_EQ(customers.size(), 2u);
+  EXPECT_EQ(customers[0][1].value_or(""), "Ada");
+  EXPECT_EQ(customers[1][1].value_or(""), "Cy");
+  auto secret = pg->Query(
+      "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'it_map_dst' "
+      "AND lower(column_name) = 'secret'");
+  EXPECT_EQ(secret[0][0].value_or(""), "0");
+  auto orders = pg->Query("SELECT id, total FROM it_map_dst.orders ORDER BY id");
+  ASSERT_EQ(orders.size(), 3u);
+  EXPECT_EQ(orders[1][1].value_or(""), "15.50");
+  auto pk = pg->Query(
+      "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = "
+      "'it_map_dst' AND constraint_type = 'PRIMARY KEY'");
+  EXPECT_EQ(pk[0][0].value_or(""), "2");
+
+  // A rule naming a column the table does not have: the error names file and rule-id, and
+  // nothing is created.
+  pg->Execute("DROP SCHEMA it_map_dst CASCADE");
+  {
+    std::ofstream(tmp_ / "bad.json") << R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "all",
+       "object-locator": {"schema-name": "it_map_src", "table-name": "%"},
+       "rule-action": "include"},
+      {"rule-type": "transformation", "rule-id": "7", "rule-name": "typo",
+       "rule-target": "column",
+       "object-locator": {"schema-name": "it_map_src", "table-name": "Customers",
+                          "column-name": "Nmae"},
+       "rule-action": "remove-column"}]})";
+  }
+  r = Ferry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(), "--target-schema",
+             "it_map_dst", "--table-mappings", (tmp_ / "bad.json").string(), "--no-progress"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rule-id 7"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Nmae"), std::string::npos) << r.err;
+  auto created = pg->Query(
+      "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'it_map_dst'");
+  EXPECT_EQ(created[0][0].value_or(""), "0");
+  pg->Execute("DROP SCHEMA it_map_src CASCADE");
+}
+
 TEST_F(Cli, BadPrepModeIsExplained) {
   CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
                  "--target-table-prep-mode", "WIPE"});
