@@ -674,5 +674,33 @@ TEST(SqliteConnectorTest, MillionRowThroughput) {
               kRows / secs(t5 - t4));
 }
 
+// Several writers opening one new file at the same moment (a parallel load's workers) all
+// get it in WAL mode: switching the journal mode does not wait on SQLite's busy handler, so
+// without Ferry taking turns this failed with "database is locked".
+TEST(SqliteConnectorTest, WritersOpeningOneNewFileAtOnce) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ferry-sqlite-open-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (int round = 0; round < 20; ++round) {
+    const std::string uri = "sqlite://" + (dir / ("f" + std::to_string(round) + ".db")).string();
+    auto connector = ferry::testing::Open(uri);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        try {
+          auto writer = connector->OpenWriter();
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << e.what();
+          ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(failures.load(), 0) << "round " << round;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ferry::sqlite

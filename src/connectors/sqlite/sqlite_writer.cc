@@ -92,12 +92,27 @@ std::string ShortValue(const Batch& batch, size_t row, int col, const DmsType& t
 
 SqliteTableWriter::SqliteTableWriter(const std::string& path)
     : conn_(path, Connection::Mode::kReadWrite) {
-  // WAL: readers and the writer do not block each other; NORMAL is safe with WAL (see header).
-  conn_.Exec("PRAGMA journal_mode=WAL");
-  conn_.Exec("PRAGMA synchronous=NORMAL");
-  conn_.Exec("PRAGMA cache_size=-65536");  // 64 MiB: index b-trees of big loads stay cached
   const char* abs = sqlite3_db_filename(conn_.get(), "main");
   lock_ = FileWriteLock::For(abs && *abs ? abs : path);
+  // WAL: readers and the writer do not block each other; NORMAL is safe with WAL (see header).
+  // Switching the journal mode needs the file to itself and SQLite does not wait for it (no
+  // busy handler): several writers opening one new file at once would fail with "database is
+  // locked". Take this process's turn on the file, and retry while another process holds it.
+  lock_->Lock();
+  int rc = SQLITE_BUSY;
+  for (int attempt = 0; attempt < 400 && rc != SQLITE_OK; ++attempt) {
+    try {
+      rc = conn_.ExecBusyAware("PRAGMA journal_mode=WAL");
+    } catch (...) {
+      lock_->Unlock();
+      throw;
+    }
+    if (rc != SQLITE_OK) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  lock_->Unlock();
+  if (rc != SQLITE_OK) conn_.Exec("PRAGMA journal_mode=WAL");  // still busy after 10 s: report
+  conn_.Exec("PRAGMA synchronous=NORMAL");
+  conn_.Exec("PRAGMA cache_size=-65536");  // 64 MiB: index b-trees of big loads stay cached
 }
 
 SqliteTableWriter::~SqliteTableWriter() { AbortLoad(); }
