@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "connectors/ddl.h"
+
 namespace ferry::mysql {
 
 namespace {
@@ -570,36 +572,18 @@ std::vector<std::string> CreateTableStatements(const TableDef& target) {
     parsed[widest] = ParseNativeType("mediumtext");
   }
 
-  std::string sql = "CREATE TABLE " + table + " (";
-  for (size_t i = 0; i < target.columns.size(); ++i) {
-    const ColumnDef& c = target.columns[i];
-    if (i) sql += ", ";
-    sql += QuoteIdent(c.name);
-    sql += ' ';
-    sql += types[i];
-    if (!c.nullable) sql += " NOT NULL";
-  }
-  if (!target.primary_key.empty()) {
-    sql += ", PRIMARY KEY (";
-    for (size_t i = 0; i < target.primary_key.size(); ++i) {
-      if (i) sql += ", ";
-      sql += QuoteIdent(target.primary_key[i]);
-    }
-    sql += ")";
-  }
+  const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
+  std::string sql = CreateTableSql(
+      target, table, quote, [&](size_t i) { return types[i]; },
+      [&](size_t i) { return !target.columns[i].nullable; });
   // utf8mb4_nopad_bin: binary comparison (case kept distinct) AND no trailing-space padding.
   // utf8mb4_bin is a PAD SPACE collation in MariaDB, so 'a' and 'a ' would collide in a
   // primary key that held both in the source (PostgreSQL and SQLite keep them distinct).
-  sql += ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
+  sql += " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
   std::vector<std::string> out{std::move(sql)};
   for (const auto& idx : target.unique_indexes) {
-    std::string name = idx.name.size() > 64 ? idx.name.substr(0, 64) : idx.name;
-    std::string s = "CREATE UNIQUE INDEX " + QuoteIdent(name) + " ON " + table + " (";
-    for (size_t i = 0; i < idx.columns.size(); ++i) {
-      if (i) s += ", ";
-      s += QuoteIdent(idx.columns[i]);
-    }
-    out.push_back(s + ")");
+    out.push_back(CreateUniqueIndexSql(idx.name.size() > 64 ? idx.name.substr(0, 64) : idx.name,
+                                       table, idx, quote));
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "connectors/ddl.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "types/utf8.h"
 #include "types/value_codec.h"
@@ -563,31 +564,13 @@ void EncodeTextRow(const Batch& batch, size_t row, const std::vector<PgWriteColu
 }
 
 std::vector<std::string> PgCreateTableSql(const TableDef& target) {
-  std::string sql = "CREATE TABLE " + QuoteQualified(target.schema, target.name) + " (";
-  for (size_t i = 0; i < target.columns.size(); ++i) {
-    const ColumnDef& c = target.columns[i];
-    if (i) sql += ", ";
-    sql += QuoteIdent(c.name) + " " + c.native_type;
-    if (!c.nullable) sql += " NOT NULL";
-  }
-  if (!target.primary_key.empty()) {
-    sql += ", PRIMARY KEY (";
-    for (size_t i = 0; i < target.primary_key.size(); ++i) {
-      if (i) sql += ", ";
-      sql += QuoteIdent(target.primary_key[i]);
-    }
-    sql += ")";
-  }
-  sql += ")";
-  std::vector<std::string> out = {sql};
+  const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
+  const std::string table = QuoteQualified(target.schema, target.name);
+  std::vector<std::string> out = {CreateTableSql(
+      target, table, quote, [&](size_t i) { return target.columns[i].native_type; },
+      [&](size_t i) { return !target.columns[i].nullable; })};
   for (const IndexDef& index : target.unique_indexes) {
-    std::string s = "CREATE UNIQUE INDEX " + QuoteIdent(index.name) + " ON " +
-                    QuoteQualified(target.schema, target.name) + " (";
-    for (size_t i = 0; i < index.columns.size(); ++i) {
-      if (i) s += ", ";
-      s += QuoteIdent(index.columns[i]);
-    }
-    out.push_back(s + ")");
+    out.push_back(CreateUniqueIndexSql(index.name, table, index, quote));
   }
   return out;
 }

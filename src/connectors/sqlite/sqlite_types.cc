@@ -7,6 +7,7 @@
 #include <charconv>
 #include <vector>
 
+#include "connectors/ddl.h"
 #include "connectors/sqlite/sqlite_connection.h"
 
 namespace ferry::sqlite {
@@ -267,27 +268,16 @@ int RowidAliasColumn(const TableDef& target) {
 }
 
 std::vector<std::string> SqliteDialect::CreateTableSql(const TableDef& target) const {
-  std::string sql = "CREATE TABLE " + QuoteIdent(target.name) + " (";
+  const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
+  const std::string table = QuoteIdent(target.name);
   const int rowid_col = RowidAliasColumn(target);
-  for (size_t i = 0; i < target.columns.size(); ++i) {
-    const ColumnDef& col = target.columns[i];
-    if (i) sql += ", ";
-    sql += QuoteIdent(col.name);
-    const std::string& type =
-        static_cast<int>(i) == rowid_col ? std::string("INTEGER") : col.native_type;
-    if (!type.empty()) sql += " " + type;
-    if (!col.nullable || static_cast<int>(i) == rowid_col) sql += " NOT NULL";
-  }
-  if (!target.primary_key.empty()) {
-    sql += ", PRIMARY KEY (";
-    for (size_t k = 0; k < target.primary_key.size(); ++k) {
-      if (k) sql += ", ";
-      sql += QuoteIdent(target.primary_key[k]);
-    }
-    sql += ")";
-  }
-  sql += ")";
-  std::vector<std::string> out{sql};
+  std::vector<std::string> out{ferry::CreateTableSql(
+      target, table, quote,
+      [&](size_t i) {
+        return static_cast<int>(i) == rowid_col ? std::string("INTEGER")
+                                                : target.columns[i].native_type;
+      },
+      [&](size_t i) { return !target.columns[i].nullable || static_cast<int>(i) == rowid_col; })};
   for (size_t x = 0; x < target.unique_indexes.size(); ++x) {
     const IndexDef& index = target.unique_indexes[x];
     std::string name = index.name.empty() ? fmt::format("{}_key{}", target.name, x + 1)
@@ -295,13 +285,7 @@ std::vector<std::string> SqliteDialect::CreateTableSql(const TableDef& target) c
     if (name.compare(0, target.name.size(), target.name) != 0) {
       name = target.name + "_" + name;
     }
-    std::string idx = "CREATE UNIQUE INDEX " + QuoteIdent(name) + " ON " +
-                      QuoteIdent(target.name) + " (";
-    for (size_t k = 0; k < index.columns.size(); ++k) {
-      if (k) idx += ", ";
-      idx += QuoteIdent(index.columns[k]);
-    }
-    out.push_back(idx + ")");
+    out.push_back(CreateUniqueIndexSql(name, table, index, quote));
   }
   return out;
 }
