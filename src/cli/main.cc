@@ -158,10 +158,11 @@ int RunMigrate(MigrateArgs args) {
     if (!mapped.ok()) throw mapped.error();
     for (const MappedTable& m : *mapped) {
       // Parsed and validated, but not acted on yet: say so rather than ignore them.
-      if (m.parallel_load && m.parallel_load->type != ParallelLoadType::kNone) {
-        spdlog::warn("table {}: table-settings parallel-load is not honoured yet; the table "
+      if (m.parallel_load && m.parallel_load->type != ParallelLoadType::kNone &&
+          m.parallel_load->type != ParallelLoadType::kRanges) {
+        spdlog::warn("table {}: table-settings parallel-load {} is not honoured yet; the table "
                      "loads as one stream",
-                     m.source.QualifiedName());
+                     m.source.QualifiedName(), ParallelLoadTypeName(m.parallel_load->type));
       }
       if (m.lob_settings) {
         spdlog::warn("table {}: table-settings lob-settings are not honoured yet; LOBs are "

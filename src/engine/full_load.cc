@@ -19,7 +19,8 @@ int DefaultParallelism() {
 
 namespace {
 
-// Hands reader batches to the writer's queue and records policy warnings.
+// Hands reader batches to the writer's queue and records policy warnings. Used by every
+// segment reader of a table at once: thread-safe.
 class QueueSink : public BatchSink {
  public:
   QueueSink(BoundedQueue<Batch>& queue, TableStats& stats, const TableDef& table,
@@ -45,11 +46,10 @@ class QueueSink : public BatchSink {
       std::lock_guard lock(stats_.mu);
       count = ++stats_.warnings[key];
     }
-    if (logged_ < max_logged_) {
-      ++logged_;
+    const size_t logged = logged_++;  // parallel segments warn from several threads
+    if (logged < max_logged_) {
       spdlog::warn("table {}: {}", table_.QualifiedName(), key);
-    } else if (logged_ == max_logged_) {
-      ++logged_;
+    } else if (logged == max_logged_) {
       spdlog::warn("table {}: more warnings follow; counted in the summary only",
                    table_.QualifiedName());
     }
@@ -62,7 +62,7 @@ class QueueSink : public BatchSink {
   const TableDef& table_;
   const std::atomic<bool>& cancelled_;
   size_t max_logged_;
-  size_t logged_ = 0;
+  std::atomic<size_t> logged_{0};
 };
 
 std::string ColumnName(const TableDef& table, int column) {
@@ -156,6 +156,7 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   BoundedQueue<Batch> queue(options_.queue_batches);
   std::thread read_thread;
   std::exception_ptr read_error;
+  std::vector<std::unique_ptr<TableReader>> segment_readers;  // parallel-load segments 2..N
   // Lives outside the try block: the read thread uses it until abandon() joins it.
   QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged);
   // Stops the reader and rolls back, whatever went wrong on the writer side.
@@ -174,15 +175,36 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     writer->BeginLoad(plan.target);
     load_open = true;
 
+    // One reader, or one per parallel-load segment, all feeding the table's queue; the last
+    // one to finish closes it. Extra segment readers get their own connections.
+    const std::vector<std::string> predicates =
+        plan.segments.empty() ? std::vector<std::string>{""} : plan.segments;
+    for (size_t i = 1; i < predicates.size(); ++i) segment_readers.push_back(source_.OpenReader());
     read_thread = std::thread([&] {
-      try {
-        ScanOptions scan = options_.scan;
-        scan.where = plan.where;
-        reader->Scan(plan.source, scan, sink);
-      } catch (...) {
-        read_error = std::current_exception();
+      std::atomic<size_t> running{predicates.size()};
+      std::mutex error_mu;
+      auto scan_segment = [&](TableReader& r, const std::string& predicate) {
+        try {
+          ScanOptions scan = options_.scan;
+          scan.where = plan.where;
+          if (!predicate.empty()) {
+            scan.where = plan.where.empty() ? predicate
+                                            : "(" + plan.where + ") AND (" + predicate + ")";
+          }
+          r.Scan(plan.source, scan, sink);
+        } catch (...) {
+          std::lock_guard lock(error_mu);
+          if (!read_error) read_error = std::current_exception();
+          queue.CloseAndClear();  // a failed segment fails the table: stop the others
+        }
+        if (--running == 0) queue.Close();
+      };
+      std::vector<std::thread> others;
+      for (size_t i = 1; i < predicates.size(); ++i) {
+        others.emplace_back([&, i] { scan_segment(*segment_readers[i - 1], predicates[i]); });
       }
-      queue.Close();
+      scan_segment(*reader, predicates[0]);
+      for (auto& t : others) t.join();
     });
 
     while (std::optional<Batch> batch = queue.Pop()) {

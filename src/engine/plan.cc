@@ -98,6 +98,40 @@ void CheckDistinctTargets(const std::vector<TablePlan>& plans) {
 
 }  // namespace
 
+std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
+                                       const std::vector<std::vector<std::string>>& boundaries,
+                                       Engine engine, const QuoteIdentifierFn& quote) {
+  std::vector<std::string> quoted;
+  for (const std::string& c : columns) quoted.push_back(quote(c));
+  const bool single = quoted.size() == 1;
+  std::string cols = single ? quoted[0] : "(";
+  std::string not_null, any_null;
+  for (size_t i = 0; i < quoted.size(); ++i) {
+    if (!single) cols += (i ? ", " : "") + quoted[i];
+    not_null += (i ? " AND " : "") + quoted[i] + " IS NOT NULL";
+    any_null += (i ? " OR " : "") + quoted[i] + " IS NULL";
+  }
+  if (!single) cols += ")";
+  auto row = [&](const std::vector<std::string>& values) {
+    std::string out = single ? "" : "(";
+    for (size_t i = 0; i < values.size(); ++i) {
+      out += (i ? ", " : "") + SqlStringLiteral(values[i], engine);
+    }
+    return single ? out : out + ")";
+  };
+  std::vector<std::string> segments;
+  for (size_t i = 0; i <= boundaries.size(); ++i) {
+    // A row comparison can be true with a NULL in a later column ((5, NULL) > (1, 2)), so every
+    // range also requires all columns NOT NULL; the NULL rows go to the last segment only.
+    std::string range = not_null;
+    if (i > 0) range += " AND " + cols + " > " + row(boundaries[i - 1]);
+    if (i < boundaries.size()) range += " AND " + cols + " <= " + row(boundaries[i]);
+    if (i == boundaries.size()) range = "(" + range + ") OR " + any_null;
+    segments.push_back(range);
+  }
+  return segments;
+}
+
 std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
                                         const Connector& source, const Connector& target,
                                         const std::string& target_schema) {
@@ -174,9 +208,14 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
         if (index.name.rfind(out.name + "_", 0) != 0) index.name = out.name + "_" + index.name;
       }
     }
-    plan.where = FilterToSql(m.filters, source.engine(), [&](std::string_view name) {
+    const QuoteIdentifierFn quote_source = [&](std::string_view name) {
       return source.dialect().QuoteIdentifier(name);
-    });
+    };
+    plan.where = FilterToSql(m.filters, source.engine(), quote_source);
+    if (m.parallel_load && m.parallel_load->type == ParallelLoadType::kRanges) {
+      plan.segments = RangeSegments(m.parallel_load->columns, m.parallel_load->boundaries,
+                                    source.engine(), quote_source);
+    }
     plans.push_back(std::move(plan));
   }
   CheckDistinctTargets(plans);

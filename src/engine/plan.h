@@ -15,7 +15,18 @@ struct TablePlan {
   TableDef target;  // columns carry the source DmsTypes and the target's native types
   std::string where;   // source filter predicate in the source's SQL; "" = every row
   int load_order = 0;  // higher loads first (DMS load-order)
+  // Parallel-load segments: each a predicate in the source's SQL (ANDed with `where`), read
+  // by its own reader at once; together they cover every row exactly once. Empty = one stream.
+  std::vector<std::string> segments;
 };
+
+// The segments of a DMS parallel-load "ranges" setting: N boundaries give N+1 segments
+// (<= the first, between consecutive ones, > the last). Rows whose range columns hold a NULL
+// belong to no range; DMS loses them, Ferry puts them in the last segment. `quote` quotes
+// source identifiers; values become string literals for `engine`.
+std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
+                                       const std::vector<std::vector<std::string>>& boundaries,
+                                       Engine engine, const QuoteIdentifierFn& quote);
 
 // Selects tables by name: each pattern is "table" or "schema.table", with '*' and '%' matching
 // any run of characters; an empty list selects every table.

@@ -59,3 +59,25 @@ TEST(Progress, HumanUnits) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+std::string Dq(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+TEST(RangeSegments, NBoundariesGiveNPlusOneSegmentsAndNullsGoLast) {
+  auto segs = RangeSegments({"k"}, {{"10"}, {"20"}}, Engine::kPostgres, Dq);
+  ASSERT_EQ(segs.size(), 3u);
+  EXPECT_EQ(segs[0], "\"k\" IS NOT NULL AND \"k\" <= '10'");
+  EXPECT_EQ(segs[1], "\"k\" IS NOT NULL AND \"k\" > '10' AND \"k\" <= '20'");
+  EXPECT_EQ(segs[2], "(\"k\" IS NOT NULL AND \"k\" > '20') OR \"k\" IS NULL");
+  auto two = RangeSegments({"a", "b"}, {{"1", "x'y"}}, Engine::kSqlite, Dq);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0], "\"a\" IS NOT NULL AND \"b\" IS NOT NULL AND (\"a\", \"b\") <= ('1', 'x''y')");
+  EXPECT_EQ(two[1],
+            "(\"a\" IS NOT NULL AND \"b\" IS NOT NULL AND (\"a\", \"b\") > ('1', 'x''y')) OR "
+            "\"a\" IS NULL OR \"b\" IS NULL");
+}
+
+}  // namespace
+}  // namespace ferry
