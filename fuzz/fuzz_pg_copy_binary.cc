@@ -79,28 +79,6 @@ bool ReferenceUtf8(std::string_view s) {
   return true;
 }
 
-size_t FixedSize(PgWire w) {
-  switch (w) {
-    case PgWire::kBool:
-      return 1;
-    case PgWire::kInt2:
-      return 2;
-    case PgWire::kInt4:
-    case PgWire::kFloat4:
-    case PgWire::kDate:
-      return 4;
-    case PgWire::kInt8:
-    case PgWire::kFloat8:
-    case PgWire::kTime:
-    case PgWire::kTimestamp:
-    case PgWire::kTimestamptz:
-      return 8;
-    case PgWire::kUuid:
-      return 16;
-    default:
-      return 0;
-  }
-}
 
 void CheckNumeric(const char* d, size_t len) {
   std::string text;
@@ -154,7 +132,7 @@ void DecodeField(const ferry::postgres::CopyField& f, PgWire wire) {
   using namespace ferry::postgres;
   if (f.length < 0) return;  // NULL
   const size_t len = static_cast<size_t>(f.length);
-  const size_t fixed = FixedSize(wire);
+  const size_t fixed = ferry::postgres::PgWireFixedSize(wire);
   if (fixed != 0 && len != fixed) {
     // What the reader does: a malformed stream.
     throw ferry::Error(ferry::ErrorKind::kData, "field has the wrong size");

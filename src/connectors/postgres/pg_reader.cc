@@ -35,28 +35,6 @@ Storage WireStorage(PgWire w) {
   }
 }
 
-size_t FixedSize(PgWire w) {
-  switch (w) {
-    case PgWire::kBool:
-      return 1;
-    case PgWire::kInt2:
-      return 2;
-    case PgWire::kInt4:
-    case PgWire::kFloat4:
-    case PgWire::kDate:
-      return 4;
-    case PgWire::kInt8:
-    case PgWire::kFloat8:
-    case PgWire::kTime:
-    case PgWire::kTimestamp:
-    case PgWire::kTimestamptz:
-      return 8;
-    case PgWire::kUuid:
-      return 16;
-    default:
-      return 0;
-  }
-}
 
 // Decodes one binary field into the batch. Throws RowError when the value has no
 // representation in Ferry's encoding.
@@ -67,7 +45,7 @@ inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Ba
     return;
   }
   const size_t len = static_cast<size_t>(f.length);
-  const size_t fixed = FixedSize(col.wire);
+  const size_t fixed = PgWireFixedSize(col.wire);
   auto row_error = [&](const std::string& msg) -> RowError {
     const size_t row = batch.rows();
     return RowError(

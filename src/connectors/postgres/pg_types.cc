@@ -376,4 +376,27 @@ std::string QuoteQualified(std::string_view schema, std::string_view name) {
   return QuoteIdent(schema) + "." + QuoteIdent(name);
 }
 
+size_t PgWireFixedSize(PgWire w) {
+  switch (w) {
+    case PgWire::kBool:
+      return 1;
+    case PgWire::kInt2:
+      return 2;
+    case PgWire::kInt4:
+    case PgWire::kFloat4:
+    case PgWire::kDate:
+      return 4;
+    case PgWire::kInt8:
+    case PgWire::kFloat8:
+    case PgWire::kTime:
+    case PgWire::kTimestamp:
+    case PgWire::kTimestamptz:
+      return 8;
+    case PgWire::kUuid:
+      return 16;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace ferry::postgres

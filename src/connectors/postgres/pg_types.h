@@ -69,6 +69,10 @@ enum class PgWire : uint8_t {
   kOther,  // no binary codec in Ferry: read as ::text, write through text COPY
 };
 
+// Bytes of a wire form's binary value when fixed (bool 1, int2 2, int4/float4/date 4,
+// int8/float8/time/timestamp[tz] 8, uuid 16); 0 for variable-length forms.
+size_t PgWireFixedSize(PgWire w);
+
 // What the catalog knows about one column's type, before mapping.
 struct PgTypeInfo {
   std::string formatted;  // format_type(atttypid, atttypmod), e.g. "numeric(10,2)"
