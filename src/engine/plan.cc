@@ -47,6 +47,32 @@ bool TableSelected(const TableDef& table, const std::vector<std::string>& patter
                      [&](const std::string& p) { return PatternMatches(p, table); });
 }
 
+namespace {
+
+// Fills `out`'s columns from `columns` (source columns already carrying their target names and
+// nullability) through the target dialect, knowing which are key columns, and makes unique
+// index names safe where the target's index names are not per table.
+void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_engine,
+                          const Connector& target, TableDef* out) {
+  std::set<std::string> key_columns(out->primary_key.begin(), out->primary_key.end());
+  for (const IndexDef& index : out->unique_indexes) {
+    key_columns.insert(index.columns.begin(), index.columns.end());
+  }
+  for (const ColumnDef& column : columns) {
+    out->columns.push_back(
+        target.dialect().MapColumn(column, source_engine, key_columns.count(column.name) > 0));
+  }
+  // SQLite index names are database-wide; MySQL's are per table. Prefix with the table name so
+  // two source tables with an index of the same name cannot collide on the target.
+  if (target.engine() == Engine::kSqlite || source_engine == Engine::kMysql) {
+    for (IndexDef& index : out->unique_indexes) {
+      if (index.name.rfind(out->name + "_", 0) != 0) index.name = out->name + "_" + index.name;
+    }
+  }
+}
+
+}  // namespace
+
 TableDef MapTable(const TableDef& source, Engine source_engine, const Connector& target,
                   const std::string& target_schema) {
   TableDef out;
@@ -59,22 +85,7 @@ TableDef MapTable(const TableDef& source, Engine source_engine, const Connector&
   if (source.primary_key.empty()) out.unique_indexes = source.unique_indexes;
   out.estimated_rows = source.estimated_rows;
   out.estimated_bytes = source.estimated_bytes;
-  std::set<std::string> key_columns(out.primary_key.begin(), out.primary_key.end());
-  for (const IndexDef& index : out.unique_indexes) {
-    key_columns.insert(index.columns.begin(), index.columns.end());
-  }
-  const Dialect& dialect = target.dialect();
-  for (const ColumnDef& column : source.columns) {
-    out.columns.push_back(
-        dialect.MapColumn(column, source_engine, key_columns.count(column.name) > 0));
-  }
-  // SQLite index names are database-wide; MySQL's are per table. Prefix with the table name so
-  // two source tables with an index of the same name cannot collide on the target.
-  if (target.engine() == Engine::kSqlite || source_engine == Engine::kMysql) {
-    for (IndexDef& index : out.unique_indexes) {
-      if (index.name.rfind(out.name + "_", 0) != 0) index.name = out.name + "_" + index.name;
-    }
-  }
+  MapColumnsAndIndexes(source.columns, source_engine, target, &out);
   return out;
 }
 
@@ -136,7 +147,6 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
                                         const Connector& source, const Connector& target,
                                         const std::string& target_schema) {
   std::vector<TablePlan> plans;
-  const Dialect& dialect = target.dialect();
   for (const MappedTable& m : mapped) {
     TablePlan plan;
     plan.load_order = m.load_order;
@@ -192,22 +202,13 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
         if (complete) out.unique_indexes.push_back(std::move(mapped_index));
       }
     }
-    std::set<std::string> key_columns(out.primary_key.begin(), out.primary_key.end());
-    for (const IndexDef& index : out.unique_indexes) {
-      key_columns.insert(index.columns.begin(), index.columns.end());
-    }
+    std::vector<ColumnDef> columns;
     for (size_t i = 0; i < m.columns.size(); ++i) {
-      ColumnDef c = plan.source.columns[i];
-      c.name = m.columns[i].name;
-      c.nullable = m.columns[i].nullable;
-      out.columns.push_back(
-          dialect.MapColumn(c, source.engine(), key_columns.count(c.name) > 0));
+      columns.push_back(plan.source.columns[i]);
+      columns.back().name = m.columns[i].name;
+      columns.back().nullable = m.columns[i].nullable;
     }
-    if (target.engine() == Engine::kSqlite || source.engine() == Engine::kMysql) {
-      for (IndexDef& index : out.unique_indexes) {
-        if (index.name.rfind(out.name + "_", 0) != 0) index.name = out.name + "_" + index.name;
-      }
-    }
+    MapColumnsAndIndexes(columns, source.engine(), target, &out);
     const QuoteIdentifierFn quote_source = [&](std::string_view name) {
       return source.dialect().QuoteIdentifier(name);
     };

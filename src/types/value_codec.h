@@ -29,6 +29,9 @@ constexpr int64_t kDatetimeMinusInfinity = INT64_MIN;
 constexpr int64_t kMaxDatetimeDays = INT64_MAX / kMicrosPerDay - 1;
 constexpr int64_t kMinDatetimeDays = -kMaxDatetimeDays;
 
+// `s` without leading and trailing spaces and tabs (engines pad some text forms).
+std::string_view TrimSpaces(std::string_view s);
+
 // Days since 1970-01-01 <-> civil date. Month 1..12, day 1..31.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 void CivilFromDays(int64_t days, int64_t* year, unsigned* month, unsigned* day);

@@ -54,12 +54,6 @@ struct Ctx {
   }
 };
 
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -245,8 +239,8 @@ int32_t AsPgDate(const Ctx& x) {
     days = x.batch.at(x.row, x.col).i;
   } else if (StorageOf(k) == Storage::kBytes) {
     const std::string_view s = TrimSpaces(x.batch.Bytes(x.row, x.col));
-    if (EqualsIgnoreCase(s, "infinity")) return std::numeric_limits<int32_t>::max();
-    if (EqualsIgnoreCase(s, "-infinity")) return std::numeric_limits<int32_t>::min();
+    if (EqualsIgnoreCase(s, "infinity")) return kDateInfinity;
+    if (EqualsIgnoreCase(s, "-infinity")) return kDateMinusInfinity;
     auto d = ParseDate(s);
     if (!d) x.Fail(std::string(s), "is not a date");
     days = *d;
@@ -289,19 +283,19 @@ int64_t AsPgTimestamp(const Ctx& x) {
     v = x.batch.at(x.row, x.col).i;
   } else if (k == DmsKind::kDate) {
     const int64_t d = x.batch.at(x.row, x.col).i;
-    if (d == std::numeric_limits<int32_t>::max()) {
-      v = std::numeric_limits<int64_t>::max();
-    } else if (d == std::numeric_limits<int32_t>::min()) {
-      v = std::numeric_limits<int64_t>::min();
+    if (d == kDateInfinity) {
+      v = kDatetimeInfinity;
+    } else if (d == kDateMinusInfinity) {
+      v = kDatetimeMinusInfinity;
     } else {
       v = d * kMicrosPerDay;
     }
   } else if (StorageOf(k) == Storage::kBytes) {
     const std::string_view s = TrimSpaces(x.batch.Bytes(x.row, x.col));
     if (EqualsIgnoreCase(s, "infinity")) {
-      v = std::numeric_limits<int64_t>::max();
+      v = kDatetimeInfinity;
     } else if (EqualsIgnoreCase(s, "-infinity")) {
-      v = std::numeric_limits<int64_t>::min();
+      v = kDatetimeMinusInfinity;
     } else {
       auto t = ParseDatetime(s);
       if (!t) x.Fail(std::string(s), "is not a timestamp");
@@ -479,21 +473,11 @@ void EncodeTextValue(const Ctx& x, std::string* out, std::string* scratch) {
       }
       return;
     case DmsKind::kDate:
-      if (cell.i == std::numeric_limits<int32_t>::max()) {
-        out->append("infinity");
-      } else if (cell.i == std::numeric_limits<int32_t>::min()) {
-        out->append("-infinity");
-      } else {
-        AppendDate(cell.i, out);
-      }
+      AppendDate(cell.i, out);  // prints the infinity sentinels as PostgreSQL spells them
       return;
     case DmsKind::kDatetime: {
-      if (cell.i == std::numeric_limits<int64_t>::max()) {
-        out->append("infinity");
-        return;
-      }
-      if (cell.i == std::numeric_limits<int64_t>::min()) {
-        out->append("-infinity");
+      if (cell.i == kDatetimeInfinity || cell.i == kDatetimeMinusInfinity) {
+        AppendDatetime(cell.i, out);  // "infinity" / "-infinity", no zone suffix
         return;
       }
       const size_t start = out->size();

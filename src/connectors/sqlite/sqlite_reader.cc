@@ -28,21 +28,15 @@ struct ColumnPlan {
   uint64_t umax = 0;
 };
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool ParseInt64(std::string_view s, int64_t* v) {
-  s = Trim(s);
+  s = TrimSpaces(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   auto res = std::from_chars(s.data(), s.data() + s.size(), *v);
   return res.ec == std::errc() && res.ptr == s.data() + s.size() && !s.empty();
 }
 
 bool ParseUint64(std::string_view s, uint64_t* v) {
-  s = Trim(s);
+  s = TrimSpaces(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   auto res = std::from_chars(s.data(), s.data() + s.size(), *v);
   return res.ec == std::errc() && res.ptr == s.data() + s.size() && !s.empty();
@@ -116,7 +110,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         return nullptr;
       }
       if (storage == SQLITE_TEXT) {
-        std::string_view t = Trim(text());
+        std::string_view t = TrimSpaces(text());
         if (IEq(t, "true") || IEq(t, "t") || t == "1") {
           batch.AppendInt(1);
         } else if (IEq(t, "false") || IEq(t, "f") || t == "0") {
@@ -243,7 +237,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
     }
     case DmsKind::kDate: {
       if (storage == SQLITE_TEXT) {
-        const std::string_view t = Trim(text());
+        const std::string_view t = TrimSpaces(text());
         if (auto d = ParseDate(t)) {
           batch.AppendInt(*d);
           return nullptr;
@@ -274,7 +268,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
     case DmsKind::kDatetime: {
       int64_t micros;
       if (storage == SQLITE_TEXT) {
-        auto dt = ParseDatetime(Trim(text()));
+        auto dt = ParseDatetime(TrimSpaces(text()));
         if (!dt) return "is not a datetime (YYYY-MM-DD HH:MM:SS[.ffffff])";
         micros = *dt;
       } else if (storage == SQLITE_INTEGER) {
@@ -296,7 +290,7 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
     }
     case DmsKind::kTime: {
       if (storage == SQLITE_TEXT) {
-        const std::string_view t = Trim(text());
+        const std::string_view t = TrimSpaces(text());
         auto v = ParseTime(t);
         if (!v && t.size() <= 8 && t.find(':') != std::string_view::npos) {
           char buf[16];  // SQLite also writes "HH:MM"
