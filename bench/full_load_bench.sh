@@ -13,8 +13,10 @@
 #   BIG_ROWS   rows in the PostgreSQL-only table used for the memory-scaling
 #              case (default 5000000; 0 skips that case)
 #   REPEAT     runs per tool and case; the fastest is kept (default 1)
+#   SEG_ROWS   rows in the single table of the parallel-segments cases
+#              (default 5000000)
 #   CASES      comma-separated subset of: pg-pg, my-pg, lite-pg, pg-my, my-my,
-#              pg-pg-big (default: all of them)
+#              pg-pg-big, pg-pg-5m-seg, my-pg-5m-seg (default: all of them)
 #   FERRY      Ferry binary (default build/release/ferry, built in Release)
 #   FERRY_BENCH_DIR  scratch directory: logs, the SQLite database, pgloader
 #                    load files (default /tmp/ferry-bench)
@@ -57,6 +59,13 @@
 #   my-my      mysqldump bench_src t | mariadb bench_peer (mysqldump's
 #              default --opt: extended inserts, disabled keys, table locks).
 #   pg-pg-big  same as pg-pg on BIG_ROWS rows, for Ferry's memory scaling.
+#   pg-pg-5m-seg, my-pg-5m-seg
+#              one SEG_ROWS-row table (bench_seg.t, PostgreSQL resp. MariaDB)
+#              loaded by Ferry twice: as one stream (--auto-segments 0, in the
+#              peer's column) and with automatic parallel segments (ctid
+#              ranges resp. primary-key ranges, in one snapshot; SEG_N readers,
+#              default 2); the ratio is
+#              one-stream time / segmented time (> 1: segments are faster).
 #
 # MB/s uses one payload size for every case: the bytes of the source table in
 # PostgreSQL's COPY text format (about what crosses the wire as text).
@@ -71,7 +80,8 @@ GEN_VERSION=2  # bump when the generated data changes, forces regeneration
 
 ROWS="${ROWS:-1000000}"
 BIG_ROWS="${BIG_ROWS:-5000000}"
-CASES="${CASES:-pg-pg,my-pg,lite-pg,pg-my,my-my,pg-pg-big}"
+SEG_ROWS="${SEG_ROWS:-5000000}"
+CASES="${CASES:-pg-pg,my-pg,lite-pg,pg-my,my-my,pg-pg-big,pg-pg-5m-seg,my-pg-5m-seg}"
 REPEAT="${REPEAT:-1}"
 FERRY="${FERRY:-$ROOT/build/release/ferry}"
 WORK="${FERRY_BENCH_DIR:-/tmp/ferry-bench}"
@@ -85,7 +95,7 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 while (($#)); do
   case "$1" in
-    --quick) ROWS=100000 BIG_ROWS=500000 ;;
+    --quick) ROWS=100000 BIG_ROWS=500000 SEG_ROWS=500000 ;;
     --regen) REGEN=1 ;;
     --skip-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
@@ -374,6 +384,35 @@ generate_big() {
   printf '%s\n%s\n%s\n' "$want" "$BIG_SUM" "$BIG_BYTES" >"$stamp"
 }
 
+# The single table of the parallel-segments cases: PostgreSQL bench_seg.t and,
+# for my-pg-5m-seg, the same rows in MariaDB bench_seg.t.
+SEG_SUM=""
+SEG_BYTES=0
+generate_seg() {
+  local stamp="$WORK/seg.stamp" want="gen=$GEN_VERSION rows=$SEG_ROWS"
+  if ((!REGEN)) && [[ -f "$stamp" ]] && [[ "$(head -n 1 "$stamp")" == "$want" ]] &&
+    [[ "$(pg_checksum ferry bench_seg 2>/dev/null)" == "$(sed -n 2p "$stamp")" ]]; then
+    SEG_SUM="$(sed -n 2p "$stamp")"
+    SEG_BYTES="$(sed -n 3p "$stamp")"
+    log "reusing the $SEG_ROWS-row table bench_seg.t"
+  else
+    rm -f "$stamp" "$WORK/seg-my.stamp"
+    log "generating $SEG_ROWS rows in PostgreSQL (bench_seg.t)"
+    pg_generate bench_seg "$SEG_ROWS"
+    SEG_SUM="$(pg_checksum ferry bench_seg)"
+    SEG_BYTES="$(pg_payload_bytes bench_seg)"
+    printf '%s\n%s\n%s\n' "$want" "$SEG_SUM" "$SEG_BYTES" >"$stamp"
+  fi
+  if has_case my-pg-5m-seg && [[ "$(my_checksum bench_seg 2>/dev/null)" != "$SEG_SUM" ]]; then
+    log "copying them into MariaDB (bench_seg.t)"
+    my -e "DROP DATABASE IF EXISTS bench_seg; CREATE DATABASE bench_seg CHARACTER SET utf8mb4"
+    my bench_seg -e "$MY_TABLE_DDL"
+    pg_to_mysql_pipe bench_seg bench_seg
+    my bench_seg -e "ANALYZE TABLE t" >/dev/null
+    [[ "$(my_checksum bench_seg)" == "$SEG_SUM" ]] || die "MariaDB bench_seg.t differs from PostgreSQL's"
+  fi
+}
+
 # ---------------------------------------------------------------------------
 # Timed runs and results.
 # ---------------------------------------------------------------------------
@@ -454,11 +493,17 @@ verdict() {  # got want
 
 # Ferry run: drop the target table (untimed) so Ferry starts from nothing,
 # then migrate with DROP_AND_CREATE; check with the checksum and ferry hash.
+# FERRY_EXTRA (array) adds migrate flags; FERRY_TOOL / FERRY_ROLE name the run
+# in the report (default ferry / ferry; role peer puts it in the ratio's
+# denominator).
+FERRY_EXTRA=()
+FERRY_TOOL=ferry
+FERRY_ROLE=ferry
 run_ferry() {  # case src_uri src_schema tgt_kind(pg|my) tgt_uri tgt_schema rows bytes ref
   local name="$1" src_uri="$2" src_schema="$3" kind="$4" tgt_uri="$5" tgt_schema="$6"
   local rows="$7" bytes="$8" ref="$9"
   if ((!FERRY_OK)); then
-    record_failure "$name" ferry ferry "ferry failed (no binary)"
+    record_failure "$name" "$FERRY_TOOL" "$FERRY_ROLE" "ferry failed (no binary)"
     return 0
   fi
   local extra=() prep
@@ -471,14 +516,14 @@ run_ferry() {  # case src_uri src_schema tgt_kind(pg|my) tgt_uri tgt_schema rows
   fi
   local src_opts=()
   [[ -n "$src_schema" ]] && src_opts=(--schema "$src_schema")
-  local logf="$WORK/$name.ferry.log"
-  log "$name: ferry"
+  local logf="$WORK/$name.$FERRY_TOOL.log"
+  log "$name: $FERRY_TOOL"
   local rc=0
   best_of "$REPEAT" "$prep" "$logf" "$FERRY" migrate --source "$src_uri" --target "$tgt_uri" \
-    "${src_opts[@]}" --tables t "${extra[@]}" \
+    "${src_opts[@]}" --tables t "${extra[@]}" ${FERRY_EXTRA[@]+"${FERRY_EXTRA[@]}"} \
     --target-table-prep-mode DROP_AND_CREATE --no-progress --json || rc=$?
   if ((rc != 0)); then
-    record_failure "$name" ferry ferry "ferry failed (exit $rc, see $logf)"
+    record_failure "$name" "$FERRY_TOOL" "$FERRY_ROLE" "ferry failed (exit $rc, see $logf)"
     grep -v '^ ' "$logf" | tail -n 5 | sed 's/^/    /' >&2
     return 0
   fi
@@ -501,7 +546,7 @@ run_ferry() {  # case src_uri src_schema tgt_kind(pg|my) tgt_uri tgt_schema rows
     check+=", HASH DIFFERS"
     echo "$name: source $hs target $ht" >>"$WORK/hash.log"
   fi
-  record "$name" ferry ferry "$rows" "$bytes" "$check"
+  record "$name" "$FERRY_TOOL" "$FERRY_ROLE" "$rows" "$bytes" "$check"
 }
 
 # Peer run: $prep (untimed) then the timed command, then the checksum.
@@ -608,6 +653,21 @@ case_my_my() {
       mariadb --no-defaults -h 127.0.0.1 -P "$0" -uferry -pferry bench_peer' "$MY_PORT"
 }
 
+# One table, Ferry alone: one stream (the reference) vs automatic segments.
+case_seg() {  # name src_uri src_schema
+  local name="$1" src_uri="$2" src_schema="$3"
+  FERRY_TOOL=ferry-1-stream FERRY_ROLE=peer FERRY_EXTRA=(--auto-segments 0)
+  run_ferry "$name" "$src_uri" "$src_schema" pg "$PG_URI" bench_dst "$SEG_ROWS" "$SEG_BYTES" \
+    "$SEG_SUM"
+  # Below Ferry's 1M-row threshold (a small trial run) the table must still split.
+  FERRY_TOOL=ferry-segments FERRY_ROLE=ferry
+  FERRY_EXTRA=(--auto-segments "${SEG_N:-2}" --auto-segment-min-rows "$((SEG_ROWS < 1000000 ? SEG_ROWS / 2 : 1000000))")
+  run_ferry "$name" "$src_uri" "$src_schema" pg "$PG_URI" bench_dst "$SEG_ROWS" "$SEG_BYTES" \
+    "$SEG_SUM"
+  FERRY_TOOL=ferry FERRY_ROLE=ferry FERRY_EXTRA=()
+  grep -h "automatic segments" "$WORK/$name.ferry-segments.log" | tail -n 1 | sed 's/^/    /' >&2 || true
+}
+
 cleanup_targets() {
   ((KEEP)) && return 0
   log "dropping the target tables (--keep keeps them)"
@@ -651,7 +711,7 @@ print_report() {
   echo "ratio = Ferry rows/s / peer rows/s (peer time / Ferry time)."
   echo "Goals:"
   local c goal
-  for c in pg-pg my-pg lite-pg pg-my my-my pg-pg-big; do
+  for c in pg-pg my-pg lite-pg pg-my my-my pg-pg-big pg-pg-5m-seg my-pg-5m-seg; do
     local fs="" ps=""
     for ((i = 0; i < n; i++)); do
       [[ "${R_CASE[i]}" == "$c" ]] || continue
@@ -662,7 +722,9 @@ print_report() {
       echo "  $c: no comparison (a run failed)"
       continue
     fi
-    if [[ "$c" == pg-pg* ]]; then
+    if [[ "$c" == *-seg ]]; then
+      goal="$(awk -v f="$fs" -v p="$ps" 'BEGIN { r = p / f; printf "one-stream time / segmented time = %.2f (goal > 1): %s", r, (r > 1 ? "MET" : "MISSED") }')"
+    elif [[ "$c" == pg-pg* ]]; then
       goal="$(awk -v f="$fs" -v p="$ps" 'BEGIN { r = f / p; printf "Ferry time / pipe time = %.2f (goal <= 1.10): %s", r, (r <= 1.10 ? "MET" : "MISSED") }')"
     else
       goal="$(awk -v f="$fs" -v p="$ps" 'BEGIN { r = p / f; printf "Ferry rows/s / peer rows/s = %.2f (goal >= 3): %s", r, (r >= 3 ? "MET" : "MISSED") }')"
@@ -711,6 +773,11 @@ main() {
   if has_case pg-pg-big && ((BIG_ROWS > 0)); then
     generate_big
     case_pg_pg pg-pg-big bench_big "$BIG_ROWS" "$BIG_BYTES" "$BIG_SUM" || log "pg-pg-big: case aborted"
+  fi
+  if has_case pg-pg-5m-seg || has_case my-pg-5m-seg; then
+    generate_seg
+    has_case pg-pg-5m-seg && { case_seg pg-pg-5m-seg "$PG_URI" bench_seg || log "pg-pg-5m-seg: case aborted"; }
+    has_case my-pg-5m-seg && { case_seg my-pg-5m-seg "$(my_uri bench_seg)" bench_seg || log "my-pg-5m-seg: case aborted"; }
   fi
   cleanup_targets
   print_report | tee "$WORK/results.txt"

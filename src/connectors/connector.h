@@ -62,6 +62,36 @@ struct ScanOptions {
   size_t batch_rows = 10000;          // flush a batch at this many rows...
   size_t batch_bytes = 8u << 20;      // ...or when its memory reaches this many bytes
   std::string where;                  // predicate in the source's SQL, empty = every row
+  // Read only this partition instead of the whole table: PostgreSQL a leaf partition (a table
+  // of its own, in `partition_schema`, empty = the table's schema), MySQL a partition or
+  // subpartition name (SELECT ... FROM t PARTITION (p)). Empty = the whole table.
+  std::string partition;
+  std::string partition_schema;
+  // Read inside this source snapshot (SourceSnapshot::id()): PostgreSQL imports it with SET
+  // TRANSACTION SNAPSHOT; MySQL reads in the transaction TableReader::JoinSnapshot started for
+  // the snapshot of this id. Empty = the reader's own transaction.
+  std::string snapshot;
+};
+
+// One partition of a partitioned source table (CatalogReader::ListPartitions).
+struct PartitionInfo {
+  std::string schema;  // PostgreSQL: the leaf's schema; MySQL: the table's database
+  std::string name;    // PostgreSQL: the leaf table; MySQL: the partition or subpartition
+  std::string parent;  // MySQL subpartitions: the partition holding it; else empty
+  int64_t estimated_rows = -1;
+};
+
+// A point in time several readers of one source read at together (Connector::OpenSnapshot).
+// Holds a coordinator connection; the snapshot stays importable while this object lives.
+class SourceSnapshot {
+ public:
+  virtual ~SourceSnapshot() = default;
+  // What readers pass as ScanOptions::snapshot: PostgreSQL the pg_export_snapshot() id;
+  // MySQL an id naming this snapshot (readers must JoinSnapshot it first).
+  virtual const std::string& id() const = 0;
+  // Every reader that will use the snapshot has called TableReader::JoinSnapshot: MySQL
+  // releases the table lock it held meanwhile. Throws Error.
+  virtual void ReadersJoined() {}
 };
 
 class CatalogReader {
@@ -76,6 +106,14 @@ class CatalogReader {
   virtual TableDef GetTable(const std::string& schema, const std::string& name) = 0;
   // "PostgreSQL 15.8", "MariaDB 10.11.6", "SQLite 3.40.1".
   virtual std::string ServerVersion() = 0;
+  // The partitions of `table`, in the engine's order; empty when it is not partitioned (and on
+  // engines without partitions). PostgreSQL: every leaf of the partition tree (recursive).
+  // MySQL: each partition, or with `subpartitions` each subpartition where there are some.
+  virtual std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) {
+    (void)table;
+    (void)subpartitions;
+    return {};
+  }
 };
 
 class TableReader {
@@ -85,6 +123,11 @@ class TableReader {
   // on the engine's fast path, encoded per column DmsType (batch.h). Returns rows read.
   // Throws RowError for a value it cannot represent, Error for anything else.
   virtual int64_t Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) = 0;
+  // Starts this reader's transaction inside `snapshot` now (MySQL: START TRANSACTION WITH
+  // CONSISTENT SNAPSHOT while the snapshot's coordinator holds its lock); the next Scan with
+  // ScanOptions::snapshot == snapshot.id() reads in it. Default: nothing to do (PostgreSQL
+  // imports the snapshot in Scan). Throws Error.
+  virtual void JoinSnapshot(const SourceSnapshot& snapshot) { (void)snapshot; }
 };
 
 class TableWriter {
@@ -108,6 +151,16 @@ class TableWriter {
   virtual void EndLoad() = 0;
   // Abandons the current load (rolls back what is not yet committed). Never throws.
   virtual void AbortLoad() noexcept = 0;
+  // CreatePkAfterFullLoad: adds target.primary_key to `target`, a table created without it
+  // (PrepareTable given a copy with primary_key empty) and fully loaded (after EndLoad).
+  // SQLite cannot add a primary key to an existing table: it creates a UNIQUE index on the key
+  // columns instead. Throws Error with the server's message, e.g. for a duplicate key.
+  // The default throws Error(kUnsupported).
+  virtual void AddPrimaryKey(const TableDef& target) {
+    throw Error(ErrorKind::kUnsupported,
+                "adding a primary key after the load is not supported for table " +
+                    target.QualifiedName());
+  }
 };
 
 // A plain SQL connection for setup, checks and tests: text protocol, autocommit.
@@ -159,6 +212,13 @@ class Connector {
   // "main". The URI parameter schema= overrides (handled by the caller).
   virtual std::string DefaultTargetSchema(const std::string& source_schema,
                                           Engine source_engine) const = 0;
+  // Opens a snapshot that several readers of `table` share (see SourceSnapshot), or nullptr
+  // when the engine has none or it cannot be had (each reader then reads in its own
+  // transaction; the connector logs why once). Throws Error for a connection failure.
+  virtual std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& table) {
+    (void)table;
+    return nullptr;
+  }
 };
 
 // Opens the connector for `uri`'s engine. Does not connect yet.

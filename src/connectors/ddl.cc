@@ -22,10 +22,14 @@ std::string CreateTableSql(const TableDef& table, const std::string& qualified_n
     const std::string type = column_type(i);
     if (!type.empty()) sql += " " + type;
     if (not_null(i)) sql += " NOT NULL";
+    if (!table.columns[i].create_default.empty()) {
+      sql += " DEFAULT " + table.columns[i].create_default;
+    }
   }
   if (!table.primary_key.empty()) {
     sql += ", PRIMARY KEY (" + QuotedList(table.primary_key, quote) + ")";
   }
+  for (const std::string& clause : table.create_table_clauses) sql += ", " + clause;
   return sql + ")";
 }
 

@@ -18,7 +18,10 @@ std::string QuotedList(const std::vector<std::string>& names, const QuoteFn& quo
 
 // "CREATE TABLE <qualified_name> (<col> <type> [NOT NULL], ..., PRIMARY KEY (...))".
 // `column_type(i)` is the DDL type of column i (empty = none, as SQLite allows);
-// `not_null(i)` says whether column i is NOT NULL. Table options go after, by the caller.
+// `not_null(i)` says whether column i is NOT NULL. Ferry extension: a column's
+// `create_default` becomes "DEFAULT <it>" and the table's `create_table_clauses` are appended
+// after the primary key (both already in the target's SQL; empty unless src/schema/ set them).
+// Table options go after, by the caller.
 std::string CreateTableSql(const TableDef& table, const std::string& qualified_name,
                            const QuoteFn& quote,
                            const std::function<std::string(size_t)>& column_type,

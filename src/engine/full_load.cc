@@ -1,13 +1,18 @@
 #include "engine/full_load.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include "engine/bounded_queue.h"
+#include "engine/segmenting.h"
+#include "transform/row_transform.h"
 #include "types/value_codec.h"
 
 namespace ferry {
@@ -70,11 +75,50 @@ std::string ColumnName(const TableDef& table, int column) {
   return table.columns[column].name;
 }
 
+// A copy of `batch` without row `skip`. Cells are copied by their storage (`table` gives each
+// column's DMS type); fixed-size values are copied bit for bit.
+Batch WithoutRow(const Batch& batch, size_t skip, const TableDef& table) {
+  const int columns = batch.columns();
+  std::vector<bool> bytes(static_cast<size_t>(columns), true);
+  for (int c = 0; c < columns && c < static_cast<int>(table.columns.size()); ++c) {
+    bytes[c] = StorageOf(table.columns[c].type.kind) == Storage::kBytes;
+  }
+  Batch out(columns);
+  out.Reserve(batch.rows() > 0 ? batch.rows() - 1 : 0, 0);
+  for (size_t r = 0; r < batch.rows(); ++r) {
+    if (r == skip) continue;
+    for (int c = 0; c < columns; ++c) {
+      const Cell& cell = batch.at(r, c);
+      if (cell.null) {
+        out.AppendNull();
+      } else if (bytes[c]) {
+        out.AppendBytes(batch.Bytes(r, c));
+      } else {
+        out.AppendUint(cell.u);  // the union's 8 bytes, whatever they hold
+      }
+    }
+  }
+  return out;
+}
+
+// Writers report no category with a RowError; a value too long for its column is recognised
+// by the wording every writer uses for it, so DataTruncationErrorPolicy can apply.
+DataErrorKind ClassifyRowError(const RowError& e) {
+  const std::string_view m = e.what();
+  for (const char* s : {"longer than", "exceed the limit", "too long", "truncat"}) {
+    if (m.find(s) != std::string_view::npos) return DataErrorKind::kTruncation;
+  }
+  return DataErrorKind::kData;
+}
+
 }  // namespace
 
 FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
                    FullLoadOptions options)
     : source_(source), target_(target), plans_(std::move(plans)), options_(std::move(options)) {
+  policies_ = options_.error_policies
+                  ? options_.error_policies
+                  : std::make_shared<ErrorPolicies>(options_.error_behavior);
   for (const TablePlan& plan : plans_) {
     auto st = std::make_unique<TableStats>();
     st->source_schema = plan.source.schema;
@@ -120,7 +164,172 @@ void FullLoad::Worker() {
   while (!cancelled_) {
     size_t slot = next_++;
     if (slot >= order_.size()) return;
-    LoadTable(order_[slot], reader, writer);
+    LoadAttempt attempt;
+    while (LoadTable(order_[slot], reader, writer, attempt)) ++attempt.attempt;
+  }
+}
+
+void FullLoad::StopTask(const std::string& reason) {
+  {
+    std::lock_guard lock(stop_mu_);
+    if (!stop_reason_.empty()) return;
+    stop_reason_ = reason;
+  }
+  spdlog::error("stopping the task: {}", reason);
+  cancelled_ = true;
+}
+
+std::string FullLoad::stop_reason() const {
+  std::lock_guard lock(stop_mu_);
+  return stop_reason_;
+}
+
+void FullLoad::OnTableFailed(const std::string& table) {
+  ErrorDecision d = policies_->OnTableError(table);
+  if (d.action == ErrorAction::kStopTask) {
+    StopTask(fmt::format("table {} is in error ({})", table, d.reason));
+  }
+}
+
+bool FullLoad::WaitToRetry(const std::string& table, TableStats& st, const Error& error) {
+  if (cancelled_) return false;
+  RetryDecision d = policies_->OnRecoverableError();
+  if (!d.retry) {
+    spdlog::error("table {}: not retrying after the lost connection: {}", table, d.reason);
+    return false;
+  }
+  const int64_t limit = policies_->behavior().recoverable_error_count;
+  spdlog::warn("table {}: recoverable error, retry {} of {} in {} s (the table then reloads "
+               "from the start): {}",
+               table, d.attempt, limit < 0 ? std::string("unlimited") : std::to_string(limit),
+               d.wait_seconds, error.what());
+  {
+    std::lock_guard lock(st.mu);
+    ++st.recoverable_retries;
+    st.last_recoverable_error = error.what();
+  }
+  // Polled so that Cancel() (Ctrl-C) or another table's STOP_TASK ends the wait at once.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cancelled_) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !cancelled_;
+}
+
+void FullLoad::RecordSkippedRow(TableStats& st, const std::string& table, const ErrorDecision& d,
+                                const std::string& text) {
+  if (!d.log) return;  // IGNORE_RECORD: counted only
+  {
+    std::lock_guard lock(st.mu);
+    ++st.warnings["row skipped: " + text];
+  }
+  const auto logged = static_cast<size_t>(st.full_load_error_rows);
+  if (logged <= options_.max_warnings_logged) {
+    spdlog::error("table {}: row skipped ({}): {}", table, d.reason, text);
+  } else if (logged == options_.max_warnings_logged + 1) {
+    spdlog::error("table {}: more rows skipped; counted in the summary only", table);
+  }
+}
+
+namespace {
+
+// Row failures and warnings of the row-transform stage (add-column, change-data-type, LOB
+// limits), decided by the same DataErrorPolicy / DataTruncationErrorPolicy as the writer's.
+class TransformIssues : public RowIssueSink {
+ public:
+  TransformIssues(FullLoad& load, ErrorPolicies& policies, const TablePlan& plan, TableStats& st,
+                  const Batch& in, size_t max_logged)
+      : load_(load), policies_(policies), plan_(plan), st_(st), in_(in), max_logged_(max_logged) {}
+
+  bool RowFailed(size_t in_row, int column, RowProblem problem,
+                 const std::string& message) override {
+    const std::string text =
+        fmt::format("column {}, row {}: {}", ColumnName(plan_.target, column),
+                    DescribeRowKey(in_, in_row, plan_.source), message);
+    ++st_.full_load_error_rows;
+    ErrorDecision d = policies_.OnDataError(
+        plan_.source.QualifiedName(),
+        problem == RowProblem::kTruncation ? DataErrorKind::kTruncation : DataErrorKind::kData);
+    if (d.action == ErrorAction::kSkipRow) {
+      load_.RecordSkippedRow(st_, plan_.source.QualifiedName(), d, text);
+      return true;
+    }
+    stop = d;
+    stop_message = text;
+    return false;
+  }
+
+  void Warning(int column, std::string_view message) override {
+    std::string key = fmt::format("column {}: {}", ColumnName(plan_.target, column), message);
+    {
+      std::lock_guard lock(st_.mu);
+      ++st_.warnings[key];
+    }
+    if (logged_ < max_logged_) {
+      spdlog::warn("table {}: {}", plan_.source.QualifiedName(), key);
+    } else if (logged_ == max_logged_) {
+      spdlog::warn("table {}: more warnings follow; counted in the summary only",
+                   plan_.source.QualifiedName());
+    }
+    ++logged_;
+  }
+
+  std::optional<ErrorDecision> stop;
+  std::string stop_message;
+
+ private:
+  FullLoad& load_;
+  ErrorPolicies& policies_;
+  const TablePlan& plan_;
+  TableStats& st_;
+  std::reference_wrapper<const Batch> in_;
+  size_t max_logged_;
+  size_t logged_ = 0;
+};
+
+}  // namespace
+
+std::optional<ErrorDecision> FullLoad::WriteBatch(TableWriter& writer, const Batch& batch,
+                                                  const TablePlan& plan, TableStats& st,
+                                                  std::string* message) {
+  const std::string table = plan.source.QualifiedName();
+  std::optional<Batch> rest;  // `batch` minus the rows dropped so far
+  const Batch* current = &batch;
+  for (;;) {
+    if (current->rows() == 0) return std::nullopt;
+    try {
+      writer.Write(*current);
+      st.full_load_rows += static_cast<int64_t>(current->rows());
+      return std::nullopt;
+    } catch (const RowError& e) {
+      const bool known_row =
+          e.batch_row >= 0 && static_cast<size_t>(e.batch_row) < current->rows();
+      const std::string key = e.row_key.empty() && known_row
+                                  ? DescribeRowKey(*current, static_cast<size_t>(e.batch_row),
+                                                   plan.target)
+                                  : e.row_key;
+      const std::string text = fmt::format("column {}, row {}: {}",
+                                           ColumnName(plan.target, e.column), key, e.what());
+      ++st.full_load_error_rows;
+      if (!known_row) {
+        // No row to drop: the whole batch fails, which is a table error.
+        *message = text;
+        ErrorDecision d;
+        d.action = ErrorAction::kSuspendTable;
+        d.reason = "the writer did not say which row failed";
+        return d;
+      }
+      ErrorDecision d = policies_->OnDataError(table, ClassifyRowError(e));
+      if (d.action != ErrorAction::kSkipRow) {
+        *message = text;
+        return d;
+      }
+      RecordSkippedRow(st, table, d, text);
+      Batch next = WithoutRow(*current, static_cast<size_t>(e.batch_row), plan.target);
+      rest = std::move(next);
+      current = &*rest;
+    }
   }
 }
 
@@ -131,25 +340,41 @@ void FullLoad::EnsureSchemaOnce(TableWriter& writer, const std::string& schema) 
   schemas_done_.insert(schema);
 }
 
-void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
-                         std::unique_ptr<TableWriter>& writer) {
+bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
+                         std::unique_ptr<TableWriter>& writer, LoadAttempt& attempt) {
   const TablePlan& plan = plans_[index];
   TableStats& st = *stats_[index];
+  const std::string table_name = plan.source.QualifiedName();
+  if (attempt.attempt > 0) {
+    // A reload after a recoverable error starts the table's counts over.
+    st.full_load_rows = 0;
+    st.rows_read = 0;
+    st.bytes_read = 0;
+    st.full_load_error_rows = 0;
+    policies_->ResetDataErrors(table_name);
+  }
   {
     std::lock_guard lock(st.mu);
     st.state = kStateFullLoad;
-    st.start_time = WallClock::now();
+    if (attempt.attempt == 0) st.start_time = WallClock::now();
+    if (attempt.attempt > 0) st.warnings.clear();
   }
   st.running = true;
-  const std::string table_name = plan.source.QualifiedName();
 
-  auto fail = [&](const std::string& message) {
+  // Ends the table "Table error" (or "Table cancelled" when the load was cancelled); with
+  // `table_policy`, TableErrorPolicy and its escalation then apply to it.
+  auto fail = [&](const std::string& message, bool table_policy = true) {
     st.running = false;
     spdlog::error("table {}: {}", table_name, message);
-    std::lock_guard lock(st.mu);
-    st.state = cancelled_ ? kStateCancelled : kStateError;
-    st.error = message;
-    st.end_time = WallClock::now();
+    bool in_error;
+    {
+      std::lock_guard lock(st.mu);
+      in_error = !cancelled_;
+      st.state = in_error ? kStateError : kStateCancelled;
+      st.error = message;
+      st.end_time = WallClock::now();
+    }
+    if (in_error && table_policy) OnTableFailed(table_name);
   };
 
   bool load_open = false;
@@ -157,6 +382,8 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   std::thread read_thread;
   std::exception_ptr read_error;
   std::vector<std::unique_ptr<TableReader>> segment_readers;  // parallel-load segments 2..N
+  std::vector<Segment> segments;              // read by the read thread: outlives it
+  std::unique_ptr<SourceSnapshot> snapshot;   // shared by the segment readers while they read
   // Lives outside the try block: the read thread uses it until abandon() joins it.
   QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged);
   // Stops the reader and rolls back, whatever went wrong on the writer side.
@@ -171,25 +398,68 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     if (!writer) writer = target_.OpenWriter();
     if (!reader) reader = source_.OpenReader();
     EnsureSchemaOnce(*writer, plan.target.schema);
-    writer->PrepareTable(plan.target, options_.prep_mode);
+    TablePrepMode prep_mode = options_.prep_mode;
+    if (attempt.prepared) {
+      // Reloading: rows an earlier attempt committed (writers commit as they go) must go.
+      prep_mode = TablePrepMode::kTruncateBeforeLoad;
+    } else if (options_.create_pk_after_load && !plan.target.primary_key.empty()) {
+      attempt.add_pk_after = prep_mode == TablePrepMode::kDropAndCreate ||
+                             !writer->TableExists(plan.target.schema, plan.target.name);
+    }
+    if (attempt.add_pk_after && !attempt.prepared) {
+      TableDef without_pk = plan.target;
+      without_pk.primary_key.clear();
+      writer->PrepareTable(without_pk, prep_mode);
+    } else {
+      writer->PrepareTable(plan.target, prep_mode);
+    }
+    attempt.prepared = true;
     writer->BeginLoad(plan.target);
     load_open = true;
 
-    // One reader, or one per parallel-load segment, all feeding the table's queue; the last
-    // one to finish closes it. Extra segment readers get their own connections.
-    const std::vector<std::string> predicates =
-        plan.segments.empty() ? std::vector<std::string>{""} : plan.segments;
-    for (size_t i = 1; i < predicates.size(); ++i) segment_readers.push_back(source_.OpenReader());
-    read_thread = std::thread([&] {
-      std::atomic<size_t> running{predicates.size()};
+    // One reader, or one per parallel-load segment (hand-written, per partition, or automatic
+    // for a big table), all feeding the table's queue; the last one to finish closes it. Extra
+    // segment readers get their own connections and read in one snapshot of the source.
+    segments = plan.segments;
+    if (segments.empty() && options_.auto_segments > 1) {
+      segments = PlanAutoSegments(source_, plan,
+                                  AutoSegmentPolicy{options_.auto_segments,
+                                                    options_.auto_segment_min_rows,
+                                                    options_.auto_segment_min_bytes});
+    }
+    if (segments.empty()) segments.push_back(Segment{});
+    segment_readers.clear();
+    for (size_t i = 1; i < segments.size(); ++i) segment_readers.push_back(source_.OpenReader());
+    ScanOptions base_scan = options_.scan;
+    snapshot.reset();
+    if (segments.size() > 1 && base_scan.snapshot.empty()) {
+      snapshot = source_.OpenSnapshot(plan.source);
+      if (snapshot) {
+        reader->JoinSnapshot(*snapshot);
+        for (auto& r : segment_readers) r->JoinSnapshot(*snapshot);
+        snapshot->ReadersJoined();
+        base_scan.snapshot = snapshot->id();
+      } else if (source_.engine() == Engine::kSqlite) {
+        spdlog::debug("table {}: SQLite segment readers each read in their own transaction; "
+                      "consistent as long as nothing writes the file meanwhile",
+                      table_name);
+      }
+    }
+    read_thread = std::thread([&, base_scan] {
+      std::atomic<size_t> running{segments.size()};
       std::mutex error_mu;
-      auto scan_segment = [&](TableReader& r, const std::string& predicate) {
+      auto scan_segment = [&](TableReader& r, const Segment& segment) {
         try {
-          ScanOptions scan = options_.scan;
+          ScanOptions scan = base_scan;
           scan.where = plan.where;
-          if (!predicate.empty()) {
-            scan.where = plan.where.empty() ? predicate
-                                            : "(" + plan.where + ") AND (" + predicate + ")";
+          if (!segment.predicate.empty()) {
+            scan.where = plan.where.empty()
+                             ? segment.predicate
+                             : "(" + plan.where + ") AND (" + segment.predicate + ")";
+          }
+          if (!segment.partition.empty()) {
+            scan.partition = segment.partition;
+            scan.partition_schema = segment.partition_schema;
           }
           r.Scan(plan.source, scan, sink);
         } catch (...) {
@@ -200,67 +470,101 @@ void FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
         if (--running == 0) queue.Close();
       };
       std::vector<std::thread> others;
-      for (size_t i = 1; i < predicates.size(); ++i) {
-        others.emplace_back([&, i] { scan_segment(*segment_readers[i - 1], predicates[i]); });
+      for (size_t i = 1; i < segments.size(); ++i) {
+        others.emplace_back([&, i] { scan_segment(*segment_readers[i - 1], segments[i]); });
       }
-      scan_segment(*reader, predicates[0]);
+      scan_segment(*reader, segments[0]);
       for (auto& t : others) t.join();
     });
 
+    // The row-transform stage runs here, on the writer's thread (one transformer per table;
+    // SQLite expression statements are not shareable between threads).
+    std::unique_ptr<RowTransformer> transformer;
+    if (plan.transform) {
+      transformer = RowTransformer::Create(*plan.transform);
+      if (transformer->identity()) transformer.reset();
+    }
+    const HeaderValues header = FullLoadHeader();
+    Batch transformed;
     while (std::optional<Batch> batch = queue.Pop()) {
-      try {
-        writer->Write(*batch);
-      } catch (const RowError& e) {
-        std::string key = e.row_key.empty() && e.batch_row >= 0
-                              ? DescribeRowKey(*batch, static_cast<size_t>(e.batch_row), plan.target)
-                              : e.row_key;
-        std::string message =
-            fmt::format("column {}, row {}: {}", ColumnName(plan.target, e.column), key, e.what());
-        abandon();
-        ++st.full_load_error_rows;
-        fail(message);
-        return;
+      std::string message;
+      const Batch* rows = &*batch;
+      if (transformer) {
+        TransformIssues issues(*this, *policies_, plan, st, *batch, options_.max_warnings_logged);
+        try {
+          transformer->Apply(*batch, header, &transformed, issues);
+        } catch (const RowError&) {
+          ErrorDecision d = issues.stop.value_or(ErrorDecision{});
+          abandon();
+          if (d.action == ErrorAction::kStopTask) {
+            fail(issues.stop_message, /*table_policy=*/false);
+            StopTask(fmt::format("table {}: {} ({})", table_name, issues.stop_message, d.reason));
+          } else {
+            fail(issues.stop_message);
+          }
+          return false;
+        }
+        rows = &transformed;
       }
-      st.full_load_rows += static_cast<int64_t>(batch->rows());
+      if (std::optional<ErrorDecision> d = WriteBatch(*writer, *rows, plan, st, &message)) {
+        abandon();
+        if (d->action == ErrorAction::kStopTask) {
+          fail(message, /*table_policy=*/false);
+          StopTask(fmt::format("table {}: {} ({})", table_name, message, d->reason));
+        } else {
+          fail(message);
+        }
+        return false;
+      }
     }
     read_thread.join();
     if (read_error) std::rethrow_exception(read_error);
     if (cancelled_) {
       abandon();
       fail("cancelled before the load finished");
-      return;
+      return false;
     }
     writer->EndLoad();
     load_open = false;
+    if (attempt.add_pk_after) {
+      spdlog::info("table {}: adding the primary key ({}) after the full load",
+                   plan.target.QualifiedName(), fmt::join(plan.target.primary_key, ", "));
+      writer->AddPrimaryKey(plan.target);
+    }
   } catch (const RowError& e) {
-    // A value the source reader could not represent.
+    // A value the source reader could not represent. The scan cannot skip one row and go on
+    // (the reader stops at it), so DataErrorPolicy cannot apply: this is a table error and
+    // TableErrorPolicy decides.
     std::string key = !e.row_key.empty()
                           ? e.row_key
                           : fmt::format("#{} of the scan", st.rows_read.load() + e.batch_row + 1);
     abandon();
     ++st.full_load_error_rows;
     fail(fmt::format("column {}, row {}: {}", ColumnName(plan.source, e.column), key, e.what()));
-    return;
+    return false;
   } catch (const Error& e) {
     abandon();
     // A broken connection cannot be trusted for the next table: reopen.
     if (e.kind() == ErrorKind::kConnection) {
       reader.reset();
       writer.reset();
+      // RecoverableErrorCount/Interval: wait, then the caller reloads the table.
+      if (WaitToRetry(table_name, st, e)) return true;
     }
     fail(e.what());
-    return;
+    return false;
   } catch (const std::exception& e) {
     abandon();
     reader.reset();
     writer.reset();
     fail(fmt::format("internal error: {}", e.what()));
-    return;
+    return false;
   }
   st.running = false;
   std::lock_guard lock(st.mu);
   st.state = kStateCompleted;
   st.end_time = WallClock::now();
+  return false;
 }
 
 }  // namespace ferry

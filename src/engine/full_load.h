@@ -9,11 +9,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "connectors/connector.h"
+#include "engine/error_policy.h"
 #include "engine/plan.h"
 #include "engine/table_stats.h"
 
@@ -25,6 +27,23 @@ struct FullLoadOptions {
   size_t queue_batches = 4;   // batches in flight per table between reader and writer
   ScanOptions scan;
   size_t max_warnings_logged = 10;  // per table, then only counted
+  // ErrorBehavior task settings (data, table and recoverable errors). The default is Ferry's
+  // behaviour without task settings: a bad value fails its table, a lost connection is not
+  // retried. Ignored when error_policies is set.
+  ErrorBehavior error_behavior = StrictErrorBehavior();
+  // The task's shared policy object (also used by the row-transform stage), or null to make
+  // one from error_behavior.
+  std::shared_ptr<ErrorPolicies> error_policies;
+  // CreatePkAfterFullLoad: a table this load creates gets its primary key only after its rows
+  // are in (ALTER TABLE ... ADD PRIMARY KEY; a UNIQUE index on SQLite). Tables that already
+  // exist (DO_NOTHING, TRUNCATE_BEFORE_LOAD) are left as they are.
+  bool create_pk_after_load = false;
+  // Automatic segments (engine/segmenting.h) for a table without parallel-load segments: at
+  // most this many readers (0 or 1 = off), only for tables estimated at or above either
+  // threshold.
+  int auto_segments = 0;
+  int64_t auto_segment_min_rows = 1000000;
+  int64_t auto_segment_min_bytes = int64_t{256} << 20;
 };
 
 // Default for FullLoadOptions::parallel on this machine.
@@ -43,16 +62,47 @@ class FullLoad {
   // "Table cancelled". Safe from any thread.
   void Cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
+  // Stops the task because an error policy said STOP_TASK: like Cancel(), and records `reason`
+  // (the first one wins). Safe from any thread.
+  void StopTask(const std::string& reason);
+  // Why the task was stopped by an error policy; empty when it was not.
+  std::string stop_reason() const;
+  // The policy object deciding data, table and recoverable errors for this load.
+  ErrorPolicies& error_policies() { return *policies_; }
 
   // One entry per planned table, in plan order; live while Run() executes.
   const std::vector<std::unique_ptr<TableStats>>& stats() const { return stats_; }
   // True when every table ended "Table completed".
   bool AllCompleted() const;
 
+  // Counts and (under LOG_ERROR) logs a row dropped by DataErrorPolicy; `text` names column,
+  // row key and value. Used by the writer path and the row-transform stage.
+  void RecordSkippedRow(TableStats& st, const std::string& table, const ErrorDecision& d,
+                        const std::string& text);
+
  private:
   void Worker();
-  void LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
-                 std::unique_ptr<TableWriter>& writer);
+  // Per-table state kept across reloads after recoverable errors.
+  struct LoadAttempt {
+    int attempt = 0;           // 0 for the first load, n for the n-th reload
+    bool prepared = false;     // PrepareTable succeeded once: reloads truncate the table
+    bool add_pk_after = false;  // the table was created without its primary key
+  };
+  // Loads one table once. Returns true when it should be loaded again: a recoverable error
+  // happened, the policy allows a retry and the wait is over (connections are dropped).
+  bool LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
+                 std::unique_ptr<TableWriter>& writer, LoadAttempt& attempt);
+  // Writes `batch`, dropping (and counting, logging) the rows the data-error policies say to
+  // skip, and retrying with the rest. Returns nothing when written; else the decision
+  // (suspend table or stop task) for the row `*message` describes, nothing of it written.
+  std::optional<ErrorDecision> WriteBatch(TableWriter& writer, const Batch& batch,
+                                          const TablePlan& plan, TableStats& st,
+                                          std::string* message);
+  // Applies TableErrorPolicy to a table that just ended in error (not cancelled).
+  void OnTableFailed(const std::string& table);
+  // Applies the recoverable-error policy to `error` in `table`: returns true after waiting the
+  // retry interval (false when retries are used up or the load was cancelled).
+  bool WaitToRetry(const std::string& table, TableStats& st, const Error& error);
   void EnsureSchemaOnce(TableWriter& writer, const std::string& schema);
 
   Connector& source_;
@@ -65,6 +115,9 @@ class FullLoad {
   std::atomic<bool> cancelled_{false};
   std::mutex schema_mu_;
   std::set<std::string> schemas_done_;  // GUARDED_BY(schema_mu_)
+  std::shared_ptr<ErrorPolicies> policies_;
+  mutable std::mutex stop_mu_;
+  std::string stop_reason_;  // GUARDED_BY(stop_mu_)
 };
 
 }  // namespace ferry

@@ -27,10 +27,11 @@ LobLimit TableLobLimit(const TargetMetadata& task, const std::optional<LobSettin
   return LobLimit{false, 0, "no LOB mode set: LOBs whole"};
 }
 
-std::vector<std::string> DropLobColumns(TablePlan* plan, std::vector<std::string>* dropped) {
+std::vector<std::string> ApplyLobLimit(TablePlan* plan, const LobLimit& limit,
+                                       std::vector<std::string>* dropped) {
   std::vector<std::string> kept;
+  const TableDef& t = plan->target;
   auto in_key = [&](const std::string& name) {
-    const TableDef& t = plan->target;
     if (std::find(t.primary_key.begin(), t.primary_key.end(), name) != t.primary_key.end()) {
       return true;
     }
@@ -38,19 +39,46 @@ std::vector<std::string> DropLobColumns(TablePlan* plan, std::vector<std::string
       return std::find(i.columns.begin(), i.columns.end(), name) != i.columns.end();
     });
   };
-  // plan.source.columns[i] feeds plan.target.columns[i] (same order, same count).
-  for (size_t i = plan->target.columns.size(); i-- > 0;) {
-    if (i >= plan->source.columns.size()) continue;
-    if (!IsLobKind(plan->source.columns[i].type.kind)) continue;
-    const std::string name = plan->target.columns[i].name;
-    if (in_key(name)) {
-      kept.push_back(name);
-      continue;
+  if (limit.drop_lob_columns) {
+    for (size_t i = plan->target.columns.size(); i-- > 0;) {
+      // Without a transform, source column i feeds target column i; with one, only plain
+      // copies of a source LOB column go (an add-column's value is the user's own).
+      int source_index = static_cast<int>(i);
+      if (plan->transform) source_index = plan->transform->columns[i].source_index;
+      if (source_index < 0 || source_index >= static_cast<int>(plan->source.columns.size()) ||
+          !IsLobKind(plan->source.columns[source_index].type.kind)) {
+        continue;
+      }
+      const std::string name = plan->target.columns[i].name;
+      if (in_key(name)) {
+        kept.push_back(name);
+        continue;
+      }
+      plan->target.columns.erase(plan->target.columns.begin() + static_cast<long>(i));
+      if (plan->transform) {
+        plan->transform->columns.erase(plan->transform->columns.begin() + static_cast<long>(i));
+      } else {
+        plan->source.columns.erase(plan->source.columns.begin() + static_cast<long>(i));
+      }
+      if (dropped) dropped->insert(dropped->begin(), name);
     }
-    plan->source.columns.erase(plan->source.columns.begin() + static_cast<long>(i));
-    plan->target.columns.erase(plan->target.columns.begin() + static_cast<long>(i));
-    if (dropped) dropped->insert(dropped->begin(), name);
+    return kept;
   }
+  if (limit.max_bytes <= 0) return kept;
+  const bool has_lob = std::any_of(t.columns.begin(), t.columns.end(),
+                                   [](const ColumnDef& c) { return IsLobKind(c.type.kind); });
+  if (!has_lob) return kept;
+  if (!plan->transform) {
+    TransformSpec spec;
+    spec.source = plan->source;
+    for (size_t i = 0; i < plan->source.columns.size(); ++i) {
+      spec.columns.push_back(TransformColumn{static_cast<int>(i), "", "",
+                                             plan->source.columns[i].type,
+                                             plan->target.columns[i].name});
+    }
+    plan->transform = std::move(spec);
+  }
+  plan->transform->lob_max_bytes = limit.max_bytes;
   return kept;
 }
 

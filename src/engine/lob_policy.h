@@ -32,9 +32,12 @@ LobLimit TableLobLimit(const TargetMetadata& task, const std::optional<LobSettin
 
 bool IsLobKind(DmsKind kind);
 
-// Removes the LOB columns of `plan` (source and target alike). A LOB column in the primary key
-// or a unique index stays (dropping it would change which rows are distinct) and is named in
-// the returned list of kept columns; returns the names of the columns dropped in `dropped`.
-std::vector<std::string> DropLobColumns(TablePlan* plan, std::vector<std::string>* dropped);
+// Applies `limit` to `plan`: SupportLobs false removes the LOB columns (source and target, or
+// the transform's copies of them); a byte limit makes the row-transform stage cut longer LOB
+// values (creating an identity transform when the plan has none). A LOB column in the primary
+// key or a unique index is never dropped (dropping it would change which rows are distinct);
+// such columns are returned. The names of dropped target columns go to `dropped`.
+std::vector<std::string> ApplyLobLimit(TablePlan* plan, const LobLimit& limit,
+                                       std::vector<std::string>* dropped);
 
 }  // namespace ferry

@@ -163,23 +163,43 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
     out.estimated_rows = m.source.estimated_rows;
     out.estimated_bytes = m.source.estimated_bytes;
     std::map<std::string, std::string> renamed;  // source column -> target column
+    // add-column and change-data-type need the row-transform stage; it reads every source
+    // column, because an expression may use a column no target column keeps.
+    const bool transforms =
+        std::any_of(m.columns.begin(), m.columns.end(), [&](const MappedColumn& c) {
+          return c.source_index < 0 || !(c.type == m.source.columns[c.source_index].type);
+        });
+    if (transforms) {
+      plan.source.columns = m.source.columns;
+      TransformSpec spec;
+      spec.source = plan.source;
+      for (const MappedColumn& c : m.columns) {
+        spec.columns.push_back(TransformColumn{c.source_index, c.expression, c.rule_id, c.type,
+                                               c.name});
+      }
+      // Compiles the expressions now, so a bad one stops the task before anything is touched.
+      RowTransformer::Create(spec);
+      plan.transform = std::move(spec);
+    }
+    std::vector<ColumnDef> columns;
     for (const MappedColumn& c : m.columns) {
-      if (c.source_index < 0) {
-        throw Error(ErrorKind::kUnsupported,
-                    fmt::format("rule-id {}: add-column ('{}' on {}) is not supported by the "
-                                "full load yet",
-                                c.rule_id, c.name, m.source.QualifiedName()));
+      ColumnDef col;
+      if (c.source_index >= 0) {
+        col = m.source.columns[c.source_index];
+        renamed[col.name] = c.name;
+        if (!transforms) plan.source.columns.push_back(col);
+      } else {
+        col.native_type = "";
       }
-      const ColumnDef& from = m.source.columns[c.source_index];
-      if (!(c.type == from.type)) {
-        throw Error(ErrorKind::kUnsupported,
-                    fmt::format("change-data-type of column {} of {} ({} to {}) is not supported "
-                                "by the full load yet",
-                                from.name, m.source.QualifiedName(), DescribeDmsType(from.type),
-                                DescribeDmsType(c.type)));
+      if (!(col.type == c.type)) {
+        // A new type (change-data-type, add-column): the target type comes from the DMS type,
+        // never from the source's native one.
+        col.type = c.type;
+        col.portable_native = false;
       }
-      plan.source.columns.push_back(from);
-      renamed[from.name] = c.name;
+      col.name = c.name;
+      col.nullable = c.nullable;
+      columns.push_back(std::move(col));
     }
     if (m.primary_key_is_unique_index) {
       out.unique_indexes.push_back(
@@ -202,25 +222,43 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
         if (complete) out.unique_indexes.push_back(std::move(mapped_index));
       }
     }
-    std::vector<ColumnDef> columns;
-    for (size_t i = 0; i < m.columns.size(); ++i) {
-      columns.push_back(plan.source.columns[i]);
-      columns.back().name = m.columns[i].name;
-      columns.back().nullable = m.columns[i].nullable;
-    }
     MapColumnsAndIndexes(columns, source.engine(), target, &out);
     const QuoteIdentifierFn quote_source = [&](std::string_view name) {
       return source.dialect().QuoteIdentifier(name);
     };
     plan.where = FilterToSql(m.filters, source.engine(), quote_source);
     if (m.parallel_load && m.parallel_load->type == ParallelLoadType::kRanges) {
-      plan.segments = RangeSegments(m.parallel_load->columns, m.parallel_load->boundaries,
-                                    source.engine(), quote_source);
+      for (std::string& predicate : RangeSegments(m.parallel_load->columns,
+                                                  m.parallel_load->boundaries, source.engine(),
+                                                  quote_source)) {
+        plan.segments.push_back(Segment{std::move(predicate), "", ""});
+      }
     }
     plans.push_back(std::move(plan));
   }
   CheckDistinctTargets(plans);
   return plans;
+}
+
+TablePlan ComparablePlan(const TablePlan& plan) {
+  if (!plan.transform) return plan;
+  TablePlan out = plan;
+  out.transform.reset();
+  out.source.columns.clear();
+  out.target.columns.clear();
+  const TransformSpec& spec = *plan.transform;
+  for (size_t i = 0; i < spec.columns.size() && i < plan.target.columns.size(); ++i) {
+    const TransformColumn& c = spec.columns[i];
+    if (c.source_index < 0) continue;
+    const ColumnDef& from = spec.source.columns[c.source_index];
+    if (!(from.type == c.type)) continue;
+    const bool lob = from.type.kind == DmsKind::kBlob || from.type.kind == DmsKind::kClob ||
+                     from.type.kind == DmsKind::kNclob;
+    if (lob && spec.lob_max_bytes > 0) continue;
+    out.source.columns.push_back(from);
+    out.target.columns.push_back(plan.target.columns[i]);
+  }
+  return out;
 }
 
 std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, Engine source_engine,

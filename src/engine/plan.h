@@ -1,23 +1,39 @@
 // Planning a full load: which source tables move, and what each becomes on the target.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "catalog/table_def.h"
 #include "connectors/connector.h"
 #include "mapping/mapping_apply.h"
+#include "transform/row_transform.h"
 
 namespace ferry {
+
+// One parallel-load segment of a table: rows matching `predicate` (in the source's SQL; ""
+// = every row) read from `partition` (ScanOptions::partition; "" = the whole table).
+struct Segment {
+  std::string predicate;
+  std::string partition;
+  std::string partition_schema;  // PostgreSQL leaf partitions: their schema
+  bool operator==(const Segment&) const = default;
+};
 
 struct TablePlan {
   TableDef source;  // the columns to read, in target column order
   TableDef target;  // columns carry the source DmsTypes and the target's native types
   std::string where;   // source filter predicate in the source's SQL; "" = every row
   int load_order = 0;  // higher loads first (DMS load-order)
-  // Parallel-load segments: each a predicate in the source's SQL (ANDed with `where`), read
-  // by its own reader at once; together they cover every row exactly once. Empty = one stream.
-  std::vector<std::string> segments;
+  // Parallel-load segments: each a predicate in the source's SQL (ANDed with `where`) and/or a
+  // partition, read by its own reader at once; together they cover every row exactly once.
+  // Empty = one stream (or automatic segments, FullLoadOptions::auto_segments).
+  std::vector<Segment> segments;
+  // The row-transform stage (add-column expressions, change-data-type, LOB limits). When set,
+  // `source` holds every column of the source table, in source order, and each target column
+  // is built by transform->columns; when empty, source column i feeds target column i as is.
+  std::optional<TransformSpec> transform;
 };
 
 // The segments of a DMS parallel-load "ranges" setting: N boundaries give N+1 segments
@@ -27,6 +43,11 @@ struct TablePlan {
 std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
                                        const std::vector<std::vector<std::string>>& boundaries,
                                        Engine engine, const QuoteIdentifierFn& quote);
+
+// `plan` restricted to what validation can compare: without a transform, the plan itself;
+// with one, only the target columns copied unchanged from a source column (same DMS type, no
+// LOB limit on them), each paired with its source column, and no transform.
+TablePlan ComparablePlan(const TablePlan& plan);
 
 // Selects tables by name: each pattern is "table" or "schema.table", with '*' and '%' matching
 // any run of characters; an empty list selects every table.
@@ -47,10 +68,11 @@ std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, En
 
 // Plans from AWS DMS table mappings already applied to the source catalog
 // (mapping/mapping_apply.h): renamed schemas, tables and columns, removed columns, defined
-// primary keys, source filters and load order. A table whose schema no rule renamed lands
-// where it would without mappings (`target_schema`, else the connector's default). Throws
-// Error(kUnsupported) naming the rule-id for what the load cannot do yet (add-column,
-// change-data-type), and Error(kInvalidArgument) when two tables would land on one target.
+// primary keys, source filters, load order, parallel-load ranges, and the row transform for
+// add-column expressions and change-data-type (compiled here, so a bad expression throws
+// Error(kInvalidArgument) naming the rule-id before anything is touched). A table whose schema
+// no rule renamed lands where it would without mappings (`target_schema`, else the connector's
+// default). Throws Error(kInvalidArgument) when two tables would land on one target.
 std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
                                         const Connector& source, const Connector& target,
                                         const std::string& target_schema);

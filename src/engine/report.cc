@@ -54,6 +54,14 @@ std::string FormatSummary(const std::vector<std::unique_ptr<TableStats>>& stats)
       errors += fmt::format("  warning: {}: {} ({} rows)\n", st.SourceName(), what, n);
     }
     if (!st.error.empty()) errors += fmt::format("  error: {}: {}\n", st.SourceName(), st.error);
+    if (!st.validation_state.empty()) {
+      errors += fmt::format("  validation: {}: {} (source rows {}, target rows {}, failed {}, "
+                            "pending {}, suspended {}){}{}\n",
+                            st.SourceName(), st.validation_state, st.validation_source_rows,
+                            st.validation_target_rows, st.validation_failed_records,
+                            st.validation_pending_records, st.validation_suspended_records,
+                            st.validation_message.empty() ? "" : ": ", st.validation_message);
+    }
   }
   out += fmt::format("{} of {} tables completed, {} rows\n", completed, stats.size(), total_rows);
   return out + errors;
@@ -80,11 +88,14 @@ nlohmann::json SummaryJson(const std::vector<std::unique_ptr<TableStats>>& stats
         {"FullLoadStartTime", IsoTime(st.start_time)},
         {"FullLoadEndTime", IsoTime(st.end_time)},
         {"TableState", st.state},
-        {"ValidationState", "Not enabled"},
-        {"ValidationPendingRecords", 0},
-        {"ValidationFailedRecords", 0},
-        {"ValidationSuspendedRecords", 0},
+        {"ValidationState", st.validation_state.empty() ? "Not enabled" : st.validation_state},
+        {"ValidationPendingRecords", st.validation_pending_records},
+        {"ValidationFailedRecords", st.validation_failed_records},
+        {"ValidationSuspendedRecords", st.validation_suspended_records},
     };
+    if (!st.validation_state.empty() && !st.validation_message.empty()) {
+      t["ValidationMessage"] = st.validation_message;
+    }
     nlohmann::json warnings = nlohmann::json::object();
     for (const auto& [what, n] : st.warnings) warnings[what] = n;
     if (!st.warnings.empty()) t["Warnings"] = warnings;

@@ -38,6 +38,21 @@ struct TableStats {
   std::string error;                          // set when state is Table error
   std::map<std::string, int64_t> warnings;    // message -> count (e.g. zero dates per column)
 
+  // Data validation (ValidationSettings, `ferry validate`; see validation/validator.h).
+  // Guarded by mu. validation_state "" = validation did not run ("Not enabled" in reports).
+  std::string validation_state;
+  int64_t validation_pending_records = 0;
+  int64_t validation_failed_records = 0;
+  int64_t validation_suspended_records = 0;
+  int64_t validation_source_rows = 0;  // rows compared on each side
+  int64_t validation_target_rows = 0;
+  std::string validation_message;  // why the state is not Validated, or a limit reached
+
+  // Recoverable errors (ErrorBehavior.RecoverableError*): times this table was reloaded from
+  // the start after a lost connection. Guarded by mu.
+  int64_t recoverable_retries = 0;
+  std::string last_recoverable_error;
+
   std::string SourceName() const { return source_schema + "." + source_table; }
   std::string TargetName() const { return target_schema + "." + target_table; }
 };

@@ -273,6 +273,7 @@ class Applier {
       }
       if (type) {
         mc.type = *type->data_type;
+        mc.rule_id = type->rule_id;
         Applied(mt, type);
       }
       mt->columns.push_back(std::move(mc));

@@ -40,7 +40,7 @@ struct MappedColumn {
   DmsType type;           // target type (change-data-type / add-column data-type applied)
   bool nullable = true;
   std::string expression;  // add-column: SQLite expression over $column refs ("" = NULL)
-  std::string rule_id;     // add-column: the rule that added it
+  std::string rule_id;     // the add-column rule that added it, or the change-data-type rule
 };
 
 struct MappedTable {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <limits>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 namespace ferry {
@@ -544,6 +545,15 @@ void VisitDocument(V& v, TaskSettings& s) {
            [&s](V& o) { VisitLoopback(o, s.loopback_prevention_settings); });
   v.Object("BeforeImageSettings", [&s](V& o) { VisitBeforeImage(o, s.before_image_settings); });
   v.Bool("FailTaskWhenCleanTaskResourceFailed", s.fail_task_when_clean_task_resource_failed);
+  // Ferry extension: written only when not all defaults (see NormalizeTaskSettings).
+  if constexpr (std::is_same_v<V, Writer>) {
+    if (s.ferry_settings == FerrySettings{}) return;
+  }
+  v.Object("FerrySettings", [&s](V& o) {
+    o.Bool("CreateSecondaryIndexes", s.ferry_settings.create_secondary_indexes);
+    o.Bool("CreateForeignKeys", s.ferry_settings.create_foreign_keys);
+    o.Bool("CreateColumnDefaults", s.ferry_settings.create_column_defaults);
+  });
 }
 
 // Every component once, in LogComponentId order; later entries for the same id win (callers

@@ -256,6 +256,16 @@ struct BeforeImageSettings {
   bool operator==(const BeforeImageSettings&) const = default;
 };
 
+// Ferry extension, not part of AWS DMS (DMS creates only tables, primary keys and unique
+// indexes): the top-level "FerrySettings" section. Everything is off by default, so a DMS
+// document behaves as in DMS. See src/schema/schema_objects.h for what is created and when.
+struct FerrySettings {
+  bool create_secondary_indexes = false;  // CreateSecondaryIndexes
+  bool create_foreign_keys = false;       // CreateForeignKeys
+  bool create_column_defaults = false;    // CreateColumnDefaults
+  bool operator==(const FerrySettings&) const = default;
+};
+
 struct TaskSettings {
   TargetMetadata target_metadata;
   FullLoadSettings full_load_settings;
@@ -270,6 +280,7 @@ struct TaskSettings {
   LoopbackPreventionSettings loopback_prevention_settings;
   BeforeImageSettings before_image_settings;
   bool fail_task_when_clean_task_resource_failed = false;  // a top-level key
+  FerrySettings ferry_settings;  // Ferry extension ("FerrySettings")
   bool operator==(const TaskSettings&) const = default;
 };
 

@@ -29,7 +29,7 @@ TEST(LobPolicy, TableSettingsWin) {
   EXPECT_TRUE(TableLobLimit(task, LobSettings{LobMode::kNone, std::nullopt}).drop_lob_columns);
 }
 
-TEST(LobPolicy, DropLobColumnsKeepsKeyColumns) {
+TEST(LobPolicy, SupportLobsFalseDropsLobColumnsButKeyColumns) {
   TablePlan plan;
   auto col = [](const char* name, DmsKind kind) {
     ColumnDef c;
@@ -42,11 +42,38 @@ TEST(LobPolicy, DropLobColumnsKeepsKeyColumns) {
   plan.target.columns = plan.source.columns;
   plan.target.unique_indexes.push_back(IndexDef{"u", {"doc"}});
   std::vector<std::string> dropped;
-  std::vector<std::string> kept = DropLobColumns(&plan, &dropped);
+  LobLimit drop;
+  drop.drop_lob_columns = true;
+  std::vector<std::string> kept = ApplyLobLimit(&plan, drop, &dropped);
   EXPECT_EQ(dropped, (std::vector<std::string>{"body", "pic"}));
   EXPECT_EQ(kept, (std::vector<std::string>{"doc"}));
   ASSERT_EQ(plan.source.columns.size(), 2u);
   EXPECT_EQ(plan.target.columns[1].name, "doc");
+  EXPECT_FALSE(plan.transform);
+}
+
+TEST(LobPolicy, ByteLimitAddsAnIdentityTransform) {
+  TablePlan plan;
+  ColumnDef id, body;
+  id.name = "id";
+  id.type.kind = DmsKind::kInt4;
+  body.name = "body";
+  body.type.kind = DmsKind::kNclob;
+  plan.source.columns = {id, body};
+  plan.target.columns = plan.source.columns;
+  plan.target.columns[1].name = "BODY";
+  ApplyLobLimit(&plan, LobLimit{false, 1024, ""}, nullptr);
+  ASSERT_TRUE(plan.transform);
+  EXPECT_EQ(plan.transform->lob_max_bytes, 1024);
+  ASSERT_EQ(plan.transform->columns.size(), 2u);
+  EXPECT_EQ(plan.transform->columns[1].source_index, 1);
+  EXPECT_EQ(plan.transform->columns[1].name, "BODY");
+  // A table without LOB columns needs no transform.
+  TablePlan plain;
+  plain.source.columns = {id};
+  plain.target.columns = {id};
+  ApplyLobLimit(&plain, LobLimit{false, 1024, ""}, nullptr);
+  EXPECT_FALSE(plain.transform);
 }
 
 }  // namespace

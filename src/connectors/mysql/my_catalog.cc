@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 
+#include "connectors/mysql/my_partitions.h"
 #include "connectors/mysql/my_types.h"
 
 namespace ferry::mysql {
@@ -98,9 +99,15 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
     }
   }
 
+  // Ferry extension: MariaDB prints COLUMN_DEFAULT as SQL (string literals quoted, "NULL" for
+  // an explicit DEFAULT NULL); MySQL prints a literal's bare value and an expression as
+  // written, marking it DEFAULT_GENERATED in EXTRA.
+  auto version = conn_.Query("SELECT VERSION()", what);
+  const bool mariadb = !version.empty() && version[0][0] &&
+                       version[0][0]->find("MariaDB") != std::string::npos;
   for (auto& r :
-       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE "
-                   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
+                   "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
                        schema_lit + table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                    what)) {
     auto it = by_name.find(r[0].value_or(""));
@@ -115,6 +122,25 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
     }
     c.type = DmsTypeForNative(ParseNativeType(c.native_type));
     c.portable_native = true;  // MySQL has no user-defined column types
+    const std::string extra = r[5].value_or("");
+    if (extra.find("auto_increment") != std::string::npos) {
+      c.default_expression = "AUTO_INCREMENT";
+    } else if (r[4] && extra.find("GENERATED") == std::string::npos) {
+      c.default_expression = *r[4];
+    } else if (r[4] && extra.find("DEFAULT_GENERATED") != std::string::npos) {
+      c.default_expression = *r[4];
+    }
+    if (!mariadb && r[4] && extra.find("DEFAULT_GENERATED") == std::string::npos &&
+        c.default_expression != "AUTO_INCREMENT") {
+      // MySQL 8 literal: numbers and bit/boolean values stay bare, anything else is quoted.
+      const bool bare = !IsText(c.type.kind) && !IsBinary(c.type.kind) &&
+                        c.type.kind != DmsKind::kDate && c.type.kind != DmsKind::kTime &&
+                        c.type.kind != DmsKind::kDatetime;
+      if (!bare) {
+        c.default_expression = QuoteString(*r[4]);
+      }
+    }
+    if (c.default_expression == "NULL") c.default_expression.clear();
     tables[it->second].columns.push_back(std::move(c));
   }
 
@@ -151,7 +177,81 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
       table.unique_indexes.push_back(IndexDef{key.second, idx.columns});
     }
   }
+
+  // Ferry extension: every index but the primary key, with prefix parts and DESC
+  // (COLLATION 'D'); a part without a column is a functional index part (MySQL 8).
+  std::map<std::pair<std::string, std::string>, size_t> secondary;  // -> index in table
+  for (auto& r : conn_.Query(
+           "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, INDEX_TYPE, "
+           "COLLATION FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
+               schema_lit + " AND INDEX_NAME <> 'PRIMARY'" + table_filter +
+               " ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+           what)) {
+    auto t = by_name.find(r[0].value_or(""));
+    if (t == by_name.end()) continue;
+    TableDef& table = tables[t->second];
+    std::pair<std::string, std::string> key{r[0].value_or(""), r[1].value_or("")};
+    auto [it, inserted] = secondary.try_emplace(key, table.secondary_indexes.size());
+    if (inserted) {
+      SecondaryIndexDef def;
+      def.name = key.second;
+      def.unique = r[2].value_or("1") == "0";
+      def.method = r[5].value_or("BTREE");
+      def.plain = def.method == "BTREE" || def.method == "HASH";
+      table.secondary_indexes.push_back(std::move(def));
+    }
+    SecondaryIndexDef& def = table.secondary_indexes[it->second];
+    IndexColumn part;
+    part.name = r[3].value_or("");
+    part.prefix_length = static_cast<int>(ToInt(r[4], 0));
+    part.descending = r[6].value_or("A") == "D";
+    if (part.name.empty()) def.plain = false;
+    def.columns.push_back(std::move(part));
+  }
+
+  // Ferry extension: foreign keys, one row per column pair.
+  std::map<std::pair<std::string, std::string>, size_t> fk_at;
+  for (auto& r : conn_.Query(
+           "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_SCHEMA, "
+           "k.REFERENCED_TABLE_NAME, rc.DELETE_RULE, rc.UPDATE_RULE, k.COLUMN_NAME, "
+           "k.REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE k "
+           "JOIN information_schema.REFERENTIAL_CONSTRAINTS rc ON rc.CONSTRAINT_SCHEMA = "
+           "k.CONSTRAINT_SCHEMA AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND rc.TABLE_NAME = "
+           "k.TABLE_NAME WHERE k.TABLE_SCHEMA = " +
+               schema_lit + " AND k.REFERENCED_TABLE_NAME IS NOT NULL" +
+               (only.empty() ? "" : " AND k.TABLE_NAME = " + QuoteString(only)) +
+               " ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+           what)) {
+    auto t = by_name.find(r[0].value_or(""));
+    if (t == by_name.end()) continue;
+    TableDef& table = tables[t->second];
+    auto action = [](const std::string& rule) {
+      if (rule == "CASCADE") return ForeignKeyAction::kCascade;
+      if (rule == "SET NULL") return ForeignKeyAction::kSetNull;
+      if (rule == "SET DEFAULT") return ForeignKeyAction::kSetDefault;
+      if (rule == "RESTRICT") return ForeignKeyAction::kRestrict;
+      return ForeignKeyAction::kNoAction;
+    };
+    auto [it, inserted] =
+        fk_at.try_emplace({r[0].value_or(""), r[1].value_or("")}, table.foreign_keys.size());
+    if (inserted) {
+      ForeignKeyDef fk;
+      fk.name = r[1].value_or("");
+      fk.ref_schema = r[2].value_or(db);
+      fk.ref_table = r[3].value_or("");
+      fk.on_delete = action(r[4].value_or(""));
+      fk.on_update = action(r[5].value_or(""));
+      table.foreign_keys.push_back(std::move(fk));
+    }
+    table.foreign_keys[it->second].columns.push_back(r[6].value_or(""));
+    table.foreign_keys[it->second].ref_columns.push_back(r[7].value_or(""));
+  }
   return tables;
+}
+
+std::vector<PartitionInfo> MyCatalogReader::ListPartitions(const TableDef& table,
+                                                           bool subpartitions) {
+  return ListMyPartitions(conn_, table, subpartitions);
 }
 
 }  // namespace ferry::mysql

@@ -18,6 +18,7 @@ class MyCatalogReader : public CatalogReader {
   std::vector<TableDef> ListTables(const std::string& schema) override;
   TableDef GetTable(const std::string& schema, const std::string& name) override;
   std::string ServerVersion() override;
+  std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) override;
 
  private:
   // Tables of `database`, all of them when `only_table` is empty.

@@ -4,6 +4,7 @@
 
 #include "connectors/mysql/my_catalog.h"
 #include "connectors/mysql/my_connection.h"
+#include "connectors/mysql/my_partitions.h"
 #include "connectors/mysql/my_reader.h"
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_writer.h"
@@ -55,6 +56,9 @@ class MyConnector : public Connector {
     return std::make_unique<MySqlSession>(uri_);
   }
   const Dialect& dialect() const override { return dialect_; }
+  std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& table) override {
+    return OpenMySnapshot(uri_, table);
+  }
   // A MySQL endpoint is one database: every source schema lands in it.
   std::string DefaultTargetSchema(const std::string& /*source_schema*/,
                                   Engine /*source_engine*/) const override {

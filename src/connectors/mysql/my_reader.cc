@@ -29,6 +29,7 @@ int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, B
   }
   if (ncols == 0) sql += "1";
   sql += " FROM " + QuoteIdent(table.schema) + "." + QuoteIdent(table.name);
+  if (!options.partition.empty()) sql += " PARTITION (" + QuoteIdent(options.partition) + ")";
   if (!options.where.empty()) sql += " WHERE " + options.where;
 
   if (!conn_) {
@@ -36,10 +37,15 @@ int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, B
     conn_ = std::make_unique<MyConnection>(uri_, &none);
   }
   const std::string what = fmt::format("reading MySQL table {}", name);
-  conn_->Execute(
-      "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
-      "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-      what);
+  // Inside the transaction JoinSnapshot started, or a fresh one.
+  const bool joined = !options.snapshot.empty() && options.snapshot == joined_snapshot_;
+  joined_snapshot_.clear();
+  if (!joined) {
+    conn_->Execute(
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        what);
+  }
   MyResult res = conn_->QueryStreaming(sql, what);
 
   // Any exit other than the end of the rows leaves the result unread: close the connection.
@@ -102,6 +108,19 @@ int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, B
   res.Reset();
   conn_->Execute("COMMIT", what);
   return total;
+}
+
+void MyTableReader::JoinSnapshot(const SourceSnapshot& snapshot) {
+  if (!conn_) {
+    const std::string none;
+    conn_ = std::make_unique<MyConnection>(uri_, &none);
+  }
+  joined_snapshot_.clear();
+  conn_->Execute(
+      "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+      "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+      "joining snapshot " + snapshot.id());
+  joined_snapshot_ = snapshot.id();
 }
 
 }  // namespace ferry::mysql

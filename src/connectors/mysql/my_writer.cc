@@ -1,6 +1,7 @@
 #include "connectors/mysql/my_writer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 #include <map>
@@ -196,6 +197,20 @@ void MyTableWriter::AbortLoad() noexcept {
   for (const char* sql : {"ROLLBACK", "SET SESSION foreign_key_checks = 1, unique_checks = 1"}) {
     if (mysql_real_query(conn_.get(), sql, std::strlen(sql)) != 0) break;
   }
+}
+
+void MyTableWriter::AddPrimaryKey(const TableDef& target) {
+  const std::string schema = Schema(target);
+  std::string sql = "ALTER TABLE " + QuoteIdent(schema) + "." + QuoteIdent(target.name) +
+                    " ADD PRIMARY KEY (";
+  for (size_t i = 0; i < target.primary_key.size(); ++i) {
+    if (i) sql += ", ";
+    sql += QuoteIdent(target.primary_key[i]);
+  }
+  sql += ")";
+  conn_.Execute(sql, fmt::format("adding the primary key ({}) to MySQL table {}.{} after the "
+                                 "full load",
+                                 fmt::join(target.primary_key, ", "), schema, target.name));
 }
 
 }  // namespace ferry::mysql

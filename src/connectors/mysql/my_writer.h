@@ -23,6 +23,7 @@ class MyTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   void AbortLoad() noexcept override;
+  void AddPrimaryKey(const TableDef& target) override;
 
   // Rows per transaction: a load commits every this many rows (at a batch boundary) and at
   // EndLoad, so undo logs and lock memory stay bounded on huge tables; a failed load is

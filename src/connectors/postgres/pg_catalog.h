@@ -17,6 +17,7 @@ class PgCatalogReader : public CatalogReader {
   std::vector<TableDef> ListTables(const std::string& schema) override;
   TableDef GetTable(const std::string& schema, const std::string& name) override;
   std::string ServerVersion() override;
+  std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) override;
 
  private:
   // Tables matching the filters ("" = any); fills columns and keys.

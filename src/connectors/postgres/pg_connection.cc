@@ -46,11 +46,14 @@ std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
   const std::string host = uri.host.empty() ? "localhost" : uri.host;
   const std::string port = std::to_string(uri.PortOrDefault());
   const std::string database = uri.database.empty() ? uri.user : uri.database;
+  // Ferry's sessions show as "ferry" in pg_stat_activity unless the URI names another.
+  const std::string app_name =
+      uri.Param("application_name").empty() ? "ferry" : uri.Param("application_name");
   std::vector<const char*> keys = {
       "host", "port", "dbname", "user", "password", "application_name", "connect_timeout"};
   std::vector<const char*> values = {
       host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
-      "ferry",      "10"};
+      app_name.c_str(), "10"};
   const std::string sslmode = uri.Param("sslmode");
   if (!sslmode.empty()) {
     keys.push_back("sslmode");

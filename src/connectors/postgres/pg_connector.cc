@@ -4,6 +4,7 @@
 
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/pg_partitions.h"
 #include "connectors/postgres/pg_reader.h"
 #include "connectors/postgres/pg_types.h"
 #include "connectors/postgres/pg_writer.h"
@@ -76,6 +77,9 @@ class PgConnector : public Connector {
     return std::make_unique<PgSqlSession>(PgConnection::Connect(uri_));
   }
   const Dialect& dialect() const override { return dialect_; }
+  std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& /*table*/) override {
+    return OpenPgSnapshot(uri_);
+  }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {
     if (source_engine == Engine::kSqlite && source_schema == "main") return "public";

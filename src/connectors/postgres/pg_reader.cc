@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "connectors/postgres/pg_copy_binary.h"
+#include "connectors/postgres/pg_partitions.h"
 #include "connectors/postgres/pg_types.h"
 
 namespace ferry::postgres {
@@ -141,15 +142,8 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
   if (table.columns.empty()) {
     throw Error(ErrorKind::kSchema, fmt::format("table {} has no columns", table.QualifiedName()));
   }
-  PgResult kind = conn_->ExecParams(
-      "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname = $1 AND c.relname = $2",
-      {table.schema, table.name}, what);
-  if (PQntuples(kind.get()) != 1) {
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("table {} not found on {}", table.QualifiedName(), conn_->where()));
-  }
-  const bool partitioned = *GetText(kind.get(), 0, 0) == "p";
+  // A leaf partition (ScanOptions::partition) is a plain table: read it alone.
+  const bool partitioned = options.partition.empty() && IsPartitionedParent(*conn_, table, what);
 
   std::vector<ReadColumn> cols;
   std::string sql = "COPY (SELECT ";
@@ -173,11 +167,15 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
     cols.push_back(ReadColumn{wire, c.type.kind});
   }
   sql += partitioned ? " FROM " : " FROM ONLY ";
-  sql += QuoteQualified(table.schema, table.name);
+  sql += options.partition.empty()
+             ? QuoteQualified(table.schema, table.name)
+             : QuoteQualified(
+                   options.partition_schema.empty() ? table.schema : options.partition_schema,
+                   options.partition);
   if (!options.where.empty()) sql += " WHERE " + options.where;
   sql += ") TO STDOUT (FORMAT binary)";
 
-  conn_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what);
+  BeginReadTransaction(*conn_, options.snapshot, what);
   int64_t total = 0;
   try {
     PgResult copy(PQexec(conn_->get(), sql.c_str()));
@@ -219,9 +217,11 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
       conn_->ResetAfterFailedCopy();
       return total;
     }
-    parser.Finish();
+    // The server's verdict first: a connection terminated mid-COPY ends the stream inside a
+    // tuple, and must surface as the connection error it is (retried), not as bad data.
     PgResult end(PQgetResult(conn_->get()));
     if (PQresultStatus(end.get()) != PGRES_COMMAND_OK) throw conn_->MakeError(what, end.get());
+    parser.Finish();
     while (PGresult* extra = PQgetResult(conn_->get())) PQclear(extra);
     if (!batch.empty() && !sink.Push(std::move(batch))) {
       conn_->Exec("COMMIT", what);

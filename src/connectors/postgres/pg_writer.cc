@@ -1,6 +1,7 @@
 #include "connectors/postgres/pg_writer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <cmath>
@@ -692,6 +693,17 @@ void PgTableWriter::AbortLoad() noexcept {
   if (!loading_) return;
   loading_ = false;
   conn_->ResetAfterFailedCopy();
+}
+
+void PgTableWriter::AddPrimaryKey(const TableDef& target) {
+  std::string sql = "ALTER TABLE " + QuoteQualified(target.schema, target.name) + " ADD PRIMARY KEY (";
+  for (size_t i = 0; i < target.primary_key.size(); ++i) {
+    if (i) sql += ", ";
+    sql += QuoteIdent(target.primary_key[i]);
+  }
+  sql += ")";
+  conn_->Exec(sql, fmt::format("adding the primary key ({}) to table {} after the full load",
+                               fmt::join(target.primary_key, ", "), target.QualifiedName()));
 }
 
 }  // namespace ferry::postgres

@@ -43,6 +43,7 @@ class PgTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   void AbortLoad() noexcept override;
+  void AddPrimaryKey(const TableDef& target) override;
 
  private:
   void Send(const std::string& data);

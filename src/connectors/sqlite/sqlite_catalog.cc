@@ -19,6 +19,74 @@ bool IEquals(std::string_view a, std::string_view b) {
          });
 }
 
+ForeignKeyAction SqliteAction(std::string_view action) {
+  if (action == "CASCADE") return ForeignKeyAction::kCascade;
+  if (action == "SET NULL") return ForeignKeyAction::kSetNull;
+  if (action == "SET DEFAULT") return ForeignKeyAction::kSetDefault;
+  if (action == "RESTRICT") return ForeignKeyAction::kRestrict;
+  return ForeignKeyAction::kNoAction;
+}
+
+// Ferry extension: every index but the primary key (with DESC and expression parts), and the
+// foreign keys. SQLite does not name foreign keys in its pragmas: they are named
+// "<table>_fk<id>"; a foreign key to the parent's primary key without columns gets the
+// parent's key columns; DEFERRABLE is not reported by SQLite and is read as not deferrable.
+void ReadSqliteSchemaObjects(Connection& conn, TableDef* table) {
+  const std::string quoted = QuoteLiteral(table->name);
+  {
+    Statement st(conn, "SELECT l.name, l.\"unique\", l.partial, s.sql FROM pragma_index_list(" +
+                           quoted + ", 'main') l LEFT JOIN main.sqlite_schema s ON "
+                           "s.type = 'index' AND s.name = l.name WHERE l.origin <> 'pk' "
+                           "ORDER BY l.name");
+    while (st.Step()) {
+      SecondaryIndexDef index;
+      index.name = std::string(st.ColumnText(0));
+      index.unique = st.ColumnInt(1) != 0;
+      index.plain = st.ColumnInt(2) == 0;
+      index.method = "btree";
+      if (!st.ColumnIsNull(3)) index.definition = std::string(st.ColumnText(3));
+      Statement cols(conn, "SELECT cid, name, \"desc\" FROM pragma_index_xinfo(" +
+                               QuoteLiteral(index.name) + ", 'main') WHERE key = 1 "
+                               "ORDER BY seqno");
+      while (cols.Step()) {
+        IndexColumn part;
+        if (cols.ColumnInt(0) >= 0) part.name = std::string(cols.ColumnText(1));
+        else index.plain = false;  // expression (-2) or rowid (-1)
+        part.descending = cols.ColumnInt(2) != 0;
+        index.columns.push_back(std::move(part));
+      }
+      table->secondary_indexes.push_back(std::move(index));
+    }
+  }
+  Statement st(conn, "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete "
+                     "FROM pragma_foreign_key_list(" + quoted + ", 'main') ORDER BY id, seq");
+  int64_t last_id = -1;
+  while (st.Step()) {
+    const int64_t id = st.ColumnInt(0);
+    if (id != last_id || table->foreign_keys.empty()) {
+      ForeignKeyDef fk;
+      fk.name = fmt::format("{}_fk{}", table->name, id);
+      fk.ref_schema = "main";
+      fk.ref_table = std::string(st.ColumnText(1));
+      fk.on_update = SqliteAction(st.ColumnText(4));
+      fk.on_delete = SqliteAction(st.ColumnText(5));
+      table->foreign_keys.push_back(std::move(fk));
+      last_id = id;
+    }
+    ForeignKeyDef& fk = table->foreign_keys.back();
+    fk.columns.emplace_back(st.ColumnText(2));
+    if (!st.ColumnIsNull(3)) fk.ref_columns.emplace_back(st.ColumnText(3));
+  }
+  for (ForeignKeyDef& fk : table->foreign_keys) {
+    if (fk.ref_columns.size() == fk.columns.size()) continue;
+    // REFERENCES parent without columns: the parent's primary key.
+    fk.ref_columns.clear();
+    Statement pk(conn, "SELECT name FROM pragma_table_info(" + QuoteLiteral(fk.ref_table) +
+                           ", 'main') WHERE pk > 0 ORDER BY pk");
+    while (pk.Step()) fk.ref_columns.emplace_back(pk.ColumnText(0));
+  }
+}
+
 }  // namespace
 
 TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_stat1) {
@@ -30,7 +98,8 @@ TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_sta
 
   std::vector<std::pair<int, std::string>> pk;  // (position in key, column)
   {
-    Statement st(conn, "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(" +
+    Statement st(conn, "SELECT name, type, \"notnull\", pk, hidden, dflt_value "
+                       "FROM pragma_table_xinfo(" +
                            quoted + ", 'main')");
     while (st.Step()) {
       const int hidden = static_cast<int>(st.ColumnInt(4));
@@ -41,6 +110,8 @@ TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_sta
       col.type = DmsTypeFromDeclared(col.native_type);
       col.nullable = st.ColumnInt(2) == 0;
       col.portable_native = true;
+      // Ferry extension: the default as written; generated columns (hidden 2, 3) have none.
+      if (hidden == 0 && !st.ColumnIsNull(5)) col.default_expression = st.ColumnText(5);
       const int key_pos = static_cast<int>(st.ColumnInt(3));
       if (key_pos > 0) pk.emplace_back(key_pos, col.name);
       table.columns.push_back(std::move(col));
@@ -83,6 +154,8 @@ TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_sta
       if (plain && !index.columns.empty()) table.unique_indexes.push_back(std::move(index));
     }
   }
+
+  ReadSqliteSchemaObjects(conn, &table);
 
   int64_t rows = -1;
   if (use_stat1) {

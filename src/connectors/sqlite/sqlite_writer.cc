@@ -1,6 +1,8 @@
 #include "connectors/sqlite/sqlite_writer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <chrono>
@@ -469,6 +471,32 @@ void SqliteTableWriter::EndLoad() {
 void SqliteTableWriter::AbortLoad() noexcept {
   RollbackWrite();
   insert_.reset();
+}
+
+void SqliteTableWriter::AddPrimaryKey(const TableDef& target) {
+  // SQLite has no ALTER TABLE ... ADD PRIMARY KEY: a unique index enforces the same key.
+  const std::string index = target.name + "_pkey";
+  std::string sql = "CREATE UNIQUE INDEX main." + QuoteIdent(index) + " ON " +
+                    QuoteIdent(target.name) + " (";
+  for (size_t i = 0; i < target.primary_key.size(); ++i) {
+    if (i) sql += ", ";
+    sql += QuoteIdent(target.primary_key[i]);
+  }
+  sql += ")";
+  spdlog::info("table {}: SQLite cannot add a primary key to an existing table; creating the "
+               "unique index {} on ({}) instead",
+               target.QualifiedName(), index, fmt::join(target.primary_key, ", "));
+  BeginWrite();
+  try {
+    conn_.Exec(sql);
+    CommitWrite();
+  } catch (const Error& e) {
+    RollbackWrite();
+    throw Error(e.kind(), fmt::format("adding the key ({}) of table {} in SQLite database '{}' "
+                                      "after the full load: {}",
+                                      fmt::join(target.primary_key, ", "),
+                                      target.QualifiedName(), conn_.path(), e.what()));
+  }
 }
 
 }  // namespace ferry::sqlite

@@ -43,6 +43,7 @@ class SqliteTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   void AbortLoad() noexcept override;
+  void AddPrimaryKey(const TableDef& target) override;
 
   struct ColumnPlan;
 

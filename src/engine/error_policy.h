@@ -1,0 +1,100 @@
+// What a task does when something goes wrong, as DMS's ErrorBehavior task settings say:
+//  - data errors (one row's value cannot be written or transformed): DataErrorPolicy, or
+//    DataTruncationErrorPolicy for a value too long for its column, with escalation after
+//    DataErrorEscalationCount errors in one table;
+//  - table errors (a table cannot be loaded): TableErrorPolicy, with escalation to stopping the
+//    task after TableErrorEscalationCount tables in error;
+//  - recoverable errors (a dropped connection, a restarted server): RecoverableErrorCount
+//    retries per task, RecoverableErrorInterval seconds apart, doubling when throttled.
+//
+// ErrorPolicies only decides and counts; the caller acts (drops the row, ends the table, stops
+// the task, waits and reloads). It does not depend on any writer or reader, so the full-load
+// writer loop and the row-transform stage share one object per task.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "settings/task_settings.h"
+
+namespace ferry {
+
+// Which DMS policy governs a data error.
+enum class DataErrorKind {
+  kData,        // DataErrorPolicy: a value the target cannot hold, a transformation failure
+  kTruncation,  // DataTruncationErrorPolicy: a value longer than its target column
+};
+
+enum class ErrorAction {
+  kSkipRow,       // drop the row and go on (LOG_ERROR logs it, IGNORE_RECORD only counts it)
+  kSuspendTable,  // the table ends "Table error"; the other tables go on
+  kStopTask,      // every table stops; the task ends in error
+};
+
+const char* ErrorActionName(ErrorAction action);  // "skip row", "suspend table", "stop task"
+
+struct ErrorDecision {
+  ErrorAction action = ErrorAction::kSuspendTable;
+  bool log = true;         // kSkipRow only: false under IGNORE_RECORD (counted, not logged)
+  bool escalated = false;  // the escalation policy decided, not the base policy
+  int64_t count = 0;       // errors of this category so far (per table for data errors, per
+                           // task for table errors), including this one
+  std::string reason;      // e.g. "DataErrorPolicy LOG_ERROR", "DataErrorEscalationPolicy
+                           // STOP_TASK after 2 data errors in table s.t"
+};
+
+struct RetryDecision {
+  bool retry = false;
+  int64_t attempt = 0;       // 1 for the task's first retry
+  int64_t wait_seconds = 0;  // to wait before reconnecting
+  std::string reason;        // why not, when !retry
+};
+
+// Ferry's behaviour without task settings: a bad value fails its table, nothing is retried.
+ErrorBehavior StrictErrorBehavior();
+
+// Thread-safe: every method may be called from any thread at once.
+class ErrorPolicies {
+ public:
+  explicit ErrorPolicies(ErrorBehavior behavior);
+
+  const ErrorBehavior& behavior() const { return behavior_; }
+
+  // One row of `table` (qualified name, the counting key) failed. Counts it and returns what
+  // to do: the base policy for `kind`, unless DataErrorEscalationCount > 0 and this error makes
+  // the table's count reach it, or an earlier one did, in which case DataErrorEscalationPolicy
+  // decides (LOG_ERROR escalation keeps skipping rows).
+  ErrorDecision OnDataError(const std::string& table, DataErrorKind kind);
+  // Data errors counted so far for `table`.
+  int64_t DataErrors(const std::string& table) const;
+  // Forgets `table`'s data errors: it is being reloaded from the start.
+  void ResetDataErrors(const std::string& table);
+
+  // `table` ended in error (not cancelled). Counts it per task and returns kSuspendTable or
+  // kStopTask: TableErrorPolicy, or TableErrorEscalationPolicy (STOP_TASK) once
+  // TableErrorEscalationCount > 0 tables are in error.
+  ErrorDecision OnTableError(const std::string& table);
+  int64_t TableErrors() const;
+
+  // A recoverable error (ErrorKind::kConnection) happened; returns whether to retry and after
+  // how long. Counts retries per task: RecoverableErrorCount -1 retries forever, 0 never, N at
+  // most N times. The wait is RecoverableErrorInterval, doubled per retry when
+  // RecoverableErrorThrottling, capped at RecoverableErrorThrottlingMax; with
+  // RecoverableErrorStopRetryAfterThrottlingMax, retrying stops after one wait at the cap.
+  RetryDecision OnRecoverableError();
+  int64_t Retries() const;
+
+ private:
+  ErrorDecision Decide(ErrorPolicy policy) const;
+
+  const ErrorBehavior behavior_;
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> data_errors_;  // GUARDED_BY(mu_), per table
+  int64_t table_errors_ = 0;                    // GUARDED_BY(mu_)
+  int64_t retries_ = 0;                         // GUARDED_BY(mu_)
+  bool waited_at_max_ = false;                  // GUARDED_BY(mu_)
+};
+
+}  // namespace ferry
