@@ -514,6 +514,25 @@ ConvertStatus AppendFromText(std::string_view text, const DmsType& to, Batch* ou
   return DataError(message, "internal: unhandled target type");
 }
 
+namespace {
+
+// `decimal` (canonical decimal text) with at least `scale` fraction digits; NaN and the
+// infinities unchanged.
+std::string_view PadFraction(std::string_view decimal, int scale, std::string* scratch) {
+  if (decimal.empty() || !(std::isdigit(static_cast<unsigned char>(decimal.back())))) {
+    return decimal;
+  }
+  const size_t dot = decimal.find('.');
+  const size_t have = dot == std::string_view::npos ? 0 : decimal.size() - dot - 1;
+  if (have >= static_cast<size_t>(scale)) return decimal;
+  scratch->assign(decimal);
+  if (dot == std::string_view::npos) scratch->push_back('.');
+  scratch->append(static_cast<size_t>(scale) - have, '0');
+  return *scratch;
+}
+
+}  // namespace
+
 ConvertStatus ConvertValue(const DmsType& from, const Cell& c, std::string_view bytes,
                            const DmsType& to, Batch* out, std::string* message,
                            std::string* scratch) {
@@ -531,6 +550,11 @@ ConvertStatus ConvertValue(const DmsType& from, const Cell& c, std::string_view 
     // NUMERIC.
     if (to.kind == DmsKind::kNumeric) {
       return AppendNumeric(std::string(bytes), to, out, message);
+    }
+    if (t == Family::kText && from.scale > 0) {
+      // A NUMERIC(p,s) as text keeps its s fraction digits, as the source prints it
+      // (5000.50, not the canonical 5000.5).
+      return AppendFromText(PadFraction(bytes, from.scale, scratch), to, out, message);
     }
     return AppendFromText(bytes, to, out, message);
   }

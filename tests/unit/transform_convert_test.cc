@@ -283,3 +283,24 @@ TEST(TransformConvert, Utf8Prefix) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(TransformConvertNumericText, KeepsTheSourceScale) {
+  const DmsType num{DmsKind::kNumeric, 0, 10, 2};
+  const DmsType str{DmsKind::kString, 20};
+  for (auto [in, want] : std::vector<std::pair<std::string, std::string>>{
+           {"5000.5", "5000.50"}, {"12", "12.00"}, {"-0.5", "-0.50"}, {"1.25", "1.25"},
+           {"NaN", "NaN"}}) {
+    Batch in_batch(1), out(1);
+    in_batch.AppendBytes(in);
+    std::string message, scratch;
+    ASSERT_EQ(ConvertCell(in_batch, 0, 0, num, str, &out, &message, &scratch), ConvertStatus::kOk)
+        << in << ": " << message;
+    EXPECT_EQ(out.Bytes(0, 0), want) << in;
+  }
+}
+
+}  // namespace
+}  // namespace ferry
