@@ -171,7 +171,7 @@ TEST(TransformConvert, Numerics) {
   EXPECT_EQ(FromBytes(num, "NaN", T(DmsKind::kNumeric)).text, "NaN");
   EXPECT_TRUE(std::isnan(*ParseDouble(FromBytes(num, "NaN", T(DmsKind::kReal8)).text)));
   EXPECT_EQ(FromBytes(num, "12345678901234567890.5", T(DmsKind::kString, 30)).text,
-            "12345678901234567890.5");
+            "12345678901234567890.50");
   EXPECT_EQ(FromText(" -1.50e2 ", T(DmsKind::kNumeric, 0, 6, 2)).text, "-150");
   EXPECT_EQ(FromText("1.2.3", T(DmsKind::kNumeric)).message, "value '1.2.3' is not a number");
   EXPECT_EQ(FromUint(DmsKind::kUint8, UINT64_MAX, T(DmsKind::kNumeric, 0, 20, 0)).text,
