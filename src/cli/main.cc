@@ -13,11 +13,11 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
 
+#include "cli/task_plan.h"
 #include "cli/validate_command.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
@@ -41,42 +41,6 @@ namespace {
 
 std::atomic<int> g_signals{0};
 extern "C" void OnSignal(int) { g_signals.fetch_add(1); }
-
-std::vector<std::string> SplitList(const std::vector<std::string>& items) {
-  std::vector<std::string> out;
-  for (const std::string& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      size_t comma = item.find(',', start);
-      std::string part = item.substr(start, comma == std::string::npos ? std::string::npos
-                                                                        : comma - start);
-      if (!part.empty()) out.push_back(part);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-  return out;
-}
-
-// `as_target`: a MySQL database that does not exist yet is fine for a target (the load
-// creates it, as it creates a missing PostgreSQL schema).
-std::unique_ptr<Connector> Connect(const std::string& text, const char* role,
-                                   bool as_target = false) {
-  Result<EndpointUri> uri = ParseEndpointUri(text);
-  if (!uri.ok()) throw uri.error();
-  std::unique_ptr<Connector> connector = OpenConnector(*uri);
-  try {
-    connector->TestConnection();
-  } catch (const Error& e) {
-    if (as_target && e.kind() == ErrorKind::kNotFound && uri->engine == Engine::kMysql) {
-      spdlog::info("target database '{}' does not exist yet; it will be created",
-                   uri->database);
-      return connector;
-    }
-    throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri->Describe(), e.what()));
-  }
-  return connector;
-}
 
 struct MigrateArgs {
   std::string source, target;
@@ -114,20 +78,6 @@ TablePrepMode ParsePrepMode(const std::string& s) {
               fmt::format("--target-table-prep-mode '{}': expected DO_NOTHING, DROP_AND_CREATE or "
                           "TRUNCATE_BEFORE_LOAD",
                           s));
-}
-
-std::string ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}'", what, path));
-  }
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-TaskSettings LoadTaskSettings(const std::string& path) {
-  Result<TaskSettings> settings = ParseTaskSettings(ReadFile(path, "task settings"), path);
-  if (!settings.ok()) throw settings.error();
-  return std::move(settings).ValueOrThrow();
 }
 
 TablePrepMode FromSettings(TargetTablePrepMode m) {
@@ -226,46 +176,25 @@ int RunMigrate(MigrateArgs args) {
     logging::Configure(settings.logging, args.verbose);
     args.settings = std::move(settings);
   }
-  std::optional<TableMappings> mappings;
-  if (!args.table_mappings.empty()) {
-    if (!args.tables.empty()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "--tables and --table-mappings both select tables: use one of them");
-    }
-    Result<TableMappings> parsed =
-        ParseTableMappings(ReadFile(args.table_mappings, "table mappings"), args.table_mappings);
-    if (!parsed.ok()) throw parsed.error();
-    mappings = std::move(parsed).ValueOrThrow();
-  }
+  const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);
   std::unique_ptr<Connector> source = Connect(args.source, "source");
   std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
 
-  std::vector<TableDef> tables = source->OpenCatalog()->ListTables(args.schema);
-  std::string target_schema = target->uri().Param("schema");
-  if (!args.target_schema.empty()) target_schema = args.target_schema;
-  std::vector<TablePlan> plans;
-  if (mappings) {
-    Result<std::vector<MappedTable>> mapped =
-        ApplyTableMappings(*mappings, tables, args.table_mappings);
-    if (!mapped.ok()) throw mapped.error();
-    plans = PlanFromMappings(*mapped, *source, *target, target_schema);
+  TaskTables planned_tables = PlanTaskTables(*source, *target, args.schema, args.target_schema,
+                                             mappings, args.table_mappings, args.tables, "migrate");
+  std::vector<TablePlan> plans = std::move(planned_tables.plans);
+  if (planned_tables.mapped) {
+    const std::vector<MappedTable>& mapped = *planned_tables.mapped;
     // One plan per mapped table, in order: each gets its table's LOB settings.
     for (size_t i = 0; i < plans.size(); ++i) {
-      ApplyLobSettings(args.settings, (*mapped)[i].lob_settings, &plans[i]);
+      ApplyLobSettings(args.settings, mapped[i].lob_settings, &plans[i]);
     }
     // partitions-auto / partitions-list: one segment per source partition; an unknown
     // partition stops here, before anything is touched.
-    ResolvePartitionSegments(*mapped, *mappings, *source, &plans);
+    ResolvePartitionSegments(mapped, *mappings, *source, &plans);
   } else {
-    plans = PlanTables(tables, source->engine(), *target, target_schema, SplitList(args.tables));
     for (TablePlan& plan : plans) ApplyLobSettings(args.settings, std::nullopt, &plan);
-  }
-  if (plans.empty()) {
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("no tables to migrate: the source {} has no user tables{}",
-                            source->uri().Describe(),
-                            args.tables.empty() ? "" : " matching --tables"));
   }
   schema::SchemaObjectOptions schema_options;
   schema_options.indexes = args.create_indexes;
@@ -450,8 +379,8 @@ int main(int argc, char** argv) {
   auto* parallel_opt = migrate->add_option("--parallel", m.parallel, "Tables loaded at once (default: one per core, 2..8; MaxFullLoadSubTasks with --task-settings)");
   migrate->add_option("--auto-segments", m.auto_segments, "Readers per big table without a parallel-load rule (>= 1M rows or >= 256 MB; PostgreSQL ctid ranges, else integer primary key ranges, in one snapshot); 0 = off (default: PostgreSQL sources one per core, at most 4; other sources off)")->check(CLI::Range(0, 64));
   migrate->add_option("--auto-segment-min-rows", m.auto_segment_min_rows, "Row estimate from which --auto-segments splits a table (default 1000000; a table of 256 MB or more splits too)")->check(CLI::PositiveNumber);
-  migrate->add_option("--table-mappings", m.table_mappings, "AWS DMS table mappings JSON file: selection rules (wildcards, filters, load-order) and transformation rules (rename, case, prefixes/suffixes, remove-column, define-primary-key)");
-  migrate->add_option("--task-settings", m.task_settings, "AWS DMS task settings JSON file (TargetMetadata.TargetSchema, FullLoadSettings.TargetTablePrepMode and MaxFullLoadSubTasks are honoured; flags given here win)");
+  migrate->add_option("--table-mappings", m.table_mappings, "AWS DMS table mappings JSON file: selection rules (wildcards, filters, load-order) and transformation rules (rename, case, prefixes/suffixes, remove-column, add-column expressions, change-data-type, define-primary-key) and table-settings (parallel-load, lob-settings)");
+  migrate->add_option("--task-settings", m.task_settings, "AWS DMS task settings JSON file (TargetMetadata, FullLoadSettings, ErrorBehavior, ControlTablesSettings, ValidationSettings, Logging and the FerrySettings extension are honoured; CDC settings are checked and stored; flags given here win)");
   auto* batch_rows_opt = migrate->add_option("--batch-rows", m.batch_rows, "Rows per batch between reader and writer")->capture_default_str();
   migrate->add_flag("--create-indexes", m.create_indexes, "Ferry extension: also create the source's secondary indexes after the load (converted per engine; a report lists what could not be)");
   migrate->add_flag("--create-foreign-keys", m.create_foreign_keys, "Ferry extension: also create foreign keys between migrated tables after the load");

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cli/task_plan.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
 #include "endpoint/endpoint_uri.h"
@@ -21,42 +21,6 @@
 namespace ferry {
 
 namespace {
-
-std::vector<std::string> SplitCommas(const std::vector<std::string>& items) {
-  std::vector<std::string> out;
-  for (const std::string& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      size_t comma = item.find(',', start);
-      std::string part = item.substr(
-          start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!part.empty()) out.push_back(part);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-  return out;
-}
-
-std::string ReadWholeFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}'", what, path));
-  }
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::unique_ptr<Connector> ConnectEndpoint(const std::string& text, const char* role) {
-  Result<EndpointUri> uri = ParseEndpointUri(text);
-  if (!uri.ok()) throw uri.error();
-  std::unique_ptr<Connector> connector = OpenConnector(*uri);
-  try {
-    connector->TestConnection();
-  } catch (const Error& e) {
-    throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri->Describe(), e.what()));
-  }
-  return connector;
-}
 
 nlohmann::json ResultJson(const TableValidation& r) {
   nlohmann::json failures = nlohmann::json::array();
@@ -120,45 +84,17 @@ CLI::App* AddValidateCommand(CLI::App& app, ValidateArgs* a) {
 int RunValidate(ValidateArgs args) {
   TaskSettings settings;
   if (!args.task_settings.empty()) {
-    Result<TaskSettings> parsed =
-        ParseTaskSettings(ReadWholeFile(args.task_settings, "task settings"), args.task_settings);
-    if (!parsed.ok()) throw parsed.error();
-    settings = std::move(parsed).ValueOrThrow();
+    settings = LoadTaskSettings(args.task_settings);
     if (!args.target_schema_given) args.target_schema = settings.target_metadata.target_schema;
   }
-  std::optional<TableMappings> mappings;
-  if (!args.table_mappings.empty()) {
-    if (!args.tables.empty()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "--tables and --table-mappings both select tables: use one of them");
-    }
-    Result<TableMappings> parsed = ParseTableMappings(
-        ReadWholeFile(args.table_mappings, "table mappings"), args.table_mappings);
-    if (!parsed.ok()) throw parsed.error();
-    mappings = std::move(parsed).ValueOrThrow();
-  }
-  std::unique_ptr<Connector> source = ConnectEndpoint(args.source, "source");
-  std::unique_ptr<Connector> target = ConnectEndpoint(args.target, "target");
+  const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
+  std::unique_ptr<Connector> source = Connect(args.source, "source");
+  std::unique_ptr<Connector> target = Connect(args.target, "target");
 
-  std::vector<TableDef> tables = source->OpenCatalog()->ListTables(args.schema);
-  std::string target_schema = target->uri().Param("schema");
-  if (!args.target_schema.empty()) target_schema = args.target_schema;
-  std::vector<TablePlan> plans;
-  if (mappings) {
-    Result<std::vector<MappedTable>> mapped =
-        ApplyTableMappings(*mappings, tables, args.table_mappings);
-    if (!mapped.ok()) throw mapped.error();
-    plans = PlanFromMappings(*mapped, *source, *target, target_schema);
-  } else {
-    plans = PlanTables(tables, source->engine(), *target, target_schema,
-                       SplitCommas(args.tables));
-  }
-  if (plans.empty()) {
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("no tables to validate: the source {} has no user tables{}",
-                            source->uri().Describe(),
-                            args.tables.empty() ? "" : " matching --tables"));
-  }
+  std::vector<TablePlan> plans =
+      PlanTaskTables(*source, *target, args.schema, args.target_schema, mappings,
+                     args.table_mappings, args.tables, "validate")
+          .plans;
 
   std::unique_ptr<ControlTables> control;
   if (!args.no_control_tables) {

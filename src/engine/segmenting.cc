@@ -49,22 +49,6 @@ std::string IntegerText(Int128 v) {
   return out;
 }
 
-bool IsIntegerKind(DmsKind kind) {
-  switch (kind) {
-    case DmsKind::kInt1:
-    case DmsKind::kInt2:
-    case DmsKind::kInt4:
-    case DmsKind::kInt8:
-    case DmsKind::kUint1:
-    case DmsKind::kUint2:
-    case DmsKind::kUint4:
-    case DmsKind::kUint8:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;

@@ -16,18 +16,10 @@ namespace {
 enum class Family { kBool, kInt, kNumber, kDate, kTime, kDatetime, kText, kBinary };
 
 Family FamilyOf(DmsKind k) {
+  if (IsIntegerKind(k)) return Family::kInt;
   switch (k) {
     case DmsKind::kBoolean:
       return Family::kBool;
-    case DmsKind::kInt1:
-    case DmsKind::kInt2:
-    case DmsKind::kInt4:
-    case DmsKind::kInt8:
-    case DmsKind::kUint1:
-    case DmsKind::kUint2:
-    case DmsKind::kUint4:
-    case DmsKind::kUint8:
-      return Family::kInt;
     case DmsKind::kNumeric:
     case DmsKind::kReal4:
     case DmsKind::kReal8:
@@ -266,40 +258,7 @@ ConvertStatus AppendBytesChecked(std::string_view v, bool source_is_binary, cons
 // The canonical text of a non-byte-stored value.
 void CanonicalText(const DmsType& from, const Cell& c, std::string* out) {
   out->clear();
-  switch (from.kind) {
-    case DmsKind::kBoolean:
-      out->push_back(c.i ? '1' : '0');
-      return;
-    case DmsKind::kDate:
-      AppendDate(c.i, out);
-      return;
-    case DmsKind::kTime:
-      AppendTime(c.i, out);
-      return;
-    case DmsKind::kDatetime:
-      AppendDatetime(c.i, out);
-      return;
-    default:
-      break;
-  }
-  char buf[32];
-  switch (StorageOf(from.kind)) {
-    case Storage::kInt: {
-      auto r = std::to_chars(buf, buf + sizeof(buf), c.i);
-      out->append(buf, r.ptr);
-      return;
-    }
-    case Storage::kUint: {
-      auto r = std::to_chars(buf, buf + sizeof(buf), c.u);
-      out->append(buf, r.ptr);
-      return;
-    }
-    case Storage::kDouble:
-      AppendDouble(c.d, from.kind == DmsKind::kReal4, out);
-      return;
-    case Storage::kBytes:
-      return;
-  }
+  AppendCanonicalCell(from, c, out);
 }
 
 ConvertStatus AppendDateDays(int64_t days, Batch* out) {

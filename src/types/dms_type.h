@@ -61,6 +61,12 @@ inline bool IsText(DmsKind k) {
   return k == DmsKind::kString || k == DmsKind::kWstring || k == DmsKind::kClob ||
          k == DmsKind::kNclob;
 }
+// INT1..INT8 and UINT1..UINT8.
+inline bool IsIntegerKind(DmsKind k) {
+  return k == DmsKind::kInt1 || k == DmsKind::kInt2 || k == DmsKind::kInt4 || k == DmsKind::kInt8 ||
+         k == DmsKind::kUint1 || k == DmsKind::kUint2 || k == DmsKind::kUint4 ||
+         k == DmsKind::kUint8;
+}
 inline bool IsBinary(DmsKind k) { return k == DmsKind::kBytes || k == DmsKind::kBlob; }
 inline bool IsLob(DmsKind k) {
   return k == DmsKind::kBlob || k == DmsKind::kClob || k == DmsKind::kNclob;

@@ -417,10 +417,7 @@ void DecimalDigits(std::string_view s, int* integer_digits, int* fraction_digits
   *fraction_digits = dot == std::string_view::npos ? 0 : static_cast<int>(s.size() - dot - 1);
 }
 
-void AppendCanonical(const Batch& batch, size_t row, int col, const DmsType& type,
-                     std::string* out) {
-  const Cell& c = batch.at(row, col);
-  if (c.null) return;
+void AppendCanonicalCell(const DmsType& type, const Cell& c, std::string* out) {
   switch (type.kind) {
     case DmsKind::kBoolean:
       out->push_back(c.i ? '1' : '0');
@@ -448,23 +445,20 @@ void AppendCanonical(const Batch& batch, size_t row, int col, const DmsType& typ
       AppendDouble(c.d, type.kind == DmsKind::kReal4, out);
       return;
     case Storage::kBytes:
-      out->append(batch.Bytes(row, col));
       return;
   }
 }
 
-namespace {
-constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
-constexpr uint64_t kFnvPrime = 1099511628211ULL;
-inline uint64_t Fnv(uint64_t h, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= kFnvPrime;
+void AppendCanonical(const Batch& batch, size_t row, int col, const DmsType& type,
+                     std::string* out) {
+  const Cell& c = batch.at(row, col);
+  if (c.null) return;
+  if (StorageOf(type.kind) == Storage::kBytes) {
+    out->append(batch.Bytes(row, col));
+    return;
   }
-  return h;
+  AppendCanonicalCell(type, c, out);
 }
-}  // namespace
 
 uint64_t CanonicalRowHash(const Batch& batch, size_t row, const DmsType* types) {
   uint64_t h = kFnvOffset;

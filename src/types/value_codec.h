@@ -66,10 +66,26 @@ std::optional<std::string> NormalizeDecimal(std::string_view text);
 // Digits before and after the point of a canonical decimal (for range checks).
 void DecimalDigits(std::string_view canonical, int* integer_digits, int* fraction_digits);
 
+// The canonical text of a cell whose kind is not stored as bytes, appended to `out`
+// (nothing is appended for byte-stored kinds). Booleans are "1"/"0".
+void AppendCanonicalCell(const DmsType& type, const Cell& c, std::string* out);
+
 // The canonical text of one cell, as used by row hashes and text-based writers.
 // Booleans are "1"/"0"; binary is returned raw (hashes use it as bytes).
 void AppendCanonical(const Batch& batch, size_t row, int col, const DmsType& type,
                      std::string* out);
+
+// 64-bit FNV-1a: folds `n` bytes of `data` into `h` (start from kFnvOffset).
+constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+inline uint64_t Fnv(uint64_t h, const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= kFnvPrime;
+  }
+  return h;
+}
 
 // Hash of one row's canonical values, independent of engine: 64-bit FNV-1a over
 // (null flag, length, canonical bytes) per column. A table's hash is the wrapping sum of its

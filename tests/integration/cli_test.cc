@@ -16,40 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs the ferry binary with `args`; stdout and stderr captured separately.
-CliRun Ferry(const std::vector<std::string>& args) {
-  static int n = 0;
-  fs::path err_file =
-      fs::temp_directory_path() / fmt::format("ferry-cli-{}-{}.err", ::getpid(), n++);
-  std::string cmd = FERRY_BINARY;
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  cmd += " 2>" + err_file.string();
-  CliRun run;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, got);
-  int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FILE* e = fopen(err_file.c_str(), "r");
-  while (e && (got = fread(buf, 1, sizeof buf, e)) > 0) run.err.append(buf, got);
-  if (e) fclose(e);
-  fs::remove(err_file);
-  return run;
-}
-
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,7 +29,8 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, MalformedUriIsRejectedBeforeAnythingHappens) {
-  CliRun r = Ferry({"migrate", "--source", "bogus://u:topsecret@h/db", "--target", Lite("t.db")});
+  CliRun r =
+      RunFerry({"migrate", "--source", "bogus://u:topsecret@h/db", "--target", Lite("t.db")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown scheme 'bogus'"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("topsecret"), std::string::npos) << r.err;
@@ -71,12 +38,12 @@ TEST_F(Cli, MalformedUriIsRejectedBeforeAnythingHappens) {
 }
 
 TEST_F(Cli, UnreachableServerNamesHostAndPortNotPassword) {
-  CliRun r = Ferry({"catalog", "postgresql://ferry:hunter2pw@127.0.0.1:1/ferry"});
+  CliRun r = RunFerry({"catalog", "postgresql://ferry:hunter2pw@127.0.0.1:1/ferry"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos) << r.err;
-  r = Ferry({"catalog", "mysql://ferry:hunter2pw@127.0.0.1:1/ferry"});
+  r = RunFerry({"catalog", "mysql://ferry:hunter2pw@127.0.0.1:1/ferry"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos) << r.err;
@@ -87,13 +54,13 @@ TEST_F(Cli, WrongPasswordIsNeverEchoed) {
   FERRY_REQUIRE_MYSQL();
   EndpointUri pg = ParseEndpointUri(PostgresUri()).ValueOrThrow();
   EndpointUri my = ParseEndpointUri(MysqlUri()).ValueOrThrow();
-  CliRun r = Ferry({"catalog", fmt::format("postgresql://{}:Wr0ngPassw0rd@{}:{}/{}", pg.user, pg.host,
-                                        pg.PortOrDefault(), pg.database)});
+  CliRun r = RunFerry({"catalog", fmt::format("postgresql://{}:Wr0ngPassw0rd@{}:{}/{}", pg.user,
+                                              pg.host, pg.PortOrDefault(), pg.database)});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("Wr0ngPassw0rd"), std::string::npos) << r.err;
-  r = Ferry({"catalog", fmt::format("mysql://{}:Wr0ngPassw0rd@{}:{}/{}", my.user, my.host,
-                                    my.PortOrDefault(), my.database)});
+  r = RunFerry({"catalog", fmt::format("mysql://{}:Wr0ngPassw0rd@{}:{}/{}", my.user, my.host,
+                                       my.PortOrDefault(), my.database)});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("Access denied"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("Wr0ngPassw0rd"), std::string::npos) << r.err;
@@ -102,19 +69,19 @@ TEST_F(Cli, WrongPasswordIsNeverEchoed) {
 TEST_F(Cli, MissingDatabaseFileAndTable) {
   FERRY_REQUIRE_POSTGRES();
   FERRY_REQUIRE_MYSQL();
-  CliRun r = Ferry({"catalog", WithDatabase(PostgresUri(), "no_such_db_xyz")});
+  CliRun r = RunFerry({"catalog", WithDatabase(PostgresUri(), "no_such_db_xyz")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("database 'no_such_db_xyz' does not exist"), std::string::npos) << r.err;
-  r = Ferry({"catalog", WithDatabase(MysqlUri(), "no_such_db_xyz")});
+  r = RunFerry({"catalog", WithDatabase(MysqlUri(), "no_such_db_xyz")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'no_such_db_xyz' not found"), std::string::npos) << r.err;
-  r = Ferry({"catalog", Lite("absent.db")});
+  r = RunFerry({"catalog", Lite("absent.db")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("absent.db' does not exist"), std::string::npos) << r.err;
 
   Open(Lite("src.db"))->OpenSession()->Execute("CREATE TABLE present (id INTEGER PRIMARY KEY)");
-  r = Ferry({"migrate", "--source", Lite("src.db"), "--target", Lite("dst.db"), "--tables",
-             "absent_table"});
+  r = RunFerry({"migrate", "--source", Lite("src.db"), "--target", Lite("dst.db"), "--tables",
+                "absent_table"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("table 'absent_table' was selected but does not exist on the source"),
             std::string::npos)
@@ -136,9 +103,9 @@ TEST_F(Cli, UnconvertibleValueFailsOnlyItsTable) {
   auto admin = Open(MysqlUri())->OpenSession();
   admin->Execute("DROP DATABASE IF EXISTS it_cli_bc; CREATE DATABASE it_cli_bc");
 
-  CliRun r = Ferry({"migrate", "--source", PostgresUri(), "--schema", "it_cli_bc", "--target",
-                 WithDatabase(MysqlUri(), "it_cli_bc"), "--target-table-prep-mode",
-                 "DROP_AND_CREATE", "--no-progress"});
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--schema", "it_cli_bc", "--target",
+                       WithDatabase(MysqlUri(), "it_cli_bc"), "--target-table-prep-mode",
+                       "DROP_AND_CREATE", "--no-progress"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("it_cli_bc.good"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Table completed"), std::string::npos) << r.out;
@@ -164,8 +131,8 @@ TEST_F(Cli, ZeroDatesAreCountedAndReported) {
       "CREATE TABLE it_cli_zero.t (id int PRIMARY KEY, d date, ts datetime);"
       "INSERT INTO it_cli_zero.t VALUES (1, '0000-00-00', '0000-00-00 00:00:00'),"
       " (2, '2024-01-01', '2024-01-01 10:00:00'), (3, '0000-00-00', NULL)");
-  CliRun r = Ferry({"migrate", "--source", WithDatabase(MysqlUri(), "it_cli_zero"), "--target",
-                 Lite("zero.db"), "--no-progress", "--json"});
+  CliRun r = RunFerry({"migrate", "--source", WithDatabase(MysqlUri(), "it_cli_zero"), "--target",
+                       Lite("zero.db"), "--no-progress", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto json = nlohmann::json::parse(r.out);
   const auto& t = json["TableStatistics"][0];
@@ -192,8 +159,8 @@ TEST_F(Cli, SummaryJsonAndHashAgree) {
       "CREATE TABLE t2 (k VARCHAR(10) NOT NULL, n NUMERIC(10,2));"
       "CREATE UNIQUE INDEX t2_k ON t2 (k);"
       "INSERT INTO t2 VALUES ('x', 1.5), ('y', NULL)");
-  CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--json",
-                 "--no-progress"});
+  CliRun r = RunFerry(
+      {"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--json", "--no-progress"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto json = nlohmann::json::parse(r.out);
   ASSERT_EQ(json["TableStatistics"].size(), 2u);
@@ -202,8 +169,8 @@ TEST_F(Cli, SummaryJsonAndHashAgree) {
     EXPECT_FALSE(t["FullLoadStartTime"].template get<std::string>().empty());
     EXPECT_FALSE(t["FullLoadEndTime"].template get<std::string>().empty());
   }
-  CliRun a = Ferry({"hash", Lite("a.db")});
-  CliRun b = Ferry({"hash", Lite("b.db")});
+  CliRun a = RunFerry({"hash", Lite("a.db")});
+  CliRun b = RunFerry({"hash", Lite("b.db")});
   EXPECT_EQ(a.exit_code, 0);
   EXPECT_EQ(a.out, b.out);
   // Without a primary key, the unique index came across.
@@ -212,8 +179,8 @@ TEST_F(Cli, SummaryJsonAndHashAgree) {
   EXPECT_EQ(t2.unique_indexes[0].columns, std::vector<std::string>{"k"});
   EXPECT_FALSE(t2.columns[0].nullable);
   // Running again with DO_NOTHING onto the loaded table fails on the primary key, and says so.
-  r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--tables", "t1",
-             "--no-progress"});
+  r = RunFerry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"), "--tables", "t1",
+                "--no-progress"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("Table error"), std::string::npos) << r.out;
 }
@@ -225,8 +192,8 @@ TEST_F(Cli, MissingMysqlTargetDatabaseIsCreated) {
   admin->Execute("DROP DATABASE IF EXISTS it_cli_newdb");
   Open(Lite("s.db"))->OpenSession()->Execute(
       "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x')");
-  CliRun r = Ferry({"migrate", "--source", Lite("s.db"), "--target",
-                    WithDatabase(MysqlUri(), "it_cli_newdb"), "--no-progress"});
+  CliRun r = RunFerry({"migrate", "--source", Lite("s.db"), "--target",
+                       WithDatabase(MysqlUri(), "it_cli_newdb"), "--no-progress"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("target database 'it_cli_newdb' does not exist yet"), std::string::npos)
       << r.err;
@@ -242,8 +209,8 @@ TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
   {
     std::ofstream(tmp_ / "bad.json") << R"({"FullLoadSettings": {"TargetTablePrepMode": "WIPE"}})";
   }
-  CliRun r = Ferry({"migrate", "--source", "postgresql://u:pw@127.0.0.1:1/x", "--target",
-                    Lite("t.db"), "--task-settings", (tmp_ / "bad.json").string()});
+  CliRun r = RunFerry({"migrate", "--source", "postgresql://u:pw@127.0.0.1:1/x", "--target",
+                       Lite("t.db"), "--task-settings", (tmp_ / "bad.json").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.json: FullLoadSettings.TargetTablePrepMode"), std::string::npos)
       << r.err;
@@ -252,17 +219,17 @@ TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
   {
     std::ofstream(tmp_ / "unknown.json") << R"({"FullLoadSettings": {"CommitRat": 5}})";
   }
-  r = Ferry({"settings", "--normalize", (tmp_ / "unknown.json").string()});
+  r = RunFerry({"settings", "--normalize", (tmp_ / "unknown.json").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("FullLoadSettings.CommitRat"), std::string::npos) << r.err;
 
-  r = Ferry({"settings", "--normalize"});
+  r = RunFerry({"settings", "--normalize"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto defaults = nlohmann::json::parse(r.out);
   EXPECT_EQ(defaults["FullLoadSettings"]["CommitRate"], 10000);
   EXPECT_EQ(defaults["FullLoadSettings"]["TargetTablePrepMode"], "DO_NOTHING");
   EXPECT_EQ(defaults["ErrorBehavior"]["DataErrorPolicy"], "LOG_ERROR");
-  EXPECT_EQ(r.out, Ferry({"settings"}).out) << "normalised output must be stable";
+  EXPECT_EQ(r.out, RunFerry({"settings"}).out) << "normalised output must be stable";
 
   FERRY_REQUIRE_POSTGRES();
   Open(Lite("s.db"))->OpenSession()->Execute(
@@ -275,8 +242,8 @@ TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
       "FullLoadSettings": {"TargetTablePrepMode": "DROP_AND_CREATE", "MaxFullLoadSubTasks": 3}})";
   }
   for (int run = 0; run < 2; ++run) {  // twice: DROP_AND_CREATE makes the rerun succeed
-    r = Ferry({"migrate", "--source", Lite("s.db"), "--target", PostgresUri(), "--task-settings",
-               (tmp_ / "good.json").string(), "--no-progress"});
+    r = RunFerry({"migrate", "--source", Lite("s.db"), "--target", PostgresUri(), "--task-settings",
+                  (tmp_ / "good.json").string(), "--no-progress"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   EXPECT_NE(r.err.find("DROP_AND_CREATE, 3 at a time"), std::string::npos) << r.err;
@@ -333,8 +300,8 @@ TEST_F(Cli, TableMappingsSelectFilterAndRename) {
        "object-locator": {"schema-name": "%", "table-name": "Orders", "column-name": "amount"},
        "rule-action": "rename", "value": "total"}]})";
   }
-  CliRun r = Ferry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
-                    "--table-mappings", (tmp_ / "map.json").string(), "--no-progress"});
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
+                       "--table-mappings", (tmp_ / "map.json").string(), "--no-progress"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("temp_x"), std::string::npos) << r.out;
   auto customers = pg->Query("SELECT id, name, country FROM it_map_dst.customers ORDER BY id");
@@ -367,8 +334,8 @@ TEST_F(Cli, TableMappingsSelectFilterAndRename) {
                           "column-name": "Nmae"},
        "rule-action": "remove-column"}]})";
   }
-  r = Ferry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(), "--target-schema",
-             "it_map_dst", "--table-mappings", (tmp_ / "bad.json").string(), "--no-progress"});
+  r = RunFerry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(), "--target-schema",
+                "it_map_dst", "--table-mappings", (tmp_ / "bad.json").string(), "--no-progress"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.json"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("rule-id 7"), std::string::npos) << r.err;
@@ -380,8 +347,8 @@ TEST_F(Cli, TableMappingsSelectFilterAndRename) {
 }
 
 TEST_F(Cli, BadPrepModeIsExplained) {
-  CliRun r = Ferry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
-                 "--target-table-prep-mode", "WIPE"});
+  CliRun r = RunFerry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
+                       "--target-table-prep-mode", "WIPE"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("expected DO_NOTHING, DROP_AND_CREATE or TRUNCATE_BEFORE_LOAD"),
             std::string::npos)

@@ -170,40 +170,16 @@ TEST_F(ErrorBehaviorData, EscalationToStopTaskStopsTheTask) {
       << load->stop_reason();
 }
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CliRun Ferry(const std::vector<std::string>& args) {
-  std::string cmd = FERRY_BINARY;
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  cmd += " 2>&1";
-  CliRun run;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, got);
-  int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
 TEST_F(ErrorBehaviorData, StopTaskThroughTheBinaryExitsOne) {
   const fs::path settings =
       fs::temp_directory_path() / fmt::format("ferry-errors-{}.json", ::getpid());
   std::ofstream(settings) << R"({"FullLoadSettings": {"TargetTablePrepMode": "DROP_AND_CREATE",
       "MaxFullLoadSubTasks": 1}, "ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}})";
-  CliRun r = Ferry({"migrate", "--source", PostgresUri(), "--schema", "errors_it", "--target",
-                    WithDatabase(MysqlUri(), "errors_it"), "--task-settings", settings.string(),
-                    "--no-progress"});
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--schema", "errors_it", "--target",
+                       WithDatabase(MysqlUri(), "errors_it"), "--task-settings", settings.string(),
+                       "--no-progress"});
   fs::remove(settings);
+  r.out += r.err;  // the summary and the log read as one
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("Task stopped: table errors_it.bad: column born, row (id=42)"),
             std::string::npos)

@@ -5,11 +5,16 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
@@ -88,6 +93,43 @@ inline std::map<std::string, TableDigest> DigestAll(Connector& c, const std::str
     out[t.name] = DigestTable(*reader, t, keep_rows);
   }
   return out;
+}
+
+// The result of running the ferry binary.
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// `s` as one single-quoted shell word.
+inline std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs the ferry binary (FERRY_BINARY) with `args`, each passed as one word; stdout and stderr
+// captured separately.
+inline CliRun RunFerry(const std::vector<std::string>& args) {
+  static int n = 0;
+  const std::filesystem::path err_file =
+      std::filesystem::temp_directory_path() / fmt::format("ferry-cli-{}-{}.err", ::getpid(), n++);
+  std::string cmd = FERRY_BINARY;
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += " 2>" + err_file.string();
+  CliRun run;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, got);
+  int status = ::pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  FILE* e = fopen(err_file.c_str(), "r");
+  while (e && (got = fread(buf, 1, sizeof buf, e)) > 0) run.err.append(buf, got);
+  if (e) fclose(e);
+  std::filesystem::remove(err_file);
+  return run;
 }
 
 }  // namespace ferry::testing

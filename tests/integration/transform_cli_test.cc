@@ -17,26 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct FerryRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-FerryRun Ferry(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / fmt::format("ferry-tx-{}.err", ::getpid());
-  FILE* p = ::popen((std::string(FERRY_BINARY) + " " + args + " 2>" + err.string()).c_str(), "r");
-  FerryRun run;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, got);
-  int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err);
-  run.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  fs::remove(err);
-  return run;
-}
-
 class TransformCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -115,9 +95,9 @@ TEST_F(TransformCli, GuideExpressionsChangeDataTypeAndLobLimitArriveAsDmsWouldLo
     "ErrorBehavior": {"DataErrorPolicy": "LOG_ERROR"},
     "ControlTablesSettings": {"ControlSchema": "tx_dst", "StatusTableEnabled": true,
                               "HistoryTableEnabled": true, "SuspendedTablesTableEnabled": true}})");
-  FerryRun r = Ferry(fmt::format("migrate --source {} --target {} --table-mappings {} "
-                            "--task-settings {} --no-progress --json",
-                            PostgresUri(), PostgresUri(), Write("map.json", kMappings), settings));
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
+                       "--table-mappings", Write("map.json", kMappings), "--task-settings",
+                       settings, "--no-progress", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // Column order: source columns in order (secret removed), then the added ones.
@@ -166,8 +146,8 @@ TEST_F(TransformCli, GuideExpressionsChangeDataTypeAndLobLimitArriveAsDmsWouldLo
 TEST_F(TransformCli, ABadExpressionStopsBeforeAnythingIsTouched) {
   std::string bad = kMappings;
   bad.replace(bad.find("$first_name||' '||$last_name"), 28, "$first_nam || (");
-  FerryRun r = Ferry(fmt::format("migrate --source {} --target {} --table-mappings {} --no-progress",
-                            PostgresUri(), PostgresUri(), Write("bad.json", bad)));
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
+                       "--table-mappings", Write("bad.json", bad), "--no-progress"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("rule-id 3"), std::string::npos) << r.err;
   EXPECT_EQ(Rows("SELECT count(*) FROM information_schema.schemata WHERE schema_name='tx_dst'")[0][0]
@@ -184,9 +164,9 @@ TEST_F(TransformCli, EnableValidationComparesTheCopiedColumnsAfterTheLoad) {
     "ValidationSettings": {"EnableValidation": true, "PartitionSize": 2},
     "ControlTablesSettings": {"ControlSchema": "tx_dst"}})");
   session_->Execute("UPDATE tx_src.emp SET code = '7' WHERE id = 2");
-  FerryRun r = Ferry(fmt::format("migrate --source {} --target {} --table-mappings {} "
-                            "--task-settings {} --no-progress --json",
-                            PostgresUri(), PostgresUri(), Write("map.json", kMappings), settings));
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--target", PostgresUri(),
+                       "--table-mappings", Write("map.json", kMappings), "--task-settings",
+                       settings, "--no-progress", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto summary = nlohmann::json::parse(r.out);
   EXPECT_EQ(summary["TableStatistics"][0]["ValidationState"], "Validated") << r.out;

@@ -186,17 +186,11 @@ TEST_F(Validation, PostgresToPostgres) {
                "people", "pg-pg");
 
   // The CLI on the same pair: differences found -> exit 1, JSON on stdout.
-  const std::string cmd = fmt::format(
-      "{} validate --source '{}' --target '{}' --schema validation_src --target-schema "
-      "validation_dst --tables people --task-name {} --json 2>/dev/null",
-      FERRY_BINARY, PostgresUri(), PostgresUri(), TaskName("cli"));
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
-  int status = ::pclose(p);
-  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
+  const CliRun r = RunFerry({"validate", "--source", PostgresUri(), "--target", PostgresUri(),
+                             "--schema", "validation_src", "--target-schema", "validation_dst",
+                             "--tables", "people", "--task-name", TaskName("cli"), "--json"});
+  const std::string& out = r.out;
+  EXPECT_EQ(r.exit_code, 1) << out;
   EXPECT_NE(out.find("\"ValidationState\": \"Mismatched records\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"ValidationFailedRecords\": 3"), std::string::npos) << out;
 }

@@ -8,6 +8,7 @@
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_writer.h"
 #include "connectors/postgres/postgres_connector.h"
+#include "test_types.h"
 #include "types/value_codec.h"
 
 namespace ferry::postgres {
@@ -24,15 +25,7 @@ PgMappedType Map(const std::string& formatted, uint32_t oid, char typtype = 'b',
   return MapPgType(info);
 }
 
-DmsType T(DmsKind kind, int64_t length = 0, int precision = 0, int scale = 0, bool tz = false) {
-  DmsType t;
-  t.kind = kind;
-  t.length = length;
-  t.precision = precision;
-  t.scale = scale;
-  t.with_time_zone = tz;
-  return t;
-}
+using ::ferry::testing::T;
 
 TEST(PgTypeMap, NativeToDms) {
   EXPECT_EQ(Map("boolean", 16).type, T(DmsKind::kBoolean));

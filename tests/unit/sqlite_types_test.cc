@@ -1,18 +1,13 @@
+#include "connectors/sqlite/sqlite_types.h"
+
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_types.h"
+#include "test_types.h"
 
 namespace ferry::sqlite {
 namespace {
 
-DmsType T(DmsKind kind, int64_t length = 0, int precision = 0, int scale = 0) {
-  DmsType t;
-  t.kind = kind;
-  t.length = length;
-  t.precision = precision;
-  t.scale = scale;
-  return t;
-}
+using ::ferry::testing::T;
 
 TEST(SqliteTypesTest, DeclaredTypeToDms) {
   struct Case {

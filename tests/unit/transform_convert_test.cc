@@ -6,20 +6,14 @@
 #include <cstdint>
 #include <string>
 
+#include "test_types.h"
 #include "transform/value_convert.h"
 #include "types/value_codec.h"
 
 namespace ferry {
 namespace {
 
-DmsType T(DmsKind kind, int64_t length = 0, int precision = 0, int scale = 0) {
-  DmsType t;
-  t.kind = kind;
-  t.length = length;
-  t.precision = precision;
-  t.scale = scale;
-  return t;
-}
+using ::ferry::testing::T;
 
 struct Out {
   ConvertStatus status = ConvertStatus::kOk;

@@ -1,7 +1,5 @@
 // RowTransformer: add-column expressions evaluated by SQLite, change-data-type conversions,
 // LOB limits, refusals with their messages, and what the sink sees.
-#include "transform/row_transform.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,19 +9,14 @@
 
 #include "common/error.h"
 #include "connectors/connector.h"
+#include "test_types.h"
+#include "transform/row_transform.h"
 #include "types/value_codec.h"
 
 namespace ferry {
 namespace {
 
-DmsType T(DmsKind kind, int64_t length = 0, int precision = 0, int scale = 0) {
-  DmsType t;
-  t.kind = kind;
-  t.length = length;
-  t.precision = precision;
-  t.scale = scale;
-  return t;
-}
+using ::ferry::testing::T;
 
 // id INT4, first STRING(20), last STRING(20), salary NUMERIC(10,2), born DATE,
 // seen DATETIME(6), big UINT8, MixedCase INT4, data BLOB, score REAL8, notes NCLOB

@@ -5,16 +5,13 @@
 #include <algorithm>
 #include <map>
 
+#include "test_types.h"
 #include "validation/row_compare.h"
 
 namespace ferry {
 namespace {
 
-DmsType T(DmsKind kind) {
-  DmsType t;
-  t.kind = kind;
-  return t;
-}
+using ::ferry::testing::T;
 
 // Rows of (id INT4, name WSTRING, note NCLOB).
 Batch People(const std::vector<std::tuple<int, std::string, std::string>>& rows) {

@@ -104,12 +104,6 @@ DmsKind IntKind(int bytes, bool is_unsigned) {
   }
 }
 
-bool IsIntegerKind(DmsKind k) {
-  return k == DmsKind::kInt1 || k == DmsKind::kInt2 || k == DmsKind::kInt4 ||
-         k == DmsKind::kInt8 || k == DmsKind::kUint1 || k == DmsKind::kUint2 ||
-         k == DmsKind::kUint4 || k == DmsKind::kUint8;
-}
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -1,0 +1,99 @@
+#include "cli/task_plan.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "common/error.h"
+#include "endpoint/endpoint_uri.h"
+
+namespace ferry {
+
+std::vector<std::string> SplitList(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const std::string& item : items) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      std::string part =
+          item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!part.empty()) out.push_back(part);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+std::string ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}'", what, path));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TaskSettings LoadTaskSettings(const std::string& path) {
+  Result<TaskSettings> settings = ParseTaskSettings(ReadFile(path, "task settings"), path);
+  if (!settings.ok()) throw settings.error();
+  return std::move(settings).ValueOrThrow();
+}
+
+std::unique_ptr<Connector> Connect(const std::string& text, const char* role, bool as_target) {
+  Result<EndpointUri> uri = ParseEndpointUri(text);
+  if (!uri.ok()) throw uri.error();
+  std::unique_ptr<Connector> connector = OpenConnector(*uri);
+  try {
+    connector->TestConnection();
+  } catch (const Error& e) {
+    if (as_target && e.kind() == ErrorKind::kNotFound && uri->engine == Engine::kMysql) {
+      spdlog::info("target database '{}' does not exist yet; it will be created", uri->database);
+      return connector;
+    }
+    throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri->Describe(), e.what()));
+  }
+  return connector;
+}
+
+std::optional<TableMappings> LoadTableMappings(const std::string& path,
+                                               const std::vector<std::string>& tables) {
+  if (path.empty()) return std::nullopt;
+  if (!tables.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--tables and --table-mappings both select tables: use one of them");
+  }
+  Result<TableMappings> parsed = ParseTableMappings(ReadFile(path, "table mappings"), path);
+  if (!parsed.ok()) throw parsed.error();
+  return std::move(parsed).ValueOrThrow();
+}
+
+TaskTables PlanTaskTables(Connector& source, Connector& target, const std::string& schema,
+                          const std::string& target_schema,
+                          const std::optional<TableMappings>& mappings,
+                          const std::string& mappings_path, const std::vector<std::string>& tables,
+                          const char* verb) {
+  std::vector<TableDef> source_tables = source.OpenCatalog()->ListTables(schema);
+  std::string schema_on_target = target.uri().Param("schema");
+  if (!target_schema.empty()) schema_on_target = target_schema;
+  TaskTables out;
+  if (mappings) {
+    Result<std::vector<MappedTable>> mapped =
+        ApplyTableMappings(*mappings, source_tables, mappings_path);
+    if (!mapped.ok()) throw mapped.error();
+    out.mapped = std::move(mapped).ValueOrThrow();
+    out.plans = PlanFromMappings(*out.mapped, source, target, schema_on_target);
+  } else {
+    out.plans =
+        PlanTables(source_tables, source.engine(), target, schema_on_target, SplitList(tables));
+  }
+  if (out.plans.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("no tables to {}: the source {} has no user tables{}", verb,
+                            source.uri().Describe(), tables.empty() ? "" : " matching --tables"));
+  }
+  return out;
+}
+
+}  // namespace ferry

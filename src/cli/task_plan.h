@@ -1,0 +1,55 @@
+// What `ferry migrate` and `ferry validate` share before they start: reading the files given on
+// the command line, connecting to the endpoints, and planning the tables from --tables or
+// --table-mappings, so that both commands pair the same source and target tables.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connectors/connector.h"
+#include "engine/plan.h"
+#include "mapping/mapping_apply.h"
+#include "mapping/table_mappings.h"
+#include "settings/task_settings.h"
+
+namespace ferry {
+
+// The values of a repeatable comma-separated option: {"a,b", "c"} -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::vector<std::string>& items);
+
+// The whole file; ErrorKind::kNotFound "cannot read <what> file '<path>'" when it cannot be read.
+std::string ReadFile(const std::string& path, const char* what);
+
+// The --task-settings file, parsed; throws on a file that cannot be read or parsed.
+TaskSettings LoadTaskSettings(const std::string& path);
+
+// Opens and tests the endpoint `text`; `role` ("source", "target", ...) names it in errors.
+// `as_target`: a MySQL database that does not exist yet is fine for a target (the load
+// creates it, as it creates a missing PostgreSQL schema).
+std::unique_ptr<Connector> Connect(const std::string& text, const char* role,
+                                   bool as_target = false);
+
+// The --table-mappings file, parsed; nullopt when `path` is empty. Throws when `tables`
+// (--tables) selects tables too.
+std::optional<TableMappings> LoadTableMappings(const std::string& path,
+                                               const std::vector<std::string>& tables);
+
+struct TaskTables {
+  std::vector<TablePlan> plans;
+  // With table mappings: the mapped tables, one per plan and in the same order.
+  std::optional<std::vector<MappedTable>> mapped;
+};
+
+// Plans the tables of `schema` on `source`: by `mappings` when given (`mappings_path` names
+// the file in errors), else those named by `tables` (every table when empty).
+// `target_schema` overrides the target URI's schema= when not empty. Throws
+// ErrorKind::kNotFound "no tables to <verb>: ..." when nothing is selected.
+TaskTables PlanTaskTables(Connector& source, Connector& target, const std::string& schema,
+                          const std::string& target_schema,
+                          const std::optional<TableMappings>& mappings,
+                          const std::string& mappings_path, const std::vector<std::string>& tables,
+                          const char* verb);
+
+}  // namespace ferry
