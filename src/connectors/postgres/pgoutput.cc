@@ -76,16 +76,30 @@ class Reader {
   std::string error_;
 };
 
+// Whether `count` items of at least `min_bytes` each can still follow; a count beyond what is
+// left is malformed (and must not size an allocation). `what` formats the count.
+bool CountFits(Reader& r, uint64_t count, size_t min_bytes, const char* what) {
+  if (!r.ok()) return false;
+  if (count <= r.remaining() / min_bytes) return true;
+  r.Fail(fmt::format("{}, {} byte(s) left", fmt::format(fmt::runtime(what), count),
+                     r.remaining()));
+  return false;
+}
+
+// The fields Commit and Stream Commit share, in protocol order.
+template <typename CommitMessage>
+void ReadCommitFields(Reader& r, CommitMessage* m) {
+  m->flags = r.U8("flags");
+  m->commit_lsn = r.U64("commit LSN");
+  m->end_lsn = r.U64("end LSN");
+  m->commit_time = r.I64("commit time");
+}
+
 // TupleData: Int16 column count, then per column 'n' | 'u' | 't' Int32 len bytes | 'b' ...
 Tuple ReadTuple(Reader& r) {
   Tuple tuple;
   const uint16_t n = r.U16("tuple column count");
-  // Each column takes at least one byte: a count beyond what is left is malformed (and must
-  // not size an allocation).
-  if (n > r.remaining()) {
-    r.Fail(fmt::format("tuple claims {} columns, {} byte(s) left", n, r.remaining()));
-    return tuple;
-  }
+  if (!CountFits(r, n, 1, "tuple claims {} columns")) return tuple;
   tuple.reserve(n);
   for (uint16_t i = 0; i < n && r.ok(); ++i) {
     TupleValue v;
@@ -156,10 +170,7 @@ Result<Message> Decoder::Decode(std::string_view bytes) {
     }
     case 'C': {
       Commit m;
-      m.flags = r.U8("flags");
-      m.commit_lsn = r.U64("commit LSN");
-      m.end_lsn = r.U64("end LSN");
-      m.commit_time = r.I64("commit time");
+      ReadCommitFields(r, &m);
       out = m;
       break;
     }
@@ -178,11 +189,7 @@ Result<Message> Decoder::Decode(std::string_view bytes) {
       m.name = r.String("relation name");
       m.replica_identity = static_cast<char>(r.U8("replica identity"));
       const uint16_t n = r.U16("column count");
-      if (n > r.remaining()) {
-        r.Fail(fmt::format("claims {} columns, {} byte(s) left", n, r.remaining()));
-      } else {
-        m.columns.reserve(n);
-      }
+      if (CountFits(r, n, 1, "claims {} columns")) m.columns.reserve(n);
       for (uint16_t i = 0; i < n && r.ok(); ++i) {
         RelationColumn c;
         c.key = (r.U8("column flags") & 1) != 0;
@@ -253,9 +260,7 @@ Result<Message> Decoder::Decode(std::string_view bytes) {
       const uint8_t options = r.U8("options");
       m.cascade = (options & 1) != 0;
       m.restart_identity = (options & 2) != 0;
-      if (r.ok() && n > r.remaining() / 4) {
-        r.Fail(fmt::format("claims {} relations, {} byte(s) left", n, r.remaining()));
-      }
+      CountFits(r, n, 4, "claims {} relations");
       for (uint32_t i = 0; i < n && r.ok(); ++i) m.relation_ids.push_back(r.U32("relation id"));
       out = std::move(m);
       break;
@@ -288,10 +293,7 @@ Result<Message> Decoder::Decode(std::string_view bytes) {
     case 'c': {
       StreamCommit m;
       m.xid = r.U32("transaction id");
-      m.flags = r.U8("flags");
-      m.commit_lsn = r.U64("commit LSN");
-      m.end_lsn = r.U64("end LSN");
-      m.commit_time = r.I64("commit time");
+      ReadCommitFields(r, &m);
       out = m;
       break;
     }
