@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cdc/change_applier.h"
+#include "cdc/change_capture.h"
 #include "connectors/mysql/mysql_connector.h"
 #include "connectors/postgres/postgres_connector.h"
 #include "connectors/sqlite/sqlite_connector.h"
@@ -44,6 +46,16 @@ std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table
     }
   }
   return out + ")";
+}
+
+std::unique_ptr<cdc::ChangeCapture> Connector::OpenChangeCapture(const cdc::CaptureOptions&) {
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("change data capture from {} is not supported yet", EngineName(engine())));
+}
+
+std::unique_ptr<cdc::ChangeApplier> Connector::OpenChangeApplier() {
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("applying changes to {} is not supported yet", EngineName(engine())));
 }
 
 std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri) {

@@ -24,6 +24,12 @@
 
 namespace ferry {
 
+namespace cdc {
+class ChangeCapture;
+class ChangeApplier;
+struct CaptureOptions;
+}  // namespace cdc
+
 // A value the connector cannot read or write. `column` indexes TableDef::columns;
 // `batch_row` is the row inside the batch being read or written (-1 when unknown);
 // `row_key` is a description such as "(id=42)" when the connector could tell, else empty.
@@ -219,6 +225,12 @@ class Connector {
     (void)table;
     return nullptr;
   }
+  // Change data capture from this endpoint as a source (cdc/change_capture.h). Connects
+  // lazily. The default throws Error(kUnsupported) naming the engine.
+  virtual std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(const cdc::CaptureOptions& options);
+  // Applies changes to this endpoint as a target (cdc/change_applier.h), on its own connection.
+  // The default throws Error(kUnsupported) naming the engine.
+  virtual std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier();
 };
 
 // Opens the connector for `uri`'s engine. Does not connect yet.

@@ -3,6 +3,7 @@
 // left and then returns false. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -36,6 +37,26 @@ class BoundedQueue {
     return item;
   }
 
+  // Like Pop, but waits at most `timeout`: nullopt when nothing arrived (check closed()).
+  template <typename Rep, typename Period>
+  std::optional<T> PopFor(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock lock(mu_);
+    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+
   // No more pushes will be accepted; pending items may still be popped.
   void Close() {
     std::lock_guard lock(mu_);
@@ -53,7 +74,7 @@ class BoundedQueue {
   }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   std::deque<T> items_;   // GUARDED_BY(mu_)

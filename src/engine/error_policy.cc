@@ -16,6 +16,13 @@ const char* ErrorActionName(ErrorAction action) {
   return "?";
 }
 
+DataErrorKind ClassifyDataError(std::string_view m) {
+  for (const char* s : {"longer than", "exceed the limit", "too long", "truncat"}) {
+    if (m.find(s) != std::string_view::npos) return DataErrorKind::kTruncation;
+  }
+  return DataErrorKind::kData;
+}
+
 ErrorBehavior StrictErrorBehavior() {
   ErrorBehavior b;
   b.data_error_policy = ErrorPolicy::kSuspendTable;
@@ -86,6 +93,40 @@ int64_t ErrorPolicies::DataErrors(const std::string& table) const {
 void ErrorPolicies::ResetDataErrors(const std::string& table) {
   std::lock_guard lock(mu_);
   data_errors_.erase(table);
+}
+
+ErrorDecision ErrorPolicies::OnApplyConflict(const std::string& table, char op) {
+  int64_t count;
+  {
+    std::lock_guard lock(mu_);
+    count = ++apply_conflicts_;
+  }
+  const int64_t limit = behavior_.apply_error_escalation_count;
+  if (limit > 0 && count >= limit) {
+    ErrorDecision d = Decide(behavior_.apply_error_escalation_policy);
+    d.escalated = true;
+    d.count = count;
+    d.reason = fmt::format("ApplyErrorEscalationPolicy {} after {} apply conflict(s) "
+                           "(ApplyErrorEscalationCount {}), the last in table {}",
+                           ErrorPolicyName(behavior_.apply_error_escalation_policy), count, limit,
+                           table);
+    return d;
+  }
+  const char* setting = op == 'I'   ? "ApplyErrorInsertPolicy"
+                        : op == 'U' ? "ApplyErrorUpdatePolicy"
+                                    : "ApplyErrorDeletePolicy";
+  const ErrorPolicy policy = op == 'I'   ? behavior_.apply_error_insert_policy
+                             : op == 'U' ? behavior_.apply_error_update_policy
+                                         : behavior_.apply_error_delete_policy;
+  ErrorDecision d = Decide(policy);
+  d.count = count;
+  d.reason = fmt::format("{} {}", setting, ErrorPolicyName(policy));
+  return d;
+}
+
+int64_t ErrorPolicies::ApplyConflicts() const {
+  std::lock_guard lock(mu_);
+  return apply_conflicts_;
 }
 
 ErrorDecision ErrorPolicies::OnTableError(const std::string& table) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "settings/task_settings.h"
 
@@ -26,6 +27,10 @@ enum class DataErrorKind {
   kData,        // DataErrorPolicy: a value the target cannot hold, a transformation failure
   kTruncation,  // DataTruncationErrorPolicy: a value longer than its target column
 };
+
+// Writers report no category with a RowError; a value too long for its column is recognised
+// by the wording every writer uses for it, so DataTruncationErrorPolicy can apply.
+DataErrorKind ClassifyDataError(std::string_view message);
 
 enum class ErrorAction {
   kSkipRow,       // drop the row and go on (LOG_ERROR logs it, IGNORE_RECORD only counts it)
@@ -72,6 +77,15 @@ class ErrorPolicies {
   // Forgets `table`'s data errors: it is being reloaded from the start.
   void ResetDataErrors(const std::string& table);
 
+  // A CDC change of `table` did not apply (change_applier.h ApplyOutcome): `op` is 'I' for an
+  // insert that found its key taken, 'U' / 'D' for an update / delete that found no row.
+  // Counts it per task and returns ApplyErrorInsertPolicy / ApplyErrorUpdatePolicy /
+  // ApplyErrorDeletePolicy (INSERT_RECORD and UPDATE_RECORD never reach here: the change is
+  // applied as an upsert), or ApplyErrorEscalationPolicy once ApplyErrorEscalationCount > 0
+  // conflicts happened.
+  ErrorDecision OnApplyConflict(const std::string& table, char op);
+  int64_t ApplyConflicts() const;
+
   // `table` ended in error (not cancelled). Counts it per task and returns kSuspendTable or
   // kStopTask: TableErrorPolicy, or TableErrorEscalationPolicy (STOP_TASK) once
   // TableErrorEscalationCount > 0 tables are in error.
@@ -93,6 +107,7 @@ class ErrorPolicies {
   mutable std::mutex mu_;
   std::map<std::string, int64_t> data_errors_;  // GUARDED_BY(mu_), per table
   int64_t table_errors_ = 0;                    // GUARDED_BY(mu_)
+  int64_t apply_conflicts_ = 0;                 // GUARDED_BY(mu_)
   int64_t retries_ = 0;                         // GUARDED_BY(mu_)
   bool waited_at_max_ = false;                  // GUARDED_BY(mu_)
 };

@@ -101,15 +101,7 @@ Batch WithoutRow(const Batch& batch, size_t skip, const TableDef& table) {
   return out;
 }
 
-// Writers report no category with a RowError; a value too long for its column is recognised
-// by the wording every writer uses for it, so DataTruncationErrorPolicy can apply.
-DataErrorKind ClassifyRowError(const RowError& e) {
-  const std::string_view m = e.what();
-  for (const char* s : {"longer than", "exceed the limit", "too long", "truncat"}) {
-    if (m.find(s) != std::string_view::npos) return DataErrorKind::kTruncation;
-  }
-  return DataErrorKind::kData;
-}
+DataErrorKind ClassifyRowError(const RowError& e) { return ClassifyDataError(e.what()); }
 
 }  // namespace
 
@@ -128,7 +120,13 @@ FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> 
     st->estimated_rows = plan.source.estimated_rows;
     stats_.push_back(std::move(st));
   }
-  for (size_t i = 0; i < plans_.size(); ++i) order_.push_back(i);
+  if (options_.tables_to_load) {
+    for (size_t i : *options_.tables_to_load) {
+      if (i < plans_.size()) order_.push_back(i);
+    }
+  } else {
+    for (size_t i = 0; i < plans_.size(); ++i) order_.push_back(i);
+  }
   // Higher DMS load-order first; within one, largest first, so the longest table does not
   // start last and stretch the tail.
   std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
@@ -166,6 +164,7 @@ void FullLoad::Worker() {
     if (slot >= order_.size()) return;
     LoadAttempt attempt;
     while (LoadTable(order_[slot], reader, writer, attempt)) ++attempt.attempt;
+    if (options_.on_table_done) options_.on_table_done(order_[slot]);
   }
 }
 

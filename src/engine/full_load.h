@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,13 @@ struct FullLoadOptions {
   int auto_segments = 0;
   int64_t auto_segment_min_rows = 1000000;
   int64_t auto_segment_min_bytes = int64_t{256} << 20;
+  // Called on the loading thread when a table's load is over (its TableStats state says how it
+  // ended: completed, error or cancelled), with its index in the plans. CDC uses it to apply the
+  // table's cached changes. Must be thread-safe.
+  std::function<void(size_t plan_index)> on_table_done;
+  // Load only these plans (indexes); the others keep their stats ("Before load") and are not
+  // touched. nullopt = every plan. CDC resumes reload only the tables that need it.
+  std::optional<std::vector<size_t>> tables_to_load;
 };
 
 // Default for FullLoadOptions::parallel on this machine.

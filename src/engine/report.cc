@@ -64,6 +64,23 @@ std::string FormatSummary(const std::vector<std::unique_ptr<TableStats>>& stats)
     }
   }
   out += fmt::format("{} of {} tables completed, {} rows\n", completed, stats.size(), total_rows);
+  // Change processing, when the task had any: DMS's per-table CDC counters.
+  bool cdc = false;
+  for (const auto& st : stats) {
+    cdc |= st->cdc_inserts + st->cdc_updates + st->cdc_deletes + st->cdc_ddls > 0;
+  }
+  if (cdc) {
+    out += fmt::format("\n{:<{}}  {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>7}\n", "Changes",
+                       width, "Inserts", "Updates", "Deletes", "Ddls", "Applied I", "Applied U",
+                       "Applied D", "Errors");
+    for (const auto& st : stats) {
+      out += fmt::format("{:<{}}  {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>7}\n",
+                         st->SourceName(), width, st->cdc_inserts.load(), st->cdc_updates.load(),
+                         st->cdc_deletes.load(), st->cdc_ddls.load(), st->applied_inserts.load(),
+                         st->applied_updates.load(), st->applied_deletes.load(),
+                         st->cdc_apply_errors.load());
+    }
+  }
   return out + errors;
 }
 
@@ -77,10 +94,14 @@ nlohmann::json SummaryJson(const std::vector<std::unique_ptr<TableStats>>& stats
         {"TableName", st.source_table},
         {"TargetSchemaName", st.target_schema},
         {"TargetTableName", st.target_table},
-        {"Inserts", 0},
-        {"Deletes", 0},
-        {"Updates", 0},
-        {"Ddls", 0},
+        {"Inserts", st.cdc_inserts.load()},
+        {"Deletes", st.cdc_deletes.load()},
+        {"Updates", st.cdc_updates.load()},
+        {"Ddls", st.cdc_ddls.load()},
+        {"AppliedInserts", st.applied_inserts.load()},
+        {"AppliedDeletes", st.applied_deletes.load()},
+        {"AppliedUpdates", st.applied_updates.load()},
+        {"AppliedDdls", st.applied_ddls.load()},
         {"FullLoadRows", st.full_load_rows.load()},
         {"FullLoadErrorRows", st.full_load_error_rows},
         {"FullLoadCondtnlChkFailedRows", 0},

@@ -53,6 +53,13 @@ struct TableStats {
   int64_t recoverable_retries = 0;
   std::string last_recoverable_error;
 
+  // Change processing (DMS: Inserts, Updates, Deletes, Ddls are changes captured for the table;
+  // Applied* are the ones committed on the target). Cached changes count when applied.
+  std::atomic<int64_t> cdc_inserts{0}, cdc_updates{0}, cdc_deletes{0}, cdc_ddls{0};
+  std::atomic<int64_t> applied_inserts{0}, applied_updates{0}, applied_deletes{0},
+      applied_ddls{0};
+  std::atomic<int64_t> cdc_apply_errors{0};  // changes that did not apply (apply error policies)
+
   std::string SourceName() const { return source_schema + "." + source_table; }
   std::string TargetName() const { return target_schema + "." + target_table; }
 };

@@ -37,9 +37,11 @@ spdlog::level::level_enum LevelOf(LoggerSeverity severity) {
 void Init(bool verbose) {
   std::lock_guard lock(g_mu);
   if (g_loggers[0]) return;
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   for (int i = 0; i < kLogComponentCount; ++i) {
     const auto id = static_cast<LogComponentId>(i);
+    // One sink per logger: a logger's pattern is its sinks' formatter, so a shared sink would
+    // print every line with the last component's name. Console sinks share one stderr mutex.
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     auto logger = std::make_shared<spdlog::logger>(LogComponentIdName(id), sink);
     logger->set_pattern(Pattern(id));
     logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);

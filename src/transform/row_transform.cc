@@ -133,6 +133,7 @@ bool RowTransformer::AppendColumn(const Batch& in, size_t row, int col,
       Cell c;
       c.u = 0;
       c.null = false;
+      c.unchanged = false;
       switch (v.type) {
         case ExpressionValue::Type::kNull:
           dest->AppendNull();

@@ -32,6 +32,9 @@ struct Cell {
     } s;
   };
   bool null;
+  // CDC only: the source did not send this value because it did not change (PostgreSQL
+  // unchanged TOAST). Set together with `null`; an update leaves such a column as it is.
+  bool unchanged;
 };
 static_assert(sizeof(Cell) == 16);
 
@@ -57,6 +60,12 @@ class Batch {
   // Append values to the current row, left to right. A row is complete after `columns()`
   // appends; callers must not leave a row half-written when handing the batch on.
   void AppendNull() { cells_.push_back(MakeCell(true)); }
+  // A value the source left out because it did not change (see Cell::unchanged).
+  void AppendUnchanged() {
+    Cell c = MakeCell(true);
+    c.unchanged = true;
+    cells_.push_back(c);
+  }
   void AppendInt(int64_t v) {
     Cell c = MakeCell(false);
     c.i = v;
@@ -88,6 +97,22 @@ class Batch {
     c.s.length = static_cast<uint32_t>(arena_.size() - start);
     cells_.push_back(c);
   }
+  // Appends a copy of `other`'s cell (row, col) to the current row: bytes are copied into this
+  // batch's arena; NULL and unchanged flags are kept.
+  void AppendCellFrom(const Batch& other, size_t row, int col, bool is_bytes) {
+    const Cell& c = other.at(row, col);
+    if (c.null || !is_bytes) {
+      cells_.push_back(c);
+      return;
+    }
+    AppendBytes(other.Bytes(row, col));
+  }
+  // Turns an appended cell into an unchanged one (see Cell::unchanged).
+  void MarkUnchanged(size_t row, int col) {
+    Cell& c = cells_[row * columns_ + col];
+    c.null = true;
+    c.unchanged = true;
+  }
   // Drops the values of a half-written last row (used when a reader fails mid-row).
   void TruncateToRows(size_t rows) { cells_.resize(rows * columns_); }
 
@@ -104,6 +129,7 @@ class Batch {
     Cell c;
     c.u = 0;
     c.null = null;
+    c.unchanged = false;
     return c;
   }
 

@@ -32,5 +32,19 @@ TEST(Logging, ComponentsTakeTheirSeverity) {
   logging::Configure(Logging{}, false);
 }
 
+// Each component's lines carry its own name (loggers must not share a formatter).
+TEST(Logging, EveryLineNamesItsComponent) {
+  logging::Init(false);
+  ::testing::internal::CaptureStderr();
+  logging::For(LogComponentId::kSourceCapture).warn("from capture");
+  logging::For(LogComponentId::kTargetApply).warn("from apply");
+  spdlog::warn("from the default logger");
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("[SOURCE_CAPTURE  ] warning from capture"), std::string::npos) << err;
+  EXPECT_NE(err.find("[TARGET_APPLY    ] warning from apply"), std::string::npos) << err;
+  EXPECT_NE(err.find("[TASK_MANAGER    ] warning from the default logger"), std::string::npos)
+      << err;
+}
+
 }  // namespace
 }  // namespace ferry

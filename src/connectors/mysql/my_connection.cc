@@ -42,9 +42,10 @@ ErrorKind KindForMysqlError(unsigned code) {
   }
 }
 
-MyConnection::MyConnection(const EndpointUri& uri, const std::string* database_override)
+MyConnection::MyConnection(const EndpointUri& uri, const std::string* database_override,
+                           unsigned long extra_client_flags)
     : uri_(uri) {
-  Connect(database_override ? *database_override : uri.database);
+  Connect(database_override ? *database_override : uri.database, extra_client_flags);
 }
 
 MyConnection::~MyConnection() {
@@ -56,7 +57,7 @@ std::string MyConnection::Where() const {
                      uri_.PortOrDefault());
 }
 
-void MyConnection::Connect(const std::string& database) {
+void MyConnection::Connect(const std::string& database, unsigned long extra_client_flags) {
   my_ = mysql_init(nullptr);
   if (!my_) throw Error(ErrorKind::kInternal, "mysql_init failed (out of memory)");
   unsigned timeout = 10;
@@ -68,7 +69,7 @@ void MyConnection::Connect(const std::string& database) {
   if (!mysql_real_connect(my_, host.c_str(), uri_.user.c_str(), uri_.password.c_str(),
                           database.empty() ? nullptr : database.c_str(),
                           static_cast<unsigned>(uri_.PortOrDefault()), nullptr,
-                          CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS)) {
+                          CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | extra_client_flags)) {
     const unsigned code = mysql_errno(my_);
     const std::string text = mysql_error(my_);
     mysql_close(my_);

@@ -52,7 +52,10 @@ class MyConnection {
   // the URI's database when not null, "" connects without a default database) and sets the
   // session up (see Connect in my_connection.cc for the settings and why).
   // Throws Error(kAuth | kConnection | kNotFound) naming user@host:port and the database.
-  MyConnection(const EndpointUri& uri, const std::string* database_override = nullptr);
+  // `extra_client_flags` are added to the mysql_real_connect flags (the CDC applier passes
+  // CLIENT_FOUND_ROWS so an UPDATE reports the rows it matched, not those it changed).
+  MyConnection(const EndpointUri& uri, const std::string* database_override = nullptr,
+               unsigned long extra_client_flags = 0);
   MyConnection(const MyConnection&) = delete;
   MyConnection& operator=(const MyConnection&) = delete;
   ~MyConnection();
@@ -76,7 +79,7 @@ class MyConnection {
   std::string Where() const;
 
  private:
-  void Connect(const std::string& database);
+  void Connect(const std::string& database, unsigned long extra_client_flags);
 
   EndpointUri uri_;
   MYSQL* my_ = nullptr;

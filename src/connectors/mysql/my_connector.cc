@@ -2,6 +2,7 @@
 // session and dialect of this folder behind ferry::Connector.
 #include <fmt/format.h>
 
+#include "connectors/mysql/my_applier.h"
 #include "connectors/mysql/my_catalog.h"
 #include "connectors/mysql/my_connection.h"
 #include "connectors/mysql/my_partitions.h"
@@ -56,6 +57,9 @@ class MyConnector : public Connector {
     return std::make_unique<MySqlSession>(uri_);
   }
   const Dialect& dialect() const override { return dialect_; }
+  std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
+    return std::make_unique<MyChangeApplier>(uri_);
+  }
   std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& table) override {
     return OpenMySnapshot(uri_, table);
   }

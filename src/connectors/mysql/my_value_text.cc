@@ -470,7 +470,7 @@ bool IsMember(const std::vector<std::string>& members, std::string_view v) {
 }
 
 void EncodeText(const WriteColumn& w, const Batch& b, size_t row, int col, std::string* scratch,
-                std::string* out) {
+                std::string* out, bool escape) {
   std::string_view v = SourceText(w, b, row, col, scratch);
   if (!IsValidUtf8(v)) Fail(w, b, row, col, "not valid UTF-8");
   const int64_t max_bytes = MaxBytes(w.target);
@@ -503,11 +503,15 @@ void EncodeText(const WriteColumn& w, const Batch& b, size_t row, int col, std::
   if (w.target.base == MyBase::kJson && !nlohmann::json::accept(v)) {
     Fail(w, b, row, col, "not valid JSON");
   }
-  AppendLoadDataEscaped(v, out);
+  if (escape) {
+    AppendLoadDataEscaped(v, out);
+  } else {
+    out->append(v);
+  }
 }
 
 void EncodeBinary(const WriteColumn& w, const Batch& b, size_t row, int col, std::string* scratch,
-                  std::string* out) {
+                  std::string* out, bool escape) {
   std::string_view v = SourceText(w, b, row, col, scratch);
   const int64_t max_bytes = MaxBytes(w.target);
   if (static_cast<int64_t>(v.size()) > max_bytes) {
@@ -517,7 +521,11 @@ void EncodeBinary(const WriteColumn& w, const Batch& b, size_t row, int col, std
     Fail(w, b, row, col,
          fmt::format("{} bytes would be padded with zero bytes to {}", v.size(), max_bytes));
   }
-  AppendLoadDataEscaped(v, out);
+  if (escape) {
+    AppendLoadDataEscaped(v, out);
+  } else {
+    out->append(v);
+  }
 }
 
 // The value as microseconds (datetime targets), days * day (date) or time micros.
@@ -583,14 +591,9 @@ void EncodeTemporal(const WriteColumn& w, const Batch& b, size_t row, int col, s
   AppendDatetime(v, out);
 }
 
-}  // namespace
-
-void AppendLoadField(const WriteColumn& w, const Batch& b, size_t row, int col,
-                     std::string* scratch, std::string* out) {
-  if (b.IsNull(row, col)) {
-    AppendLoadDataNull(out);
-    return;
-  }
+// The checked value of a non-NULL cell; text and binary escaped for LOAD DATA when `escape`.
+void EncodeValue(const WriteColumn& w, const Batch& b, size_t row, int col, std::string* scratch,
+                 std::string* out, bool escape) {
   switch (w.target.base) {
     case MyBase::kTinyint:
     case MyBase::kSmallint:
@@ -621,11 +624,53 @@ void AppendLoadField(const WriteColumn& w, const Batch& b, size_t row, int col,
     case MyBase::kMediumblob:
     case MyBase::kLongblob:
     case MyBase::kGeometry:
-      EncodeBinary(w, b, row, col, scratch, out);
+      EncodeBinary(w, b, row, col, scratch, out, escape);
       return;
     default:
-      EncodeText(w, b, row, col, scratch, out);
+      EncodeText(w, b, row, col, scratch, out, escape);
       return;
+  }
+}
+
+}  // namespace
+
+void AppendLoadField(const WriteColumn& w, const Batch& b, size_t row, int col,
+                     std::string* scratch, std::string* out) {
+  if (b.IsNull(row, col)) {
+    AppendLoadDataNull(out);
+    return;
+  }
+  EncodeValue(w, b, row, col, scratch, out, true);
+}
+
+void AppendCheckedValue(const WriteColumn& w, const Batch& b, size_t row, int col,
+                        std::string* scratch, std::string* out) {
+  EncodeValue(w, b, row, col, scratch, out, false);
+}
+
+ValueClass ClassOf(const WriteColumn& w) {
+  switch (w.target.base) {
+    case MyBase::kTinyint:
+    case MyBase::kSmallint:
+    case MyBase::kMediumint:
+    case MyBase::kInt:
+    case MyBase::kBigint:
+    case MyBase::kYear:
+    case MyBase::kBit:
+    case MyBase::kDecimal:
+    case MyBase::kFloat:
+    case MyBase::kDouble:
+      return ValueClass::kNumber;
+    case MyBase::kBinary:
+    case MyBase::kVarbinary:
+    case MyBase::kTinyblob:
+    case MyBase::kBlob:
+    case MyBase::kMediumblob:
+    case MyBase::kLongblob:
+    case MyBase::kGeometry:
+      return ValueClass::kBinary;
+    default:
+      return ValueClass::kString;
   }
 }
 

@@ -67,4 +67,15 @@ WriteColumn MakeWriteColumn(const std::string& name, const DmsType& source,
 void AppendLoadField(const WriteColumn& column, const Batch& batch, size_t row, int col,
                      std::string* scratch, std::string* out);
 
+// The same checks as AppendLoadField for a non-NULL batch(row, col), appending the value
+// unescaped (what LOAD DATA receives once unescaped): numbers as digits, dates and times as
+// text, text as its UTF-8 bytes, binary as raw bytes. For SQL literals (cdc applier).
+void AppendCheckedValue(const WriteColumn& column, const Batch& batch, size_t row, int col,
+                        std::string* scratch, std::string* out);
+
+// How a value AppendCheckedValue produced is written as an SQL literal: a bare number,
+// a quoted string, or binary (X'hex').
+enum class ValueClass { kNumber, kString, kBinary };
+ValueClass ClassOf(const WriteColumn& column);
+
 }  // namespace ferry::mysql

@@ -43,6 +43,39 @@ int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
 
 }  // namespace
 
+std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& target,
+                                            std::string_view what) {
+  const std::string qualified = target.QualifiedName();
+  // Values are checked against the table as it really is (DO_NOTHING targets were created by
+  // someone else; CreateTableStatements may have widened a varchar), not as planned.
+  std::map<std::string, std::string> actual;
+  for (auto& r : conn.Query(
+           "SELECT COLUMN_NAME, COLUMN_TYPE, CHECK_CLAUSE IS NOT NULL "
+           "FROM information_schema.COLUMNS c LEFT JOIN information_schema.CHECK_CONSTRAINTS k "
+           "ON k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
+           "AND k.CHECK_CLAUSE = CONCAT('json_valid(`', REPLACE(c.COLUMN_NAME, '`', '``'), '`)') "
+           "WHERE c.TABLE_SCHEMA = " +
+               QuoteString(target.schema) + " AND c.TABLE_NAME = " + QuoteString(target.name),
+           what)) {
+    std::string type = r[1].value_or("");
+    if (r[2].value_or("0") == "1" && type == "longtext") type = "json";
+    actual[r[0].value_or("")] = type;
+  }
+  if (actual.empty()) {
+    throw Error(ErrorKind::kNotFound, fmt::format("MySQL table {} not found", qualified));
+  }
+  std::vector<WriteColumn> columns;
+  for (const ColumnDef& c : target.columns) {
+    auto it = actual.find(c.name);
+    if (it == actual.end()) {
+      throw Error(ErrorKind::kSchema,
+                  fmt::format("MySQL table {} has no column `{}`", qualified, c.name));
+    }
+    columns.push_back(MakeWriteColumn(c.name, c.type, it->second));
+  }
+  return columns;
+}
+
 MyTableWriter::MyTableWriter(const EndpointUri& uri)
     // No default database: the target database may not exist until EnsureSchema, and every
     // statement names its database anyway.
@@ -86,36 +119,12 @@ void MyTableWriter::BeginLoad(const TableDef& target) {
   target_.schema = Schema(target);
   qualified_ = target_.QualifiedName();
   const std::string what = fmt::format("starting the load of MySQL table {}", qualified_);
-  // Values are checked against the table as it really is (DO_NOTHING targets were created by
-  // someone else; CreateTableStatements may have widened a varchar), not as planned.
-  std::map<std::string, std::string> actual;
-  for (auto& r : conn_.Query(
-           "SELECT COLUMN_NAME, COLUMN_TYPE, CHECK_CLAUSE IS NOT NULL "
-           "FROM information_schema.COLUMNS c LEFT JOIN information_schema.CHECK_CONSTRAINTS k "
-           "ON k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
-           "AND k.CHECK_CLAUSE = CONCAT('json_valid(`', REPLACE(c.COLUMN_NAME, '`', '``'), '`)') "
-           "WHERE c.TABLE_SCHEMA = " +
-               QuoteString(target_.schema) + " AND c.TABLE_NAME = " + QuoteString(target_.name),
-           what)) {
-    std::string type = r[1].value_or("");
-    if (r[2].value_or("0") == "1" && type == "longtext") type = "json";
-    actual[r[0].value_or("")] = type;
-  }
-  if (actual.empty()) {
-    throw Error(ErrorKind::kNotFound, fmt::format("MySQL table {} not found", qualified_));
-  }
-  columns_.clear();
+  columns_ = ActualWriteColumns(conn_, target_, what);
   std::string cols, sets;
   for (size_t i = 0; i < target_.columns.size(); ++i) {
     const ColumnDef& c = target_.columns[i];
-    auto it = actual.find(c.name);
-    if (it == actual.end()) {
-      throw Error(ErrorKind::kSchema,
-                  fmt::format("MySQL table {} has no column `{}`", qualified_, c.name));
-    }
-    columns_.push_back(MakeWriteColumn(c.name, c.type, it->second));
     if (i) cols += ", ";
-    if (columns_.back().via_variable) {
+    if (columns_[i].via_variable) {
       // bit(n): LOAD DATA would store the field's text bytes; go through a number instead.
       const std::string var = fmt::format("@ferry_v{}", i);
       cols += var;

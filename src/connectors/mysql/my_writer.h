@@ -13,6 +13,13 @@
 
 namespace ferry::mysql {
 
+// How each column of `target` (schema resolved) is written: its incoming DMS type and the
+// table's actual column type read from information_schema (json for a longtext with a
+// json_valid check). Throws Error(kNotFound) when the table is missing, Error(kSchema) naming
+// a column it lacks. `what` names the operation for errors.
+std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& target,
+                                            std::string_view what);
+
 class MyTableWriter : public TableWriter {
  public:
   explicit MyTableWriter(const EndpointUri& uri);

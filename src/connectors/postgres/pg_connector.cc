@@ -2,6 +2,8 @@
 // dialect together behind ferry::Connector.
 #include <fmt/format.h>
 
+#include "connectors/postgres/pg_capture.h"
+#include "connectors/postgres/pg_applier.h"
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_partitions.h"
@@ -76,9 +78,17 @@ class PgConnector : public Connector {
   std::unique_ptr<SqlSession> OpenSession() override {
     return std::make_unique<PgSqlSession>(PgConnection::Connect(uri_));
   }
+  // CDC apply (pg_applier.h): one connection of its own per applier.
+  std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
+    return std::make_unique<PgChangeApplier>(PgConnection::Connect(uri_));
+  }
   const Dialect& dialect() const override { return dialect_; }
   std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& /*table*/) override {
     return OpenPgSnapshot(uri_);
+  }
+  std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(
+      const cdc::CaptureOptions& options) override {
+    return std::make_unique<PgChangeCapture>(uri_, options);
   }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {

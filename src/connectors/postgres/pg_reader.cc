@@ -17,7 +17,9 @@ struct ReadColumn {
   DmsKind kind;
 };
 
-Storage WireStorage(PgWire w) {
+}  // namespace
+
+Storage PgWireStorage(PgWire w) {
   switch (w) {
     case PgWire::kBool:
     case PgWire::kInt2:
@@ -36,17 +38,14 @@ Storage WireStorage(PgWire w) {
   }
 }
 
-
-// Decodes one binary field into the batch. Throws RowError when the value has no
-// representation in Ferry's encoding.
-inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Batch& batch,
-                        const TableDef& table) {
+void DecodeBinaryField(const CopyField& f, PgWire wire, int index, Batch& batch,
+                       const TableDef& table) {
   if (f.length < 0) {
     batch.AppendNull();
     return;
   }
   const size_t len = static_cast<size_t>(f.length);
-  const size_t fixed = PgWireFixedSize(col.wire);
+  const size_t fixed = PgWireFixedSize(wire);
   auto row_error = [&](const std::string& msg) -> RowError {
     const size_t row = batch.rows();
     return RowError(
@@ -67,7 +66,7 @@ inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Ba
                             table.QualifiedName(), table.columns[index].name));
   }
   const char* d = f.data;
-  switch (col.wire) {
+  switch (wire) {
     case PgWire::kBool:
       batch.AppendInt(d[0] != 0);
       return;
@@ -135,6 +134,13 @@ inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Ba
   }
 }
 
+namespace {
+
+inline void DecodeField(const CopyField& f, const ReadColumn& col, int index, Batch& batch,
+                        const TableDef& table) {
+  DecodeBinaryField(f, col.wire, index, batch, table);
+}
+
 }  // namespace
 
 int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) {
@@ -152,7 +158,7 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
     std::string cast;
     PgWire wire = ReadWireForColumn(c, &cast);
     const Storage want = StorageOf(c.type.kind);
-    if (WireStorage(wire) != want) {
+    if (PgWireStorage(wire) != want) {
       if (want != Storage::kBytes) {
         throw Error(ErrorKind::kUnsupported,
                     fmt::format("column {} of {} ({}) cannot be read as {}", c.name,

@@ -332,7 +332,7 @@ bool AsBool(const Ctx& x) {
 }
 
 // Appends the binary form of one non-null value (without its length).
-void EncodeBinaryValue(const Ctx& x, std::string* out, std::string* scratch) {
+void BinaryValue(const Ctx& x, std::string* out, std::string* scratch) {
   const PgTargetType& t = x.c.target;
   switch (t.wire) {
     case PgWire::kBool:
@@ -453,14 +453,15 @@ void AppendEscaped(std::string_view v, std::string* out) {
   out->append(v.data() + start, v.size() - start);
 }
 
-// Appends the PostgreSQL text input form of one non-null value, COPY-escaped.
-void EncodeTextValue(const Ctx& x, std::string* out, std::string* scratch) {
+// Appends the PostgreSQL text input form of one non-null value, COPY-escaped when
+// `copy_escape` (else as a text-format query parameter takes it).
+void TextValue(const Ctx& x, bool copy_escape, std::string* out, std::string* scratch) {
   // Values for columns with a known binary form go through the binary checks first, so text
   // mode rejects exactly what binary mode rejects.
   if (x.c.target.wire != PgWire::kOther) {
     scratch->clear();
     std::string discard;
-    EncodeBinaryValue(x, &discard, scratch);
+    BinaryValue(x, &discard, scratch);
   }
   const Cell& cell = x.batch.at(x.row, x.col);
   const DmsKind k = x.c.source.kind;
@@ -499,7 +500,7 @@ void EncodeTextValue(const Ctx& x, std::string* out, std::string* scratch) {
   const std::string_view v = x.batch.Bytes(x.row, x.col);
   if (w == PgWire::kBytea) {
     static constexpr char kHex[] = "0123456789abcdef";
-    out->append("\\\\x");
+    out->append(copy_escape ? "\\\\x" : "\\x");
     for (unsigned char b : v) {
       out->push_back(kHex[b >> 4]);
       out->push_back(kHex[b & 15]);
@@ -507,10 +508,24 @@ void EncodeTextValue(const Ctx& x, std::string* out, std::string* scratch) {
     return;
   }
   if (w == PgWire::kOther) AsCheckedText(x, scratch);
-  AppendEscaped(v, out);
+  if (copy_escape) {
+    AppendEscaped(v, out);
+  } else {
+    out->append(v);
+  }
 }
 
 }  // namespace
+
+void EncodeBinaryValue(const Batch& batch, size_t row, int col, const PgWriteColumn& column,
+                       const TableDef& table, std::string* out, std::string* scratch) {
+  BinaryValue(Ctx{batch, row, col, column, table}, out, scratch);
+}
+
+void EncodeTextValue(const Batch& batch, size_t row, int col, const PgWriteColumn& column,
+                     const TableDef& table, std::string* out, std::string* scratch) {
+  TextValue(Ctx{batch, row, col, column, table}, false, out, scratch);
+}
 
 void EncodeBinaryRow(const Batch& batch, size_t row, const std::vector<PgWriteColumn>& cols,
                      const TableDef& table, std::string* out, std::string* scratch) {
@@ -523,7 +538,7 @@ void EncodeBinaryRow(const Batch& batch, size_t row, const std::vector<PgWriteCo
     }
     const size_t len_at = out->size();
     out->append(4, '\0');
-    EncodeBinaryValue(Ctx{batch, row, col, cols[col], table}, out, scratch);
+    BinaryValue(Ctx{batch, row, col, cols[col], table}, out, scratch);
     const size_t len = out->size() - len_at - 4;
     if (len > 0x3FFFFFFF) {
       Ctx{batch, row, col, cols[col], table}.Fail("(large value)",
@@ -543,7 +558,7 @@ void EncodeTextRow(const Batch& batch, size_t row, const std::vector<PgWriteColu
       out->append("\\N");
       continue;
     }
-    EncodeTextValue(Ctx{batch, row, col, cols[col], table}, out, scratch);
+    TextValue(Ctx{batch, row, col, cols[col], table}, true, out, scratch);
   }
   out->push_back('\n');
 }

@@ -23,6 +23,19 @@ struct PgWriteColumn {
   PgTargetType target;
 };
 
+// Appends the binary wire form (without a length) of the non-null value at `row`, `col` of
+// `batch` for `column`'s target type, with the same checks as EncodeBinaryRow: throws RowError
+// naming `table`, the column and the row key for a value the column cannot hold, and
+// Error(kInternal) for a target type without a binary encoder (PgWire::kOther). `scratch` is
+// reused. Used per value by EncodeBinaryRow and by the CDC applier's binary parameters.
+void EncodeBinaryValue(const Batch& batch, size_t row, int col, const PgWriteColumn& column,
+                       const TableDef& table, std::string* out, std::string* scratch);
+// Appends the PostgreSQL text input form of the same non-null value, as the text COPY path
+// produces it but without COPY escaping (what a text-format query parameter takes). Checks as
+// EncodeBinaryValue for columns with a binary form; throws RowError likewise.
+void EncodeTextValue(const Batch& batch, size_t row, int col, const PgWriteColumn& column,
+                     const TableDef& table, std::string* out, std::string* scratch);
+
 // Encodes one row of `batch` into `out` as a binary COPY tuple (field count, length-prefixed
 // fields). Throws RowError for a value the target column cannot hold. `scratch` is reused.
 // Exposed for unit tests; the writer calls it per row.

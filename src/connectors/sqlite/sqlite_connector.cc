@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "connectors/sqlite/sqlite_applier.h"
 #include "connectors/sqlite/sqlite_catalog.h"
 #include "connectors/sqlite/sqlite_connection.h"
 #include "connectors/sqlite/sqlite_reader.h"
@@ -99,6 +100,9 @@ class SqliteConnector : public Connector {
     return std::make_unique<SqliteSession>(uri_.database);
   }
   const Dialect& dialect() const override { return dialect_; }
+  std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
+    return std::make_unique<SqliteChangeApplier>(uri_.database);
+  }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {
     return "main";

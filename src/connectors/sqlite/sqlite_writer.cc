@@ -18,57 +18,6 @@
 
 namespace ferry::sqlite {
 
-// First-come-first-served turn on one database file among this process's writers.
-class FileWriteLock {
- public:
-  void Lock() {
-    std::unique_lock<std::mutex> lock(mu_);
-    const uint64_t ticket = next_++;
-    cv_.wait(lock, [&] { return serving_ == ticket; });
-  }
-  void Unlock() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++serving_;
-    }
-    cv_.notify_all();
-  }
-
-  // The lock of the file at absolute path `path`, shared by every writer of this process.
-  static std::shared_ptr<FileWriteLock> For(const std::string& path) {
-    static std::mutex registry_mu;
-    static std::map<std::string, std::weak_ptr<FileWriteLock>> registry;
-    std::lock_guard<std::mutex> lock(registry_mu);
-    std::shared_ptr<FileWriteLock> l = registry[path].lock();
-    if (!l) {
-      l = std::make_shared<FileWriteLock>();
-      registry[path] = l;
-    }
-    return l;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t next_ = 0;     // guarded by mu_
-  uint64_t serving_ = 0;  // guarded by mu_
-};
-
-// How one incoming column is bound and what is checked before it is.
-struct SqliteTableWriter::ColumnPlan {
-  DmsType in;            // the incoming values' type
-  DmsType target;        // the target column's type as its declared type reads back
-  Affinity affinity = Affinity::kBlob;
-  bool not_null = false;
-  bool uint8_as_text = false;  // UINT8 bound as decimal text (a TEXT-affinity column)
-  bool check_int_range = false;
-  int64_t tmin = 0;
-  uint64_t tmax = 0;
-  bool check_decimal = false;
-  bool check_length = false;
-  bool check_float = false;  // REAL8 into a REAL4 column: must be an exact float
-};
-
 namespace {
 
 bool IsIntKind(DmsKind k) {
@@ -91,6 +40,165 @@ std::string ShortValue(const Batch& batch, size_t row, int col, const DmsType& t
 }
 
 }  // namespace
+
+ColumnPlan MakeColumnPlan(const TableDef& target, int c, int rowid_col) {
+  const ColumnDef& col = target.columns[c];
+  ColumnPlan p;
+  p.in = col.type;
+  p.target = DmsTypeFromDeclared(col.native_type);
+  p.affinity = AffinityOf(col.native_type);
+  p.not_null = !col.nullable || c == rowid_col;
+  const DmsKind in = p.in.kind;
+  const DmsKind tk = p.target.kind;
+  p.uint8_as_text = in == DmsKind::kUint8 && p.affinity == Affinity::kText;
+  if (IsIntKind(in) && IsIntKind(tk) && tk != DmsKind::kUint8) {
+    int64_t lo = 0, hi = 0;
+    if (SignedRange(tk, &lo, &hi)) {
+      p.tmin = lo;
+      p.tmax = static_cast<uint64_t>(hi);
+    } else {
+      p.tmin = 0;
+      p.tmax = std::min<uint64_t>(UnsignedMax(tk), INT64_MAX);
+    }
+    p.check_int_range = true;
+  } else if (in == DmsKind::kUint8 && !p.uint8_as_text) {
+    p.check_int_range = true;  // above INT64_MAX it cannot be an SQLite integer
+    p.tmin = 0;
+    p.tmax = INT64_MAX;
+  }
+  p.check_decimal = in == DmsKind::kNumeric && tk == DmsKind::kNumeric &&
+                    p.target.precision > 0 && p.target.scale >= 0 &&
+                    !(p.in.precision > 0 && p.in.precision - p.in.scale <=
+                                                p.target.precision - p.target.scale &&
+                      p.in.scale <= p.target.scale && p.in.scale >= 0);
+  p.check_length = ((IsText(in) && (tk == DmsKind::kString || tk == DmsKind::kWstring)) ||
+                    (IsBinary(in) && tk == DmsKind::kBytes)) &&
+                   p.target.length > 0 && (p.in.length == 0 || p.in.length > p.target.length);
+  p.check_float = in == DmsKind::kReal8 && tk == DmsKind::kReal4;
+  return p;
+}
+
+bool NeedsCheck(const ColumnPlan& p) {
+  const bool real = StorageOf(p.in.kind) == Storage::kDouble;
+  return p.not_null || p.check_int_range || p.check_decimal || p.check_length || real;
+}
+
+void CheckCell(const ColumnPlan& p, const TableDef& target, const Batch& batch, size_t r, int c) {
+  const bool real = StorageOf(p.in.kind) == Storage::kDouble;
+  const std::string& name = target.columns[c].name;
+  auto fail = [&](size_t row, const std::string& why) {
+    throw RowError(c, static_cast<int64_t>(row),
+                   fmt::format("column \"{}\" ({} into SQLite '{}'): {}", name,
+                               DescribeDmsType(p.in), target.columns[c].native_type, why),
+                   DescribeRowKey(batch, row, target));
+  };
+  const Cell& cell = batch.at(r, c);
+  if (cell.null) {
+    if (p.not_null) fail(r, "NULL in a NOT NULL column");
+    return;
+  }
+  if (p.check_int_range) {
+    const Storage s = StorageOf(p.in.kind);
+    const bool ok = s == Storage::kUint
+                        ? cell.u <= p.tmax
+                        : cell.i >= p.tmin && (cell.i < 0 || static_cast<uint64_t>(cell.i) <=
+                                                                  p.tmax);
+    if (!ok) {
+      fail(r, fmt::format("value {} is out of range for the column",
+                          ShortValue(batch, r, c, p.in)));
+    }
+  }
+  if (real) {
+    if (std::isnan(cell.d)) {
+      fail(r, "NaN cannot be stored: SQLite stores NaN as NULL");
+    }
+    if (p.check_float && static_cast<double>(static_cast<float>(cell.d)) != cell.d) {
+      fail(r, fmt::format("value {} is not exactly a 4-byte float", FormatDouble(cell.d)));
+    }
+  }
+  if (p.check_decimal) {
+    std::string_view v = batch.Bytes(r, c);
+    if (v != "NaN" && v != "Infinity" && v != "-Infinity") {
+      int int_digits, frac_digits;
+      DecimalDigits(v, &int_digits, &frac_digits);
+      if (frac_digits > p.target.scale ||
+          int_digits > p.target.precision - p.target.scale) {
+        fail(r, fmt::format("value {} does not fit {}", ShortValue(batch, r, c, p.in),
+                            DescribeDmsType(p.target)));
+      }
+    }
+  }
+  if (p.check_length) {
+    std::string_view v = batch.Bytes(r, c);
+    const bool fits = IsBinary(p.in.kind) ? static_cast<int64_t>(v.size()) <= p.target.length
+                                           : Utf8FitsLength(v, p.target.length);
+    if (!fits) {
+      fail(r, fmt::format("value {} is longer than {}", ShortValue(batch, r, c, p.in),
+                          p.target.length));
+    }
+  }
+}
+
+void BindCell(sqlite3_stmt* st, int idx, const ColumnPlan& p, const Batch& batch, size_t r, int c,
+              std::string* scratch) {
+  const Cell& cell = batch.at(r, c);
+  if (cell.null) {
+    sqlite3_bind_null(st, idx);
+    return;
+  }
+  switch (p.in.kind) {
+    case DmsKind::kDate:
+    case DmsKind::kTime:
+    case DmsKind::kDatetime: {
+      std::string& s = *scratch;
+      s.clear();
+      if (p.in.kind == DmsKind::kDate) {
+        AppendDate(cell.i, &s);
+      } else if (p.in.kind == DmsKind::kTime) {
+        AppendTime(cell.i, &s);
+      } else {
+        AppendDatetime(cell.i, &s);
+      }
+      sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+      break;
+    }
+    case DmsKind::kUint8:
+      if (p.uint8_as_text) {
+        std::string& s = *scratch;
+        s.resize(24);
+        auto res = std::to_chars(s.data(), s.data() + s.size(), cell.u);
+        sqlite3_bind_text(st, idx, s.data(), static_cast<int>(res.ptr - s.data()),
+                          SQLITE_STATIC);
+      } else {
+        sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
+      }
+      break;
+    case DmsKind::kUint1:
+    case DmsKind::kUint2:
+    case DmsKind::kUint4:
+      sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
+      break;
+    case DmsKind::kReal4:
+    case DmsKind::kReal8:
+      sqlite3_bind_double(st, idx, cell.d);
+      break;
+    case DmsKind::kBytes:
+    case DmsKind::kBlob:
+      sqlite3_bind_blob64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC);
+      break;
+    case DmsKind::kNumeric:
+    case DmsKind::kString:
+    case DmsKind::kWstring:
+    case DmsKind::kClob:
+    case DmsKind::kNclob:
+      sqlite3_bind_text64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC,
+                          SQLITE_UTF8);
+      break;
+    default:  // BOOLEAN and the signed integers
+      sqlite3_bind_int64(st, idx, cell.i);
+      break;
+  }
+}
 
 SqliteTableWriter::SqliteTableWriter(const std::string& path)
     : conn_(path, Connection::Mode::kReadWrite) {
@@ -229,38 +337,7 @@ void SqliteTableWriter::BeginLoad(const TableDef& target) {
   std::string values;
   for (int c = 0; c < n; ++c) {
     const ColumnDef& col = target.columns[c];
-    ColumnPlan& p = plans_[c];
-    p.in = col.type;
-    p.target = DmsTypeFromDeclared(col.native_type);
-    p.affinity = AffinityOf(col.native_type);
-    p.not_null = !col.nullable || c == rowid_col;
-    const DmsKind in = p.in.kind;
-    const DmsKind tk = p.target.kind;
-    p.uint8_as_text = in == DmsKind::kUint8 && p.affinity == Affinity::kText;
-    if (IsIntKind(in) && IsIntKind(tk) && tk != DmsKind::kUint8) {
-      int64_t lo = 0, hi = 0;
-      if (SignedRange(tk, &lo, &hi)) {
-        p.tmin = lo;
-        p.tmax = static_cast<uint64_t>(hi);
-      } else {
-        p.tmin = 0;
-        p.tmax = std::min<uint64_t>(UnsignedMax(tk), INT64_MAX);
-      }
-      p.check_int_range = true;
-    } else if (in == DmsKind::kUint8 && !p.uint8_as_text) {
-      p.check_int_range = true;  // above INT64_MAX it cannot be an SQLite integer
-      p.tmin = 0;
-      p.tmax = INT64_MAX;
-    }
-    p.check_decimal = in == DmsKind::kNumeric && tk == DmsKind::kNumeric &&
-                      p.target.precision > 0 && p.target.scale >= 0 &&
-                      !(p.in.precision > 0 && p.in.precision - p.in.scale <=
-                                                  p.target.precision - p.target.scale &&
-                        p.in.scale <= p.target.scale && p.in.scale >= 0);
-    p.check_length = ((IsText(in) && (tk == DmsKind::kString || tk == DmsKind::kWstring)) ||
-                      (IsBinary(in) && tk == DmsKind::kBytes)) &&
-                     p.target.length > 0 && (p.in.length == 0 || p.in.length > p.target.length);
-    p.check_float = in == DmsKind::kReal8 && tk == DmsKind::kReal4;
+    plans_[c] = MakeColumnPlan(target, c, rowid_col);
     if (c) {
       sql += ", ";
       values += ", ";
@@ -278,64 +355,8 @@ void SqliteTableWriter::CheckBatch(const Batch& batch) const {
   const int n = static_cast<int>(plans_.size());
   for (int c = 0; c < n; ++c) {
     const ColumnPlan& p = plans_[c];
-    const bool real = StorageOf(p.in.kind) == Storage::kDouble;
-    if (!p.not_null && !p.check_int_range && !p.check_decimal && !p.check_length && !real) {
-      continue;
-    }
-    const std::string& name = target_.columns[c].name;
-    auto fail = [&](size_t row, const std::string& why) {
-      throw RowError(c, static_cast<int64_t>(row),
-                     fmt::format("column \"{}\" ({} into SQLite '{}'): {}", name,
-                                 DescribeDmsType(p.in), target_.columns[c].native_type, why),
-                     DescribeRowKey(batch, row, target_));
-    };
-    for (size_t r = 0; r < rows; ++r) {
-      const Cell& cell = batch.at(r, c);
-      if (cell.null) {
-        if (p.not_null) fail(r, "NULL in a NOT NULL column");
-        continue;
-      }
-      if (p.check_int_range) {
-        const Storage s = StorageOf(p.in.kind);
-        const bool ok = s == Storage::kUint
-                            ? cell.u <= p.tmax
-                            : cell.i >= p.tmin && (cell.i < 0 || static_cast<uint64_t>(cell.i) <=
-                                                                      p.tmax);
-        if (!ok) {
-          fail(r, fmt::format("value {} is out of range for the column",
-                              ShortValue(batch, r, c, p.in)));
-        }
-      }
-      if (real) {
-        if (std::isnan(cell.d)) {
-          fail(r, "NaN cannot be stored: SQLite stores NaN as NULL");
-        }
-        if (p.check_float && static_cast<double>(static_cast<float>(cell.d)) != cell.d) {
-          fail(r, fmt::format("value {} is not exactly a 4-byte float", FormatDouble(cell.d)));
-        }
-      }
-      if (p.check_decimal) {
-        std::string_view v = batch.Bytes(r, c);
-        if (v != "NaN" && v != "Infinity" && v != "-Infinity") {
-          int int_digits, frac_digits;
-          DecimalDigits(v, &int_digits, &frac_digits);
-          if (frac_digits > p.target.scale ||
-              int_digits > p.target.precision - p.target.scale) {
-            fail(r, fmt::format("value {} does not fit {}", ShortValue(batch, r, c, p.in),
-                                DescribeDmsType(p.target)));
-          }
-        }
-      }
-      if (p.check_length) {
-        std::string_view v = batch.Bytes(r, c);
-        const bool fits = IsBinary(p.in.kind) ? static_cast<int64_t>(v.size()) <= p.target.length
-                                               : Utf8FitsLength(v, p.target.length);
-        if (!fits) {
-          fail(r, fmt::format("value {} is longer than {}", ShortValue(batch, r, c, p.in),
-                              p.target.length));
-        }
-      }
-    }
+    if (!NeedsCheck(p)) continue;
+    for (size_t r = 0; r < rows; ++r) CheckCell(p, target_, batch, r, c);
   }
 }
 
@@ -345,65 +366,7 @@ void SqliteTableWriter::InsertBatch(const Batch& batch) {
   const int n = static_cast<int>(plans_.size());
   for (size_t r = 0; r < rows; ++r) {
     for (int c = 0; c < n; ++c) {
-      const Cell& cell = batch.at(r, c);
-      const int idx = c + 1;
-      if (cell.null) {
-        sqlite3_bind_null(st, idx);
-        continue;
-      }
-      const ColumnPlan& p = plans_[c];
-      switch (p.in.kind) {
-        case DmsKind::kDate:
-        case DmsKind::kTime:
-        case DmsKind::kDatetime: {
-          std::string& s = scratch_[c];
-          s.clear();
-          if (p.in.kind == DmsKind::kDate) {
-            AppendDate(cell.i, &s);
-          } else if (p.in.kind == DmsKind::kTime) {
-            AppendTime(cell.i, &s);
-          } else {
-            AppendDatetime(cell.i, &s);
-          }
-          sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-          break;
-        }
-        case DmsKind::kUint8:
-          if (p.uint8_as_text) {
-            std::string& s = scratch_[c];
-            s.resize(24);
-            auto res = std::to_chars(s.data(), s.data() + s.size(), cell.u);
-            sqlite3_bind_text(st, idx, s.data(), static_cast<int>(res.ptr - s.data()),
-                              SQLITE_STATIC);
-          } else {
-            sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
-          }
-          break;
-        case DmsKind::kUint1:
-        case DmsKind::kUint2:
-        case DmsKind::kUint4:
-          sqlite3_bind_int64(st, idx, static_cast<int64_t>(cell.u));
-          break;
-        case DmsKind::kReal4:
-        case DmsKind::kReal8:
-          sqlite3_bind_double(st, idx, cell.d);
-          break;
-        case DmsKind::kBytes:
-        case DmsKind::kBlob:
-          sqlite3_bind_blob64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC);
-          break;
-        case DmsKind::kNumeric:
-        case DmsKind::kString:
-        case DmsKind::kWstring:
-        case DmsKind::kClob:
-        case DmsKind::kNclob:
-          sqlite3_bind_text64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC,
-                              SQLITE_UTF8);
-          break;
-        default:  // BOOLEAN and the signed integers
-          sqlite3_bind_int64(st, idx, cell.i);
-          break;
-      }
+      BindCell(st, c + 1, plans_[c], batch, r, c, &scratch_[c]);
     }
     const int rc = sqlite3_step(st);
     sqlite3_reset(st);

@@ -16,12 +16,16 @@
 // RowError (bad value or constraint violation) leaves nothing of that batch written.
 #pragma once
 
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "connectors/connector.h"
 #include "connectors/sqlite/sqlite_connection.h"
+#include "connectors/sqlite/sqlite_types.h"
 
 namespace ferry::sqlite {
 
@@ -29,7 +33,70 @@ constexpr int64_t kCommitRows = 50'000;
 constexpr int64_t kCommitBytes = 256LL << 20;
 constexpr int kLockWaitSeconds = 600;
 
-class FileWriteLock;
+// First-come-first-served turn on one database file among this process's writers.
+class FileWriteLock {
+ public:
+  void Lock() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t ticket = next_++;
+    cv_.wait(lock, [&] { return serving_ == ticket; });
+  }
+  void Unlock() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+  // The lock of the file at absolute path `path`, shared by every writer of this process.
+  static std::shared_ptr<FileWriteLock> For(const std::string& path) {
+    static std::mutex registry_mu;
+    static std::map<std::string, std::weak_ptr<FileWriteLock>> registry;
+    std::lock_guard<std::mutex> lock(registry_mu);
+    std::shared_ptr<FileWriteLock> l = registry[path].lock();
+    if (!l) {
+      l = std::make_shared<FileWriteLock>();
+      registry[path] = l;
+    }
+    return l;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_ = 0;     // guarded by mu_
+  uint64_t serving_ = 0;  // guarded by mu_
+};
+
+// How one incoming column is bound and what is checked before it is.
+struct ColumnPlan {
+  DmsType in;            // the incoming values' type
+  DmsType target;        // the target column's type as its declared type reads back
+  Affinity affinity = Affinity::kBlob;
+  bool not_null = false;
+  bool uint8_as_text = false;  // UINT8 bound as decimal text (a TEXT-affinity column)
+  bool check_int_range = false;
+  int64_t tmin = 0;
+  uint64_t tmax = 0;
+  bool check_decimal = false;
+  bool check_length = false;
+  bool check_float = false;  // REAL8 into a REAL4 column: must be an exact float
+};
+
+// The plan of column `c` of `target` (its declared native_type, nullability; `rowid_col` is
+// RowidAliasColumn(target)).
+ColumnPlan MakeColumnPlan(const TableDef& target, int c, int rowid_col);
+// Whether CheckCell can ever refuse a value of this column.
+bool NeedsCheck(const ColumnPlan& p);
+// Throws RowError(c, row, message naming the column, its types and why; row key of `target`)
+// when batch(row, c) cannot be stored in the column exactly.
+void CheckCell(const ColumnPlan& p, const TableDef& target, const Batch& batch, size_t row,
+               int c);
+// Binds batch(row, c) to parameter `idx` of `st`. Text made here (dates, big unsigned) lives in
+// `scratch`, bound SQLITE_STATIC: keep it (and the batch) unchanged until the step.
+void BindCell(sqlite3_stmt* st, int idx, const ColumnPlan& p, const Batch& batch, size_t row,
+              int c, std::string* scratch);
 
 class SqliteTableWriter : public TableWriter {
  public:
@@ -44,8 +111,6 @@ class SqliteTableWriter : public TableWriter {
   void EndLoad() override;
   void AbortLoad() noexcept override;
   void AddPrimaryKey(const TableDef& target) override;
-
-  struct ColumnPlan;
 
  private:
   // Takes this process's turn on the file, then SQLite's write lock (BEGIN IMMEDIATE).

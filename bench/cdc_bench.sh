@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Ferry CDC catch-up benchmark: replaying a backlog of changes, Ferry against PostgreSQL's own
+# logical replication (CREATE SUBSCRIPTION), PostgreSQL -> PostgreSQL on the same server.
+#
+# Usage: bench/cdc_bench.sh [--skip-build] [--keep]
+#
+#   --skip-build  use the existing Ferry binary ($FERRY) without building it
+#   --keep        keep the benchmark databases at the end (default: drop them)
+#
+# Environment:
+#   SCALE      pgbench scale of the source (default 10: 1,000,000 accounts)
+#   TXNS       pgbench transactions in the backlog (default 250000). The standard TPC-B-like
+#              script changes 4 rows per transaction (3 updates, 1 insert), so the backlog has
+#              4 x TXNS row changes (1,000,000 by default).
+#   FERRY      Ferry binary (default build/release/ferry, built in Release)
+#   FERRY_BENCH_DIR  scratch directory (default /tmp/ferry-cdc-bench)
+#   FERRY_PG_PORT    as for scripts/servers.sh
+#
+# What it does:
+#   1. Starts the throwaway servers (scripts/servers.sh), builds Ferry in Release.
+#   2. Creates three databases on the PostgreSQL server: the source (pgbench -i), Ferry's
+#      target, and the subscription's target. Ferry copies the source with full-load-and-cdc and
+#      stops at once (its slot stays); the subscription's target gets the same initial rows
+#      (pgbench -i, same scale) and a slot + publication are created on the source.
+#   3. Writes the backlog with pgbench (TXNS transactions, the default script) while neither
+#      replica runs. Both slots hold it.
+#   4. Replays it with Ferry (`ferry migrate --resume --cdc-stop-position END`, transactional
+#      apply, default settings) under /usr/bin/time (wall seconds, peak RSS), then with
+#      CREATE SUBSCRIPTION ... WITH (create_slot = false, copy_data = false), timed from
+#      CREATE to the slot's confirmed position reaching END.
+#   5. Checks both targets against the source with `ferry hash` and prints one table:
+#      replica | seconds | row changes/s | peak RSS MB | ratio to the subscription | check.
+#
+# Goal (issue 4): transactional apply >= 30,000 row changes/s PostgreSQL -> PostgreSQL on this
+# machine. This is a benchmark, not a test: it exits 0 even when a goal is missed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SCALE="${SCALE:-10}"
+TXNS="${TXNS:-250000}"
+FERRY="${FERRY:-$ROOT/build/release/ferry}"
+WORK="${FERRY_BENCH_DIR:-/tmp/ferry-cdc-bench}"
+PG_PORT="${FERRY_PG_PORT:-55432}"
+BUILD=1
+KEEP=0
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+while (($#)); do
+  case "$1" in
+    --skip-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { echo "bench: $*" >&2; }
+die() { echo "bench: ERROR: $*" >&2; exit 1; }
+
+SRC_DB=cdcb_src
+FERRY_DB=cdcb_ferry
+SUB_DB=cdcb_sub
+pg_uri() { echo "postgresql://ferry:ferry@127.0.0.1:$PG_PORT/$1"; }
+export PGPASSWORD=ferry
+export PGOPTIONS="-c client_min_messages=warning"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U ferry)
+pg() { local db="$1"; shift; "${PSQL[@]}" -d "$db" "$@"; }
+pg_val() { "${PSQL[@]}" -d "$1" -At -c "$2"; }
+
+[[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+"$ROOT/scripts/servers.sh" start >&2
+if ((BUILD)); then
+  log "building Ferry (Release)"
+  cmake -S "$ROOT" -B "$ROOT/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DFERRY_BUILD_TESTS=OFF >/dev/null
+  ninja -C "$ROOT/build/release" ferry >/dev/null
+fi
+[[ -x "$FERRY" ]] || die "no Ferry binary at $FERRY"
+mkdir -p "$WORK"
+rm -rf "$WORK/data"
+
+cleanup_replication() {
+  pg "$SUB_DB" -c "DROP SUBSCRIPTION IF EXISTS cdcb_sub" 2>/dev/null || true
+  pg ferry -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+               WHERE slot_name IN ('cdcb_sub', 'ferry_cdcb') AND NOT active" >/dev/null
+}
+
+log "setting up: pgbench scale $SCALE"
+cleanup_replication
+for db in "$SRC_DB" "$FERRY_DB" "$SUB_DB"; do
+  pg ferry -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+done
+pgbench -q -i -s "$SCALE" -h 127.0.0.1 -p "$PG_PORT" -U ferry "$SRC_DB" >/dev/null 2>&1
+pgbench -q -i -s "$SCALE" -h 127.0.0.1 -p "$PG_PORT" -U ferry "$SUB_DB" >/dev/null 2>&1
+# pgbench_history has no key; it only gets inserts, but Ferry wants every captured table able
+# to deliver updates and deletes.
+pg "$SRC_DB" -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+
+log "Ferry: initial copy (full-load-and-cdc, stops once loaded)"
+START_LSN=$(pg_val "$SRC_DB" "SELECT pg_current_wal_lsn()")
+"$FERRY" migrate --source "$(pg_uri $SRC_DB)" --target "$(pg_uri $FERRY_DB)" \
+  --migration-type full-load-and-cdc --task-name cdcb --data-dir "$WORK/data" \
+  --cdc-stop-position "$START_LSN" --heartbeat 1 --no-progress \
+  --target-table-prep-mode DROP_AND_CREATE >"$WORK/ferry-initial.log" 2>&1 ||
+  die "Ferry's initial copy failed: $(tail -5 "$WORK/ferry-initial.log")"
+
+log "subscription: slot and publication"
+pg "$SRC_DB" -c "DROP PUBLICATION IF EXISTS cdcb_pub" \
+  -c "CREATE PUBLICATION cdcb_pub FOR TABLE pgbench_accounts, pgbench_branches,
+      pgbench_tellers, pgbench_history" \
+  -c "SELECT pg_create_logical_replication_slot('cdcb_sub', 'pgoutput')" >/dev/null
+
+log "writing the backlog: $TXNS pgbench transactions ($((TXNS * 4)) row changes)"
+PGOPTIONS="-c synchronous_commit=off" pgbench -n -c 2 -j 2 -t $((TXNS / 2)) \
+  -h 127.0.0.1 -p "$PG_PORT" -U ferry "$SRC_DB" >"$WORK/pgbench.log" 2>&1
+END_LSN=$(pg_val "$SRC_DB" "SELECT pg_current_wal_lsn()")
+CHANGES=$((TXNS / 2 * 2 * 4))
+log "backlog ends at $END_LSN"
+
+log "Ferry: replaying the backlog"
+/usr/bin/time -f '%e %M' -o "$WORK/ferry.time" "$FERRY" migrate \
+  --source "$(pg_uri $SRC_DB)" --target "$(pg_uri $FERRY_DB)" \
+  --migration-type full-load-and-cdc --task-name cdcb --data-dir "$WORK/data" --resume \
+  --cdc-stop-position "$END_LSN" --heartbeat 1 --no-progress >"$WORK/ferry-replay.log" 2>&1 ||
+  log "Ferry's replay failed: $(tail -5 "$WORK/ferry-replay.log")"
+read -r FERRY_S FERRY_KB <"$WORK/ferry.time"
+
+log "subscription: replaying the backlog"
+T0=$(date +%s.%N)
+pg "$SUB_DB" -c "CREATE SUBSCRIPTION cdcb_sub CONNECTION
+    'host=127.0.0.1 port=$PG_PORT dbname=$SRC_DB user=ferry password=ferry'
+    PUBLICATION cdcb_pub WITH (create_slot = false, slot_name = 'cdcb_sub', copy_data = false)"
+while :; do
+  done_=$(pg_val "$SRC_DB" "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots
+                              WHERE slot_name = 'cdcb_sub'")
+  [[ "$done_" == t ]] && break
+  sleep 0.05
+done
+T1=$(date +%s.%N)
+SUB_S=$(echo "$T1 - $T0" | bc -l)
+pg "$SUB_DB" -c "ALTER SUBSCRIPTION cdcb_sub DISABLE"
+
+check() {
+  local a b
+  a=$("$FERRY" hash "$(pg_uri $SRC_DB)" --schema public --json | md5sum)
+  b=$("$FERRY" hash "$(pg_uri "$1")" --schema public --json | md5sum)
+  [[ "$a" == "$b" ]] && echo "equal" || echo "DIFFERS"
+}
+FERRY_CHECK=$(check "$FERRY_DB")
+SUB_CHECK=$(check "$SUB_DB")
+
+rate() { echo "$CHANGES / $1" | bc -l | xargs printf '%.0f'; }
+FERRY_RATE=$(rate "$FERRY_S")
+SUB_RATE=$(rate "$SUB_S")
+RATIO=$(echo "$FERRY_RATE / $SUB_RATE" | bc -l | xargs printf '%.2f')
+printf '\n%-34s %9s %14s %12s %8s %s\n' "replica ($CHANGES row changes)" seconds "changes/s" "peak RSS MB" ratio check
+printf '%-34s %9.2f %14s %12s %8s %s\n' "ferry (transactional apply)" "$FERRY_S" "$FERRY_RATE" \
+  "$((FERRY_KB / 1024))" "${RATIO}x" "$FERRY_CHECK"
+printf '%-34s %9.2f %14s %12s %8s %s\n' "CREATE SUBSCRIPTION" "$SUB_S" "$SUB_RATE" "-" "1.00x" \
+  "$SUB_CHECK"
+if ((FERRY_RATE >= 30000)); then
+  echo "goal: transactional apply >= 30,000 row changes/s: met ($FERRY_RATE)"
+else
+  echo "goal: transactional apply >= 30,000 row changes/s: MISSED ($FERRY_RATE)"
+fi
+
+if ((!KEEP)); then
+  cleanup_replication
+  pg "$SRC_DB" -c "DROP PUBLICATION IF EXISTS cdcb_pub"
+  for db in "$SRC_DB" "$FERRY_DB" "$SUB_DB"; do pg ferry -c "DROP DATABASE IF EXISTS $db"; done
+fi

@@ -1,0 +1,530 @@
+#include "cdc/apply_stage.h"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "logging/log.h"
+
+namespace ferry::cdc {
+
+namespace {
+
+spdlog::logger& Log() { return logging::For(LogComponentId::kTargetApply); }
+
+// AR_H_* header values of a change (transformation expressions may read them).
+HeaderValues ChangeHeader(const ChangeView& change, const TransactionInfo& info) {
+  HeaderValues h;
+  h.operation = change.op == ChangeOp::kInsert   ? "INSERT"
+                : change.op == ChangeOp::kUpdate ? "UPDATE"
+                                                 : "DELETE";
+  const int64_t us = info.commit_time_us;
+  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  const std::string ts =
+      fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
+  h.timestamp = ts;
+  h.commit_timestamp = ts;
+  h.db_commit_timestamp = ts;
+  h.stream_position = FormatLsn(info.end_lsn);
+  h.transaction_id = std::to_string(info.xid);
+  return h;
+}
+
+}  // namespace
+
+class ApplyStage::CommittedSource : public ApplyStage::TxnSource {
+ public:
+  explicit CommittedSource(std::unique_ptr<CommittedTransaction> txn) : txn_(std::move(txn)) {}
+  const TransactionInfo& info() const override { return txn_->info(); }
+  bool Next(ChangeView* out) override { return txn_->Next(out); }
+  void Rewind() override { txn_->Rewind(); }
+
+ private:
+  std::unique_ptr<CommittedTransaction> txn_;
+};
+
+// A run of cached changes of one table, re-encoded in memory, replayed as one group entry.
+class ApplyStage::CachedSource : public ApplyStage::TxnSource {
+ public:
+  explicit CachedSource(TransactionInfo info) : info_(info), reader_(bytes_) {}
+  const TransactionInfo& info() const override { return info_; }
+  bool Next(ChangeView* out) override { return reader_.Next(out); }
+  void Rewind() override { reader_ = ChangeReader(bytes_); }
+  std::string& bytes() { return bytes_; }
+  void set_info(const TransactionInfo& info) { info_ = info; }
+
+ private:
+  TransactionInfo info_;
+  std::string bytes_;
+  ChangeReader reader_;
+};
+
+void TaskStop::Request(const std::string& reason, bool failed) {
+  std::lock_guard lock(mu_);
+  if (!requested_.load()) {
+    reason_ = reason;
+    failed_ = failed;
+  }
+  requested_ = true;
+}
+
+std::string TaskStop::reason() const {
+  std::lock_guard lock(mu_);
+  return reason_;
+}
+
+ApplyStage::ApplyStage(Connector& target, std::vector<ApplyTable>& tables, ApplyOptions options,
+                       ErrorPolicies& policies, ControlTables* control, TaskStop& stop)
+    : target_(target),
+      tables_(tables),
+      options_(std::move(options)),
+      policies_(policies),
+      control_(control),
+      stop_(stop) {
+  last_seen_ = options_.resume_after;
+  for (const ApplyTable& t : tables_) {
+    if (t.mode == TableMode::kLive) ++live_tables_;
+  }
+}
+
+ApplyStage::~ApplyStage() = default;
+
+void ApplyStage::OpenApplier() {
+  applier_ = target_.OpenChangeApplier();
+  applier_->Prepare(options_.control_schema);
+}
+
+void ApplyStage::TableLoaded(size_t table, bool completed) {
+  std::lock_guard lock(loaded_mu_);
+  loaded_.emplace_back(table, completed);
+  loaded_pending_ = true;
+}
+
+void ApplyStage::Run(BoundedQueue<CaptureItem>& queue) {
+  try {
+    OpenApplier();
+    while (!stop_.requested()) {
+      if (loaded_pending_.load()) HandleLoadedTables();
+      std::optional<CaptureItem> item = queue.PopFor(std::chrono::milliseconds(100));
+      if (item) {
+        Handle(std::move(*item));
+      } else if (queue.closed()) {
+        break;
+      }
+      const bool dry = queue.size() == 0;
+      const bool has_work = !group_.empty() || group_changes_ > 0;
+      const auto age = std::chrono::steady_clock::now() - group_started_;
+      if (has_work && (group_changes_ >= options_.min_transaction_size || dry ||
+                       age >= options_.commit_timeout)) {
+        CommitGroup();
+      } else if (!has_work && group_last_ && age >= options_.commit_timeout) {
+        CommitGroup();  // only the position moved (changes of pending tables): record it
+      }
+    }
+    if (!stop_.failed() && (!group_.empty() || group_last_)) CommitGroup();
+  } catch (const Error& e) {
+    stop_.Request(fmt::format("change apply: {}", e.what()), true);
+  } catch (const std::exception& e) {
+    stop_.Request(fmt::format("change apply: internal error: {}", e.what()), true);
+  }
+  if (applier_) applier_->Rollback();
+}
+
+void ApplyStage::Handle(CaptureItem item) {
+  if (auto* changed = std::get_if<TableChanged>(&item)) {
+    if (!group_.empty() || group_last_) CommitGroup();
+    OnTableChanged(*changed);
+    return;
+  }
+  Route(std::move(std::get<std::unique_ptr<CommittedTransaction>>(item)));
+}
+
+void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
+  const TransactionInfo info = txn->info();
+  if (info.end_lsn <= last_seen_) {  // already applied (resume) or seen (capture reconnect)
+    ++done_txns_;
+    return;
+  }
+  last_seen_ = info.end_lsn;
+  int64_t live = 0;
+  ChangeView v;
+  std::string record;
+  while (txn->Next(&v)) {
+    if (v.table >= tables_.size()) {
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("change for unknown table id {} at {}", v.table,
+                              FormatLsn(info.end_lsn)));
+    }
+    ApplyTable& t = tables_[v.table];
+    switch (v.op) {
+      case ChangeOp::kInsert: ++t.stats->cdc_inserts; break;
+      case ChangeOp::kUpdate: ++t.stats->cdc_updates; break;
+      case ChangeOp::kDelete: ++t.stats->cdc_deletes; break;
+      case ChangeOp::kTruncate: ++t.stats->cdc_ddls; break;
+    }
+    if (t.mode == TableMode::kLive) {
+      if (info.end_lsn > t.skip_through) ++live;
+    } else if (t.mode == TableMode::kPending && info.end_lsn > t.load_position) {
+      if (!t.cache) {
+        t.cache = std::make_unique<ChangeSpool>(options_.cache_dir /
+                                                fmt::format("table-{}.cache", v.table));
+      }
+      std::vector<DmsType> types;
+      for (const ColumnDef& c : t.captured.columns) types.push_back(c.type);
+      record.clear();
+      EncodeChange(v, StorageOfColumns(types), &record);
+      t.cache->Append(info, record);
+    }
+  }
+  group_last_ = info;
+  if (group_.empty() && group_changes_ == 0) group_started_ = std::chrono::steady_clock::now();
+  if (live > 0) {
+    group_changes_ += live;
+    txn->Rewind();
+    group_.push_back(std::make_unique<CommittedSource>(std::move(txn)));
+  } else {
+    ++done_txns_;
+  }
+}
+
+ChangeView ApplyStage::MapChange(ApplyTable& t, const ChangeView& raw,
+                                 const TransactionInfo& info) {
+  if (raw.op == ChangeOp::kTruncate) return t.mapper->Map(raw, HeaderValues{});
+  return t.mapper->Map(raw, ChangeHeader(raw, info));
+}
+
+void ApplyStage::Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info,
+                       uint64_t tag) {
+  const ChangeView mapped = MapChange(t, raw, info);
+  const bool upsert = (raw.op == ChangeOp::kInsert && options_.upsert_inserts) ||
+                      (raw.op == ChangeOp::kUpdate && options_.upsert_updates);
+  applier_->Apply(t.plan.target, mapped, upsert, tag);
+  switch (raw.op) {
+    case ChangeOp::kInsert: ++t.pending_inserts; break;
+    case ChangeOp::kUpdate: ++t.pending_updates; break;
+    case ChangeOp::kDelete: ++t.pending_deletes; break;
+    case ChangeOp::kTruncate: ++t.pending_ddls; break;
+  }
+}
+
+void ApplyStage::RecordIssue(const ApplyTable& t, const ChangeView& mapped,
+                             const std::string& error) {
+  if (!control_) return;
+  std::string statement;
+  try {
+    statement = applier_ ? applier_->Statement(t.plan.target, mapped) : std::string();
+  } catch (const std::exception& e) {
+    statement = fmt::format("(statement not available: {})", e.what());
+  }
+  try {
+    control_->RecordApplyException(t.plan.target.schema, t.plan.target.name, statement, error);
+  } catch (const Error& e) {
+    Log().error("recording an apply exception for {}: {}", t.plan.target.QualifiedName(),
+                 e.what());
+  }
+}
+
+void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
+  if (t.mode == TableMode::kSuspended) return;
+  if (t.mode == TableMode::kLive) --live_tables_;
+  t.mode = TableMode::kSuspended;
+  Log().error("table {} suspended: {}", t.plan.source.QualifiedName(), reason);
+  {
+    std::lock_guard lock(t.stats->mu);
+    t.stats->state = "Suspended";
+    t.stats->error = reason;
+  }
+  if (t.cache) {
+    t.cache->Remove();
+    t.cache.reset();
+  }
+  if (control_) {
+    try {
+      control_->RecordSuspendedTable(t.plan.target.schema, t.plan.target.name, reason);
+    } catch (const Error& e) {
+      Log().error("recording suspended table {}: {}", t.plan.target.QualifiedName(), e.what());
+    }
+  }
+}
+
+void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
+                                Position* current) {
+  for (ApplyTable& t : tables_) {
+    t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
+  }
+  applier_->Begin();
+  ChangeView v;
+  for (size_t g = 0; g < group_.size(); ++g) {
+    TxnSource& txn = *group_[g];
+    txn.Rewind();
+    int64_t idx = -1;
+    while (txn.Next(&v)) {
+      ++idx;
+      ApplyTable& t = tables_[v.table];
+      if (t.mode != TableMode::kLive || txn.info().end_lsn <= t.skip_through) continue;
+      if (skip.count({g, idx})) continue;
+      *current = {g, idx};
+      Apply(t, v, txn.info(), (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx));
+      if (one_by_one) HandleIssues(applier_->Flush());
+    }
+  }
+  HandleIssues(applier_->Flush());
+  if (stop_.requested() && stop_.failed()) {
+    applier_->Rollback();
+    return;
+  }
+  const TransactionInfo& last = *group_last_;
+  applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
+}
+
+void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
+  for (const ApplyIssue& issue : issues) {
+    const size_t g = static_cast<size_t>(issue.tag >> 40);
+    const int64_t idx = static_cast<int64_t>(issue.tag & ((uint64_t{1} << 40) - 1));
+    if (g >= group_.size()) continue;
+    TxnSource& txn = *group_[g];
+    ChangeView v;
+    Locate({g, idx}, &v);
+    ApplyTable& t = tables_[v.table];
+    const char op = static_cast<char>(v.op);
+    const ErrorDecision d = policies_.OnApplyConflict(t.plan.target.QualifiedName(), op);
+    const ChangeView mapped = MapChange(t, v, txn.info());
+    const std::string what =
+        issue.outcome == ApplyOutcome::kDuplicate
+            ? "the row already exists on the target (duplicate key)"
+            : "no row matched on the target";
+    const std::string message = fmt::format(
+        "{} of {} at source position {} was not applied: {} ({})", ChangeOpName(v.op),
+        t.plan.target.QualifiedName(), FormatLsn(txn.info().end_lsn), what, d.reason);
+    switch (v.op) {
+      case ChangeOp::kInsert: --t.pending_inserts; break;
+      case ChangeOp::kUpdate: --t.pending_updates; break;
+      case ChangeOp::kDelete: --t.pending_deletes; break;
+      case ChangeOp::kTruncate: --t.pending_ddls; break;
+    }
+    ++t.stats->cdc_apply_errors;
+    switch (d.action) {
+      case ErrorAction::kSkipRow:
+        if (d.log) {
+          Log().warn("{}", message);
+          RecordIssue(t, mapped, message);
+        }
+        break;
+      case ErrorAction::kSuspendTable:
+        RecordIssue(t, mapped, message);
+        Suspend(t, message);
+        break;
+      case ErrorAction::kStopTask:
+        RecordIssue(t, mapped, message);
+        stop_.Request(message, true);
+        break;
+    }
+  }
+}
+
+void ApplyStage::Locate(Position pos, ChangeView* out) {
+  TxnSource& txn = *group_[pos.first];
+  txn.Rewind();
+  for (int64_t i = 0; i <= pos.second; ++i) {
+    if (!txn.Next(out)) {
+      throw Error(ErrorKind::kInternal, fmt::format("change {} of a transaction at {} is gone",
+                                                    pos.second, FormatLsn(txn.info().end_lsn)));
+    }
+  }
+}
+
+void ApplyStage::CommitGroup() {
+  if (!group_last_) return;
+  std::set<Position> skip;
+  bool one_by_one = false;
+  while (true) {
+    Position current{SIZE_MAX, -1};
+    try {
+      if (!applier_) OpenApplier();
+      ApplyGroupOnce(skip, one_by_one, &current);
+      break;
+    } catch (const RowError& e) {
+      if (applier_) applier_->Rollback();
+      if (current.first == SIZE_MAX) throw;
+      // The value was refused before anything was sent: `current` is the culprit.
+      if (!SkipFailed(current, e.what(), ClassifyDataError(e.what()), &skip)) return;
+    } catch (const Error& e) {
+      if (applier_) applier_->Rollback();
+      if (IsTransient(e.kind())) {
+        applier_.reset();
+        if (!WaitToRetry(e)) return;
+        continue;
+      }
+      if (!one_by_one) {
+        // A statement failed somewhere in the pipeline: find which, one change at a time.
+        one_by_one = true;
+        continue;
+      }
+      if (current.first == SIZE_MAX) throw;
+      if (!SkipFailed(current, e.what(), DataErrorKind::kData, &skip)) return;
+    }
+    if (stop_.requested() && stop_.failed()) return;
+  }
+  if (stop_.requested() && stop_.failed()) return;
+  for (ApplyTable& t : tables_) {
+    t.stats->applied_inserts += t.pending_inserts;
+    t.stats->applied_updates += t.pending_updates;
+    t.stats->applied_deletes += t.pending_deletes;
+    t.stats->applied_ddls += t.pending_ddls;
+    changes_applied_ += t.pending_inserts + t.pending_updates + t.pending_deletes + t.pending_ddls;
+    t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
+  }
+  applied_time_us_ = group_last_->commit_time_us;
+  applied_ = group_last_->end_lsn;
+  for (const auto& entry : group_) {
+    if (dynamic_cast<CommittedSource*>(entry.get())) ++done_txns_;
+  }
+  group_.clear();
+  group_changes_ = 0;
+  group_last_.reset();
+  group_started_ = std::chrono::steady_clock::now();
+}
+
+bool ApplyStage::SkipFailed(Position culprit, const std::string& error, DataErrorKind kind,
+                            std::set<Position>* skip) {
+  TxnSource& txn = *group_[culprit.first];
+  ChangeView v;
+  Locate(culprit, &v);
+  ApplyTable& t = tables_[v.table];
+  const ErrorDecision d = policies_.OnDataError(t.plan.target.QualifiedName(), kind);
+  const std::string message =
+      fmt::format("{} of {} at source position {} failed: {} ({})", ChangeOpName(v.op),
+                  t.plan.target.QualifiedName(), FormatLsn(txn.info().end_lsn), error, d.reason);
+  ++t.stats->cdc_apply_errors;
+  ChangeView mapped;
+  bool mapped_ok = true;
+  try {
+    mapped = MapChange(t, v, txn.info());
+  } catch (const Error&) {
+    mapped_ok = false;
+  }
+  if (d.log || d.action != ErrorAction::kSkipRow) {
+    Log().error("{}", message);
+    if (mapped_ok) RecordIssue(t, mapped, message);
+  }
+  switch (d.action) {
+    case ErrorAction::kSkipRow:
+      skip->insert(culprit);
+      return true;
+    case ErrorAction::kSuspendTable:
+      Suspend(t, message);
+      return true;
+    case ErrorAction::kStopTask:
+      stop_.Request(message, true);
+      return false;
+  }
+  return false;
+}
+
+bool ApplyStage::WaitToRetry(const Error& e) {
+  RetryDecision d = policies_.OnRecoverableError();
+  if (!d.retry) {
+    stop_.Request(fmt::format("target connection lost and not retried ({}): {}", d.reason,
+                              e.what()),
+                  true);
+    return false;
+  }
+  Log().warn("target: recoverable error, retry {} in {} s: {}", d.attempt, d.wait_seconds,
+              e.what());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop_.requested()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stop_.requested();
+}
+
+void ApplyStage::HandleLoadedTables() {
+  std::vector<std::pair<size_t, bool>> loaded;
+  {
+    std::lock_guard lock(loaded_mu_);
+    loaded.swap(loaded_);
+    loaded_pending_ = false;
+  }
+  if (loaded.empty()) return;
+  if (!group_.empty() || group_last_) CommitGroup();
+  for (const auto& [table, completed] : loaded) {
+    if (stop_.requested()) return;
+    ApplyTable& t = tables_[table];
+    if (t.mode != TableMode::kPending) continue;
+    if (!completed) {
+      std::string error;
+      {
+        std::lock_guard lock(t.stats->mu);
+        error = t.stats->error;
+      }
+      if (t.cache) {
+        t.cache->Remove();
+        t.cache.reset();
+      }
+      t.mode = TableMode::kSuspended;
+      Log().error("table {}: its full load did not complete; its changes are not applied: {}",
+                   t.plan.source.QualifiedName(), error);
+      continue;
+    }
+    MakeLive(table);
+  }
+}
+
+void ApplyStage::MakeLive(size_t table) {
+  ApplyTable& t = tables_[table];
+  t.mode = TableMode::kLive;
+  ++live_tables_;
+  const int64_t cached = t.cache ? t.cache->changes() : 0;
+  if (cached > 0) {
+    Log().info("table {}: applying {} cached change(s)", t.plan.source.QualifiedName(), cached);
+    // Every transaction routed so far is handled once these are in: the checkpoint stays at
+    // the last one seen. Replayed in runs of MinTransactionSize changes (or 16 MB), each one
+    // target transaction, through the same error handling as live changes.
+    const TransactionInfo at{0, last_seen_, last_seen_, applied_time_us_.load()};
+    std::vector<DmsType> types;
+    for (const ColumnDef& c : t.captured.columns) types.push_back(c.type);
+    const std::vector<Storage> storage = StorageOfColumns(types);
+    ChangeSpool::Reader reader = t.cache->Read();
+    TransactionInfo info;
+    ChangeView v;
+    auto run = std::make_unique<CachedSource>(at);
+    int64_t in_run = 0;
+    auto flush = [&] {
+      if (in_run == 0) return;
+      group_.push_back(std::move(run));
+      group_changes_ = in_run;
+      group_last_ = at;
+      CommitGroup();
+      run = std::make_unique<CachedSource>(at);
+      in_run = 0;
+    };
+    while (reader.Next(&info, &v)) {
+      if (stop_.requested()) return;
+      EncodeChange(v, storage, &run->bytes());
+      ++in_run;
+      if (in_run >= options_.min_transaction_size || run->bytes().size() >= (16u << 20)) flush();
+    }
+    flush();
+    if (stop_.requested()) return;
+    t.cache->Remove();
+    t.cache.reset();
+  }
+  if (on_table_live) on_table_live(table);
+}
+
+void ApplyStage::OnTableChanged(const TableChanged& change) {
+  if (change.table >= tables_.size()) return;
+  ApplyTable& t = tables_[change.table];
+  t.captured = change.def;
+  t.mapper->Rebind(change.def);
+  ++t.stats->cdc_ddls;
+  Log().warn("table {}: the source table's columns changed; columns the task reads that are "
+              "gone are applied as NULL (DDL is not replicated to the target yet)",
+              t.plan.source.QualifiedName());
+}
+
+}  // namespace ferry::cdc

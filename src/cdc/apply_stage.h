@@ -1,0 +1,187 @@
+// The apply side of a CDC task: takes committed source transactions in commit order (from the
+// capture thread, through a bounded queue) and applies them to the target.
+//
+// Per table the stage knows a mode:
+//   pending    the table is not loaded yet (or is loading): its changes are held in a spool
+//              file ("cached changes"), except those already in the rows being loaded (their
+//              transaction ended at or before the table's load position);
+//   live       changes are applied as they come (those at or before `skip_through`, already
+//              applied before a resume, are skipped);
+//   suspended  an error policy suspended the table: its changes are dropped.
+// When the full load reports a table done (TableLoaded), the stage finishes the target
+// transaction in progress, applies the table's cached changes in order, and makes it live.
+//
+// Transactional apply: source transactions are grouped into one target transaction until
+// MinTransactionSize changes, CommitTimeout, or the queue runs dry (so an idle stream is never
+// held back). The checkpoint (the last transaction's end position) is committed with the data
+// (awsdms_txn_state), then published through applied() for the capture to confirm.
+//
+// Threading: Run() on one thread; TableLoaded, applied() and the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <functional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cdc/change.h"
+#include "cdc/change_applier.h"
+#include "cdc/change_mapper.h"
+#include "cdc/change_spool.h"
+#include "cdc/transaction_buffer.h"
+#include "connectors/connector.h"
+#include "control/control_tables.h"
+#include "engine/bounded_queue.h"
+#include "engine/error_policy.h"
+#include "engine/plan.h"
+#include "engine/table_stats.h"
+
+namespace ferry::cdc {
+
+enum class TableMode { kPending, kLive, kSuspended };
+
+struct ApplyTable {
+  TablePlan plan;
+  TableDef captured;  // the source table as the capture encodes it now
+  std::unique_ptr<ChangeMapper> mapper;
+  TableMode mode = TableMode::kPending;
+  Lsn load_position = 0;  // pending: transactions ending at or before are in the loaded rows
+  Lsn skip_through = 0;   // live: transactions ending at or before were applied before
+  std::unique_ptr<ChangeSpool> cache;  // pending: the held changes
+  TableStats* stats = nullptr;
+  // Changes applied in the open target transaction, added to stats at commit.
+  int64_t pending_inserts = 0, pending_updates = 0, pending_deletes = 0, pending_ddls = 0;
+};
+
+// A source table's columns changed (the capture saw it before the changes that use them).
+struct TableChanged {
+  uint32_t table = 0;
+  TableDef def;
+};
+
+using CaptureItem = std::variant<std::unique_ptr<CommittedTransaction>, TableChanged>;
+
+// Shared stop switch of a task: the first reason wins.
+class TaskStop {
+ public:
+  void Request(const std::string& reason, bool failed);
+  bool requested() const { return requested_.load(); }
+  bool failed() const { return failed_.load(); }
+  std::string reason() const;
+
+ private:
+  std::atomic<bool> requested_{false};
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mu_;
+  std::string reason_;  // GUARDED_BY(mu_)
+};
+
+struct ApplyOptions {
+  std::string task;
+  std::string control_schema;
+  int64_t min_transaction_size = 1000;                // MinTransactionSize
+  std::chrono::milliseconds commit_timeout{1000};     // CommitTimeout
+  bool upsert_inserts = false;  // ApplyErrorInsertPolicy INSERT_RECORD
+  bool upsert_updates = false;  // ApplyErrorUpdatePolicy UPDATE_RECORD
+  std::filesystem::path cache_dir;  // spool files of pending tables
+  Lsn resume_after = 0;  // transactions ending at or before were applied: dropped on arrival
+};
+
+class ApplyStage {
+ public:
+  // `tables` (index = the capture's table id) must outlive the stage; `control` may be null.
+  ApplyStage(Connector& target, std::vector<ApplyTable>& tables, ApplyOptions options,
+             ErrorPolicies& policies, ControlTables* control, TaskStop& stop);
+  ~ApplyStage();
+
+  // The apply thread: pops until the queue is closed and drained, or the task stops. Commits
+  // what it applied before returning. Never throws: failures stop the task (TaskStop).
+  void Run(BoundedQueue<CaptureItem>& queue);
+
+  // The full load is over for `table` (completed, or in error: then the table is suspended).
+  // Thread-safe; acted on by the apply thread at the next transaction boundary.
+  void TableLoaded(size_t table, bool completed);
+  // Tables made live so far (their cached changes applied).
+  size_t live_tables() const { return live_tables_.load(); }
+
+  // The end position of the last transaction committed on the target (0 = none yet).
+  Lsn applied() const { return applied_.load(); }
+  int64_t applied_commit_time_us() const { return applied_time_us_.load(); }
+  // Transactions handed to Run so far / finished (applied, cached or skipped).
+  int64_t transactions_done() const { return done_txns_.load(); }
+  int64_t changes_applied() const { return changes_applied_.load(); }
+
+  // Called after a table becomes live, with its index (the task store records it).
+  std::function<void(size_t)> on_table_live;
+
+ private:
+  // The changes of one source transaction (or of a run of cached changes) in a group.
+  class TxnSource {
+   public:
+    virtual ~TxnSource() = default;
+    virtual const TransactionInfo& info() const = 0;
+    virtual bool Next(ChangeView* out) = 0;
+    virtual void Rewind() = 0;
+  };
+  class CommittedSource;
+  class CachedSource;
+  using Position = std::pair<size_t, int64_t>;  // (group entry, change index)
+
+  void Handle(CaptureItem item);
+  void Route(std::unique_ptr<CommittedTransaction> txn);
+  // Applies and commits the group, retrying after recoverable errors and skipping changes the
+  // error policies drop. Returns with the group committed, or with the task stopping.
+  void CommitGroup();
+  void ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one, Position* current);
+  void HandleIssues(const std::vector<ApplyIssue>& issues);
+  // Applies DataErrorPolicy to the change at `culprit` that failed with `error`; false when the
+  // task stops.
+  bool SkipFailed(Position culprit, const std::string& error, DataErrorKind kind,
+                  std::set<Position>* skip);
+  // Reads the change at `pos` of the group into `out` (rewinds the entry).
+  void Locate(Position pos, ChangeView* out);
+  void OpenApplier();
+  void HandleLoadedTables();
+  void MakeLive(size_t table);
+  void OnTableChanged(const TableChanged& change);
+  void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
+  void Suspend(ApplyTable& t, const std::string& reason);
+  void Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info, uint64_t tag);
+  ChangeView MapChange(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info);
+  // Waits per RecoverableError settings; false when no retry is left or the task stops.
+  bool WaitToRetry(const Error& e);
+
+  Connector& target_;
+  std::vector<ApplyTable>& tables_;
+  ApplyOptions options_;
+  ErrorPolicies& policies_;
+  ControlTables* control_;
+  TaskStop& stop_;
+  std::unique_ptr<ChangeApplier> applier_;
+
+  std::vector<std::unique_ptr<TxnSource>> group_;
+  int64_t group_changes_ = 0;
+  // The last transaction routed: the checkpoint the group commits (set = something to commit).
+  std::optional<TransactionInfo> group_last_;
+  std::chrono::steady_clock::time_point group_started_{};
+  Lsn last_seen_ = 0;  // end position of the last transaction received (duplicates dropped)
+
+  std::mutex loaded_mu_;
+  std::vector<std::pair<size_t, bool>> loaded_;  // GUARDED_BY(loaded_mu_)
+  std::atomic<bool> loaded_pending_{false};
+
+  std::atomic<Lsn> applied_{0};
+  std::atomic<int64_t> applied_time_us_{0};
+  std::atomic<int64_t> done_txns_{0};
+  std::atomic<int64_t> changes_applied_{0};
+  std::atomic<size_t> live_tables_{0};
+};
+
+}  // namespace ferry::cdc

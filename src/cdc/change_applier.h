@@ -1,0 +1,85 @@
+// The target side of change data capture: applies row changes inside target transactions and
+// commits the task's position with them, so a crash anywhere resumes exactly after the last
+// committed source transaction (the "awsdms_txn_state" table, in the control schema).
+//
+// Use: Prepare(); ReadCheckpoint(); then per group of source transactions
+//   Begin(); Apply(...)...; Flush() -> issues; [more Apply]; Commit(checkpoint)
+// or Rollback() after any Error.
+//
+// Threading: one thread. Errors: RowError (connector.h) for a value the target column cannot
+// hold, found before anything of that change is sent; Error for a failed statement or lost
+// connection (kConnection), after which the transaction is unusable: call Rollback().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/table_def.h"
+#include "cdc/change.h"
+
+namespace ferry::cdc {
+
+inline constexpr const char* kTxnStateTable = "awsdms_txn_state";
+
+// What awsdms_txn_state holds for a task: the last source transaction whose changes are
+// committed on the target.
+struct Checkpoint {
+  std::string position;        // the source position, e.g. "0/16B3748" (FormatLsn)
+  int64_t commit_time_us = 0;  // that transaction's commit time, microseconds since 1970 UTC
+};
+
+enum class ApplyOutcome : uint8_t {
+  kApplied,
+  kNoRow,      // UPDATE or DELETE matched no row on the target
+  kDuplicate,  // INSERT found a row with the same key (nothing written)
+};
+
+struct ApplyIssue {
+  uint64_t tag = 0;  // what the caller passed to Apply
+  ApplyOutcome outcome = ApplyOutcome::kApplied;
+};
+
+class ChangeApplier {
+ public:
+  virtual ~ChangeApplier() = default;
+
+  // Creates the control schema and awsdms_txn_state when missing. Columns: SERVER_NAME,
+  // TASK_NAME (key), CHECKPOINT, CHECKPOINT_TIME (UTC), UPDATED_AT; lower case on PostgreSQL,
+  // upper case elsewhere (as control_tables.h).
+  virtual void Prepare(const std::string& control_schema) = 0;
+  // This task's checkpoint, or nullopt when it has none yet.
+  virtual std::optional<Checkpoint> ReadCheckpoint(const std::string& task) = 0;
+  // Deletes this task's checkpoint row (a task started afresh).
+  virtual void ClearCheckpoint(const std::string& task) = 0;
+
+  // Starts a target transaction.
+  virtual void Begin() = 0;
+  // Applies `change` to `target` (the table as the target writer created it). The change's rows
+  // have target.columns. The row is identified by target.primary_key, or when it has none, by
+  // every column compared NULL-safe, affecting one row only (tables without a key may hold
+  // duplicates). INSERT writes the new image; UPDATE sets the new image's columns that are not
+  // unchanged (Cell::unchanged), finding the row by the old image's key when there is one, else
+  // the new image's; DELETE finds the row by the old image; TRUNCATE empties the table.
+  // `upsert`: INSERT overwrites a row with the same key (ApplyErrorInsertPolicy INSERT_RECORD),
+  // UPDATE inserts the new image when no row matched (ApplyErrorUpdatePolicy UPDATE_RECORD).
+  // May only queue the change (pipelining); outcomes come from Flush. `tag` identifies it there.
+  virtual void Apply(const TableDef& target, const ChangeView& change, bool upsert,
+                     uint64_t tag) = 0;
+  // Waits for every queued change. Returns those that did not apply (kNoRow, kDuplicate), in
+  // order; they changed nothing, and the transaction goes on.
+  virtual std::vector<ApplyIssue> Flush() = 0;
+  // Flushes (an issue found here throws Error(kInternal): call Flush first when issues matter),
+  // writes `checkpoint` as this task's awsdms_txn_state row and commits, all in one transaction.
+  virtual void Commit(const std::string& task, const Checkpoint& checkpoint) = 0;
+  // Abandons the transaction. Never throws.
+  virtual void Rollback() noexcept = 0;
+
+  // The change as one SQL statement with literal values, in this target's dialect, for
+  // awsdms_apply_exceptions.STATEMENT and logs, e.g. UPDATE "public"."t" SET "a"='x' WHERE
+  // "id"=5. Values longer than 200 bytes are shortened with "...".
+  virtual std::string Statement(const TableDef& target, const ChangeView& change) = 0;
+};
+
+}  // namespace ferry::cdc

@@ -1,0 +1,416 @@
+#include "cli/migrate_command.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "cdc/change.h"
+#include "cli/task_plan.h"
+#include "connectors/connector.h"
+#include "control/control_tables.h"
+#include "endpoint/endpoint_uri.h"
+#include "engine/cdc_task.h"
+#include "engine/full_load.h"
+#include "engine/lob_policy.h"
+#include "engine/plan.h"
+#include "engine/progress.h"
+#include "engine/report.h"
+#include "engine/segmenting.h"
+#include "logging/log.h"
+#include "mapping/mapping_apply.h"
+#include "mapping/table_mappings.h"
+#include "schema/post_load.h"
+#include "settings/task_settings.h"
+#include "task/data_dir.h"
+#include "validation/validator.h"
+
+namespace ferry {
+namespace {
+
+std::atomic<int> g_signals{0};
+extern "C" void OnSignal(int) { g_signals.fetch_add(1); }
+
+
+TablePrepMode ParsePrepMode(const std::string& s) {
+  if (s == "DO_NOTHING" || s == "do_nothing") return TablePrepMode::kDoNothing;
+  if (s == "DROP_AND_CREATE" || s == "drop_and_create") return TablePrepMode::kDropAndCreate;
+  if (s == "TRUNCATE_BEFORE_LOAD" || s == "truncate_before_load") {
+    return TablePrepMode::kTruncateBeforeLoad;
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("--target-table-prep-mode '{}': expected DO_NOTHING, DROP_AND_CREATE or "
+                          "TRUNCATE_BEFORE_LOAD",
+                          s));
+}
+
+TablePrepMode FromSettings(TargetTablePrepMode m) {
+  switch (m) {
+    case TargetTablePrepMode::kDoNothing: return TablePrepMode::kDoNothing;
+    case TargetTablePrepMode::kDropAndCreate: return TablePrepMode::kDropAndCreate;
+    case TargetTablePrepMode::kTruncateBeforeLoad: return TablePrepMode::kTruncateBeforeLoad;
+  }
+  return TablePrepMode::kDoNothing;
+}
+
+// LOBs per DMS settings: without task settings every LOB travels whole (Ferry's default);
+// with them, SupportLobs / FullLobMode / LimitedSizeLobMode + LobMaxSize and the table's
+// lob-settings decide, as in DMS (the DMS defaults cut LOBs at 32 KB, with a counted warning).
+void ApplyLobSettings(const std::optional<TaskSettings>& settings,
+                      const std::optional<LobSettings>& table, TablePlan* plan) {
+  const LobLimit limit =
+      settings ? TableLobLimit(settings->target_metadata, table) : WholeLobs();
+  std::vector<std::string> dropped;
+  std::vector<std::string> kept = ApplyLobLimit(plan, limit, &dropped);
+  if (!dropped.empty()) {
+    spdlog::info("table {}: LOB columns not migrated ({}): {}", plan->source.QualifiedName(),
+                 limit.reason, fmt::join(dropped, ", "));
+  }
+  if (!kept.empty()) {
+    spdlog::warn("table {}: LOB columns {} are part of a key and are migrated despite {}",
+                 plan->source.QualifiedName(), fmt::join(kept, ", "), limit.reason);
+  }
+  if (plan->transform && plan->transform->lob_max_bytes > 0) {
+    spdlog::info("table {}: LOBs longer than {} bytes are truncated ({})",
+                 plan->source.QualifiedName(), plan->transform->lob_max_bytes, limit.reason);
+  }
+}
+
+// The task name written into the control tables (the CLI runs one unnamed task).
+constexpr const char* kTaskName = "ferry";
+
+// awsdms_apply_exceptions always; awsdms_status, awsdms_suspended_tables and awsdms_history when
+// ControlTablesSettings enables them, filled with the full load's outcome.
+void RecordControlTables(const TaskSettings& settings, Connector& target, const FullLoad& load,
+                         size_t tables) {
+  try {
+    ControlTables control(target, settings.control_tables_settings, kTaskName);
+    control.EnsureEnabled();
+    const ControlTablesSettings& c = settings.control_tables_settings;
+    if (c.status_table_enabled) {
+      TaskStatusRow status;
+      status.task_status = "FULL LOAD";
+      control.UpdateStatus(status);
+    }
+    int64_t rows = 0, bytes = 0;
+    for (const auto& st : load.stats()) {
+      rows += st->full_load_rows.load();
+      bytes += st->bytes_read.load();
+      std::lock_guard lock(st->mu);
+      if (c.suspended_tables_table_enabled && st->state == kStateError) {
+        control.RecordSuspendedTable(st->target_schema, st->target_table, st->error);
+      }
+    }
+    if (c.history_table_enabled) {
+      HistoryRow history;
+      history.timeslot_type = "FULL LOAD";
+      history.timeslot = WallClock::now();
+      history.timeslot_duration = c.history_timeslot_in_minutes;
+      history.timeslot_records = rows;
+      history.timeslot_volume = bytes >> 20;
+      control.RecordHistory(history);
+    }
+    spdlog::debug("control tables updated for {} table(s)", tables);
+  } catch (const Error& e) {
+    // The data is loaded; failing to write the bookkeeping must not hide that.
+    spdlog::error("control tables in {}: {}", target.uri().Describe(), e.what());
+  }
+}
+
+// Parses an LSN flag; nullopt for "".
+std::optional<cdc::Lsn> LsnFlag(const std::string& flag, const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::optional<cdc::Lsn> lsn = cdc::ParseLsn(text);
+  if (!lsn) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} '{}': expected a PostgreSQL LSN such as 0/16B3748", flag, text));
+  }
+  return lsn;
+}
+
+// A CDC task in the foreground until Ctrl-C (or the stop position, or StopTaskCachedChanges*).
+int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, Connector& target,
+               std::vector<TablePlan> plans, const FullLoadOptions& full_load,
+               const std::string& task_settings_json) {
+  CdcTaskOptions o;
+  o.task = args.task_name;
+  o.type = type;
+  o.data_dir = args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
+  o.resume = args.resume;
+  o.start_position = LsnFlag("--cdc-start-position", args.cdc_start_position);
+  o.stop_position = LsnFlag("--cdc-stop-position", args.cdc_stop_position);
+  if (args.settings) {
+    o.settings = *args.settings;
+  } else {
+    // Without task settings, DMS's defaults; a bad value during the load still fails its
+    // table, as in a plain `ferry migrate`.
+    o.settings.error_behavior.data_error_policy = ErrorPolicy::kSuspendTable;
+    o.settings.error_behavior.data_truncation_error_policy = ErrorPolicy::kSuspendTable;
+  }
+  o.full_load = full_load;
+  o.full_load.error_behavior = o.settings.error_behavior;
+  o.slot = args.slot_name;
+  o.publication = args.publication;
+  o.heartbeat = std::chrono::seconds(args.heartbeat_seconds);
+  o.source_uri = args.source;
+  o.target_uri = args.target;
+  if (!args.table_mappings.empty()) o.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
+  o.task_settings_json = task_settings_json;
+  spdlog::info("task '{}' ({}): {} table(s) from {} to {}, state in {}", o.task,
+               MigrationTypeName(type), plans.size(), source.uri().Describe(),
+               target.uri().Describe(), o.data_dir.string());
+
+  CdcTask task(source, target, std::move(plans), o);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::atomic<bool> finished{false};
+  std::thread watcher([&] {
+    bool asked = false;
+    while (!finished) {
+      if (g_signals.load() > 0 && !asked) {
+        spdlog::warn("stopping: committing what is applied, then exiting (run again with "
+                     "--resume to continue)");
+        task.Stop();
+        asked = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  try {
+    task.Run();
+  } catch (...) {
+    finished = true;
+    watcher.join();
+    throw;
+  }
+  finished = true;
+  watcher.join();
+  if (args.json) {
+    std::cout << SummaryJson(task.stats()).dump(2) << std::endl;
+  } else {
+    std::cout << FormatSummary(task.stats()) << std::flush;
+  }
+  if (task.failed()) {
+    spdlog::error("task '{}' stopped: {}", o.task, task.stop_reason());
+    if (!args.json) std::cout << "Task stopped: " << task.stop_reason() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* m) {
+  CLI::App* migrate = app.add_subcommand("migrate", "Copy tables, schema and data, source to target");
+  migrate->add_option("--source", m->source, "Source URI: postgresql://, mysql://, mariadb://, sqlite:///path")->required();
+  migrate->add_option("--target", m->target, "Target URI")->required();
+  migrate->add_option("--tables", m->tables, "Tables to copy: name or schema.name, '*' and '%' wildcards, comma-separated (default: all)");
+  migrate->add_option("--schema", m->schema, "Source schema (PostgreSQL) or database (MySQL) to read (default: all user schemas / the URI's database)");
+  m->target_schema_opt = migrate->add_option("--target-schema", m->target_schema, "Target schema (overrides the URI's schema= and the default)");
+  m->prep_mode_opt = migrate->add_option("--target-table-prep-mode", m->prep_mode, "DO_NOTHING (create missing tables), DROP_AND_CREATE or TRUNCATE_BEFORE_LOAD")->capture_default_str();
+  m->parallel_opt = migrate->add_option("--parallel", m->parallel, "Tables loaded at once (default: one per core, 2..8; MaxFullLoadSubTasks with --task-settings)");
+  migrate->add_option("--auto-segments", m->auto_segments, "Readers per big table without a parallel-load rule (>= 1M rows or >= 256 MB; PostgreSQL ctid ranges, else integer primary key ranges, in one snapshot); 0 = off (default: MySQL/MariaDB sources one per core, at most 4; PostgreSQL and SQLite sources off)")->check(CLI::Range(0, 64));
+  migrate->add_option("--auto-segment-min-rows", m->auto_segment_min_rows, "Row estimate from which --auto-segments splits a table (default 1000000; a table of 256 MB or more splits too)")->check(CLI::PositiveNumber);
+  migrate->add_option("--table-mappings", m->table_mappings, "AWS DMS table mappings JSON file: selection rules (wildcards, filters, load-order) and transformation rules (rename, case, prefixes/suffixes, remove-column, add-column expressions, change-data-type, define-primary-key) and table-settings (parallel-load, lob-settings)");
+  migrate->add_option("--task-settings", m->task_settings, "AWS DMS task settings JSON file (TargetMetadata, FullLoadSettings, ErrorBehavior, ControlTablesSettings, ValidationSettings, Logging and the FerrySettings extension are honoured; CDC settings are checked and stored; flags given here win)");
+  m->batch_rows_opt = migrate->add_option("--batch-rows", m->batch_rows, "Rows per batch between reader and writer")->capture_default_str();
+  migrate->add_flag("--create-indexes", m->create_indexes, "Ferry extension: also create the source's secondary indexes after the load (converted per engine; a report lists what could not be)");
+  migrate->add_flag("--create-foreign-keys", m->create_foreign_keys, "Ferry extension: also create foreign keys between migrated tables after the load");
+  migrate->add_flag("--create-defaults", m->create_defaults, "Ferry extension: also create column defaults (literals, CURRENT_TIMESTAMP and the like; sequences are reported)");
+  migrate->add_flag("--create-schema-objects", m->create_schema_objects, "Ferry extension: --create-indexes --create-foreign-keys --create-defaults at once");
+  migrate->add_flag("--json", m->json, "Print the table statistics as JSON");
+  migrate->add_flag("--no-progress", m->no_progress, "No live progress display or progress log lines");
+
+  migrate->add_option("--migration-type", m->migration_type, "full-load (default), cdc (replicate changes only) or full-load-and-cdc (copy, then keep the target in step; PostgreSQL sources)")->check(CLI::IsMember({"full-load", "cdc", "full-load-and-cdc"}));
+  migrate->add_option("--data-dir", m->data_dir, "Where CDC tasks keep their state (task store ferry.db, spill files, cached changes); default $FERRY_DATA_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry");
+  migrate->add_option("--task-name", m->task_name, "Task identifier (letters, digits, hyphens): names the task in the store, the replication slot and publication (ferry_<name>) and TASK_NAME in the control tables")->capture_default_str();
+  migrate->add_flag("--resume", m->resume, "Continue the task named --task-name from its checkpoint (DMS resume-processing) instead of starting over");
+  migrate->add_option("--cdc-start-position", m->cdc_start_position, "cdc only: apply changes committed after this source position (PostgreSQL LSN, e.g. 0/16B3748); default: from when the task starts");
+  migrate->add_option("--cdc-stop-position", m->cdc_stop_position, "Stop once every change up to this source position (LSN) is applied (DMS CdcStopPosition); default: run until Ctrl-C");
+  migrate->add_option("--slot-name", m->slot_name, "PostgreSQL replication slot (default ferry_<task-name>)");
+  migrate->add_option("--publication", m->publication, "PostgreSQL publication to use (default: Ferry creates ferry_<task-name> for the selected tables)");
+  migrate->add_option("--heartbeat", m->heartbeat_seconds, "Seconds between heartbeats that keep the slot moving while the selected tables are idle (0 = off)")->capture_default_str();
+  return migrate;
+}
+
+int RunMigrate(MigrateArgs args) {
+  // Settings first, so a bad file stops everything before any connection is made. Command-line
+  // flags given explicitly win over the file.
+  if (args.create_schema_objects) {
+    args.create_indexes = args.create_foreign_keys = args.create_defaults = true;
+  }
+  auto given = [](const CLI::Option* o) { return o != nullptr && o->count() > 0; };
+  const std::optional<MigrationType> type = ParseMigrationType(args.migration_type);
+  if (!type) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--migration-type '{}': expected full-load, cdc or full-load-and-cdc",
+                            args.migration_type));
+  }
+  if (*type != MigrationType::kFullLoad) {
+    if (const std::string why = CheckTaskName(args.task_name); !why.empty()) {
+      throw Error(ErrorKind::kInvalidArgument, "--task-name: " + why);
+    }
+  }
+  // CDC flags are checked before anything connects.
+  LsnFlag("--cdc-start-position", args.cdc_start_position);
+  LsnFlag("--cdc-stop-position", args.cdc_stop_position);
+  if (!args.cdc_start_position.empty() && *type != MigrationType::kCdc) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--cdc-start-position applies to --migration-type cdc only (a full load "
+                "starts change processing where its snapshot was taken)");
+  }
+  if (*type == MigrationType::kFullLoad &&
+      (args.resume || !args.cdc_stop_position.empty())) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--resume and --cdc-stop-position need --migration-type cdc or "
+                "full-load-and-cdc");
+  }
+  std::string task_settings_json;
+  if (!args.task_settings.empty()) {
+    task_settings_json = ReadFile(args.task_settings, "--task-settings");
+    TaskSettings settings = LoadTaskSettings(args.task_settings);
+    if (!given(args.prep_mode_opt)) {
+      args.prep_mode = TablePrepModeName(FromSettings(settings.full_load_settings.target_table_prep_mode));
+    }
+    if (!given(args.parallel_opt)) {
+      args.parallel = static_cast<int>(settings.full_load_settings.max_full_load_sub_tasks);
+    }
+    if (!given(args.target_schema_opt)) args.target_schema = settings.target_metadata.target_schema;
+    if (!given(args.batch_rows_opt)) {
+      args.batch_rows = static_cast<size_t>(settings.full_load_settings.commit_rate);
+    }
+    args.error_behavior = settings.error_behavior;
+    args.create_pk_after_load = settings.full_load_settings.create_pk_after_full_load;
+    args.create_indexes |= settings.ferry_settings.create_secondary_indexes;
+    args.create_foreign_keys |= settings.ferry_settings.create_foreign_keys;
+    args.create_defaults |= settings.ferry_settings.create_column_defaults;
+    logging::Configure(settings.logging, args.verbose);
+    args.settings = std::move(settings);
+  }
+  const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
+  const TablePrepMode mode = ParsePrepMode(args.prep_mode);
+  std::unique_ptr<Connector> source = Connect(args.source, "source");
+  std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
+
+  TaskTables planned_tables = PlanTaskTables(*source, *target, args.schema, args.target_schema,
+                                             mappings, args.table_mappings, args.tables, "migrate");
+  std::vector<TablePlan> plans = std::move(planned_tables.plans);
+  if (planned_tables.mapped) {
+    const std::vector<MappedTable>& mapped = *planned_tables.mapped;
+    // One plan per mapped table, in order: each gets its table's LOB settings.
+    for (size_t i = 0; i < plans.size(); ++i) {
+      ApplyLobSettings(args.settings, mapped[i].lob_settings, &plans[i]);
+    }
+    // partitions-auto / partitions-list: one segment per source partition; an unknown
+    // partition stops here, before anything is touched.
+    ResolvePartitionSegments(mapped, *mappings, *source, &plans);
+  } else {
+    for (TablePlan& plan : plans) ApplyLobSettings(args.settings, std::nullopt, &plan);
+  }
+  schema::SchemaObjectOptions schema_options;
+  schema_options.indexes = args.create_indexes;
+  schema_options.foreign_keys = args.create_foreign_keys;
+  schema_options.defaults = args.create_defaults;
+  schema::PrepareCreateTimeObjects(plans, source->engine(), schema_options);
+  const std::vector<TablePlan> planned = plans;  // FullLoad takes `plans`
+  FullLoadOptions options;
+  options.prep_mode = mode;
+  options.parallel = args.parallel;
+  // Automatic segments: a big table without a parallel-load rule is read by this many readers
+  // at once (engine/segmenting.h). By default on MySQL/MariaDB sources only, one reader per
+  // core (at most 4): there one reader is the bottleneck, and two made a 5M-row table load
+  // 1.29x faster into PostgreSQL on 2 cores (bench my-pg-5m-seg). A PostgreSQL single stream
+  // already keeps both cores busy: ctid segments measured 0.82x (pg-pg-5m-seg), so they are
+  // used only when asked for (--auto-segments N), e.g. on machines with more cores.
+  options.auto_segments = args.auto_segments >= 0 ? args.auto_segments
+                          : source->engine() == Engine::kMysql
+                              ? std::min(DefaultParallelism(), 4)
+                              : 0;
+  options.auto_segment_min_rows = args.auto_segment_min_rows;
+  options.scan.batch_rows = args.batch_rows;
+  if (args.error_behavior) options.error_behavior = *args.error_behavior;
+  options.create_pk_after_load = args.create_pk_after_load;
+  if (*type != MigrationType::kFullLoad) {
+    return RunCdcTask(args, *type, *source, *target, std::move(plans), options,
+                      task_settings_json);
+  }
+  spdlog::info("full load of {} table(s) from {} to {} ({}, {} at a time)", plans.size(),
+               source->uri().Describe(), target->uri().Describe(), TablePrepModeName(mode),
+               options.parallel > 0 ? options.parallel : DefaultParallelism());
+
+  FullLoad load(*source, *target, std::move(plans), options);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::atomic<bool> finished{false};
+  std::thread watcher([&] {
+    while (!finished) {
+      if (g_signals.load() > 0 && !load.cancelled()) {
+        spdlog::warn("stopping: finishing nothing new, rolling back tables in progress");
+        load.Cancel();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  ProgressDisplay progress(load.stats(), !args.no_progress && isatty(STDERR_FILENO));
+  if (!args.no_progress) progress.Start();
+  try {
+    load.Run();
+  } catch (...) {
+    finished = true;
+    watcher.join();
+    throw;
+  }
+  progress.Stop();
+  finished = true;
+  watcher.join();
+  // Ferry extension: indexes, foreign keys and defaults after the load. A statement the target
+  // refuses (or an object whose table did not complete) makes the exit code 1; objects that
+  // cannot be converted between the engines are only reported.
+  bool validation_failed = false;
+  schema::SchemaObjectsReport schema_report;
+  schema_report.options = schema_options;
+  if (schema_options.Any() && !load.cancelled()) {
+    schema_report = schema::CreateSchemaObjects(*target, planned, source->engine(),
+                                                schema_options, load.stats());
+  }
+
+  // DMS control tables (with task settings only: a plain `ferry migrate` leaves the target
+  // holding nothing but the data) and validation (ValidationSettings.EnableValidation).
+  if (args.settings && !load.cancelled()) {
+    RecordControlTables(*args.settings, *target, load, planned.size());
+    if (args.settings->validation_settings.enable_validation) {
+      ControlTables control(*target, args.settings->control_tables_settings, kTaskName);
+      Validator validator(*source, *target, args.settings->validation_settings, &control);
+      std::vector<TableStats*> stats;
+      for (const auto& st : load.stats()) stats.push_back(st.get());
+      for (const TableValidation& v : validator.Run(planned, stats)) {
+        if (v.state != kValidationValidated) validation_failed = true;
+      }
+    }
+  }
+
+  if (args.json) {
+    nlohmann::json summary = SummaryJson(load.stats());
+    if (schema_options.Any()) summary["schemaObjects"] = schema_report.ToJson();
+    std::cout << summary.dump(2) << std::endl;
+  } else {
+    std::cout << FormatSummary(load.stats()) << schema_report.FormatText() << std::flush;
+  }
+  // An ErrorBehavior policy said STOP_TASK: say why (stdout stays JSON with --json).
+  if (const std::string why = load.stop_reason(); !why.empty()) {
+    spdlog::error("task stopped: {}", why);
+    if (!args.json) std::cout << "Task stopped: " << why << std::endl;
+    return 1;
+  }
+  return load.AllCompleted() && !schema_report.AnyFailed() && !validation_failed ? 0 : 1;
+}
+
+}  // namespace ferry

@@ -1,0 +1,819 @@
+#include "connectors/postgres/pg_capture.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "connectors/postgres/pg_copy_binary.h"
+#include "connectors/postgres/pg_types.h"
+#include "logging/log.h"
+
+namespace ferry::postgres {
+
+namespace {
+
+constexpr auto kStatusInterval = std::chrono::seconds(10);
+constexpr auto kWalCheckInterval = std::chrono::seconds(60);
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool Contains(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+bool PlainIdent(const std::string& s) {
+  if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string SqlLiteral(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+int64_t NowPgMicros() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kPgEpochMicros;
+}
+
+bool SameColumns(const TableDef& a, const TableDef& b) {
+  if (a.columns.size() != b.columns.size()) return false;
+  for (size_t i = 0; i < a.columns.size(); ++i) {
+    const ColumnDef& x = a.columns[i];
+    const ColumnDef& y = b.columns[i];
+    if (x.name != y.name || x.native_type != y.native_type || x.native_id != y.native_id ||
+        !(x.type == y.type) || x.nullable != y.nullable) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- the replication connection ---
+
+class PgChangeCapture::Replication {
+ public:
+  static std::unique_ptr<Replication> Connect(const EndpointUri& uri) {
+    const std::string host = uri.host.empty() ? "localhost" : uri.host;
+    const std::string port = std::to_string(uri.PortOrDefault());
+    const std::string database = uri.database.empty() ? uri.user : uri.database;
+    const std::string app_name =
+        uri.Param("application_name").empty() ? "ferry" : uri.Param("application_name");
+    std::vector<const char*> keys = {"host",    "port",        "dbname",          "user",
+                                     "password", "application_name", "connect_timeout",
+                                     "replication", "options",  "client_encoding"};
+    std::vector<const char*> values = {
+        host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
+        app_name.c_str(), "10", "database",
+        "-c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 "
+        "-c bytea_output=hex -c lc_monetary=C",
+        "UTF8"};
+    const std::string sslmode = uri.Param("sslmode");
+    if (!sslmode.empty()) {
+      keys.push_back("sslmode");
+      values.push_back(sslmode.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
+    const std::string where =
+        fmt::format("PostgreSQL at {}:{} database '{}' (replication connection)", host, port,
+                    database);
+    if (conn == nullptr) throw Error(ErrorKind::kInternal, "out of memory connecting to " + where);
+    std::unique_ptr<Replication> r(new Replication(conn, where, uri.password));
+    if (PQstatus(conn) != CONNECTION_OK) {
+      const std::string msg = r->Scrub(Trim(PQerrorMessage(conn)));
+      const bool auth = Contains(msg, "authentication failed") ||
+                        Contains(msg, "no pg_hba.conf entry") ||
+                        Contains(msg, "must have replication") ||
+                        Contains(msg, "permission denied");
+      throw Error(auth ? ErrorKind::kAuth : ErrorKind::kConnection,
+                  fmt::format("cannot open a replication connection to PostgreSQL at {}:{} "
+                              "(database '{}', user '{}'): {}",
+                              host, port, database, uri.user, msg));
+    }
+    return r;
+  }
+  ~Replication() { PQfinish(conn_); }
+
+  PGconn* get() const { return conn_; }
+  const std::string& where() const { return where_; }
+
+  std::string Scrub(std::string message) const {
+    if (!password_.empty()) {
+      size_t p;
+      while ((p = message.find(password_)) != std::string::npos) {
+        message.replace(p, password_.size(), "***");
+      }
+    }
+    return message;
+  }
+
+  Error MakeError(const std::string& what, const PGresult* result) const {
+    std::string msg;
+    ErrorKind kind = ErrorKind::kInternal;
+    if (result != nullptr) {
+      msg = Trim(PQresultErrorMessage(result));
+      const char* st = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+      const std::string s = st ? st : "";
+      if (s.size() == 5) {
+        const std::string cls = s.substr(0, 2);
+        if (cls == "08" || cls == "57" || cls == "53" || s == "55006") {
+          kind = ErrorKind::kConnection;  // lost, shut down, out of resources, slot in use
+        } else if (s == "42704") {
+          kind = ErrorKind::kNotFound;
+        } else if (cls == "42" || cls == "55") {
+          kind = ErrorKind::kInvalidArgument;
+        } else if (cls == "0A") {
+          kind = ErrorKind::kUnsupported;
+        }
+      }
+    }
+    if (msg.empty()) msg = Trim(PQerrorMessage(conn_));
+    if (PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kConnection;
+    return Error(kind, fmt::format("{} failed on {}: {}", what, where_, Scrub(msg)));
+  }
+
+  PgResult Exec(const std::string& sql, const std::string& what) {
+    PgResult r(PQexec(conn_, sql.c_str()));
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw MakeError(what, r.get());
+    return r;
+  }
+
+ private:
+  Replication(PGconn* conn, std::string where, std::string password)
+      : conn_(conn), where_(std::move(where)), password_(std::move(password)) {}
+  PGconn* conn_;
+  std::string where_;
+  std::string password_;
+};
+
+// --- free functions ---
+
+std::string SqlName(const std::string& schema, const std::string& name) {
+  const std::string s = PlainIdent(schema) ? schema : QuoteIdent(schema);
+  const std::string n = PlainIdent(name) ? name : QuoteIdent(name);
+  return schema.empty() ? n : s + "." + n;
+}
+
+std::string DefaultCaptureName(const std::string& task) {
+  std::string out = "ferry_";
+  for (char c : task) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
+  }
+  if (out.size() > 63) out.resize(63);
+  return out;
+}
+
+std::string DescribeCdcProblems(const PgCdcFacts& f) {
+  std::vector<std::string> p;
+  if (f.wal_level != "logical") {
+    p.push_back(fmt::format("wal_level is '{}': set wal_level = logical in postgresql.conf and "
+                            "restart the server",
+                            f.wal_level));
+  }
+  if (f.max_replication_slots <= 0) {
+    p.push_back("max_replication_slots is 0: set max_replication_slots to at least 1 (one per "
+                "CDC task) in postgresql.conf and restart the server");
+  } else if (!f.slot_exists && f.used_replication_slots >= f.max_replication_slots) {
+    p.push_back(fmt::format(
+        "max_replication_slots is {} and all {} slots are in use: raise max_replication_slots "
+        "in postgresql.conf and restart the server, or drop an unused slot with "
+        "SELECT pg_drop_replication_slot('name')",
+        f.max_replication_slots, f.used_replication_slots));
+  }
+  if (f.max_wal_senders <= 0) {
+    p.push_back("max_wal_senders is 0: set max_wal_senders to at least 1 (one per CDC task) in "
+                "postgresql.conf and restart the server");
+  } else if (f.used_wal_senders >= f.max_wal_senders) {
+    p.push_back(fmt::format("max_wal_senders is {} and all {} WAL senders are in use: raise "
+                            "max_wal_senders in postgresql.conf and restart the server",
+                            f.max_wal_senders, f.used_wal_senders));
+  }
+  if (!f.superuser && !f.replication) {
+    p.push_back(fmt::format("user '{}' has neither REPLICATION nor SUPERUSER: run ALTER ROLE {} "
+                            "REPLICATION as a superuser",
+                            f.user, PlainIdent(f.user) ? f.user : QuoteIdent(f.user)));
+  }
+  if (f.creates_publication && !f.superuser) {
+    if (!f.can_create_in_database) {
+      p.push_back(fmt::format("user '{}' cannot create the task's publication (no CREATE "
+                              "privilege on the database): GRANT CREATE ON DATABASE ... TO {}, "
+                              "or create a publication yourself and name it in the task",
+                              f.user, f.user));
+    }
+    if (!f.not_owned_tables.empty()) {
+      std::string list;
+      for (const std::string& t : f.not_owned_tables) list += (list.empty() ? "" : ", ") + t;
+      p.push_back(fmt::format("user '{}' does not own {} and so cannot publish it: let the owner "
+                              "create a publication for the tables and name it in the task, or "
+                              "use a superuser",
+                              f.user, list));
+    }
+  }
+  for (const std::string& t : f.tables_without_identity) {
+    p.push_back(fmt::format("table {} has no primary key and no replica identity, so its "
+                            "updates and deletes cannot be captured: run ALTER TABLE {} REPLICA "
+                            "IDENTITY FULL (or add a primary key)",
+                            t, t));
+  }
+  std::string out;
+  for (const std::string& line : p) out += (out.empty() ? "" : "\n") + std::string("- ") + line;
+  return out;
+}
+
+// --- PgChangeCapture ---
+
+PgChangeCapture::PgChangeCapture(EndpointUri uri, cdc::CaptureOptions options)
+    : uri_(std::move(uri)), options_(std::move(options)) {
+  slot_ = options_.slot.empty() ? DefaultCaptureName(options_.task) : options_.slot;
+  publication_ =
+      options_.publication.empty() ? DefaultCaptureName(options_.task) : options_.publication;
+  for (size_t i = 0; i < options_.tables.size(); ++i) {
+    encoders_.emplace_back(static_cast<uint32_t>(i), options_.tables[i]);
+  }
+}
+
+PgChangeCapture::~PgChangeCapture() = default;
+
+PgConnection& PgChangeCapture::Sql() {
+  if (!sql_) {
+    sql_ = PgConnection::Connect(uri_);
+    server_version_ = PQserverVersion(sql_->get());
+  }
+  return *sql_;
+}
+
+void PgChangeCapture::CheckPrerequisites() {
+  PgConnection& c = Sql();
+  const std::string what = "checking the source's CDC prerequisites";
+  PgCdcFacts f;
+  PgResult r = c.Exec(
+      "SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int, "
+      "(SELECT count(*) FROM pg_replication_slots)::int, "
+      "current_setting('max_wal_senders')::int, "
+      "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender')::int, "
+      "current_user, r.rolsuper, r.rolreplication, "
+      "has_database_privilege(current_database(), 'CREATE') "
+      "FROM pg_roles r WHERE r.rolname = current_user",
+      what);
+  if (PQntuples(r.get()) != 1) throw c.MakeError(what + ": role not found", r.get());
+  f.wal_level = *GetText(r.get(), 0, 0);
+  f.max_replication_slots = std::stoi(*GetText(r.get(), 0, 1));
+  f.used_replication_slots = std::stoi(*GetText(r.get(), 0, 2));
+  f.max_wal_senders = std::stoi(*GetText(r.get(), 0, 3));
+  f.used_wal_senders = std::stoi(*GetText(r.get(), 0, 4));
+  f.user = *GetText(r.get(), 0, 5);
+  f.superuser = *GetText(r.get(), 0, 6) == "t";
+  f.replication = *GetText(r.get(), 0, 7) == "t";
+  f.can_create_in_database = *GetText(r.get(), 0, 8) == "t";
+  f.creates_publication = options_.publication.empty();
+  PgResult s = c.ExecParams("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_},
+                            what);
+  f.slot_exists = PQntuples(s.get()) > 0;
+  for (const TableDef& t : options_.tables) {
+    PgResult tr = c.ExecParams(
+        "SELECT c.relreplident, "
+        "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+        "pg_has_role(c.relowner, 'USAGE') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        {t.schema, t.name}, what);
+    if (PQntuples(tr.get()) != 1) {
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("{}: table {} does not exist on {}", what, t.QualifiedName(),
+                              c.where()));
+    }
+    const std::string ident = *GetText(tr.get(), 0, 0);
+    const bool pk = *GetText(tr.get(), 0, 1) == "t";
+    const bool owner = *GetText(tr.get(), 0, 2) == "t";
+    if (ident == "n" || (ident == "d" && !pk)) {
+      f.tables_without_identity.push_back(SqlName(t.schema, t.name));
+    }
+    if (!owner) f.not_owned_tables.push_back(SqlName(t.schema, t.name));
+  }
+  const std::string problems = DescribeCdcProblems(f);
+  if (!problems.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} is not ready for change data capture (task '{}'):\n{}",
+                            c.where(), options_.task, problems));
+  }
+}
+
+void PgChangeCapture::EnsurePublication() {
+  PgConnection& c = Sql();
+  const std::string what = fmt::format("preparing publication {}", publication_);
+  std::set<std::pair<std::string, std::string>> want;
+  for (const TableDef& t : options_.tables) want.insert({t.schema, t.name});
+  PgResult p = c.ExecParams("SELECT puballtables FROM pg_publication WHERE pubname = $1",
+                            {publication_}, what);
+  const bool exists = PQntuples(p.get()) > 0;
+  if (!options_.publication.empty()) {
+    if (!exists) {
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("publication '{}' named by task '{}' does not exist on {}: create "
+                              "it (CREATE PUBLICATION {} FOR TABLE ...) or leave the setting "
+                              "empty so Ferry creates one",
+                              publication_, options_.task, c.where(), publication_));
+    }
+    if (*GetText(p.get(), 0, 0) == "t") return;
+    PgResult tabs = c.ExecParams(
+        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 "
+        "UNION SELECT n.nspname, c.relname FROM pg_publication_rel pr "
+        "JOIN pg_publication pb ON pb.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pb.pubname = $1",
+        {publication_}, what);
+    std::set<std::pair<std::string, std::string>> have;
+    for (int i = 0; i < PQntuples(tabs.get()); ++i) {
+      have.insert({*GetText(tabs.get(), i, 0), *GetText(tabs.get(), i, 1)});
+    }
+    std::string missing;
+    for (const auto& [s, n] : want) {
+      if (!have.count({s, n})) missing += (missing.empty() ? "" : ", ") + SqlName(s, n);
+    }
+    if (!missing.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("publication '{}' on {} does not publish {} of task '{}': run "
+                              "ALTER PUBLICATION {} ADD TABLE {}",
+                              publication_, c.where(), missing, options_.task,
+                              QuoteIdent(publication_), missing));
+    }
+    return;
+  }
+  std::string list;
+  for (const TableDef& t : options_.tables) {
+    list += (list.empty() ? "" : ", ") + QuoteQualified(t.schema, t.name);
+  }
+  if (list.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("task '{}' has no tables to capture", options_.task));
+  }
+  const std::string with =
+      server_version_ >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
+  if (!exists) {
+    c.Exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {}{}", QuoteIdent(publication_), list,
+                       with),
+           what);
+    return;
+  }
+  PgResult tabs = c.ExecParams(
+      "SELECT n.nspname, c.relname FROM pg_publication_rel pr "
+      "JOIN pg_publication pb ON pb.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pb.pubname = $1",
+      {publication_}, what);
+  std::set<std::pair<std::string, std::string>> have;
+  for (int i = 0; i < PQntuples(tabs.get()); ++i) {
+    have.insert({*GetText(tabs.get(), i, 0), *GetText(tabs.get(), i, 1)});
+  }
+  if (have != want) {
+    c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", QuoteIdent(publication_), list),
+           what);
+  }
+  if (!with.empty()) {
+    c.Exec(fmt::format("ALTER PUBLICATION {} SET (publish_via_partition_root = true)",
+                       QuoteIdent(publication_)),
+           what);
+  }
+}
+
+std::string PgChangeCapture::HoldSnapshot(const std::string& exported) {
+  const std::string what = fmt::format("importing the snapshot {} of slot {}", exported, slot_);
+  holder_ = PgConnection::Connect(uri_);
+  holder_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ", what);
+  holder_->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(exported), what);
+  PgResult r = holder_->Exec("SELECT pg_export_snapshot()", what);
+  return *GetText(r.get(), 0, 0);
+}
+
+cdc::PrepareResult PgChangeCapture::Prepare() {
+  PgConnection& c = Sql();
+  EnsurePublication();
+  const std::string what = fmt::format("preparing replication slot {}", slot_);
+  cdc::PrepareResult result;
+  PgResult s = c.ExecParams(
+      "SELECT plugin, slot_type, database, confirmed_flush_lsn::text, current_database() "
+      "FROM pg_replication_slots WHERE slot_name = $1",
+      {slot_}, what);
+  if (PQntuples(s.get()) > 0) {
+    const std::string plugin = GetText(s.get(), 0, 0).value_or("");
+    const std::string database = GetText(s.get(), 0, 2).value_or("");
+    if (plugin != "pgoutput" || database != *GetText(s.get(), 0, 4)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("replication slot {} on {} exists but is not a pgoutput slot of "
+                              "database '{}' (plugin '{}', database '{}'): drop it or name "
+                              "another slot for task '{}'",
+                              slot_, c.where(), *GetText(s.get(), 0, 4), plugin, database,
+                              options_.task));
+    }
+    result.slot_created = false;
+    result.start = cdc::ParseLsn(GetText(s.get(), 0, 3).value_or("0/0")).value_or(0);
+    return result;
+  }
+  if (!repl_) repl_ = Replication::Connect(uri_);
+  PgResult r = repl_->Exec(
+      fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}", QuoteIdent(slot_),
+                  options_.export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"),
+      what);
+  result.slot_created = true;
+  const std::string consistent = GetText(r.get(), 0, 1).value_or("");
+  result.start = cdc::ParseLsn(consistent).value_or(0);
+  if (options_.export_snapshot) {
+    const std::optional<std::string> exported = GetText(r.get(), 0, 2);
+    if (!exported) {
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("{}: the server exported no snapshot", what));
+    }
+    result.snapshot = HoldSnapshot(*exported);
+  }
+  return result;
+}
+
+cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
+  Sql();
+  static int counter = 0;
+  std::string name = fmt::format("{}_x{}_{}", slot_, ::getpid(), ++counter);
+  if (name.size() > 63) name = name.substr(name.size() - 63);
+  const std::string what = "exporting a snapshot through temporary slot " + name;
+  temp_repl_ = Replication::Connect(uri_);
+  PgResult r = temp_repl_->Exec(
+      fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
+                  QuoteIdent(name)),
+      what);
+  cdc::PrepareResult result;
+  result.slot_created = false;
+  result.start = cdc::ParseLsn(GetText(r.get(), 0, 1).value_or("")).value_or(0);
+  result.snapshot = HoldSnapshot(GetText(r.get(), 0, 2).value_or(""));
+  return result;
+}
+
+void PgChangeCapture::ReleaseSnapshot() {
+  if (holder_) {
+    try {
+      holder_->Exec("COMMIT", "releasing the exported snapshot");
+    } catch (const Error&) {
+      // The transaction only held a snapshot; closing the connection ends it anyway.
+    }
+    holder_.reset();
+  }
+  temp_repl_.reset();
+}
+
+void PgChangeCapture::Start(cdc::Lsn from) {
+  Sql();
+  if (!repl_) repl_ = Replication::Connect(uri_);
+  const std::string what = fmt::format("starting replication from slot {}", slot_);
+  PgResult id = repl_->Exec("IDENTIFY_SYSTEM", what);
+  server_end_ = cdc::ParseLsn(GetText(id.get(), 0, 2).value_or("")).value_or(0);
+
+  bool all_binary = true;
+  std::string text_column;
+  for (const TableChangeEncoder& e : encoders_) {
+    for (const ColumnDef& col : e.def().columns) {
+      if (!ChangeColumnFor(col).binary_ok) {
+        if (all_binary) text_column = col.name + " of " + e.def().QualifiedName();
+        all_binary = false;
+      }
+    }
+  }
+  if (value_format_ == ValueFormat::kBinary && (!all_binary || server_version_ < 140000)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{}: binary values were asked for but {}", what,
+                            server_version_ < 140000 ? "the server is older than 14"
+                                                     : "column " + text_column +
+                                                           " has no binary decoder"));
+  }
+  binary_ = value_format_ == ValueFormat::kBinary ||
+            (value_format_ == ValueFormat::kAuto && all_binary && server_version_ >= 140000);
+  const int proto = server_version_ >= 160000   ? 4
+                    : server_version_ >= 150000 ? 3
+                    : server_version_ >= 140000 ? 2
+                                                : 1;
+  std::string pubs = "\"";
+  for (char ch : publication_) pubs += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  pubs += "\"";
+  std::string sql = fmt::format(
+      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
+      QuoteIdent(slot_), cdc::FormatLsn(from), proto, SqlLiteral(pubs));
+  if (server_version_ >= 140000) {
+    sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");
+  }
+  sql += ")";
+  PgResult r(PQexec(repl_->get(), sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COPY_BOTH) throw repl_->MakeError(what, r.get());
+  decoder_ = std::make_unique<pgoutput::Decoder>(proto);
+  relations_.clear();
+  in_txn_ = false;
+  confirmed_ = from;
+  reported_ = 0;
+  streaming_ = true;
+  const auto now = Clock::now();
+  last_txn_ = now;
+  last_wal_check_ = now - kWalCheckInterval;  // check once at the first poll
+  SendStatus();
+}
+
+void PgChangeCapture::SendStatus() {
+  char msg[34];
+  msg[0] = 'r';
+  const uint64_t pos = confirmed_;
+  const uint64_t be = __builtin_bswap64(pos);
+  std::memcpy(msg + 1, &be, 8);
+  std::memcpy(msg + 9, &be, 8);
+  std::memcpy(msg + 17, &be, 8);
+  const uint64_t t = __builtin_bswap64(static_cast<uint64_t>(NowPgMicros()));
+  std::memcpy(msg + 25, &t, 8);
+  msg[33] = 0;
+  if (PQputCopyData(repl_->get(), msg, sizeof msg) != 1 || PQflush(repl_->get()) != 0) {
+    streaming_ = false;
+    throw repl_->MakeError(fmt::format("sending a standby status update for slot {}", slot_),
+                           nullptr);
+  }
+  reported_ = confirmed_;
+  last_status_ = Clock::now();
+}
+
+void PgChangeCapture::Confirm(cdc::Lsn applied) {
+  if (applied <= confirmed_) return;
+  confirmed_ = applied;
+  if (streaming_) SendStatus();
+}
+
+uint32_t PgChangeCapture::BaseOid(uint32_t oid) {
+  auto it = base_oids_.find(oid);
+  if (it != base_oids_.end()) return it->second;
+  uint32_t base = oid;
+  for (int depth = 0; depth < 32; ++depth) {
+    PgResult r = Sql().ExecParams(
+        "SELECT typtype, typbasetype FROM pg_type WHERE oid = $1::oid",
+        {std::to_string(base)}, "resolving a column type of the replication stream");
+    if (PQntuples(r.get()) == 0 || *GetText(r.get(), 0, 0) != "d") break;
+    base = static_cast<uint32_t>(std::stoul(*GetText(r.get(), 0, 1)));
+  }
+  base_oids_[oid] = base;
+  return base;
+}
+
+void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink,
+                                     cdc::Lsn lsn) {
+  const std::string schema = rel.schema.empty() ? "pg_catalog" : std::string(rel.schema);
+  const std::string name(rel.name);
+  uint32_t id = UINT32_MAX;
+  for (size_t i = 0; i < encoders_.size(); ++i) {
+    if (encoders_[i].def().schema == schema && encoders_[i].def().name == name) {
+      id = static_cast<uint32_t>(i);
+      break;
+    }
+  }
+  if (id == UINT32_MAX) {
+    throw Error(ErrorKind::kData,
+                fmt::format("replication slot {} at LSN {} sent changes of table {}, which is "
+                            "not one of task '{}''s tables: publication {} publishes it; remove "
+                            "it from the publication",
+                            slot_, cdc::FormatLsn(lsn), SqlName(schema, name), options_.task,
+                            publication_));
+  }
+  TableChangeEncoder& enc = encoders_[id];
+  std::vector<uint32_t> oids;
+  oids.reserve(rel.columns.size());
+  for (const pgoutput::RelationColumn& c : rel.columns) oids.push_back(BaseOid(c.type_oid));
+  if (!enc.Matches(rel, oids)) {
+    if (!catalog_) catalog_ = std::make_unique<PgCatalogReader>(PgConnection::Connect(uri_));
+    TableDef fresh = catalog_->GetTable(schema, name);
+    if (!SameColumns(fresh, enc.def())) {
+      enc.SetDef(std::move(fresh));
+      sink.OnTableChanged(id, enc.def());
+    }
+  }
+  enc.SetRelation(rel);
+  relations_[rel.relation_id] = id;
+}
+
+TableChangeEncoder& PgChangeCapture::EncoderFor(uint32_t relation_id, cdc::Lsn lsn,
+                                                const char* message) {
+  auto it = relations_.find(relation_id);
+  if (it == relations_.end()) {
+    throw Error(ErrorKind::kData,
+                fmt::format("replication slot {} at LSN {}: {} for relation OID {} without a "
+                            "Relation message before it",
+                            slot_, cdc::FormatLsn(lsn), message, relation_id));
+  }
+  return encoders_[it->second];
+}
+
+void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink,
+                                    bool* table_data) {
+  if (size < 1) return;
+  if (data[0] == 'k') {
+    if (size < 18) {
+      throw Error(ErrorKind::kData,
+                  fmt::format("replication slot {}: keepalive message of {} bytes", slot_, size));
+    }
+    const cdc::Lsn end = LoadU64(data + 1);
+    if (end > server_end_) server_end_ = end;
+    if (data[17] != 0) SendStatus();
+    return;
+  }
+  if (data[0] != 'w') {
+    throw Error(ErrorKind::kData, fmt::format("replication slot {}: unknown message type 0x{:02x}",
+                                              slot_, static_cast<uint8_t>(data[0])));
+  }
+  if (size < 25) {
+    throw Error(ErrorKind::kData,
+                fmt::format("replication slot {}: XLogData message of {} bytes", slot_, size));
+  }
+  const cdc::Lsn lsn = LoadU64(data + 1);
+  const cdc::Lsn wal_end = LoadU64(data + 9);
+  if (wal_end > server_end_) server_end_ = wal_end;
+  Result<pgoutput::Message> decoded = decoder_->Decode(std::string_view(data + 25, size - 25));
+  if (!decoded.ok()) {
+    const Error& e = decoded.error();
+    throw Error(e.kind(), fmt::format("replication slot {} at LSN {}: {}", slot_,
+                                      cdc::FormatLsn(lsn), e.what()));
+  }
+  pgoutput::Message& m = decoded.value();
+  if (auto* b = std::get_if<pgoutput::Begin>(&m)) {
+    begin_ = *b;
+    in_txn_ = true;
+    *table_data = true;
+    sink.OnBegin(b->xid);
+  } else if (auto* c = std::get_if<pgoutput::Commit>(&m)) {
+    cdc::TransactionInfo info;
+    info.xid = begin_.xid;
+    info.commit_lsn = c->commit_lsn;
+    info.end_lsn = c->end_lsn;
+    info.commit_time_us = c->commit_time + kPgEpochMicros;
+    in_txn_ = false;
+    *table_data = true;
+    last_txn_ = Clock::now();
+    sink.OnCommit(info);
+  } else if (auto* rel = std::get_if<pgoutput::Relation>(&m)) {
+    HandleRelation(*rel, sink, lsn);
+  } else if (auto* ins = std::get_if<pgoutput::Insert>(&m)) {
+    record_.clear();
+    EncoderFor(ins->relation_id, lsn, "Insert").EncodeInsert(*ins, lsn, &record_);
+    *table_data = true;
+    sink.OnChange(begin_.xid, record_);
+  } else if (auto* up = std::get_if<pgoutput::Update>(&m)) {
+    record_.clear();
+    EncoderFor(up->relation_id, lsn, "Update").EncodeUpdate(*up, lsn, &record_);
+    *table_data = true;
+    sink.OnChange(begin_.xid, record_);
+  } else if (auto* del = std::get_if<pgoutput::Delete>(&m)) {
+    record_.clear();
+    EncoderFor(del->relation_id, lsn, "Delete").EncodeDelete(*del, lsn, &record_);
+    *table_data = true;
+    sink.OnChange(begin_.xid, record_);
+  } else if (auto* tr = std::get_if<pgoutput::Truncate>(&m)) {
+    *table_data = true;
+    for (uint32_t rid : tr->relation_ids) {
+      record_.clear();
+      EncoderFor(rid, lsn, "Truncate").EncodeTruncate(&record_);
+      sink.OnChange(begin_.xid, record_);
+    }
+  } else if (std::holds_alternative<pgoutput::StreamStart>(m) ||
+             std::holds_alternative<pgoutput::StreamStop>(m) ||
+             std::holds_alternative<pgoutput::StreamCommit>(m) ||
+             std::holds_alternative<pgoutput::StreamAbort>(m)) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("replication slot {} at LSN {}: the server streams an in-progress "
+                            "transaction, which Ferry did not ask for",
+                            slot_, cdc::FormatLsn(lsn)));
+  }
+  // Origin, Type and logical messages carry nothing Ferry applies.
+}
+
+void PgChangeCapture::Housekeeping(Clock::time_point now) {
+  if (confirmed_ != reported_ || now - last_status_ >= kStatusInterval) SendStatus();
+  if (options_.heartbeat.count() > 0 && !in_txn_ && now - last_txn_ >= options_.heartbeat) {
+    Sql().Exec("SELECT pg_logical_emit_message(false, 'ferry_heartbeat', '')",
+               "writing the CDC heartbeat");
+    last_txn_ = now;
+  }
+  if (options_.retained_wal_warning_bytes > 0 && now - last_wal_check_ >= kWalCheckInterval) {
+    last_wal_check_ = now;
+    PgResult r = Sql().ExecParams(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+        "FROM pg_replication_slots WHERE slot_name = $1",
+        {slot_}, "checking the WAL retained by the replication slot");
+    if (PQntuples(r.get()) > 0) {
+      const std::optional<std::string> v = GetText(r.get(), 0, 0);
+      const int64_t retained = v ? std::stoll(*v) : 0;
+      if (retained > options_.retained_wal_warning_bytes) {
+        logging::For(LogComponentId::kSourceCapture)
+            .warn("replication slot {} of task '{}' retains {} MB of WAL on {} (warning above "
+                  "{} MB): the target is behind or the task is stopped; the source's disk fills "
+                  "until it catches up or the slot is dropped",
+                  slot_, options_.task, retained >> 20, Sql().where(),
+                  options_.retained_wal_warning_bytes >> 20);
+      }
+    }
+  }
+}
+
+void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait) {
+  if (!streaming_) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("Poll on slot {} before Start", slot_));
+  }
+  const auto deadline = Clock::now() + wait;
+  bool table_data = false;
+  PGconn* conn = repl_->get();
+  for (;;) {
+    auto now = Clock::now();
+    Housekeeping(now);
+    char* buf = nullptr;
+    const int n = PQgetCopyData(conn, &buf, 1);
+    if (n > 0) {
+      std::unique_ptr<char, decltype(&PQfreemem)> holder(buf, &PQfreemem);
+      HandleMessage(buf, static_cast<size_t>(n), sink, &table_data);
+      if (Clock::now() >= deadline) break;
+      continue;
+    }
+    if (n == 0) {
+      now = Clock::now();
+      if (now >= deadline) break;
+      auto until = std::min(deadline, last_status_ + kStatusInterval);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
+      pollfd pfd{PQsocket(conn), POLLIN, 0};
+      const int pr = ::poll(&pfd, 1, static_cast<int>(std::max<int64_t>(ms, 1)));
+      if (pr < 0 && errno != EINTR) {
+        streaming_ = false;
+        throw Error(ErrorKind::kConnection,
+                    fmt::format("waiting on the replication stream of slot {} from {}: {}",
+                                slot_, repl_->where(), std::strerror(errno)));
+      }
+      if (PQconsumeInput(conn) == 0) {
+        streaming_ = false;
+        throw Error(ErrorKind::kConnection,
+                    fmt::format("the replication stream of slot {} from {} was lost: {}", slot_,
+                                repl_->where(), repl_->Scrub(Trim(PQerrorMessage(conn)))));
+      }
+      continue;
+    }
+    streaming_ = false;
+    if (n == -1) {
+      PgResult r(PQgetResult(conn));
+      std::string msg = r ? Trim(PQresultErrorMessage(r.get())) : "";
+      if (msg.empty()) msg = Trim(PQerrorMessage(conn));
+      throw Error(ErrorKind::kConnection,
+                  fmt::format("the server ended the replication stream of slot {} from {}: {}",
+                              slot_, repl_->where(), repl_->Scrub(msg)));
+    }
+    throw Error(ErrorKind::kConnection,
+                fmt::format("the replication stream of slot {} from {} was lost: {}", slot_,
+                            repl_->where(), repl_->Scrub(Trim(PQerrorMessage(conn)))));
+  }
+  if (!table_data && !in_txn_ && server_end_ != 0) sink.OnIdle(server_end_);
+}
+
+void PgChangeCapture::DropSlot() {
+  // Our own walsender holds the slot while streaming: end it first.
+  streaming_ = false;
+  repl_.reset();
+  ReleaseSnapshot();
+  PgConnection& c = Sql();
+  const std::string what = fmt::format("dropping replication slot {}", slot_);
+  for (int attempt = 0;; ++attempt) {
+    PgResult r = c.ExecParams(
+        "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", {slot_}, what);
+    if (PQntuples(r.get()) == 0) break;
+    const std::optional<std::string> pid = GetText(r.get(), 0, 0);
+    if (!pid) {
+      c.ExecParams("SELECT pg_drop_replication_slot($1)", {slot_}, what);
+      break;
+    }
+    if (attempt >= 100) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("{}: the slot is in use by process {} on {}; stop whatever reads "
+                              "it (another Ferry task?) and try again",
+                              what, *pid, c.where()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (options_.publication.empty()) {
+    c.Exec("DROP PUBLICATION IF EXISTS " + QuoteIdent(publication_),
+           "dropping publication " + publication_);
+  }
+}
+
+}  // namespace ferry::postgres

@@ -1,0 +1,618 @@
+#include "engine/cdc_task.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "logging/log.h"
+
+namespace ferry {
+
+namespace {
+
+spdlog::logger& Log() { return logging::For(LogComponentId::kTaskManager); }
+spdlog::logger& CaptureLog() { return logging::For(LogComponentId::kSourceCapture); }
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t Micros(WallClock::time_point t) {
+  if (t == WallClock::time_point{}) return 0;
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::optional<MigrationType> ParseMigrationType(std::string_view text) {
+  if (text == "full-load") return MigrationType::kFullLoad;
+  if (text == "cdc") return MigrationType::kCdc;
+  if (text == "full-load-and-cdc") return MigrationType::kFullLoadAndCdc;
+  return std::nullopt;
+}
+
+const char* MigrationTypeName(MigrationType type) {
+  switch (type) {
+    case MigrationType::kFullLoad: return "full-load";
+    case MigrationType::kCdc: return "cdc";
+    case MigrationType::kFullLoadAndCdc: return "full-load-and-cdc";
+  }
+  return "?";
+}
+
+// Feeds what the capture delivers into the transaction buffer and the queue.
+class CdcTask::Sink : public cdc::CaptureSink {
+ public:
+  explicit Sink(CdcTask& task) : task_(task) {}
+  void OnBegin(uint32_t xid) override {
+    task_.buffer_->Begin(xid);
+    task_.idle_ = false;
+  }
+  void OnChange(uint32_t xid, std::string_view record) override {
+    task_.buffer_->Add(xid, record);
+  }
+  void OnCommit(const cdc::TransactionInfo& info) override {
+    std::unique_ptr<cdc::CommittedTransaction> txn = task_.buffer_->Commit(info);
+    task_.received_ = info.end_lsn;
+    task_.last_commit_time_us_ = info.commit_time_us;
+    ++task_.pushed_;
+    task_.queue_.Push(std::move(txn));
+  }
+  void OnAbort(uint32_t xid, uint32_t subxid) override { task_.buffer_->Abort(xid, subxid); }
+  void OnTableChanged(uint32_t table, const TableDef& def) override {
+    ++task_.pushed_;  // counted as a transaction so "everything applied" waits for it
+    task_.queue_.Push(cdc::TableChanged{table, def});
+  }
+  void OnIdle(cdc::Lsn position) override {
+    task_.idle_ = true;
+    task_.server_position_ = position;
+    task_.idle_position_ = position;
+  }
+
+ private:
+  CdcTask& task_;
+};
+
+CdcTask::CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+                 CdcTaskOptions options)
+    : source_(source), target_(target), plans_(std::move(plans)), options_(std::move(options)) {}
+
+CdcTask::~CdcTask() {
+  stop_.Request("task destroyed", false);
+  queue_.Close();
+  if (capture_thread_.joinable()) capture_thread_.join();
+  if (apply_thread_.joinable()) apply_thread_.join();
+}
+
+void CdcTask::Stop() {
+  stop_.Request("Stop Reason NORMAL", false);
+  if (load_) load_->Cancel();
+}
+
+cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot) const {
+  cdc::CaptureOptions o;
+  o.task = options_.task;
+  o.slot = options_.slot;
+  o.publication = options_.publication;
+  o.tables = captured_;
+  o.export_snapshot = export_snapshot;
+  o.heartbeat = options_.heartbeat;
+  return o;
+}
+
+TaskRecord CdcTask::TaskRecordNow() const {
+  TaskRecord r = record_;
+  const CdcProgress p = progress();
+  r.cdc_latency_source_s = p.latency_source_s;
+  r.cdc_latency_target_s = p.latency_target_s;
+  r.source_position = p.received ? cdc::FormatLsn(p.received) : "";
+  r.applied_position = p.applied ? cdc::FormatLsn(p.applied) : "";
+  r.recovery_checkpoint = r.applied_position.empty() ? record_.recovery_checkpoint
+                                                      : r.applied_position;
+  r.memory_bytes = static_cast<int64_t>(p.buffer.memory_bytes);
+  r.spilled_bytes = p.buffer.spilled_bytes_now;
+  r.pending_changes = p.pending_transactions;
+  r.updated_at_us = 0;
+  return r;
+}
+
+CdcProgress CdcTask::progress() const {
+  CdcProgress p;
+  p.phase = stop_.requested() ? "STOPPED" : loading_ ? "FULL LOAD" : "CHANGE PROCESSING";
+  p.received = received_.load();
+  p.applied = apply_ ? apply_->applied() : 0;
+  p.server = server_position_.load();
+  const int64_t done = apply_ ? apply_->transactions_done() : 0;
+  p.pending_transactions = std::max<int64_t>(0, pushed_.load() - done);
+  const int64_t now = NowMicros();
+  if (!idle_.load() && last_commit_time_us_.load() > 0) {
+    p.latency_source_s = std::max<int64_t>(0, (now - last_commit_time_us_.load()) / 1000000);
+  }
+  if (p.pending_transactions > 0 && apply_) {
+    int64_t oldest = apply_->applied_commit_time_us();
+    if (oldest == 0) oldest = last_commit_time_us_.load();
+    if (oldest > 0) p.latency_target_s = std::max<int64_t>(0, (now - oldest) / 1000000);
+  }
+  {
+    std::lock_guard lock(buffer_mu_);
+    p.buffer = buffer_stats_;
+  }
+  return p;
+}
+
+void CdcTask::Setup() {
+  paths_ = PathsFor(options_.data_dir, options_.task);
+  store_ = TaskStore::Open(options_.data_dir);
+  const std::optional<TaskRecord> existing = store_->GetTask(options_.task);
+  if (options_.resume && !existing) {
+    std::vector<std::string> names;
+    for (const TaskRecord& t : store_->ListTasks()) names.push_back(t.name);
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("--resume: there is no task '{}' in {} (tasks there: {}); run it "
+                            "once without --resume",
+                            options_.task, store_->path().string(),
+                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  if (options_.resume && existing->migration_type != MigrationTypeName(options_.type)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--resume: task '{}' is a {} task, not {}", options_.task,
+                            existing->migration_type, MigrationTypeName(options_.type)));
+  }
+
+  // The capture encodes every change with the source table's complete column list.
+  {
+    auto catalog = source_.OpenCatalog();
+    for (const TablePlan& plan : plans_) {
+      const TableDef& s = plan.transform ? plan.transform->source : plan.source;
+      captured_.push_back(catalog->GetTable(s.schema, s.name));
+    }
+  }
+  policies_ = options_.full_load.error_policies
+                  ? options_.full_load.error_policies
+                  : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
+
+  const bool full_load = options_.type == MigrationType::kFullLoadAndCdc;
+  capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load && !options_.resume));
+  capture_->CheckPrerequisites();
+
+  // The target: checkpoint table and control tables.
+  std::unique_ptr<cdc::ChangeApplier> probe = target_.OpenChangeApplier();
+  const std::string control_schema = options_.settings.control_tables_settings.control_schema;
+  probe->Prepare(control_schema);
+  control_ = std::make_unique<ControlTables>(target_, options_.settings.control_tables_settings,
+                                             options_.task);
+  control_->EnsureEnabled();
+
+  // Per table: how it starts.
+  tables_.resize(plans_.size());
+  std::vector<TableRecord> stored;
+  cdc::Lsn resume_after = 0;
+  load_mode_ = options_.full_load.prep_mode;
+  if (!options_.resume) {
+    // A fresh start: a new slot (its snapshot is the full load's), no checkpoint.
+    try {
+      capture_->DropSlot();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+    }
+    capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load));
+    probe->ClearCheckpoint(options_.task);
+    const cdc::PrepareResult pr = capture_->Prepare();
+    snapshot_ = pr.snapshot;
+    stream_from_ = pr.start;
+    if (!full_load && options_.start_position) {
+      stream_from_ = std::max(stream_from_, *options_.start_position);
+    }
+    resume_after = full_load ? 0 : stream_from_;
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      cdc::ApplyTable& t = tables_[i];
+      t.mode = full_load ? cdc::TableMode::kPending : cdc::TableMode::kLive;
+      t.load_position = pr.start;
+      t.skip_through = full_load ? 0 : stream_from_;
+      if (full_load) to_load_.push_back(i);
+    }
+    record_ = TaskRecord{};
+    record_.name = options_.task;
+    record_.migration_type = MigrationTypeName(options_.type);
+    record_.created_at_us = NowMicros();
+    record_.cdc_start_position = cdc::FormatLsn(stream_from_);
+  } else {
+    record_ = *existing;
+    std::optional<cdc::Checkpoint> cp = probe->ReadCheckpoint(options_.task);
+    std::optional<cdc::Lsn> from =
+        cp ? cdc::ParseLsn(cp->position) : cdc::ParseLsn(record_.cdc_start_position);
+    if (!from) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--resume: task '{}' has no usable checkpoint ('{}')",
+                              options_.task, cp ? cp->position : record_.cdc_start_position));
+    }
+    const cdc::PrepareResult pr = capture_->Prepare();
+    if (pr.slot_created) {
+      capture_->DropSlot();
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("--resume: the replication slot of task '{}' is gone, so the "
+                              "changes since its checkpoint {} are lost; run the task again "
+                              "without --resume to reload the tables",
+                              options_.task, cdc::FormatLsn(*from)));
+    }
+    stream_from_ = *from;
+    resume_after = *from;
+    stored = store_->GetTables(options_.task);
+    if (stored.size() != plans_.size()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--resume: task '{}' had {} table(s), the mappings now select {}; "
+                              "run it without --resume to start over",
+                              options_.task, stored.size(), plans_.size()));
+    }
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      const TableRecord& r = stored[i];
+      if (r.source_schema != plans_[i].source.schema || r.source_table != plans_[i].source.name) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--resume: task '{}' table {} was {}.{}; the table selection "
+                                "changed: run it without --resume to start over",
+                                options_.task, i, r.source_schema, r.source_table));
+      }
+      cdc::ApplyTable& t = tables_[i];
+      if (r.cdc_live || options_.type == MigrationType::kCdc) {
+        t.mode = cdc::TableMode::kLive;
+        t.skip_through = *from;
+      } else if (r.state == "Suspended") {
+        t.mode = cdc::TableMode::kSuspended;
+      } else {
+        t.mode = cdc::TableMode::kPending;
+        to_load_.push_back(i);
+      }
+    }
+    if (!to_load_.empty()) {
+      // Reload what was not live, in a new snapshot; its changes up to the snapshot are in it.
+      const cdc::PrepareResult snap = capture_->ExportSnapshot();
+      snapshot_ = snap.snapshot;
+      for (size_t i : to_load_) tables_[i].load_position = snap.start;
+      if (load_mode_ == TablePrepMode::kDoNothing) load_mode_ = TablePrepMode::kTruncateBeforeLoad;
+      Log().info("resuming task '{}': reloading {} table(s) that were not in change processing "
+                  "yet", options_.task, to_load_.size());
+    }
+    Log().info("resuming task '{}' after {}", options_.task, cdc::FormatLsn(*from));
+  }
+
+  // The full load owns every table's statistics; it loads only to_load_.
+  FullLoadOptions fo = options_.full_load;
+  fo.prep_mode = load_mode_;
+  fo.error_policies = policies_;
+  fo.scan.snapshot = snapshot_;
+  fo.tables_to_load = to_load_;
+  fo.on_table_done = [this](size_t i) {
+    bool completed;
+    {
+      std::lock_guard lock(load_->stats()[i]->mu);
+      completed = load_->stats()[i]->state == kStateCompleted;
+    }
+    if (apply_) apply_->TableLoaded(i, completed);
+  };
+  load_ = std::make_unique<FullLoad>(source_, target_, plans_, fo);
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    cdc::ApplyTable& t = tables_[i];
+    t.plan = plans_[i];
+    t.captured = captured_[i];
+    t.mapper = std::make_unique<cdc::ChangeMapper>(captured_[i], plans_[i]);
+    t.stats = load_->stats()[i].get();
+    if (options_.resume && i < stored.size()) {
+      TableStats& st = *t.stats;
+      const TableRecord& r = stored[i];
+      st.cdc_inserts = r.inserts;
+      st.cdc_updates = r.updates;
+      st.cdc_deletes = r.deletes;
+      st.cdc_ddls = r.ddls;
+      st.applied_inserts = r.applied_inserts;
+      st.applied_updates = r.applied_updates;
+      st.applied_deletes = r.applied_deletes;
+      st.applied_ddls = r.applied_ddls;
+      st.cdc_apply_errors = r.apply_errors;
+      if (t.mode != cdc::TableMode::kPending) {
+        st.full_load_rows = r.full_load_rows;
+        std::lock_guard lock(st.mu);
+        st.state = r.state;
+      }
+    }
+  }
+  if (options_.type == MigrationType::kCdc && !options_.resume) {
+    // CDC only: the target tables must exist; create the missing ones (DO_NOTHING).
+    std::unique_ptr<TableWriter> writer = target_.OpenWriter();
+    std::set<std::string> schemas;
+    for (const TablePlan& plan : plans_) {
+      if (schemas.insert(plan.target.schema).second) writer->EnsureSchema(plan.target.schema);
+      writer->PrepareTable(plan.target, TablePrepMode::kDoNothing);
+    }
+  }
+
+  record_.source_endpoint = options_.source_uri;
+  record_.target_endpoint = options_.target_uri;
+  record_.table_mappings_json = options_.table_mappings_json;
+  record_.task_settings_json = options_.task_settings_json;
+  record_.status = "running";
+  record_.stop_reason.clear();
+  record_.last_failure_message.clear();
+  record_.started_at_us = NowMicros();
+  record_.stopped_at_us = 0;
+  store_->PutTask(record_);
+  std::vector<TableRecord> records;
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    TableRecord r;
+    r.index = static_cast<int>(i);
+    r.source_schema = plans_[i].source.schema;
+    r.source_table = plans_[i].source.name;
+    r.target_schema = plans_[i].target.schema;
+    r.target_table = plans_[i].target.name;
+    r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
+    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    {
+      std::lock_guard lock(tables_[i].stats->mu);
+      r.state = tables_[i].stats->state;
+    }
+    if (r.cdc_live && options_.type == MigrationType::kCdc) r.state = "Table completed";
+    records.push_back(r);
+  }
+  store_->PutTables(options_.task, records);
+
+  cdc::BufferLimits limits;
+  limits.memory_limit_bytes =
+      static_cast<size_t>(options_.settings.change_processing_tuning.memory_limit_total) << 20;
+  limits.keep_time =
+      std::chrono::seconds(options_.settings.change_processing_tuning.memory_keep_time);
+  limits.spill_dir = paths_.spill_dir;
+  buffer_ = std::make_unique<cdc::TransactionBuffer>(limits);
+
+  cdc::ApplyOptions ao;
+  ao.task = options_.task;
+  ao.control_schema = control_schema;
+  ao.min_transaction_size = options_.settings.change_processing_tuning.min_transaction_size;
+  ao.commit_timeout =
+      std::chrono::seconds(options_.settings.change_processing_tuning.commit_timeout);
+  ao.upsert_inserts =
+      options_.settings.error_behavior.apply_error_insert_policy == ErrorPolicy::kInsertRecord;
+  ao.upsert_updates =
+      options_.settings.error_behavior.apply_error_update_policy == ErrorPolicy::kUpdateRecord;
+  ao.cache_dir = paths_.cache_dir;
+  ao.resume_after = resume_after;
+  apply_ = std::make_unique<cdc::ApplyStage>(target_, tables_, ao, *policies_, control_.get(),
+                                             stop_);
+  apply_->on_table_live = [this](size_t i) {
+    TableRecord r;
+    r.index = static_cast<int>(i);
+    r.source_schema = plans_[i].source.schema;
+    r.source_table = plans_[i].source.name;
+    r.target_schema = plans_[i].target.schema;
+    r.target_table = plans_[i].target.name;
+    r.cdc_live = true;
+    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    {
+      std::lock_guard lock(tables_[i].stats->mu);
+      r.state = tables_[i].stats->state;
+    }
+    r.full_load_rows = tables_[i].stats->full_load_rows.load();
+    try {
+      store_->PutTable(options_.task, r);
+    } catch (const Error& e) {
+      Log().error("task store: {}", e.what());
+    }
+  };
+}
+
+void CdcTask::CaptureLoop(cdc::Lsn from) {
+  Sink sink(*this);
+  cdc::Lsn confirmed = 0;
+  std::unique_ptr<cdc::ChangeCapture> old;  // holds the snapshot after a reconnect
+  auto last_save = std::chrono::steady_clock::now();
+  while (!stop_.requested()) {
+    try {
+      if (!capture_) {
+        capture_ = source_.OpenChangeCapture(CaptureOptionsFor(false));
+        capture_->Prepare();
+      }
+      buffer_->Clear();
+      capture_->Start(from);
+      while (!stop_.requested()) {
+        if (release_snapshot_.exchange(false)) {
+          capture_->ReleaseSnapshot();
+          old.reset();
+        }
+        capture_->Poll(sink, std::chrono::milliseconds(200));
+        server_position_ = std::max(server_position_.load(), capture_->ServerPosition());
+        cdc::Lsn applied = apply_->applied();
+        // Idle and every delivered transaction handled: the source may move past the idle
+        // position too (nothing of ours lies before it), which keeps the slot from holding WAL.
+        if (idle_.load() && pushed_.load() == apply_->transactions_done()) {
+          applied = std::max(applied, idle_position_.load());
+        }
+        if (applied > confirmed) {
+          capture_->Confirm(applied);
+          confirmed = applied;
+        }
+        if (std::chrono::steady_clock::now() - last_save > std::chrono::milliseconds(500)) {
+          std::lock_guard lock(buffer_mu_);
+          buffer_stats_ = buffer_->stats();
+          last_save = std::chrono::steady_clock::now();
+        }
+      }
+    } catch (const Error& e) {
+      if (stop_.requested()) break;
+      if (!IsTransient(e.kind())) {
+        stop_.Request(fmt::format("source capture: {}", e.what()), true);
+        break;
+      }
+      const RetryDecision d = policies_->OnRecoverableError();
+      if (!d.retry) {
+        stop_.Request(fmt::format("source connection lost and not retried ({}): {}", d.reason,
+                                  e.what()),
+                      true);
+        break;
+      }
+      CaptureLog().warn("source: recoverable error, retry {} in {} s: {}", d.attempt,
+                         d.wait_seconds, e.what());
+      if (!release_snapshot_.load() && loading_.load()) old = std::move(capture_);
+      capture_.reset();
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
+      while (std::chrono::steady_clock::now() < until && !stop_.requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      // Start again after what the target has; transactions already queued come again and are
+      // dropped by the apply stage.
+      from = std::max(from, apply_->applied());
+    } catch (const std::exception& e) {
+      stop_.Request(fmt::format("source capture: internal error: {}", e.what()), true);
+      break;
+    }
+  }
+  queue_.Close();
+}
+
+void CdcTask::RunFullLoad() {
+  if (to_load_.empty()) return;
+  loading_ = true;
+  load_->Run();
+  loading_ = false;
+  release_snapshot_ = true;
+  if (load_->cancelled() && !load_->stop_reason().empty()) {
+    stop_.Request(load_->stop_reason(), true);
+  }
+}
+
+void CdcTask::SaveProgress(bool final) {
+  std::vector<TableRecord> records;
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    const TableStats& st = *tables_[i].stats;
+    TableRecord r;
+    r.index = static_cast<int>(i);
+    r.source_schema = plans_[i].source.schema;
+    r.source_table = plans_[i].source.name;
+    r.target_schema = plans_[i].target.schema;
+    r.target_table = plans_[i].target.name;
+    r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
+    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    r.full_load_rows = st.full_load_rows.load();
+    r.inserts = st.cdc_inserts.load();
+    r.updates = st.cdc_updates.load();
+    r.deletes = st.cdc_deletes.load();
+    r.ddls = st.cdc_ddls.load();
+    r.applied_inserts = st.applied_inserts.load();
+    r.applied_updates = st.applied_updates.load();
+    r.applied_deletes = st.applied_deletes.load();
+    r.applied_ddls = st.applied_ddls.load();
+    r.apply_errors = st.cdc_apply_errors.load();
+    {
+      std::lock_guard lock(const_cast<TableStats&>(st).mu);
+      r.state = st.state;
+      r.last_error = st.error;
+      r.load_start_us = Micros(st.start_time);
+      r.load_end_us = Micros(st.end_time);
+    }
+    if (r.cdc_live && r.state == kStateBeforeLoad) r.state = kStateCompleted;
+    records.push_back(r);
+  }
+  TaskRecord task = TaskRecordNow();
+  if (final) {
+    task.status = stop_.failed() ? "failed" : "stopped";
+    task.stop_reason = stop_.reason();
+    if (stop_.failed()) task.last_failure_message = stop_.reason();
+    task.stopped_at_us = NowMicros();
+  }
+  try {
+    store_->SaveProgress(task, records);
+    if (final) store_->PutTask(task);
+  } catch (const Error& e) {
+    Log().error("task store {}: {}", store_->path().string(), e.what());
+  }
+}
+
+void CdcTask::WaitForStop() {
+  const FullLoadSettings& fls = options_.settings.full_load_settings;
+  auto last_save = std::chrono::steady_clock::now();
+  auto last_log = last_save;
+  size_t completed_loads = 0;
+  for (size_t i : to_load_) {
+    std::lock_guard lock(tables_[i].stats->mu);
+    if (tables_[i].stats->state == kStateCompleted) ++completed_loads;
+  }
+  const size_t live_goal = static_cast<size_t>(std::count_if(
+      tables_.begin(), tables_.end(), [](const cdc::ApplyTable& t) {
+        return t.mode == cdc::TableMode::kLive;
+      })) + completed_loads;
+  bool announced = false;
+  while (!stop_.requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!to_load_.empty() && fls.stop_task_cached_changes_applied &&
+        apply_->live_tables() >= live_goal) {
+      stop_.Request("Stop Reason STOPPED_AFTER_CACHED_EVENTS", false);
+      break;
+    }
+    if (!announced && apply_->live_tables() >= live_goal) {
+      announced = true;
+      Log().info("task '{}': every table is in change processing", options_.task);
+    }
+    if (options_.stop_position) {
+      const cdc::Lsn applied = apply_->applied();
+      const bool drained = pushed_.load() == apply_->transactions_done();
+      const cdc::Lsn idle = idle_.load() && drained ? idle_position_.load() : 0;
+      if ((applied >= *options_.stop_position || idle >= *options_.stop_position) && drained &&
+          apply_->live_tables() >= live_goal) {
+        stop_.Request(fmt::format("Stop Reason NORMAL: reached the CDC stop position {}",
+                                  cdc::FormatLsn(*options_.stop_position)),
+                      false);
+        break;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_save >= std::chrono::seconds(2)) {
+      SaveProgress(false);
+      last_save = now;
+    }
+    if (now - last_log >= std::chrono::seconds(10)) {
+      const CdcProgress p = progress();
+      Log().info("change processing: applied up to {}, {} change(s) applied, {} transaction(s) "
+                  "pending, latency source {} s target {} s",
+                  cdc::FormatLsn(p.applied), apply_->changes_applied(), p.pending_transactions,
+                  p.latency_source_s, p.latency_target_s);
+      last_log = now;
+    }
+  }
+}
+
+void CdcTask::Run() {
+  Setup();
+  capture_thread_ = std::thread([this] { CaptureLoop(stream_from_); });
+  apply_thread_ = std::thread([this] { apply_->Run(queue_); });
+  try {
+    RunFullLoad();
+    const FullLoadSettings& fls = options_.settings.full_load_settings;
+    if (!to_load_.empty() && fls.stop_task_cached_changes_not_applied && !stop_.requested()) {
+      stop_.Request("Stop Reason STOPPED_AFTER_FULL_LOAD", false);
+    }
+    WaitForStop();
+  } catch (...) {
+    stop_.Request("task failed", true);
+    queue_.Close();
+    capture_thread_.join();
+    apply_thread_.join();
+    SaveProgress(true);
+    throw;
+  }
+  if (load_) load_->Cancel();
+  // The capture may be blocked on a full queue: closing it frees it. What is still queued
+  // comes again from the source on resume (the checkpoint says where).
+  queue_.Close();
+  capture_thread_.join();
+  apply_thread_.join();
+  if (release_snapshot_.exchange(false) && capture_) {
+    try {
+      capture_->ReleaseSnapshot();
+    } catch (const Error&) {
+    }
+  }
+  SaveProgress(true);
+  Log().info("task '{}' {}: {}", options_.task, stop_.failed() ? "failed" : "stopped",
+              stop_.reason());
+}
+
+}  // namespace ferry

@@ -1,0 +1,141 @@
+// A task with change data capture (DMS migration types "cdc" and "full-load-and-cdc"): the
+// lifecycle that ties the capture (source), the transaction buffer, the full load, the apply
+// stage (target) and the task store together.
+//
+//   capture thread:  ChangeCapture::Poll -> TransactionBuffer -> committed transactions
+//                    -> bounded queue; confirms to the source what the target committed
+//   apply thread:    ApplyStage (cdc/apply_stage.h): cached changes, grouping, checkpoint
+//   calling thread:  the full load of the tables that need one (in the slot's snapshot), then
+//                    waits for a stop, saving progress to the task store every few seconds
+//
+// Consistency: a fresh full-load-and-cdc task creates the slot with an exported snapshot and
+// loads every table in it; changes of transactions that end after the slot's start are cached
+// per table while it loads and applied right after. A resumed task reads its checkpoint from
+// the target (awsdms_txn_state): tables that were live skip what the checkpoint covers; tables
+// that were not (their load or cached changes were cut short) are reloaded in a new snapshot
+// and skip the changes it already holds.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cdc/apply_stage.h"
+#include "cdc/change_capture.h"
+#include "cdc/transaction_buffer.h"
+#include "connectors/connector.h"
+#include "engine/full_load.h"
+#include "engine/plan.h"
+#include "settings/task_settings.h"
+#include "task/data_dir.h"
+#include "task/task_store.h"
+
+namespace ferry {
+
+enum class MigrationType { kFullLoad, kCdc, kFullLoadAndCdc };
+// "full-load", "cdc", "full-load-and-cdc" (DMS MigrationType spellings); nullopt otherwise.
+std::optional<MigrationType> ParseMigrationType(std::string_view text);
+const char* MigrationTypeName(MigrationType type);
+
+struct CdcTaskOptions {
+  std::string task = "ferry";  // ReplicationTaskIdentifier: names the slot, store entry, files
+  MigrationType type = MigrationType::kFullLoadAndCdc;
+  std::filesystem::path data_dir;
+  bool resume = false;  // DMS resume-processing: continue from the task's checkpoint
+  // cdc only: start after this position instead of the slot's start ("now").
+  std::optional<cdc::Lsn> start_position;
+  // Stop once everything up to this source position is applied (DMS CdcStopPosition).
+  std::optional<cdc::Lsn> stop_position;
+  TaskSettings settings;
+  FullLoadOptions full_load;
+  std::string slot, publication;  // "" = Ferry's names (cdc/change_capture.h)
+  std::chrono::seconds heartbeat{60};
+  // Kept in the task store for `ferry status` (passwords are removed there).
+  std::string source_uri, target_uri, table_mappings_json, task_settings_json;
+};
+
+// Live figures of a running task.
+struct CdcProgress {
+  std::string phase;  // "FULL LOAD", "CHANGE PROCESSING", "STOPPED"
+  cdc::Lsn received = 0, applied = 0, server = 0;
+  int64_t latency_source_s = 0, latency_target_s = 0;
+  int64_t pending_transactions = 0;
+  cdc::BufferStats buffer;
+};
+
+class CdcTask {
+ public:
+  // `source` and `target` must outlive the task. `plans` in plan order; a change's table id is
+  // its plan's index.
+  CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+          CdcTaskOptions options);
+  ~CdcTask();
+
+  // Runs until stopped (Stop(), the stop position, StopTaskCachedChanges*, an error policy, or
+  // a failure). Throws Error for what stops it before streaming starts (prerequisites, nothing
+  // to resume); later failures end Run with failed() and stop_reason().
+  void Run();
+  // Stops soon and cleanly: what is applied stays committed with its checkpoint. Thread-safe.
+  void Stop();
+
+  bool failed() const { return stop_.failed(); }
+  std::string stop_reason() const { return stop_.reason(); }
+  // One per plan, in plan order; live while Run executes (after its setup).
+  const std::vector<std::unique_ptr<TableStats>>& stats() const { return load_->stats(); }
+  CdcProgress progress() const;
+
+ private:
+  class Sink;
+  void Setup();
+  void CaptureLoop(cdc::Lsn from);
+  void RunFullLoad();
+  void WaitForStop();
+  void SaveProgress(bool final);
+  TaskRecord TaskRecordNow() const;
+  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot) const;
+
+  Connector& source_;
+  Connector& target_;
+  std::vector<TablePlan> plans_;
+  CdcTaskOptions options_;
+  TaskPaths paths_;
+  std::unique_ptr<TaskStore> store_;
+  TaskRecord record_;
+  std::vector<TableDef> captured_;  // full source definitions, per table
+  // Owns every table's statistics; loads the tables in to_load_ (all of them, or the ones a
+  // resumed task reloads).
+  std::unique_ptr<FullLoad> load_;
+  std::vector<cdc::ApplyTable> tables_;
+  std::shared_ptr<ErrorPolicies> policies_;
+  std::unique_ptr<ControlTables> control_;
+  cdc::TaskStop stop_;
+
+  std::unique_ptr<cdc::ChangeCapture> capture_;
+  std::unique_ptr<cdc::TransactionBuffer> buffer_;
+  BoundedQueue<cdc::CaptureItem> queue_{256};
+  std::unique_ptr<cdc::ApplyStage> apply_;
+  std::thread capture_thread_, apply_thread_;
+  cdc::Lsn stream_from_ = 0;
+  std::vector<size_t> to_load_;     // tables the full load takes, in plan order
+  std::string snapshot_;
+  TablePrepMode load_mode_ = TablePrepMode::kDoNothing;
+  std::atomic<bool> release_snapshot_{false};
+  std::atomic<bool> loading_{false};
+
+  // Capture-side figures (written by the capture thread).
+  std::atomic<cdc::Lsn> received_{0};
+  std::atomic<cdc::Lsn> server_position_{0};
+  std::atomic<cdc::Lsn> idle_position_{0};
+  std::atomic<int64_t> last_commit_time_us_{0};
+  std::atomic<int64_t> pushed_{0};
+  std::atomic<bool> idle_{true};
+  mutable std::mutex buffer_mu_;
+  cdc::BufferStats buffer_stats_;  // GUARDED_BY(buffer_mu_)
+};
+
+}  // namespace ferry

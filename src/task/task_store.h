@@ -1,0 +1,131 @@
+// The task store: one SQLite database per data directory (DIR/ferry.db, see data_dir.h) that
+// keeps what a CDC task needs to resume after a stop or a crash, and what `ferry status` shows
+// from another process while the task runs: the task (endpoints without passwords, mappings,
+// settings, status, CDC positions, live figures) and its tables (state, DMS table statistics).
+//
+// Concurrency: the store is in WAL mode, so one writing process (the task) and any number of
+// read-only handles (`ferry status`) work at the same time; a reader sees the last committed
+// state. Writers wait up to 5 s for another writer's lock (busy_timeout) before throwing
+// Error(kConnection).
+//
+// Thread-safety: a TaskStore is safe to use from several threads: every method takes an
+// internal mutex (the engine's progress thread and its control thread may share one handle).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry {
+
+// One task, as AWS DMS describes a replication task (DescribeReplicationTasks) plus the CDC
+// source objects and live figures Ferry adds. Times are microseconds since the Unix epoch,
+// 0 = not set.
+struct TaskRecord {
+  std::string name;            // ReplicationTaskIdentifier (CheckTaskName)
+  std::string migration_type;  // full-load | cdc | full-load-and-cdc
+  // Endpoint URIs. PutTask stores them without their password (RedactEndpointUri), so what is
+  // read back never holds one: the task must be given its URIs again to resume.
+  std::string source_endpoint, target_endpoint;
+  std::string table_mappings_json, task_settings_json;
+  std::string status;       // DMS: creating | ready | running | stopping | stopped | failed
+  std::string stop_reason;  // DMS StopReason text, e.g. "Stop Reason NORMAL", or the error
+  std::string last_failure_message;
+  std::string slot, publication;    // CDC source objects Ferry created or uses
+  std::string cdc_start_position;   // where CDC began (LSN text)
+  std::string recovery_checkpoint;  // last committed position (mirror of the target's)
+  int64_t created_at_us = 0, started_at_us = 0, stopped_at_us = 0;
+  int64_t updated_at_us = 0;  // 0 when writing = stamped with the current time by the store
+  // Live figures (SaveProgress): CDC latency in seconds, read/applied positions, memory.
+  int64_t cdc_latency_source_s = 0, cdc_latency_target_s = 0;
+  std::string source_position, applied_position;  // read / applied LSN text
+  int64_t memory_bytes = 0, spilled_bytes = 0, pending_changes = 0;
+};
+
+// One table of a task, as DMS DescribeTableStatistics reports it, plus the CDC hand-over state.
+struct TableRecord {
+  int index = 0;  // the task's table index (plan order); unique within the task
+  std::string source_schema, source_table, target_schema, target_table;
+  std::string state;          // DMS TableState: "Before load", "Full load", "Table completed",
+                              // "Table error", "Table cancelled", "Suspended"...
+  bool cdc_live = false;      // loaded and its cached changes applied: CDC applies directly
+  std::string load_position;  // the source position its loaded rows reflect (LSN text)
+  int64_t full_load_rows = 0, inserts = 0, updates = 0, deletes = 0, ddls = 0,
+          applied_inserts = 0, applied_updates = 0, applied_deletes = 0, applied_ddls = 0,
+          apply_errors = 0;
+  int64_t load_start_us = 0, load_end_us = 0;
+  int64_t updated_at_us = 0;  // 0 when writing = stamped with the current time by the store
+  std::string last_error;
+};
+
+// The schema version this Ferry writes; a store with a higher one is refused.
+inline constexpr int kTaskStoreSchemaVersion = 1;
+
+// `uri` with its password replaced by "***" (and any query parameter whose name contains
+// "password"). URIs Ferry cannot parse are redacted by their shape (scheme://user:***@rest).
+std::string RedactEndpointUri(std::string_view uri);
+
+class TaskStore {
+ public:
+  // Opens DIR/ferry.db (kStoreFileName) in `data_dir`.
+  // Writable (read_only = false): creates the directory and the store when missing, switches
+  // it to WAL and creates or checks the schema. Read-only: the store must exist; nothing is
+  // created or changed (works while a writer has it open).
+  // Throws ferry::Error naming the file:
+  //   kNotFound  read-only and there is no store (the message says to run a task first);
+  //   kIo        the directory cannot be created, the file cannot be opened or is not SQLite
+  //              (with SQLite's message);
+  //   kInvalidArgument  a SQLite database that is not a Ferry task store (no ferry_schema
+  //              table while holding other tables);
+  //   kUnsupported  a store written by a newer Ferry (schema version above ours).
+  static std::unique_ptr<TaskStore> Open(const std::filesystem::path& data_dir,
+                                         bool read_only = false);
+  ~TaskStore();
+  TaskStore(const TaskStore&) = delete;
+  TaskStore& operator=(const TaskStore&) = delete;
+
+  // The store file's path.
+  const std::filesystem::path& path() const { return path_; }
+
+  // The task named `name`, or nullopt.
+  std::optional<TaskRecord> GetTask(const std::string& name);
+  // Every task, by name.
+  std::vector<TaskRecord> ListTasks();
+  // Inserts or replaces the task named task.name (every field; endpoints redacted,
+  // updated_at_us 0 stamped with now). Its tables are kept.
+  void PutTask(const TaskRecord& task);
+  // Deletes the task and its tables; no-op when it does not exist.
+  void DeleteTask(const std::string& name);
+
+  // The task's tables in index order (empty when none or no such task).
+  std::vector<TableRecord> GetTables(const std::string& task);
+  // Replaces all the task's tables with `tables` in one transaction. Throws Error(kNotFound)
+  // when the task does not exist, Error(kInvalidArgument) when two tables share an index.
+  void PutTables(const std::string& task, const std::vector<TableRecord>& tables);
+  // Inserts or replaces one table (by its index). Throws Error(kNotFound) when the task does
+  // not exist.
+  void PutTable(const std::string& task, const TableRecord& table);
+
+  // The periodic write of a running task (every few seconds; prepared statements, one
+  // transaction). Writes task.name's live figures only: recovery_checkpoint, source_position,
+  // applied_position, cdc_latency_source_s, cdc_latency_target_s, memory_bytes, spilled_bytes,
+  // pending_changes, updated_at_us (status, stop reason, endpoints etc. change through PutTask),
+  // and inserts or replaces each of `tables` whole (by index; tables not listed are kept).
+  // Throws Error(kNotFound) when the task does not exist; nothing is written then.
+  void SaveProgress(const TaskRecord& task, const std::vector<TableRecord>& tables);
+
+ private:
+  struct Impl;
+  TaskStore(std::filesystem::path path, std::unique_ptr<Impl> impl);
+
+  std::filesystem::path path_;
+  std::mutex mu_;               // guards impl_ (connection and prepared statements)
+  std::unique_ptr<Impl> impl_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace ferry

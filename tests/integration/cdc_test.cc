@@ -1,0 +1,335 @@
+// Change data capture end to end, on the real servers: a PostgreSQL source under changes,
+// full-load-and-cdc into PostgreSQL, MariaDB and SQLite targets, checked by canonical row hash
+// of every table on both sides. Changes made while the tables load (cached changes), after
+// (streaming), while the task is stopped (resume), of every kind: insert, update, update of
+// the key, delete, truncate, unchanged TOAST values, a table without a primary key.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "cdc/change.h"
+#include "engine/cdc_task.h"
+#include "test_env.h"
+
+namespace ferry {
+namespace {
+
+using testing::DigestAll;
+using testing::Open;
+using testing::PostgresUri;
+
+constexpr const char* kSrc = "cdc_src";
+
+void CreateSource(SqlSession& s) {
+  s.Execute(std::string("DROP SCHEMA IF EXISTS ") + kSrc + " CASCADE; CREATE SCHEMA " + kSrc);
+  s.Execute(R"(CREATE TABLE cdc_src.alltypes (
+      id integer PRIMARY KEY, b boolean, i2 smallint, i4 integer NOT NULL, i8 bigint,
+      n numeric(20,4), r4 real, r8 double precision, s varchar(100), t text, bin bytea,
+      d date, tm time(6), ts timestamp(6), tz timestamptz, u uuid, j jsonb))");
+  s.Execute(R"(INSERT INTO cdc_src.alltypes
+      SELECT g, g % 2 = 0, g % 1000, g, g::bigint * 1000003, g * 1.5, g / 7.0, g / 3.0,
+             'row ' || g, repeat('t', g % 50), decode(md5(g::text), 'hex'),
+             date '2000-01-01' + g, time '00:00:01' + g * interval '1 second',
+             timestamp '2020-01-01' + g * interval '1 minute',
+             timestamptz '2020-01-01 00:00:00+00' + g * interval '1 hour',
+             md5(g::text)::uuid, jsonb_build_object('g', g)
+      FROM generate_series(1, 20000) g)");
+  // No primary key: updates and deletes need the whole old row.
+  s.Execute("CREATE TABLE cdc_src.nokey (a integer, b text)");
+  s.Execute("ALTER TABLE cdc_src.nokey REPLICA IDENTITY FULL");
+  s.Execute("INSERT INTO cdc_src.nokey VALUES (1, 'one'), (1, 'one'), (2, 'two')");
+  // Large values stay TOASTed and unchanged when another column is updated.
+  s.Execute("CREATE TABLE cdc_src.toasty (id integer PRIMARY KEY, n integer, big text)");
+  s.Execute("INSERT INTO cdc_src.toasty SELECT g, g, repeat(md5(g::text), 5000) "
+            "FROM generate_series(1, 20) g");
+}
+
+// Every kind of change, once.
+void ChangeEverything(SqlSession& s, int round) {
+  const std::string r = std::to_string(round);
+  s.Execute("INSERT INTO cdc_src.alltypes (id, i4, s, t, n, tz) VALUES (" +
+            std::to_string(100000 + round) + ", " + r + ", 'new " + r +
+            "', E'emoji \\U0001F600', 12345678901234.5678, now())");
+  s.Execute("UPDATE cdc_src.alltypes SET s = 'upd " + r + "', r8 = r8 * 2, b = NOT b "
+            "WHERE id % 97 = " + std::to_string(round % 97));
+  s.Execute("UPDATE cdc_src.alltypes SET id = id + 500000 WHERE id = " +
+            std::to_string(1000 + round));  // the key changes
+  s.Execute("DELETE FROM cdc_src.alltypes WHERE id = " + std::to_string(2000 + round));
+  s.Execute("BEGIN; UPDATE cdc_src.alltypes SET i8 = NULL, j = '{\"x\": [1,2]}' WHERE id = " +
+            std::to_string(3000 + round) + "; INSERT INTO cdc_src.nokey VALUES (" + r +
+            ", 'n" + r + "'); COMMIT");
+  s.Execute("UPDATE cdc_src.nokey SET b = b || '!' WHERE ctid = (SELECT ctid FROM cdc_src.nokey "
+            "WHERE a = 1 LIMIT 1)");
+  s.Execute("UPDATE cdc_src.toasty SET n = n + 1 WHERE id = " + std::to_string(1 + round % 20));
+}
+
+std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
+  std::map<std::string, TableDigest> all = DigestAll(c, schema);
+  for (auto it = all.begin(); it != all.end();) {
+    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
+  }
+  return all;
+}
+
+std::string Diff(const std::map<std::string, TableDigest>& a,
+                 const std::map<std::string, TableDigest>& b) {
+  std::string out;
+  for (const auto& [name, d] : a) {
+    auto it = b.find(name);
+    if (it == b.end()) {
+      out += name + ": missing on the target\n";
+    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
+      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
+                         it->second.rows, it->second.HashHex());
+    }
+  }
+  if (a.size() != b.size()) out += "table count differs\n";
+  return out;
+}
+
+class CdcTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    FERRY_REQUIRE_POSTGRES();
+    if (GetParam() == Engine::kMysql) FERRY_REQUIRE_MYSQL();
+    source_ = Open(PostgresUri());
+    admin_ = source_->OpenSession();
+    data_dir_ = std::filesystem::temp_directory_path() /
+                fmt::format("ferry-cdc-test-{}-{}", ::getpid(), EngineName(GetParam()));
+    std::filesystem::remove_all(data_dir_);
+    task_ = fmt::format("cdc-test-{}", EngineName(GetParam()));
+    // A slot left by an earlier failed run would hold WAL: start clean.
+    admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE slot_name = 'ferry_" + SlotSuffix() + "'");
+    CreateSource(*admin_);
+    switch (GetParam()) {
+      case Engine::kPostgres:
+        target_ = Open(PostgresUri());
+        target_schema_ = "cdc_dst";
+        target_->OpenSession()->Execute("DROP SCHEMA IF EXISTS cdc_dst CASCADE");
+        break;
+      case Engine::kMysql:
+        target_ = Open(testing::MysqlUri());
+        target_schema_ = "cdc_dst";
+        target_->OpenSession()->Execute("DROP DATABASE IF EXISTS cdc_dst");
+        break;
+      case Engine::kSqlite:
+        sqlite_file_ = data_dir_.string() + ".db";
+        std::filesystem::remove(sqlite_file_);
+        target_ = Open("sqlite://" + sqlite_file_);
+        target_schema_ = "main";
+        break;
+    }
+  }
+  void TearDown() override {
+    if (source_) {
+      try {
+        admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                        "WHERE slot_name = 'ferry_" + SlotSuffix() + "' AND NOT active");
+      } catch (const std::exception&) {
+      }
+    }
+    std::filesystem::remove_all(data_dir_);
+    if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_);
+  }
+  std::string SlotSuffix() const {
+    std::string s = task_;
+    for (char& c : s) c = c == '-' ? '_' : c;
+    return s;
+  }
+  CdcTaskOptions Options(bool resume) const {
+    CdcTaskOptions o;
+    o.task = task_;
+    o.type = MigrationType::kFullLoadAndCdc;
+    o.data_dir = data_dir_;
+    o.resume = resume;
+    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
+    o.settings.change_processing_tuning.commit_timeout = 1;
+    o.heartbeat = std::chrono::seconds(1);
+    return o;
+  }
+  std::vector<TablePlan> Plans() {
+    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(kSrc);
+    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
+  }
+  // Waits until the target equals the source (or the timeout), returns the last difference.
+  std::string Converge(std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string diff;
+    while (std::chrono::steady_clock::now() < until) {
+      diff = Diff(Digests(*source_, kSrc), Digests(*target_, target_schema_));
+      if (diff.empty()) return diff;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return diff;
+  }
+
+  std::unique_ptr<Connector> source_, target_;
+  std::unique_ptr<SqlSession> admin_;
+  std::filesystem::path data_dir_;
+  std::string sqlite_file_;
+  std::string task_;
+  std::string target_schema_;
+};
+
+TEST_P(CdcTest, FullLoadThenChangesThenResume) {
+  // 1. Full load while a writer changes the source: the changes made during the load are
+  //    cached and applied after each table's load.
+  auto task = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options(false));
+  std::atomic<bool> writing{true};
+  std::atomic<int> rounds{0};
+  std::thread writer([&] {
+    auto s = source_->OpenSession();
+    while (writing) {
+      ChangeEverything(*s, rounds++);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::thread runner([&] { task->Run(); });
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  writing = false;
+  writer.join();
+  // 2. More changes while streaming, including a truncate.
+  ChangeEverything(*admin_, 1000);
+  admin_->Execute("TRUNCATE cdc_src.nokey");
+  admin_->Execute("INSERT INTO cdc_src.nokey VALUES (7, 'after truncate'), (7, NULL)");
+  std::string diff = Converge(std::chrono::seconds(90));
+  EXPECT_EQ(diff, "") << "after " << rounds << " rounds of changes during the load";
+  task->Stop();
+  runner.join();
+  EXPECT_FALSE(task->failed()) << task->stop_reason();
+  int64_t applied = 0;
+  for (const auto& st : task->stats()) {
+    std::lock_guard lock(st->mu);
+    EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
+    applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
+  }
+  EXPECT_GT(applied, 0);
+  task.reset();
+
+  // 3. Changes while the task is stopped, then --resume: they arrive, nothing twice.
+  for (int i = 0; i < 5; ++i) ChangeEverything(*admin_, 2000 + i);
+  auto resumed = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options(true));
+  std::thread runner2([&] { resumed->Run(); });
+  diff = Converge(std::chrono::seconds(90));
+  EXPECT_EQ(diff, "") << "after resume";
+  resumed->Stop();
+  runner2.join();
+  EXPECT_FALSE(resumed->failed()) << resumed->stop_reason();
+  resumed.reset();
+
+  // The checkpoint is on the target; the task store knows the task.
+  auto store = TaskStore::Open(data_dir_, /*read_only=*/true);
+  std::optional<TaskRecord> rec = store->GetTask(task_);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->status, "stopped");
+  EXPECT_FALSE(rec->recovery_checkpoint.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, CdcTest,
+                         ::testing::Values(Engine::kPostgres, Engine::kMysql, Engine::kSqlite),
+                         [](const auto& info) { return std::string(EngineName(info.param)); });
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// The binary: full-load-and-cdc until --cdc-stop-position, then `ferry status`.
+TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
+  FERRY_REQUIRE_POSTGRES();
+  auto source = testing::Open(testing::PostgresUri());
+  auto s = source->OpenSession();
+  s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+             "WHERE slot_name = 'ferry_cdc_cli'");
+  s->Execute("DROP SCHEMA IF EXISTS cdc_cli CASCADE; CREATE SCHEMA cdc_cli");
+  s->Execute("CREATE TABLE cdc_cli.t (id integer PRIMARY KEY, v text)");
+  s->Execute("INSERT INTO cdc_cli.t SELECT g, 'v' || g FROM generate_series(1, 5000) g");
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("ferry-cdc-cli-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  const std::string db = dir.string() + ".db";
+  std::filesystem::remove(db);
+  // Far enough ahead that the changes below come before it; WAL written afterwards moves the
+  // server past it, and Ferry stops once it has applied everything before.
+  auto rows = s->Query("SELECT pg_current_wal_lsn() + 8000000");
+  const std::string stop = *rows[0][0];
+  testing::CliRun run;
+  std::thread ferry([&] {
+    run = testing::RunFerry({"migrate", "--source", testing::PostgresUri(), "--target",
+                             "sqlite://" + db, "--schema", "cdc_cli", "--migration-type",
+                             "full-load-and-cdc", "--data-dir", dir.string(), "--task-name",
+                             "cdc-cli", "--cdc-stop-position", stop, "--heartbeat", "1",
+                             "--no-progress", "--json"});
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  s->Execute("UPDATE cdc_cli.t SET v = 'changed' WHERE id <= 100");
+  s->Execute("DELETE FROM cdc_cli.t WHERE id > 4900");
+  s->Execute("INSERT INTO cdc_cli.t VALUES (6000, 'new')");
+  s->Execute("SELECT pg_logical_emit_message(false, 'ferry_test_padding', repeat('x', 9000000))");
+  ferry.join();
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json summary = nlohmann::json::parse(run.out);
+  const nlohmann::json& t = summary["TableStatistics"][0];
+  EXPECT_EQ(t["Updates"], 100);
+  EXPECT_EQ(t["Deletes"], 100);
+  EXPECT_EQ(t["Inserts"], 1);
+  EXPECT_EQ(t["AppliedUpdates"], 100);
+  EXPECT_EQ(t["AppliedDeletes"], 100);
+  EXPECT_EQ(t["AppliedInserts"], 1);
+  auto target = testing::Open("sqlite://" + db);
+  EXPECT_EQ(Digests(*source, "cdc_cli")["t"].HashHex(), Digests(*target, "main")["t"].HashHex());
+
+  testing::CliRun status = testing::RunFerry({"status", "--data-dir", dir.string(), "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const nlohmann::json st = nlohmann::json::parse(status.out);
+  EXPECT_EQ(st["ReplicationTasks"][0]["ReplicationTaskIdentifier"], "cdc-cli") << status.out;
+  EXPECT_EQ(st["ReplicationTasks"][0]["Status"], "stopped") << status.out;
+  EXPECT_EQ(status.out.find("ferry:ferry@"), std::string::npos) << "password in the store";
+
+  // Resuming needs a task; a start position belongs to cdc-only tasks.
+  testing::CliRun bad = testing::RunFerry(
+      {"migrate", "--source", testing::PostgresUri(), "--target", "sqlite://" + db, "--schema",
+       "cdc_cli", "--migration-type", "full-load-and-cdc", "--data-dir", dir.string(),
+       "--task-name", "no-such-task", "--resume", "--no-progress"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("there is no task 'no-such-task'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("cdc-cli"), std::string::npos) << bad.err;
+  bad = testing::RunFerry({"migrate", "--source", testing::PostgresUri(), "--target",
+                           "sqlite://" + db, "--migration-type", "full-load-and-cdc",
+                           "--cdc-start-position", "0/1", "--data-dir", dir.string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-position applies to --migration-type cdc only"),
+            std::string::npos)
+      << bad.err;
+  bad = testing::RunFerry({"migrate", "--source", testing::PostgresUri(), "--target",
+                           "sqlite://" + db, "--migration-type", "cdc", "--cdc-start-position",
+                           "16-B3", "--data-dir", dir.string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-position '16-B3': expected a PostgreSQL LSN"),
+            std::string::npos)
+      << bad.err;
+
+  // A table without a primary key or REPLICA IDENTITY FULL is named, with the fix.
+  s->Execute("CREATE TABLE cdc_cli.nokey (a integer)");
+  bad = testing::RunFerry({"migrate", "--source", testing::PostgresUri(), "--target",
+                           "sqlite://" + db, "--schema", "cdc_cli", "--migration-type",
+                           "full-load-and-cdc", "--data-dir", dir.string(), "--task-name",
+                           "cdc-cli-nokey", "--no-progress"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("cdc_cli.nokey"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("REPLICA IDENTITY FULL"), std::string::npos) << bad.err;
+
+  s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+             "WHERE slot_name LIKE 'ferry_cdc_cli%' AND NOT active");
+  s->Execute("DROP SCHEMA cdc_cli CASCADE");
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(db);
+}
+
+}  // namespace
+}  // namespace ferry
