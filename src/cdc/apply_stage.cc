@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "cdc/net_changes.h"
+#include "cdc/ddl_sync.h"
 #include "logging/log.h"
 
 namespace ferry::cdc {
@@ -117,8 +119,13 @@ void ApplyStage::Run(BoundedQueue<CaptureItem>& queue) {
       const bool dry = queue.size() == 0;
       const bool has_work = !group_.empty() || group_changes_ > 0;
       const auto age = std::chrono::steady_clock::now() - group_started_;
-      if (has_work && (group_changes_ >= options_.min_transaction_size || dry ||
-                       age >= options_.commit_timeout)) {
+      const bool group_full =
+          options_.batch_apply
+              ? (options_.batch_split_size > 0 && group_changes_ >= options_.batch_split_size) ||
+                    age >= options_.batch_timeout_max || (dry && age >= options_.batch_timeout_min)
+              : group_changes_ >= options_.min_transaction_size || dry ||
+                    age >= options_.commit_timeout;
+      if (has_work && group_full) {
         CommitGroup();
       } else if (!has_work && group_last_ && age >= options_.commit_timeout) {
         CommitGroup();  // only the position moved (changes of pending tables): record it
@@ -219,11 +226,27 @@ void ApplyStage::RecordIssue(const ApplyTable& t, const ChangeView& mapped,
   } catch (const std::exception& e) {
     statement = fmt::format("(statement not available: {})", e.what());
   }
-  try {
-    control_->RecordApplyException(t.plan.target.schema, t.plan.target.name, statement, error);
-  } catch (const Error& e) {
-    Log().error("recording an apply exception for {}: {}", t.plan.target.QualifiedName(),
-                 e.what());
+  // Written once the target transaction is over: a SQLite target has one writer at a time,
+  // and the control session must not wait for the applier's own transaction.
+  control_rows_.push_back({false, t.plan.target.schema, t.plan.target.name, statement, error});
+}
+
+void ApplyStage::WriteControlRows() {
+  std::vector<ControlRow> rows;
+  rows.swap(control_rows_);
+  if (!control_) return;
+  for (const ControlRow& r : rows) {
+    try {
+      if (r.suspended) {
+        control_->RecordSuspendedTable(r.schema, r.table, r.error);
+      } else {
+        control_->RecordApplyException(r.schema, r.table, r.statement, r.error);
+      }
+    } catch (const Error& e) {
+      Log().error("recording {} for {}.{}: {}",
+                  r.suspended ? "a suspended table" : "an apply exception", r.schema, r.table,
+                  e.what());
+    }
   }
 }
 
@@ -241,17 +264,22 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
     t.cache->Remove();
     t.cache.reset();
   }
-  if (control_) {
-    try {
-      control_->RecordSuspendedTable(t.plan.target.schema, t.plan.target.name, reason);
-    } catch (const Error& e) {
-      Log().error("recording suspended table {}: {}", t.plan.target.QualifiedName(), e.what());
-    }
-  }
+  control_rows_.push_back({true, t.plan.target.schema, t.plan.target.name, "", reason});
 }
 
 void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
                                 Position* current) {
+  if (options_.batch_apply && !one_by_one && skip.empty()) {
+    try {
+      ApplyGroupNet();
+      return;
+    } catch (const Error& e) {
+      applier_->Rollback();
+      if (IsTransient(e.kind())) throw;  // CommitGroup reconnects and tries the batch again
+      Log().warn("batch apply failed, applying the same changes transactionally: {}",
+                 e.what());
+    }
+  }
   for (ApplyTable& t : tables_) {
     t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
   }
@@ -265,6 +293,8 @@ void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
       ++idx;
       ApplyTable& t = tables_[v.table];
       if (t.mode != TableMode::kLive || txn.info().end_lsn <= t.skip_through) continue;
+      // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
+      if (v.op == ChangeOp::kTruncate && !options_.handle_truncate) continue;
       if (skip.count({g, idx})) continue;
       *current = {g, idx};
       Apply(t, v, txn.info(), (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx));
@@ -309,7 +339,12 @@ void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
     switch (d.action) {
       case ErrorAction::kSkipRow:
         if (d.log) {
-          Log().warn("{}", message);
+          std::string statement;
+          try {
+            statement = applier_->Statement(t.plan.target, mapped);
+          } catch (const std::exception&) {
+          }
+          Log().warn("{}: {}", message, statement);
           RecordIssue(t, mapped, message);
         }
         break;
@@ -338,6 +373,11 @@ void ApplyStage::Locate(Position pos, ChangeView* out) {
 
 void ApplyStage::CommitGroup() {
   if (!group_last_) return;
+  CommitGroupOnce();
+  WriteControlRows();
+}
+
+void ApplyStage::CommitGroupOnce() {
   std::set<Position> skip;
   bool one_by_one = false;
   while (true) {
@@ -519,12 +559,150 @@ void ApplyStage::MakeLive(size_t table) {
 void ApplyStage::OnTableChanged(const TableChanged& change) {
   if (change.table >= tables_.size()) return;
   ApplyTable& t = tables_[change.table];
+  const TableDef before = t.captured;
   t.captured = change.def;
-  t.mapper->Rebind(change.def);
   ++t.stats->cdc_ddls;
-  Log().warn("table {}: the source table's columns changed; columns the task reads that are "
-              "gone are applied as NULL (DDL is not replicated to the target yet)",
-              t.plan.source.QualifiedName());
+  if (t.mode != TableMode::kLive) {
+    // Pending: the full load creates and fills the target with the columns it planned, and
+    // cached changes follow them; suspended: nothing reaches the target.
+    t.mapper->Rebind(change.def);
+    Log().warn("table {}: the source table's columns changed while the table was not live; "
+               "columns the task reads that are gone are applied as NULL (the change is not "
+               "replicated to the target)",
+               t.plan.source.QualifiedName());
+    return;
+  }
+  // ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered (ddl_sync.h).
+  TableChangePlan next = PlanTableChange(t.plan, before, change.def, target_, before.engine,
+                                         options_.handle_alter);
+  for (const std::string& note : next.notes) Log().warn("{}", note);
+  // The applier's statements describe the old columns: it reopens at the next commit.
+  if (applier_) applier_->Rollback();
+  applier_.reset();
+  if (!next.statements.empty()) {
+    try {
+      std::unique_ptr<SqlSession> session = target_.OpenSession();
+      for (const std::string& sql : next.statements) {
+        Log().info("table {}: source table changed, running on the target: {}",
+                   t.plan.target.QualifiedName(), sql);
+        session->Execute(sql);
+      }
+    } catch (const Error& e) {
+      t.mapper->Rebind(change.def);
+      Suspend(t, fmt::format("the source table changed and the target table could not follow: "
+                             "{}",
+                             e.what()));
+      return;
+    }
+  }
+  t.plan = std::move(next.new_plan);
+  // The plan may keep reading a column that is gone (read as NULL): bind it through a
+  // definition that still has it, then to the table as it is now.
+  TableDef known = change.def;
+  for (const ColumnDef& c : before.columns) {
+    if (known.ColumnIndex(c.name) < 0) known.columns.push_back(c);
+  }
+  t.mapper = std::make_unique<ChangeMapper>(known, t.plan);
+  t.mapper->Rebind(change.def);
+  ++t.stats->applied_ddls;
+}
+
+void ApplyStage::ApplyGroupNet() {
+  for (ApplyTable& t : tables_) {
+    t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
+  }
+  applier_->Begin();
+  std::vector<std::unique_ptr<NetChanges>> nets(tables_.size());
+  // Tables without a primary key: runs of inserts, appended set-based; other changes one by one.
+  std::vector<std::unique_ptr<Batch>> appends(tables_.size());
+  std::vector<size_t> used;  // tables with a net or appends, in first-use order
+  const Batch no_keys;
+  auto apply_net = [&](ApplyTable& t, NetChanges& net) {
+    if (net.empty()) return;
+    HandleIssues(applier_->Flush());  // outcomes of the changes applied one by one so far
+    applier_->ApplyNet(t.plan.target, net.RemoveKeys(), net.Rows());
+    net.Clear();
+  };
+  auto apply_appends = [&](ApplyTable& t, Batch& rows) {
+    if (rows.empty()) return;
+    HandleIssues(applier_->Flush());
+    applier_->ApplyNet(t.plan.target, no_keys, rows);
+    rows.Clear();
+  };
+  ChangeView v;
+  for (size_t g = 0; g < group_.size(); ++g) {
+    TxnSource& txn = *group_[g];
+    txn.Rewind();
+    int64_t idx = -1;
+    while (txn.Next(&v)) {
+      ++idx;
+      ApplyTable& t = tables_[v.table];
+      if (t.mode != TableMode::kLive || txn.info().end_lsn <= t.skip_through) continue;
+      // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
+      if (v.op == ChangeOp::kTruncate && !options_.handle_truncate) continue;
+      const uint64_t tag = (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx);
+      if (t.plan.target.primary_key.empty()) {
+        std::unique_ptr<Batch>& rows = appends[v.table];
+        if (!rows) {
+          rows = std::make_unique<Batch>(static_cast<int>(t.plan.target.columns.size()));
+          used.push_back(v.table);
+        }
+        bool appended = false;
+        if (v.op == ChangeOp::kInsert) {
+          const ChangeView mapped = MapChange(t, v, txn.info());
+          const Batch& b = *mapped.rows;
+          bool whole = mapped.new_row >= 0 && b.columns() == rows->columns();
+          for (int c = 0; whole && c < b.columns(); ++c) {
+            whole = !b.at(mapped.new_row, c).unchanged;
+          }
+          if (whole) {
+            for (int c = 0; c < b.columns(); ++c) {
+              rows->AppendCellFrom(
+                  b, static_cast<size_t>(mapped.new_row), c,
+                  StorageOf(t.plan.target.columns[c].type.kind) == Storage::kBytes);
+            }
+            ++t.pending_inserts;
+            appended = true;
+          }
+        }
+        if (!appended) {
+          apply_appends(t, *rows);
+          Apply(t, v, txn.info(), tag);
+        } else if (rows->ByteSize() >= options_.batch_memory_limit) {
+          apply_appends(t, *rows);
+        }
+        continue;
+      }
+      std::unique_ptr<NetChanges>& net = nets[v.table];
+      if (!net) {
+        net = std::make_unique<NetChanges>(t.plan.target);
+        used.push_back(v.table);
+      }
+      if (!net->Add(MapChange(t, v, txn.info()))) {
+        apply_net(t, *net);
+        Apply(t, v, txn.info(), tag);
+        continue;
+      }
+      switch (v.op) {
+        case ChangeOp::kInsert: ++t.pending_inserts; break;
+        case ChangeOp::kUpdate: ++t.pending_updates; break;
+        case ChangeOp::kDelete: ++t.pending_deletes; break;
+        case ChangeOp::kTruncate: ++t.pending_ddls; break;
+      }
+      if (net->ByteSize() >= options_.batch_memory_limit) apply_net(t, *net);
+    }
+  }
+  for (size_t table : used) {
+    if (nets[table]) apply_net(tables_[table], *nets[table]);
+    if (appends[table]) apply_appends(tables_[table], *appends[table]);
+  }
+  HandleIssues(applier_->Flush());
+  if (stop_.requested() && stop_.failed()) {
+    applier_->Rollback();
+    return;
+  }
+  const TransactionInfo& last = *group_last_;
+  applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
 }
 
 }  // namespace ferry::cdc

@@ -92,6 +92,21 @@ struct ApplyOptions {
   bool upsert_updates = false;  // ApplyErrorUpdatePolicy UPDATE_RECORD
   std::filesystem::path cache_dir;  // spool files of pending tables
   Lsn resume_after = 0;  // transactions ending at or before were applied: dropped on arrival
+  // ChangeProcessingDdlHandlingPolicy: HandleSourceTableAltered (ALTER TABLE replicated to the
+  // target, cdc/ddl_sync.h) and HandleSourceTableTruncated (TRUNCATE applied).
+  bool handle_alter = true;
+  bool handle_truncate = true;
+  // Batch apply (TargetMetadata.BatchApplyEnabled): a group's changes are netted per row per
+  // table (net_changes.h) and applied set-based (ChangeApplier::ApplyNet), tables without a
+  // primary key transactionally. A group is collected until batch_split_size changes (0 = no
+  // limit), or batch_timeout_max, or the queue runs dry after batch_timeout_min; a table's net
+  // changes are applied early past batch_memory_limit bytes. Apply conflicts are not detected.
+  // A failed batch is applied again transactionally (so the error policies apply).
+  bool batch_apply = false;
+  std::chrono::milliseconds batch_timeout_min{1000};   // BatchApplyTimeoutMin
+  std::chrono::milliseconds batch_timeout_max{30000};  // BatchApplyTimeoutMax
+  size_t batch_memory_limit = size_t{500} << 20;      // BatchApplyMemoryLimit
+  int64_t batch_split_size = 0;                        // BatchSplitSize
 };
 
 class ApplyStage {
@@ -152,9 +167,15 @@ class ApplyStage {
   void MakeLive(size_t table);
   void OnTableChanged(const TableChanged& change);
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
+  // Writes the control-table rows (apply exceptions, suspended tables) gathered meanwhile.
+  void WriteControlRows();
+  void CommitGroupOnce();
   void Suspend(ApplyTable& t, const std::string& reason);
   void Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info, uint64_t tag);
   ChangeView MapChange(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info);
+  // Batch apply of the whole group in one target transaction (see ApplyOptions::batch_apply).
+  // Throws on failure, after which the caller rolls back.
+  void ApplyGroupNet();
   // Waits per RecoverableError settings; false when no retry is left or the task stops.
   bool WaitToRetry(const Error& e);
 
@@ -182,6 +203,12 @@ class ApplyStage {
   std::atomic<int64_t> done_txns_{0};
   std::atomic<int64_t> changes_applied_{0};
   std::atomic<size_t> live_tables_{0};
+
+  struct ControlRow {
+    bool suspended = false;  // awsdms_suspended_tables, else awsdms_apply_exceptions
+    std::string schema, table, statement, error;
+  };
+  std::vector<ControlRow> control_rows_;
 };
 
 }  // namespace ferry::cdc

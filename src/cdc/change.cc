@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "cdc/change_capture.h"
 #include "common/error.h"
 
 namespace ferry::cdc {
@@ -78,6 +79,16 @@ std::optional<Lsn> ParseLsn(std::string_view text) {
   uint64_t hi, lo;
   if (!hex(text.substr(0, slash), &hi) || !hex(text.substr(slash + 1), &lo)) return std::nullopt;
   return (hi << 32) | lo;
+}
+
+std::string DefaultCaptureObjectName(const std::string& task) {
+  std::string out = "ferry_";
+  for (char c : task) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
+  }
+  if (out.size() > 63) out.resize(63);
+  return out;
 }
 
 const char* ChangeOpName(ChangeOp op) {

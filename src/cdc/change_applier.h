@@ -76,6 +76,18 @@ class ChangeApplier {
   // Abandons the transaction. Never throws.
   virtual void Rollback() noexcept = 0;
 
+  // Batch apply (see net_changes.h): inside the open transaction, deletes every row of
+  // `target` whose primary key is in `remove_keys` (rows of the key columns only, in
+  // target.primary_key order; a key matching no row is fine), then inserts `rows` (full rows
+  // with target.columns, none unchanged; their keys are all among remove_keys). A `target`
+  // without a primary key takes no keys (remove_keys has no rows): `rows` are appended. Conflicts are not reported. Throws RowError for a value a column cannot hold
+  // (before anything of the batch is sent) and Error for a failed statement; either way the
+  // transaction is unusable: call Rollback(). Call Flush before it when the outcomes of
+  // changes queued with Apply matter (the default implementation's own Flush drops them).
+  // The default goes row by row through Apply and Flush (every engine); appliers override it
+  // with set-based statements.
+  virtual void ApplyNet(const TableDef& target, const Batch& remove_keys, const Batch& rows);
+
   // The change as one SQL statement with literal values, in this target's dialect, for
   // awsdms_apply_exceptions.STATEMENT and logs, e.g. UPDATE "public"."t" SET "a"='x' WHERE
   // "id"=5. Values longer than 200 bytes are shortened with "...".

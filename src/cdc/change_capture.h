@@ -27,6 +27,10 @@
 
 namespace ferry::cdc {
 
+// Ferry's default slot and publication name for `task`: "ferry_" + the name lower-cased, every
+// character outside [a-z0-9] as '_', at most 63 bytes (PostgreSQL's identifier limit).
+std::string DefaultCaptureObjectName(const std::string& task);
+
 struct CaptureOptions {
   std::string task;         // the task's name, for generated names and messages
   std::string slot;         // replication slot; "" = "ferry_<task>" (lower case, [a-z0-9_])

@@ -2,6 +2,7 @@
 //   ferry migrate --source URI --target URI [options]   one task in the foreground: a full
 //                                                       load, or with CDC (cli/migrate_command.h)
 //   ferry status [--data-dir DIR]                        CDC tasks in a data directory
+//   ferry delete-task --task-name N --source URI         drop a CDC task's slot and state
 //   ferry catalog URI                                    tables, columns, types and keys
 //   ferry hash URI                                       canonical row count and hash per table
 //   ferry validate --source URI --target URI [options]  row-level validation (cli/validate_command.h)
@@ -149,6 +150,9 @@ int main(int argc, char** argv) {
   settings_cmd->add_option("file", settings_file, "Task settings JSON file (omit for the defaults)");
   settings_cmd->add_flag("--normalize", normalize, "Print every section and key with defaults filled in, in a stable order (the default action)");
 
+  DeleteTaskArgs delete_args;
+  CLI::App* delete_cmd = AddDeleteTaskCommand(app, &delete_args);
+
   StatusOptions status_options;
   std::string status_dir;
   CLI::App* status_cmd = app.add_subcommand("status", "Show CDC tasks from their data directory (state, positions, latency, table statistics); works while the task runs");
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*validate_cmd) return RunValidate(validate_args);
+    if (*delete_cmd) return RunDeleteTask(delete_args);
     if (*status_cmd) {
       status_options.data_dir = status_dir.empty() ? DefaultDataDir() : std::filesystem::path(status_dir);
       return RunStatusCommand(status_options, std::cout, std::cerr);

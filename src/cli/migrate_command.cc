@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "cdc/change.h"
+#include "cdc/change_applier.h"
+#include "cdc/change_capture.h"
 #include "cli/task_plan.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
@@ -31,6 +33,7 @@
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
+#include "task/task_store.h"
 #include "validation/validator.h"
 
 namespace ferry {
@@ -184,13 +187,24 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+  // The live display (a terminal) or a log line per interval: full-load progress, then the
+  // change-processing line and each table's DMS change counters.
+  std::unique_ptr<ProgressDisplay> progress;
+  task.on_running = [&] {
+    if (args.no_progress) return;
+    progress = std::make_unique<ProgressDisplay>(task.stats(), isatty(STDERR_FILENO) != 0);
+    progress->SetChangeStatus([&task] { return task.StatusLine(); });
+    progress->Start();
+  };
   try {
     task.Run();
   } catch (...) {
+    if (progress) progress->Stop();
     finished = true;
     watcher.join();
     throw;
   }
+  if (progress) progress->Stop();
   finished = true;
   watcher.join();
   if (args.json) {
@@ -411,6 +425,61 @@ int RunMigrate(MigrateArgs args) {
     return 1;
   }
   return load.AllCompleted() && !schema_report.AnyFailed() && !validation_failed ? 0 : 1;
+}
+
+CLI::App* AddDeleteTaskCommand(CLI::App& app, DeleteTaskArgs* a) {
+  CLI::App* cmd = app.add_subcommand(
+      "delete-task", "Delete a CDC task: drop its replication slot and publication on the source, "
+                     "its state in the data directory (and its checkpoint with --target)");
+  cmd->add_option("--task-name", a->task_name, "The task")->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir, "The task's data directory (default as for migrate)");
+  cmd->add_option("--source", a->source, "Source URI (with its password: the store keeps none)")
+      ->required();
+  cmd->add_option("--target", a->target, "Target URI: also delete the task's awsdms_txn_state row");
+  return cmd;
+}
+
+int RunDeleteTask(const DeleteTaskArgs& args) {
+  const std::filesystem::path dir =
+      args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
+  std::unique_ptr<TaskStore> store = TaskStore::Open(dir);
+  const std::optional<TaskRecord> rec = store->GetTask(args.task_name);
+  if (!rec) {
+    std::vector<std::string> names;
+    for (const TaskRecord& t : store->ListTasks()) names.push_back(t.name);
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("delete-task: there is no task '{}' in {} (tasks there: {})",
+                            args.task_name, store->path().string(),
+                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  std::unique_ptr<Connector> source = Connect(args.source, "source");
+  cdc::CaptureOptions o;
+  o.task = rec->name;
+  o.slot = rec->slot;
+  // Ferry drops the publication only when it made it (the default name).
+  o.publication = rec->publication == cdc::DefaultCaptureObjectName(rec->name) ? ""
+                                                                               : rec->publication;
+  source->OpenChangeCapture(o)->DropSlot();
+  if (!args.target.empty()) {
+    std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
+    TaskSettings settings;
+    if (!rec->task_settings_json.empty()) {
+      settings = ParseTaskSettings(rec->task_settings_json, "the task's stored settings")
+                     .ValueOrThrow();
+    }
+    std::unique_ptr<cdc::ChangeApplier> applier = target->OpenChangeApplier();
+    applier->Prepare(settings.control_tables_settings.control_schema);
+    applier->ClearCheckpoint(rec->name);
+  }
+  store->DeleteTask(rec->name);
+  std::error_code ec;
+  std::filesystem::remove_all(dir / "tasks" / rec->name, ec);
+  std::cout << fmt::format("Task {} deleted: replication slot {} dropped{}\n", rec->name,
+                           rec->slot,
+                           o.publication.empty()
+                               ? fmt::format(", publication {} dropped", rec->publication)
+                               : "");
+  return 0;
 }
 
 }  // namespace ferry

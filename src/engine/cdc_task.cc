@@ -142,6 +142,16 @@ CdcProgress CdcTask::progress() const {
   return p;
 }
 
+std::string CdcTask::StatusLine() const {
+  const CdcProgress p = progress();
+  return fmt::format("Change processing: applied up to {} (read {}), {} transaction(s) pending, "
+                     "latency source {} s, target {} s, buffer {:.1f} MB, spilled {:.1f} MB",
+                     cdc::FormatLsn(p.applied), cdc::FormatLsn(p.received),
+                     p.pending_transactions, p.latency_source_s, p.latency_target_s,
+                     static_cast<double>(p.buffer.memory_bytes) / (1 << 20),
+                     static_cast<double>(p.buffer.spilled_bytes_now) / (1 << 20));
+}
+
 void CdcTask::Setup() {
   paths_ = PathsFor(options_.data_dir, options_.task);
   store_ = TaskStore::Open(options_.data_dir);
@@ -327,6 +337,11 @@ void CdcTask::Setup() {
     }
   }
 
+  record_.slot = options_.slot.empty() ? cdc::DefaultCaptureObjectName(options_.task)
+                                       : options_.slot;
+  record_.publication = options_.publication.empty()
+                            ? cdc::DefaultCaptureObjectName(options_.task)
+                            : options_.publication;
   record_.source_endpoint = options_.source_uri;
   record_.target_endpoint = options_.target_uri;
   record_.table_mappings_json = options_.table_mappings_json;
@@ -376,6 +391,18 @@ void CdcTask::Setup() {
       options_.settings.error_behavior.apply_error_update_policy == ErrorPolicy::kUpdateRecord;
   ao.cache_dir = paths_.cache_dir;
   ao.resume_after = resume_after;
+  ao.handle_alter =
+      options_.settings.change_processing_ddl_handling_policy.handle_source_table_altered;
+  ao.handle_truncate =
+      options_.settings.change_processing_ddl_handling_policy.handle_source_table_truncated;
+  {
+    const auto& tuning = options_.settings.change_processing_tuning;
+    ao.batch_apply = options_.settings.target_metadata.batch_apply_enabled;
+    ao.batch_timeout_min = std::chrono::seconds(tuning.batch_apply_timeout_min);
+    ao.batch_timeout_max = std::chrono::seconds(tuning.batch_apply_timeout_max);
+    ao.batch_memory_limit = static_cast<size_t>(tuning.batch_apply_memory_limit) << 20;
+    ao.batch_split_size = tuning.batch_split_size;
+  }
   apply_ = std::make_unique<cdc::ApplyStage>(target_, tables_, ao, *policies_, control_.get(),
                                              stop_);
   apply_->on_table_live = [this](size_t i) {
@@ -529,16 +556,20 @@ void CdcTask::SaveProgress(bool final) {
 void CdcTask::WaitForStop() {
   const FullLoadSettings& fls = options_.settings.full_load_settings;
   auto last_save = std::chrono::steady_clock::now();
-  auto last_log = last_save;
   size_t completed_loads = 0;
   for (size_t i : to_load_) {
     std::lock_guard lock(tables_[i].stats->mu);
     if (tables_[i].stats->state == kStateCompleted) ++completed_loads;
   }
-  const size_t live_goal = static_cast<size_t>(std::count_if(
-      tables_.begin(), tables_.end(), [](const cdc::ApplyTable& t) {
-        return t.mode == cdc::TableMode::kLive;
-      })) + completed_loads;
+  // Tables live from the start (not loaded by this run) plus the loads that completed. The
+  // apply thread shares tables_ and may already have made loaded tables live: counting those
+  // too would set a goal that is never reached (the stop position never stops the task).
+  std::vector<bool> loading(tables_.size(), false);
+  for (size_t i : to_load_) loading[i] = true;
+  size_t live_goal = completed_loads;
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    if (!loading[i] && tables_[i].mode == cdc::TableMode::kLive) ++live_goal;
+  }
   bool announced = false;
   while (!stop_.requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -568,19 +599,12 @@ void CdcTask::WaitForStop() {
       SaveProgress(false);
       last_save = now;
     }
-    if (now - last_log >= std::chrono::seconds(10)) {
-      const CdcProgress p = progress();
-      Log().info("change processing: applied up to {}, {} change(s) applied, {} transaction(s) "
-                  "pending, latency source {} s target {} s",
-                  cdc::FormatLsn(p.applied), apply_->changes_applied(), p.pending_transactions,
-                  p.latency_source_s, p.latency_target_s);
-      last_log = now;
-    }
   }
 }
 
 void CdcTask::Run() {
   Setup();
+  if (on_running) on_running();
   capture_thread_ = std::thread([this] { CaptureLoop(stream_from_); });
   apply_thread_ = std::thread([this] { apply_->Run(queue_); });
   try {

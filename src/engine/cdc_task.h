@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +89,12 @@ class CdcTask {
   // One per plan, in plan order; live while Run executes (after its setup).
   const std::vector<std::unique_ptr<TableStats>>& stats() const { return load_->stats(); }
   CdcProgress progress() const;
+  // "Change processing: applied up to 0/16B3748 (read 0/16B3800), 3 transaction(s) pending,
+  // latency source 0 s, target 1 s, buffer 12 MB, spilled 0 B" for displays.
+  std::string StatusLine() const;
+
+  // Called on the Run thread once the task is set up (stats() is valid), before any load.
+  std::function<void()> on_running;
 
  private:
   class Sink;

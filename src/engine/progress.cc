@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ferry {
@@ -93,6 +94,23 @@ void ProgressDisplay::Draw(bool final) {
   std::string header = fmt::format("Full load: {}/{} tables done{}, {} elapsed", done,
                                    stats_.size(), errors ? fmt::format(", {} failed", errors) : "",
                                    HumanDuration(elapsed));
+  if (cdc_header_) {
+    // CDC tasks: the change-processing line, then per table the DMS change counters
+    // (captured Inserts/Updates/Deletes/Ddls, and what is applied).
+    header += "\n" + cdc_header_();
+    for (const auto& st_ptr : stats_) {
+      const TableStats& st = *st_ptr;
+      const int64_t captured = st.cdc_inserts + st.cdc_updates + st.cdc_deletes + st.cdc_ddls;
+      if (captured == 0) continue;
+      lines.push_back(fmt::format(
+          "  {:<40} I {:>7} U {:>7} D {:>7} DDL {:>3} | applied I {:>7} U {:>7} D {:>7}{}",
+          st.SourceName(), HumanCount(st.cdc_inserts.load()), HumanCount(st.cdc_updates.load()),
+          HumanCount(st.cdc_deletes.load()), st.cdc_ddls.load(),
+          HumanCount(st.applied_inserts.load()), HumanCount(st.applied_updates.load()),
+          HumanCount(st.applied_deletes.load()),
+          st.cdc_apply_errors ? fmt::format(" errors {}", st.cdc_apply_errors.load()) : ""));
+    }
+  }
   if (!interactive_) {
     spdlog::info("{}", header);
     for (const std::string& l : lines) spdlog::info("{}", l);
@@ -105,7 +123,7 @@ void ProgressDisplay::Draw(bool final) {
   lines_drawn_ = 0;
   if (!final) {
     out += header + "\n";
-    ++lines_drawn_;
+    lines_drawn_ += 1 + static_cast<int>(std::count(header.begin(), header.end(), '\n'));
     for (const std::string& l : lines) {
       out += l + "\n";
       ++lines_drawn_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -21,6 +22,9 @@ class ProgressDisplay {
   ProgressDisplay(const std::vector<std::unique_ptr<TableStats>>& stats, bool interactive,
                   std::chrono::milliseconds log_interval = std::chrono::seconds(10));
   ~ProgressDisplay();
+  // Change processing (CDC tasks): `header` returns the task's CDC line (positions, latency,
+  // pending); the display then also shows each table's DMS change counters. Call before Start.
+  void SetChangeStatus(std::function<std::string()> header) { cdc_header_ = std::move(header); }
   void Start();
   void Stop();  // idempotent; erases the live lines on a terminal
 
@@ -40,6 +44,7 @@ class ProgressDisplay {
   // Per table: rows at the previous tick, for the rate.
   std::vector<int64_t> last_rows_;
   std::vector<double> rate_;
+  std::function<std::string()> cdc_header_;
 };
 
 // "1.2M", "950", "12.5k"

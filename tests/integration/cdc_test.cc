@@ -205,6 +205,7 @@ TEST_P(CdcTest, FullLoadThenChangesThenResume) {
   for (const auto& st : task->stats()) {
     std::lock_guard lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
+    EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
     applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
   }
   EXPECT_GT(applied, 0);
@@ -323,6 +324,25 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("cdc_cli.nokey"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("REPLICA IDENTITY FULL"), std::string::npos) << bad.err;
+
+  // Deleting the task drops its slot and publication, its state and its checkpoint.
+  testing::CliRun del = testing::RunFerry({"delete-task", "--task-name", "cdc-cli", "--data-dir",
+                                           dir.string(), "--source", testing::PostgresUri(),
+                                           "--target", "sqlite://" + db});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_NE(del.out.find("replication slot ferry_cdc_cli dropped"), std::string::npos) << del.out;
+  EXPECT_TRUE(s->Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'ferry_cdc_cli'")
+                  .empty());
+  EXPECT_TRUE(s->Query("SELECT 1 FROM pg_publication WHERE pubname = 'ferry_cdc_cli'").empty());
+  EXPECT_TRUE(target->OpenSession()
+                  ->Query("SELECT 1 FROM awsdms_txn_state WHERE TASK_NAME = 'cdc-cli'")
+                  .empty());
+  status = testing::RunFerry({"status", "--data-dir", dir.string(), "--task-name", "cdc-cli"});
+  EXPECT_EQ(status.exit_code, 1);
+  del = testing::RunFerry({"delete-task", "--task-name", "cdc-cli", "--data-dir", dir.string(),
+                           "--source", testing::PostgresUri()});
+  EXPECT_EQ(del.exit_code, 2);
+  EXPECT_NE(del.err.find("there is no task 'cdc-cli'"), std::string::npos) << del.err;
 
   s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
              "WHERE slot_name LIKE 'ferry_cdc_cli%' AND NOT active");

@@ -5,9 +5,13 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -130,6 +134,95 @@ inline CliRun RunFerry(const std::vector<std::string>& args) {
   if (e) fclose(e);
   std::filesystem::remove(err_file);
   return run;
+}
+
+// A ferry process started in the background by StartFerry; stdout and stderr go to files.
+struct FerryProcess {
+  pid_t pid = -1;
+  int status = 0;      // wait status, once it has ended
+  bool ended = false;  // reaped (by Running, WaitFerry or KillFerry)
+  std::filesystem::path out_file, err_file;
+};
+
+// Starts the ferry binary (FERRY_BINARY) with `args`, each passed as one word, and returns at
+// once: the caller can kill -9 it (KillFerry) or wait for it (WaitFerry).
+inline FerryProcess StartFerry(const std::vector<std::string>& args) {
+  static int n = 0;
+  FerryProcess p;
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path();
+  p.out_file = tmp / fmt::format("ferry-bg-{}-{}.out", ::getpid(), n);
+  p.err_file = tmp / fmt::format("ferry-bg-{}-{}.err", ::getpid(), n++);
+  std::vector<std::string> words{FERRY_BINARY};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  const int out = ::open(p.out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err = ::open(p.err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  p.pid = ::fork();
+  if (p.pid == 0) {  // the child: only async-signal-safe calls until exec
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan holding a replication slot
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out);
+  ::close(err);
+  return p;
+}
+
+// True while `p` runs; reaps it (keeping its status) once it has ended.
+inline bool Running(FerryProcess& p) {
+  if (p.ended || p.pid <= 0) return false;
+  if (::waitpid(p.pid, &p.status, WNOHANG) == p.pid) p.ended = true;
+  return !p.ended;
+}
+
+// Waits for `p` to end and returns what it printed; exit_code is -1 when a signal ended it.
+// Removes the output files.
+inline CliRun WaitFerry(FerryProcess& p) {
+  CliRun run;
+  if (!p.ended && p.pid > 0) {
+    while (::waitpid(p.pid, &p.status, 0) < 0 && errno == EINTR) {
+    }
+    p.ended = true;
+  }
+  run.exit_code = WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
+  auto slurp = [](const std::filesystem::path& f) {
+    std::string text;
+    if (FILE* in = fopen(f.c_str(), "r")) {
+      char buf[4096];
+      size_t got;
+      while ((got = fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, got);
+      fclose(in);
+    }
+    std::filesystem::remove(f);
+    return text;
+  };
+  run.out = slurp(p.out_file);
+  run.err = slurp(p.err_file);
+  return run;
+}
+
+// kill -9: sends SIGKILL to `p` (when it still runs) and waits for it.
+inline CliRun KillFerry(FerryProcess& p) {
+  if (Running(p)) ::kill(p.pid, SIGKILL);
+  return WaitFerry(p);
+}
+
+// Peak resident set size of a running process in KiB (VmHWM in /proc/<pid>/status); 0 when it
+// cannot be read (the process has ended).
+inline int64_t PeakRssKib(pid_t pid) {
+  FILE* f = fopen(fmt::format("/proc/{}/status", pid).c_str(), "r");
+  if (!f) return 0;
+  char line[256];
+  int64_t kib = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  }
+  fclose(f);
+  return kib;
 }
 
 }  // namespace ferry::testing

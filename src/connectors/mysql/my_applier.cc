@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <mysqld_error.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 
@@ -20,6 +21,7 @@ struct MyChangeApplier::TableInfo {
   TableDef def;                      // schema resolved
   std::string sql_name;              // `db`.`t`
   std::vector<WriteColumn> columns;  // actual target types
+  std::string load_sql;              // LOAD DATA of one row; built on first use
 };
 
 namespace {
@@ -28,6 +30,38 @@ const std::string kNoDatabase;
 
 // Values longer than this are shortened in Statement().
 constexpr size_t kStatementValueBytes = 200;
+
+// max_allowed_packet less this is the longest statement sent (packet header, command byte).
+constexpr size_t kPacketMargin = 4096;
+
+std::atomic<size_t> g_statement_limit_for_testing{0};
+
+// The local-infile callbacks serve one in-memory row, whatever file name the server asks for:
+// no file on disk is ever read.
+struct InfileSource {
+  const std::string* data;
+  size_t pos;
+};
+
+int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
+  *ptr = userdata;
+  return 0;
+}
+
+int InfileRead(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<InfileSource*>(ptr);
+  const size_t n = std::min<size_t>(len, src->data->size() - src->pos);
+  std::memcpy(buf, src->data->data() + src->pos, n);
+  src->pos += n;
+  return static_cast<int>(n);
+}
+
+void InfileEnd(void* /*ptr*/) {}
+
+int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
+  std::snprintf(msg, len, "ferry: in-memory LOAD DATA source failed");
+  return 2000;  // CR_UNKNOWN_ERROR
+}
 
 // Appends `v` as a quoted MySQL string literal (backslash escapes, NO_BACKSLASH_ESCAPES off).
 void AppendQuoted(std::string_view v, std::string* out) {
@@ -216,8 +250,33 @@ MyChangeApplier::~MyChangeApplier() { Rollback(); }
 MyConnection& MyChangeApplier::Conn() {
   // No default database: every statement names its database (the control schema may not
   // exist yet).
-  if (!conn_) conn_ = std::make_unique<MyConnection>(uri_, &kNoDatabase, CLIENT_FOUND_ROWS);
+  if (!conn_) {
+    conn_ = std::make_unique<MyConnection>(uri_, &kNoDatabase, CLIENT_FOUND_ROWS);
+    packet_limit_ = 0;
+  }
   return *conn_;
+}
+
+void MyChangeApplier::SetStatementLimitForTesting(size_t bytes) {
+  g_statement_limit_for_testing = bytes;
+}
+
+size_t MyChangeApplier::StatementLimit() {
+  MyConnection& conn = Conn();
+  if (packet_limit_ == 0) {
+    auto rows = conn.Query("SELECT @@max_allowed_packet",
+                           "reading max_allowed_packet of the MySQL target to apply changes");
+    packet_limit_ = 16u << 20;  // the server default, should the variable be unreadable
+    if (!rows.empty() && rows[0][0]) {
+      try {
+        packet_limit_ = std::stoull(*rows[0][0]);
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  const size_t forced = g_statement_limit_for_testing;
+  if (forced != 0) return forced;
+  return packet_limit_ > 2 * kPacketMargin ? packet_limit_ - kPacketMargin : packet_limit_ / 2;
 }
 
 MyChangeApplier::TableInfo& MyChangeApplier::Info(const TableDef& target) {
@@ -303,6 +362,21 @@ void MyChangeApplier::Apply(const TableDef& target, const ChangeView& change, bo
   q.table = &info;
   try {
     q.sql = ChangeSql(shape, change, upsert, true, lit, &q.fallback);
+    const size_t limit = StatementLimit();
+    if (q.sql.size() > limit || q.fallback.size() > limit) {
+      std::string where;
+      if (change.op == ChangeOp::kUpdate ||
+          (change.op == ChangeOp::kInsert && upsert && shape.has_pk)) {
+        where = WhereSql(shape, change, true, lit);
+      }
+      std::string().swap(q.sql);
+      std::string().swap(q.fallback);
+      ApplyLarge(info, change, upsert, tag, where);
+      return;
+    }
+    // The batch is sent as one statement text: keep it within the limit too.
+    const size_t bytes = q.sql.size() + q.fallback.size() + 2;
+    if (!queued_.empty() && queued_bytes_ + 2 * queued_.size() + bytes > limit) Send();
   } catch (const RowError& e) {
     const std::string key =
         current_row >= 0 ? DescribeRowKey(*change.rows, current_row, info.def) : std::string();
@@ -317,6 +391,110 @@ void MyChangeApplier::Apply(const TableDef& target, const ChangeView& change, bo
   queued_.push_back(std::move(q));
   // An upsert UPDATE goes out at once: its fallback INSERT must run before any later change.
   if (now || queued_.size() >= kMaxQueued || queued_bytes_ >= kMaxQueuedBytes) Send();
+}
+
+void MyChangeApplier::ApplyLarge(TableInfo& info, const ChangeView& change, bool upsert,
+                                 uint64_t tag, const std::string& where_sql) {
+  const size_t limit = StatementLimit();
+  const auto too_large = [&](std::string_view why) {
+    return Error(ErrorKind::kData,
+                 fmt::format("{} of MySQL table {}: the statement is longer than the {} bytes "
+                             "the server takes (max_allowed_packet) and {}",
+                             cdc::ChangeOpName(change.op), info.def.QualifiedName(), limit, why));
+  };
+  if (change.op == ChangeOp::kDelete || change.op == ChangeOp::kTruncate) {
+    throw too_large("the old row that finds the row to delete is too large to send");
+  }
+  for (size_t c = 0; c < info.def.columns.size(); ++c) {
+    if (change.rows->at(change.new_row, static_cast<int>(c)).unchanged) {
+      throw too_large(fmt::format("the new row leaves column `{}` unchanged, so it cannot be "
+                                  "loaded whole",
+                                  info.def.columns[c].name));
+    }
+  }
+  Send();
+  MyConnection& conn = Conn();
+  MYSQL* my = conn.get();
+  if (!where_sql.empty()) {
+    const std::string sql = "DELETE FROM " + info.sql_name + where_sql;
+    if (sql.size() > limit) throw too_large("the old row that finds the row is too large");
+    if (mysql_real_query(my, sql.data(), sql.size()) != 0) {
+      conn.ThrowLastError(fmt::format("{} of MySQL table {} (DELETE before loading the new row)",
+                                      cdc::ChangeOpName(change.op), info.def.QualifiedName()));
+    }
+    MyResult res(mysql_store_result(my));
+    const my_ulonglong deleted = mysql_affected_rows(my);
+    if (deleted == 0 && change.op == ChangeOp::kUpdate && !upsert) {
+      issues_.push_back({tag, cdc::ApplyOutcome::kNoRow});
+      return;
+    }
+  }
+  if (LoadRow(info, *change.rows, change.new_row) == 0) {
+    if (change.op != ChangeOp::kInsert) {
+      throw Error(ErrorKind::kData,
+                  fmt::format("{} of MySQL table {}: the new row duplicates the key of another "
+                              "row",
+                              cdc::ChangeOpName(change.op), info.def.QualifiedName()));
+    }
+    issues_.push_back({tag, cdc::ApplyOutcome::kDuplicate});
+  }
+}
+
+uint64_t MyChangeApplier::LoadRow(TableInfo& info, const Batch& rows, size_t row) {
+  if (info.load_sql.empty()) {
+    std::string cols, sets;
+    for (size_t i = 0; i < info.def.columns.size(); ++i) {
+      const std::string name = QuoteIdent(info.def.columns[i].name);
+      if (i) cols += ", ";
+      if (info.columns[i].via_variable) {
+        // bit(n): LOAD DATA would store the field's text bytes; go through a number instead.
+        const std::string var = fmt::format("@ferry_v{}", i);
+        cols += var;
+        sets += sets.empty() ? " SET " : ", ";
+        sets += name + " = CAST(" + var + " AS UNSIGNED)";
+      } else {
+        cols += name;
+      }
+    }
+    info.load_sql = "LOAD DATA LOCAL INFILE 'ferry-change' INTO TABLE " + info.sql_name +
+                    " CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
+                    "LINES TERMINATED BY '\\n' (" +
+                    cols + ")" + sets;
+  }
+  load_buffer_.clear();
+  for (size_t c = 0; c < info.columns.size(); ++c) {
+    if (c) load_buffer_.push_back('\t');
+    AppendLoadField(info.columns[c], rows, row, static_cast<int>(c), &scratch_, &load_buffer_);
+  }
+  load_buffer_.push_back('\n');
+  MyConnection& conn = Conn();
+  MYSQL* my = conn.get();
+  InfileSource src{&load_buffer_, 0};
+  mysql_set_local_infile_handler(my, InfileInit, InfileRead, InfileEnd, InfileError, &src);
+  const std::string what = fmt::format(
+      "loading one changed row into MySQL table {} (its statement would be too long)",
+      info.def.QualifiedName());
+  const int status = mysql_real_query(my, info.load_sql.data(), info.load_sql.size());
+  mysql_set_local_infile_default(my);
+  if (status != 0) conn.ThrowLastError(what);
+  const my_ulonglong loaded = mysql_affected_rows(my);
+  if (load_buffer_.capacity() > (64u << 20)) std::string().swap(load_buffer_);
+  if (mysql_warning_count(my) != 0 || loaded > 1) {
+    // LOAD DATA LOCAL turns errors into warnings (IGNORE): a duplicate key is the only one
+    // expected; anything else means a value changed on the way, so stop.
+    bool only_duplicates = loaded == 0;
+    std::string text = fmt::format("{}: the server loaded {} of 1 rows", what, loaded);
+    for (auto& w : conn.Query("SHOW WARNINGS LIMIT 5", what)) {
+      if (w[1].value_or("") != std::to_string(ER_DUP_ENTRY)) only_duplicates = false;
+      text += fmt::format("; {} {}: {}", w[0].value_or(""), w[1].value_or(""), w[2].value_or(""));
+    }
+    if (only_duplicates) return 0;
+    throw Error(ErrorKind::kData, text);
+  }
+  if (loaded == 0) {
+    throw Error(ErrorKind::kInternal, fmt::format("{}: no row loaded and no warning", what));
+  }
+  return loaded;
 }
 
 void MyChangeApplier::Send() {

@@ -84,8 +84,16 @@ class PgChangeApplier : public cdc::ChangeApplier {
   void Commit(const std::string& task, const cdc::Checkpoint& checkpoint) override;
   void Rollback() noexcept override;
   std::string Statement(const TableDef& target, const cdc::ChangeView& change) override;
+  // Set-based: the queued changes are read, pipeline mode is left, the keys and the rows are
+  // sent by COPY (binary; text when a column has no binary encoder) into two temporary tables
+  // (ON COMMIT DROP), then DELETE FROM t USING keys and INSERT INTO t SELECT FROM rows; pipeline
+  // mode is entered again for what follows.
+  void ApplyNet(const TableDef& target, const Batch& remove_keys, const Batch& rows) override;
 
  private:
+  void CopyInto(const std::string& table, const std::string& columns, bool binary,
+                const std::string& data, const std::string& what);
+
   struct Prepared;
   struct TableState;
   struct Pending;

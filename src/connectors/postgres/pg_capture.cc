@@ -176,13 +176,7 @@ std::string SqlName(const std::string& schema, const std::string& name) {
 }
 
 std::string DefaultCaptureName(const std::string& task) {
-  std::string out = "ferry_";
-  for (char c : task) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    out.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
-  }
-  if (out.size() > 63) out.resize(63);
-  return out;
+  return cdc::DefaultCaptureObjectName(task);
 }
 
 std::string DescribeCdcProblems(const PgCdcFacts& f) {
@@ -484,6 +478,7 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   const std::string what = fmt::format("starting replication from slot {}", slot_);
   PgResult id = repl_->Exec("IDENTIFY_SYSTEM", what);
   server_end_ = cdc::ParseLsn(GetText(id.get(), 0, 2).value_or("")).value_or(0);
+  streamed_end_ = 0;
 
   bool all_binary = true;
   std::string text_column;
@@ -630,6 +625,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     }
     const cdc::Lsn end = LoadU64(data + 1);
     if (end > server_end_) server_end_ = end;
+    if (end > streamed_end_) streamed_end_ = end;
     if (data[17] != 0) SendStatus();
     return;
   }
@@ -644,6 +640,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
   const cdc::Lsn lsn = LoadU64(data + 1);
   const cdc::Lsn wal_end = LoadU64(data + 9);
   if (wal_end > server_end_) server_end_ = wal_end;
+  if (wal_end > streamed_end_) streamed_end_ = wal_end;
   Result<pgoutput::Message> decoded = decoder_->Decode(std::string_view(data + 25, size - 25));
   if (!decoded.ok()) {
     const Error& e = decoded.error();
@@ -783,7 +780,7 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
                 fmt::format("the replication stream of slot {} from {} was lost: {}", slot_,
                             repl_->where(), repl_->Scrub(Trim(PQerrorMessage(conn)))));
   }
-  if (!table_data && !in_txn_ && server_end_ != 0) sink.OnIdle(server_end_);
+  if (!table_data && !in_txn_ && streamed_end_ != 0) sink.OnIdle(streamed_end_);
 }
 
 void PgChangeCapture::DropSlot() {

@@ -129,6 +129,10 @@ class PgChangeCapture : public cdc::ChangeCapture {
   cdc::Lsn confirmed_ = 0;
   cdc::Lsn reported_ = 0;
   cdc::Lsn server_end_ = 0;
+  // What the walsender says it has decoded and sent on this stream (keepalive and XLogData
+  // positions); 0 until it said so. Idle is reported up to here only: IDENTIFY_SYSTEM's
+  // position is the WAL end, which the stream may not have reached yet.
+  cdc::Lsn streamed_end_ = 0;
   Clock::time_point last_status_{};
   Clock::time_point last_txn_{};
   Clock::time_point last_wal_check_{};
