@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL 15 and MariaDB servers for tests, CI and benchmarks.
 #
-# Usage: scripts/servers.sh start|stop|status|env
+# Usage: scripts/servers.sh start|stop|stop-pg|stop-mysql|status|env
 #
 #   start   initialise (first time) and start both servers; idempotent: a
-#           server that already runs is left alone. Waits up to
+#           server that already runs is left alone (so `start` after
+#           `stop-pg` restarts PostgreSQL with its data). Waits up to
 #           FERRY_SERVERS_TIMEOUT seconds (default 60) for each one and, on
 #           failure, prints the tail of its log and exits non-zero.
 #   stop    stop both servers and delete the whole base directory.
+#   stop-pg, stop-mysql
+#           stop one server (fast shutdown: sessions are cut) and keep its
+#           data, to test what clients do while a server restarts.
 #   status  tell what runs; exit 0 if both run, 1 if only one, 3 if none.
 #   env     print `export FERRY_TEST_PG_URI=...` and
 #           `export FERRY_TEST_MYSQL_URI=...`, for
@@ -430,6 +434,14 @@ cmd_stop() {
   log "stopped; removed $BASE"
 }
 
+cmd_stop_one() {
+  if [[ ! -f "$MARKER" ]]; then
+    err "$BASE was not created by this script; refusing to touch it"
+    return 1
+  fi
+  "$1"
+}
+
 cmd_status() {
   local up=0
   if pg_running; then
@@ -475,6 +487,8 @@ fi
 case "$1" in
   start) with_lock cmd_start ;;
   stop) with_lock cmd_stop ;;
+  stop-pg) with_lock cmd_stop_one pg_stop ;;
+  stop-mysql) with_lock cmd_stop_one my_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   -h | --help) usage ;;

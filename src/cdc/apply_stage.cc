@@ -380,6 +380,7 @@ void ApplyStage::CommitGroup() {
 void ApplyStage::CommitGroupOnce() {
   std::set<Position> skip;
   bool one_by_one = false;
+  bool retried = false;
   while (true) {
     Position current{SIZE_MAX, -1};
     try {
@@ -396,6 +397,9 @@ void ApplyStage::CommitGroupOnce() {
       if (IsTransient(e.kind())) {
         applier_.reset();
         if (!WaitToRetry(e)) return;
+        retried = true;
+        // The connection may have gone during COMMIT, after the server committed.
+        if (CommittedBeforeTheError()) break;
         continue;
       }
       if (!one_by_one) {
@@ -409,6 +413,10 @@ void ApplyStage::CommitGroupOnce() {
     if (stop_.requested() && stop_.failed()) return;
   }
   if (stop_.requested() && stop_.failed()) return;
+  if (retried) {
+    policies_.Recovered(ErrorPolicies::Channel::kTarget);
+    Log().info("target: reconnected; applied up to {}", FormatLsn(group_last_->end_lsn));
+  }
   for (ApplyTable& t : tables_) {
     t.stats->applied_inserts += t.pending_inserts;
     t.stats->applied_updates += t.pending_updates;
@@ -464,14 +472,34 @@ bool ApplyStage::SkipFailed(Position culprit, const std::string& error, DataErro
   return false;
 }
 
+bool ApplyStage::CommittedBeforeTheError() {
+  // Only a group that moves the checkpoint tells by it (runs of cached changes keep it).
+  if (group_last_->end_lsn <= applied_.load()) return false;
+  try {
+    OpenApplier();
+    const std::optional<Checkpoint> cp = applier_->ReadCheckpoint(options_.task);
+    const std::optional<Lsn> at = cp ? ParseLsn(cp->position) : std::nullopt;
+    if (!at || *at < group_last_->end_lsn) return false;
+    Log().warn("target: the connection was lost while committing up to {}, and the target "
+               "has that commit: not applied again",
+               FormatLsn(group_last_->end_lsn));
+    return true;
+  } catch (const Error& e) {
+    if (!IsTransient(e.kind())) throw;
+    applier_.reset();  // the next attempt reconnects (and waits again if it must)
+    return false;
+  }
+}
+
 bool ApplyStage::WaitToRetry(const Error& e) {
-  RetryDecision d = policies_.OnRecoverableError();
+  RetryDecision d = policies_.OnRecoverableError(ErrorPolicies::Channel::kTarget);
   if (!d.retry) {
     stop_.Request(fmt::format("target connection lost and not retried ({}): {}", d.reason,
                               e.what()),
                   true);
     return false;
   }
+  ++retries_;
   Log().warn("target: recoverable error, retry {} in {} s: {}", d.attempt, d.wait_seconds,
               e.what());
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
@@ -579,7 +607,7 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   // The applier's statements describe the old columns: it reopens at the next commit.
   if (applier_) applier_->Rollback();
   applier_.reset();
-  if (!next.statements.empty()) {
+  for (bool done = next.statements.empty(); !done;) {
     try {
       std::unique_ptr<SqlSession> session = target_.OpenSession();
       for (const std::string& sql : next.statements) {
@@ -587,7 +615,10 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
                    t.plan.target.QualifiedName(), sql);
         session->Execute(sql);
       }
+      done = true;
     } catch (const Error& e) {
+      if (IsTransient(e.kind()) && WaitToRetry(e)) continue;
+      if (stop_.requested()) return;
       t.mapper->Rebind(change.def);
       Suspend(t, fmt::format("the source table changed and the target table could not follow: "
                              "{}",

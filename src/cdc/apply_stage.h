@@ -129,6 +129,8 @@ class ApplyStage {
   // The end position of the last transaction committed on the target (0 = none yet).
   Lsn applied() const { return applied_.load(); }
   int64_t applied_commit_time_us() const { return applied_time_us_.load(); }
+  // Recoverable target errors retried so far.
+  int64_t retries() const { return retries_.load(); }
   // Transactions handed to Run so far / finished (applied, cached or skipped).
   int64_t transactions_done() const { return done_txns_.load(); }
   int64_t changes_applied() const { return changes_applied_.load(); }
@@ -178,6 +180,9 @@ class ApplyStage {
   void ApplyGroupNet();
   // Waits per RecoverableError settings; false when no retry is left or the task stops.
   bool WaitToRetry(const Error& e);
+  // After a lost connection: true when the target's checkpoint shows the group committed
+  // anyway (the connection went during COMMIT). Reconnects to look.
+  bool CommittedBeforeTheError();
 
   Connector& target_;
   std::vector<ApplyTable>& tables_;
@@ -201,6 +206,7 @@ class ApplyStage {
   std::atomic<Lsn> applied_{0};
   std::atomic<int64_t> applied_time_us_{0};
   std::atomic<int64_t> done_txns_{0};
+  std::atomic<int64_t> retries_{0};
   std::atomic<int64_t> changes_applied_{0};
   std::atomic<size_t> live_tables_{0};
 

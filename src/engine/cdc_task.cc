@@ -135,6 +135,8 @@ CdcProgress CdcTask::progress() const {
     if (oldest == 0) oldest = last_commit_time_us_.load();
     if (oldest > 0) p.latency_target_s = std::max<int64_t>(0, (now - oldest) / 1000000);
   }
+  p.source_retries = source_retries_.load();
+  p.target_retries = apply_ ? apply_->retries() : 0;
   {
     std::lock_guard lock(buffer_mu_);
     p.buffer = buffer_stats_;
@@ -144,12 +146,18 @@ CdcProgress CdcTask::progress() const {
 
 std::string CdcTask::StatusLine() const {
   const CdcProgress p = progress();
-  return fmt::format("Change processing: applied up to {} (read {}), {} transaction(s) pending, "
-                     "latency source {} s, target {} s, buffer {:.1f} MB, spilled {:.1f} MB",
-                     cdc::FormatLsn(p.applied), cdc::FormatLsn(p.received),
-                     p.pending_transactions, p.latency_source_s, p.latency_target_s,
-                     static_cast<double>(p.buffer.memory_bytes) / (1 << 20),
-                     static_cast<double>(p.buffer.spilled_bytes_now) / (1 << 20));
+  std::string line = fmt::format(
+      "Change processing: applied up to {} (read {}), {} transaction(s) pending, latency "
+      "source {} s, target {} s, buffer {:.1f} MB, spilled {:.1f} MB",
+      cdc::FormatLsn(p.applied), cdc::FormatLsn(p.received), p.pending_transactions,
+      p.latency_source_s, p.latency_target_s,
+      static_cast<double>(p.buffer.memory_bytes) / (1 << 20),
+      static_cast<double>(p.buffer.spilled_bytes_now) / (1 << 20));
+  if (p.source_retries + p.target_retries > 0) {
+    line += fmt::format(", reconnected {} time(s) to the source, {} to the target",
+                        p.source_retries, p.target_retries);
+  }
+  return line;
 }
 
 void CdcTask::Setup() {
@@ -432,6 +440,7 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
   cdc::Lsn confirmed = 0;
   std::unique_ptr<cdc::ChangeCapture> old;  // holds the snapshot after a reconnect
   auto last_save = std::chrono::steady_clock::now();
+  bool reconnecting = false;
   while (!stop_.requested()) {
     try {
       if (!capture_) {
@@ -446,6 +455,11 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
           old.reset();
         }
         capture_->Poll(sink, std::chrono::milliseconds(200));
+        if (reconnecting) {  // streaming again
+          reconnecting = false;
+          policies_->Recovered(ErrorPolicies::Channel::kSource);
+          CaptureLog().info("source: reconnected; streaming from {}", cdc::FormatLsn(from));
+        }
         server_position_ = std::max(server_position_.load(), capture_->ServerPosition());
         cdc::Lsn applied = apply_->applied();
         // Idle and every delivered transaction handled: the source may move past the idle
@@ -469,13 +483,15 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
         stop_.Request(fmt::format("source capture: {}", e.what()), true);
         break;
       }
-      const RetryDecision d = policies_->OnRecoverableError();
+      const RetryDecision d = policies_->OnRecoverableError(ErrorPolicies::Channel::kSource);
+      reconnecting = true;
       if (!d.retry) {
         stop_.Request(fmt::format("source connection lost and not retried ({}): {}", d.reason,
                                   e.what()),
                       true);
         break;
       }
+      ++source_retries_;
       CaptureLog().warn("source: recoverable error, retry {} in {} s: {}", d.attempt,
                          d.wait_seconds, e.what());
       if (!release_snapshot_.load() && loading_.load()) old = std::move(capture_);

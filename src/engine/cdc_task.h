@@ -66,6 +66,8 @@ struct CdcProgress {
   cdc::Lsn received = 0, applied = 0, server = 0;
   int64_t latency_source_s = 0, latency_target_s = 0;
   int64_t pending_transactions = 0;
+  // Recoverable errors retried (a lost connection, a server restart) since the task started.
+  int64_t source_retries = 0, target_retries = 0;
   cdc::BufferStats buffer;
 };
 
@@ -140,6 +142,7 @@ class CdcTask {
   std::atomic<cdc::Lsn> idle_position_{0};
   std::atomic<int64_t> last_commit_time_us_{0};
   std::atomic<int64_t> pushed_{0};
+  std::atomic<int64_t> source_retries_{0};
   std::atomic<bool> idle_{true};
   mutable std::mutex buffer_mu_;
   cdc::BufferStats buffer_stats_;  // GUARDED_BY(buffer_mu_)

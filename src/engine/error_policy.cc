@@ -160,19 +160,20 @@ int64_t ErrorPolicies::TableErrors() const {
   return table_errors_;
 }
 
-RetryDecision ErrorPolicies::OnRecoverableError() {
+RetryDecision ErrorPolicies::OnRecoverableError(Channel channel) {
   std::lock_guard lock(mu_);
+  Streak& streak = streaks_[static_cast<int>(channel)];
   RetryDecision d;
   const int64_t limit = behavior_.recoverable_error_count;
   if (limit == 0) {
     d.reason = "RecoverableErrorCount is 0";
     return d;
   }
-  if (limit > 0 && retries_ >= limit) {
+  if (limit > 0 && streak.retries >= limit) {
     d.reason = fmt::format("RecoverableErrorCount {} retries used", limit);
     return d;
   }
-  if (waited_at_max_) {
+  if (streak.waited_at_max) {
     d.reason = fmt::format(
         "the retry wait reached RecoverableErrorThrottlingMax {} s and "
         "RecoverableErrorStopRetryAfterThrottlingMax is set",
@@ -183,16 +184,22 @@ RetryDecision ErrorPolicies::OnRecoverableError() {
   int64_t wait = interval;
   if (behavior_.recoverable_error_throttling) {
     const int64_t cap = std::max<int64_t>(behavior_.recoverable_error_throttling_max, interval);
-    for (int64_t i = 0; i < retries_ && wait < cap; ++i) wait *= 2;
+    for (int64_t i = 0; i < streak.retries && wait < cap; ++i) wait *= 2;
     if (wait >= cap) {
       wait = cap;
-      if (behavior_.recoverable_error_stop_retry_after_throttling_max) waited_at_max_ = true;
+      if (behavior_.recoverable_error_stop_retry_after_throttling_max) streak.waited_at_max = true;
     }
   }
+  ++retries_;
   d.retry = true;
-  d.attempt = ++retries_;
+  d.attempt = ++streak.retries;
   d.wait_seconds = wait;
   return d;
+}
+
+void ErrorPolicies::Recovered(Channel channel) {
+  std::lock_guard lock(mu_);
+  streaks_[static_cast<int>(channel)] = Streak{};
 }
 
 int64_t ErrorPolicies::Retries() const {

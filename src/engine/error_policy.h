@@ -52,7 +52,7 @@ struct ErrorDecision {
 
 struct RetryDecision {
   bool retry = false;
-  int64_t attempt = 0;       // 1 for the task's first retry
+  int64_t attempt = 0;       // 1 for the first retry since the channel last recovered
   int64_t wait_seconds = 0;  // to wait before reconnecting
   std::string reason;        // why not, when !retry
 };
@@ -92,12 +92,20 @@ class ErrorPolicies {
   ErrorDecision OnTableError(const std::string& table);
   int64_t TableErrors() const;
 
+  // Who meets a recoverable error. Each counts its own retries since its last recovery, so an
+  // outage of the target does not shorten the source's patience, and a change-processing task
+  // that recovers keeps its full allowance for the next outage.
+  enum class Channel { kLoad = 0, kSource = 1, kTarget = 2 };
+
   // A recoverable error (ErrorKind::kConnection) happened; returns whether to retry and after
-  // how long. Counts retries per task: RecoverableErrorCount -1 retries forever, 0 never, N at
-  // most N times. The wait is RecoverableErrorInterval, doubled per retry when
-  // RecoverableErrorThrottling, capped at RecoverableErrorThrottlingMax; with
+  // how long. Counts the channel's retries since it last recovered: RecoverableErrorCount -1
+  // retries forever, 0 never, N at most N times. The wait is RecoverableErrorInterval, doubled
+  // per retry when RecoverableErrorThrottling, capped at RecoverableErrorThrottlingMax; with
   // RecoverableErrorStopRetryAfterThrottlingMax, retrying stops after one wait at the cap.
-  RetryDecision OnRecoverableError();
+  RetryDecision OnRecoverableError(Channel channel = Channel::kLoad);
+  // The channel works again (reconnected and made progress): its count and wait start over.
+  void Recovered(Channel channel);
+  // Retries of every channel since the task started.
   int64_t Retries() const;
 
  private:
@@ -108,8 +116,12 @@ class ErrorPolicies {
   std::map<std::string, int64_t> data_errors_;  // GUARDED_BY(mu_), per table
   int64_t table_errors_ = 0;                    // GUARDED_BY(mu_)
   int64_t apply_conflicts_ = 0;                 // GUARDED_BY(mu_)
-  int64_t retries_ = 0;                         // GUARDED_BY(mu_)
-  bool waited_at_max_ = false;                  // GUARDED_BY(mu_)
+  int64_t retries_ = 0;                         // GUARDED_BY(mu_), every channel
+  struct Streak {
+    int64_t retries = 0;  // since the channel last recovered
+    bool waited_at_max = false;
+  };
+  Streak streaks_[3];  // GUARDED_BY(mu_), by Channel
 };
 
 }  // namespace ferry

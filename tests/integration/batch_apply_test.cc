@@ -12,12 +12,11 @@
 
 #include "cdc/change.h"
 #include "engine/cdc_task.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using testing::DigestAll;
 using testing::Open;
 using testing::PostgresUri;
 
@@ -70,113 +69,25 @@ void ChangeRound(SqlSession& s, int round) {
             "batch_src.nokey WHERE a = 1 LIMIT 1)");
 }
 
-std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
-  std::map<std::string, TableDigest> all = DigestAll(c, schema);
-  for (auto it = all.begin(); it != all.end();) {
-    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
-  }
-  return all;
-}
-
-std::string Diff(const std::map<std::string, TableDigest>& a,
-                 const std::map<std::string, TableDigest>& b) {
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  if (a.size() != b.size()) out += "table count differs\n";
-  return out;
-}
-
-class BatchApplyTest : public ::testing::TestWithParam<Engine> {
+class BatchApplyTest : public ::testing::TestWithParam<Engine>, protected testing::CdcFixture {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_POSTGRES();
     if (GetParam() == Engine::kMysql) FERRY_REQUIRE_MYSQL();
-    source_ = Open(PostgresUri());
-    admin_ = source_->OpenSession();
-    data_dir_ = std::filesystem::temp_directory_path() /
-                fmt::format("ferry-batch-test-{}-{}", ::getpid(), EngineName(GetParam()));
-    std::filesystem::remove_all(data_dir_);
-    task_ = fmt::format("batch-apply-{}", EngineName(GetParam()));
-    DropSlot();
+    SetUpCdc(GetParam(), fmt::format("batch-apply-{}", EngineName(GetParam())), "batch_dst");
     CreateSource(*admin_);
-    switch (GetParam()) {
-      case Engine::kPostgres:
-        target_ = Open(PostgresUri());
-        target_schema_ = "batch_dst";
-        target_->OpenSession()->Execute("DROP SCHEMA IF EXISTS batch_dst CASCADE");
-        break;
-      case Engine::kMysql:
-        target_ = Open(testing::MysqlUri());
-        target_schema_ = "batch_dst";
-        target_->OpenSession()->Execute("DROP DATABASE IF EXISTS batch_dst");
-        break;
-      case Engine::kSqlite:
-        sqlite_file_ = data_dir_.string() + ".db";
-        std::filesystem::remove(sqlite_file_);
-        target_ = Open("sqlite://" + sqlite_file_);
-        target_schema_ = "main";
-        break;
-    }
   }
-  void TearDown() override {
-    if (source_) {
-      try {
-        DropSlot();
-      } catch (const std::exception&) {
-      }
-    }
-    std::filesystem::remove_all(data_dir_);
-    if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_);
-  }
-  void DropSlot() {
-    std::string slot = "ferry_" + task_;
-    for (char& c : slot) c = c == '-' ? '_' : c;
-    admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = '" + slot + "' AND NOT active");
-  }
+  void TearDown() override { TearDownCdc(); }
   CdcTaskOptions Options(bool resume) const {
-    CdcTaskOptions o;
-    o.task = task_;
-    o.type = MigrationType::kFullLoadAndCdc;
-    o.data_dir = data_dir_;
-    o.resume = resume;
-    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
+    CdcTaskOptions o = BaseOptions(resume);
     o.settings.target_metadata.batch_apply_enabled = true;
     o.settings.change_processing_tuning.batch_apply_timeout_min = 1;
     o.settings.change_processing_tuning.batch_apply_timeout_max = 3;
     o.settings.change_processing_tuning.batch_split_size = 5000;
-    o.heartbeat = std::chrono::seconds(1);
     return o;
   }
-  std::vector<TablePlan> Plans() {
-    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(kSrc);
-    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
-  }
-  std::string Converge(std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string diff;
-    while (std::chrono::steady_clock::now() < until) {
-      diff = Diff(Digests(*source_, kSrc), Digests(*target_, target_schema_));
-      if (diff.empty()) return diff;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    return diff;
-  }
-
-  std::unique_ptr<Connector> source_, target_;
-  std::unique_ptr<SqlSession> admin_;
-  std::filesystem::path data_dir_;
-  std::string sqlite_file_;
-  std::string task_;
-  std::string target_schema_;
+  std::vector<TablePlan> Plans() { return PlansFor(kSrc); }
+  std::string Converge(std::chrono::seconds timeout) { return ConvergeFrom(kSrc, timeout); }
 };
 
 TEST_P(BatchApplyTest, ChangesUnderAWriterConverge) {

@@ -13,12 +13,11 @@
 
 #include "connectors/mysql/my_applier.h"
 #include "engine/cdc_task.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using testing::DigestAll;
 using testing::Open;
 using testing::PostgresUri;
 
@@ -37,44 +36,16 @@ constexpr const char* kBigBytes =
     "FROM generate_series(0, 255) g) || decode(repeat(md5(id::text), (17 * 1048576) / 16), "
     "'hex')";
 
-std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
-  std::map<std::string, TableDigest> all = DigestAll(c, schema);
-  for (auto it = all.begin(); it != all.end();) {
-    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
-  }
-  return all;
-}
-
-std::string Diff(const std::map<std::string, TableDigest>& a,
-                 const std::map<std::string, TableDigest>& b) {
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  if (a.size() != b.size()) out += "table count differs\n";
-  return out;
-}
-
-class CdcBigTest : public ::testing::TestWithParam<BigCase> {
+class CdcBigTest : public ::testing::TestWithParam<BigCase>, protected testing::CdcFixture {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_POSTGRES();
     if (GetParam().engine == Engine::kMysql) FERRY_REQUIRE_MYSQL();
-    source_ = Open(PostgresUri());
-    admin_ = source_->OpenSession();
-    task_ = fmt::format("big-cdc-{}", GetParam().name);
-    for (char& c : task_) c = c == '_' ? '-' : c;  // task names take hyphens only
-    slot_ = "ferry_big_cdc_" + std::string(GetParam().name);
-    data_dir_ = std::filesystem::temp_directory_path() /
-                fmt::format("ferry-big-cdc-{}-{}", ::getpid(), GetParam().name);
-    std::filesystem::remove_all(data_dir_);
-    DropSlot();
+    std::string task = fmt::format("big-cdc-{}", GetParam().name);
+    for (char& c : task) c = c == '_' ? '-' : c;  // task names take hyphens only
+    SetUpCdc(GetParam().engine, task,
+             GetParam().engine == Engine::kMysql ? fmt::format("big_dst_{}", GetParam().name)
+                                                 : "big_dst");
     admin_->Execute(std::string("DROP SCHEMA IF EXISTS ") + kSrc + " CASCADE; CREATE SCHEMA " +
                     kSrc);
     admin_->Execute(
@@ -82,80 +53,20 @@ class CdcBigTest : public ::testing::TestWithParam<BigCase> {
         "b bytea)");
     admin_->Execute("INSERT INTO big_src.blobs VALUES (1, 1, 'small', '\\x00ff')");
     mysql::MyChangeApplier::SetStatementLimitForTesting(GetParam().statement_limit);
-    switch (GetParam().engine) {
-      case Engine::kPostgres:
-        target_ = Open(PostgresUri());
-        target_schema_ = "big_dst";
-        target_->OpenSession()->Execute("DROP SCHEMA IF EXISTS big_dst CASCADE");
-        break;
-      case Engine::kMysql:
-        target_ = Open(testing::MysqlUri());
-        target_schema_ = std::string("big_dst_") + GetParam().name;
-        target_->OpenSession()->Execute("DROP DATABASE IF EXISTS " + target_schema_);
-        break;
-      case Engine::kSqlite:
-        sqlite_file_ = data_dir_.string() + ".db";
-        std::filesystem::remove(sqlite_file_);
-        target_ = Open("sqlite://" + sqlite_file_);
-        target_schema_ = "main";
-        break;
-    }
   }
   void TearDown() override {
     mysql::MyChangeApplier::SetStatementLimitForTesting(0);
     if (admin_) {
       try {
-        DropSlot();
         admin_->Execute(std::string("DROP SCHEMA IF EXISTS ") + kSrc + " CASCADE");
       } catch (const std::exception&) {
       }
     }
-    std::filesystem::remove_all(data_dir_);
-    if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_);
+    TearDownCdc();
   }
-  void DropSlot() {
-    admin_->Execute(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-        "WHERE slot_name = '" +
-        slot_ + "' AND NOT active");
-    admin_->Execute("DROP PUBLICATION IF EXISTS " + slot_);
-  }
-  CdcTaskOptions Options() const {
-    CdcTaskOptions o;
-    o.task = task_;
-    o.slot = slot_;
-    o.publication = "";
-    o.type = MigrationType::kFullLoadAndCdc;
-    o.data_dir = data_dir_;
-    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
-    o.settings.change_processing_tuning.commit_timeout = 1;
-    o.heartbeat = std::chrono::seconds(1);
-    return o;
-  }
-  std::vector<TablePlan> Plans() {
-    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(kSrc);
-    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
-  }
-  // Waits until the target equals the source (or the timeout), returns the last difference.
-  std::string Converge(std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string diff;
-    while (std::chrono::steady_clock::now() < until) {
-      try {
-        diff = Diff(Digests(*source_, kSrc), Digests(*target_, target_schema_));
-      } catch (const Error& e) {  // the target schema may not exist yet
-        diff = e.what();
-      }
-      if (diff.empty()) return diff;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    return diff;
-  }
-
-  std::unique_ptr<Connector> source_, target_;
-  std::unique_ptr<SqlSession> admin_;
-  std::filesystem::path data_dir_;
-  std::string sqlite_file_, task_, slot_, target_schema_;
+  CdcTaskOptions Options() const { return BaseOptions(); }
+  std::vector<TablePlan> Plans() { return PlansFor(kSrc); }
+  std::string Converge(std::chrono::seconds timeout) { return ConvergeFrom(kSrc, timeout); }
 };
 
 TEST_P(CdcBigTest, SeventeenMegabyteValues) {

@@ -21,57 +21,23 @@
 
 #include "task/task_store.h"
 #include "cdc/change.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing::Clock;
 using testing::FerryProcess;
 
 constexpr const char* kAllLive = "every table is in change processing";
 constexpr const char* kCached = "cached change(s)";
 
-std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
-  std::map<std::string, TableDigest> all = testing::DigestAll(c, schema);
-  for (auto it = all.begin(); it != all.end();) {
-    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
-  }
-  return all;
-}
-
-std::string Diff(const std::map<std::string, TableDigest>& a,
-                 const std::map<std::string, TableDigest>& b) {
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  if (a.size() != b.size()) out += "table count differs\n";
-  return out;
-}
-
-std::string ReadText(const std::filesystem::path& f) {
-  std::ifstream in(f);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-bool HasSpillFile(const std::filesystem::path& dir) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".spill") return true;
-  }
-  return false;
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
+using testing::DigestDiff;
+using testing::DropSlot;
+using testing::ReadText;
+using testing::Seconds;
+using testing::SpillFiles;
+using testing::UserTableDigests;
 
 class CdcCrashTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -128,19 +94,7 @@ class CdcCrashTest : public ::testing::TestWithParam<const char*> {
     }
   }
 
-  void DropSlot() {
-    // A slot still in use by a killed walsender goes inactive within a moment.
-    for (int i = 0; i < 50; ++i) {
-      auto rows = admin_->Query("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                                slot_ + "'");
-      if (rows.empty()) return;
-      if (rows[0][0].value_or("t") == "f") {
-        admin_->Execute("SELECT pg_drop_replication_slot('" + slot_ + "')");
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
+  void DropSlot() { testing::DropSlot(*admin_, slot_); }
 
   void CreateSource() {
     admin_->Execute("DROP SCHEMA IF EXISTS " + src_ + " CASCADE; CREATE SCHEMA " + src_);
@@ -290,7 +244,7 @@ class CdcCrashTest : public ::testing::TestWithParam<const char*> {
   std::string Log() const { return ReadText(ferry_.err_file); }
   std::string Phase() const {
     const std::string log = Log();
-    if (HasSpillFile(dir_ / "tasks" / task_ / "spill")) return "inside a spilled transaction";
+    if (SpillFiles(dir_ / "tasks" / task_ / "spill") > 0) return "inside a spilled transaction";
     if (log.find(kAllLive) != std::string::npos) return "streaming";
     if (log.find(kCached) != std::string::npos) return "cached-change apply";
     return "full load";
@@ -350,11 +304,11 @@ TEST_P(CdcCrashTest, KillNineTenTimesThenConverge) {
       std::this_thread::sleep_for(uniform_ms(200, 2500));
     } else {  // inside a spilled transaction (spilling it, or replaying it from its file)
       want = "inside a spilled transaction";
-      ready = WaitFor([&] { return HasSpillFile(spill_dir); }, std::chrono::seconds(3));
+      ready = WaitFor([&] { return SpillFiles(spill_dir) > 0; }, std::chrono::seconds(3));
       if (!ready && testing::Running(ferry_)) {
         // Not resent from before: a new one (on resume the source sends it again).
         StartBigUpdate();
-        ready = WaitFor([&] { return HasSpillFile(spill_dir); }, std::chrono::seconds(40));
+        ready = WaitFor([&] { return SpillFiles(spill_dir) > 0; }, std::chrono::seconds(40));
       }
       std::this_thread::sleep_for(uniform_ms(0, 400));
     }
@@ -397,11 +351,11 @@ TEST_P(CdcCrashTest, KillNineTenTimesThenConverge) {
   const auto final_start = Clock::now();
   ferry_ = testing::StartFerry(Args(true));
   auto target = testing::Open(target_uri_);
-  const auto src = Digests(*source_, src_);
+  const auto src = UserTableDigests(*source_, src_);
   std::string diff = "not compared";
   while (Seconds(final_start) < 120 && testing::Running(ferry_)) {
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    diff = Diff(src, Digests(*target, target_schema_));
+    diff = DigestDiff(src, UserTableDigests(*target, target_schema_));
     if (diff.empty()) break;
   }
   if (testing::Running(ferry_)) ::kill(ferry_.pid, SIGINT);
@@ -411,10 +365,10 @@ TEST_P(CdcCrashTest, KillNineTenTimesThenConverge) {
                            "{:.1f} s\n",
                            Seconds(final_start));
   EXPECT_EQ(last.exit_code, 0) << last.err;
-  EXPECT_FALSE(HasSpillFile(spill_dir)) << "a spill file is left behind";
+  EXPECT_EQ(SpillFiles(spill_dir), 0) << "a spill file is left behind";
 
   EXPECT_EQ(src.size(), 2u);
-  EXPECT_EQ(Diff(src, Digests(*target, target_schema_)), "") << last.err;
+  EXPECT_EQ(DigestDiff(src, UserTableDigests(*target, target_schema_)), "") << last.err;
   std::cout << fmt::format("[ crash    ] total {:.1f} s\n", Seconds(test_start));
 }
 
@@ -479,13 +433,13 @@ TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
   }());
   EXPECT_EQ(run.exit_code, 0) << run.err;
   auto target = testing::Open("sqlite://" + db);
-  EXPECT_EQ(Digests(*source, "crash_backlog")["t"].rows, 300100);
-  EXPECT_EQ(Digests(*target, "main")["t"].rows, 300100) << "the backlog was not applied:\n"
+  EXPECT_EQ(UserTableDigests(*source, "crash_backlog")["t"].rows, 300100);
+  EXPECT_EQ(UserTableDigests(*target, "main")["t"].rows, 300100) << "the backlog was not applied:\n"
                                                       << run.err;
   // 4. Nothing confirmed to the slot may lie past what the target has.
   const std::string confirmed = *s->Query("SELECT confirmed_flush_lsn FROM pg_replication_slots "
                                           "WHERE slot_name = 'ferry_crash_backlog'")[0][0];
-  if (Digests(*target, "main")["t"].rows < 300100) {
+  if (UserTableDigests(*target, "main")["t"].rows < 300100) {
     EXPECT_LT(*cdc::ParseLsn(confirmed), *cdc::ParseLsn(commit))
         << "the slot confirms " << confirmed << " past the backlog (commit before " << commit
         << ") it never delivered: those changes are lost";

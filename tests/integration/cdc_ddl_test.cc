@@ -11,46 +11,23 @@
 #include <thread>
 
 #include "engine/cdc_task.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using testing::DigestAll;
 using testing::Open;
 using testing::PostgresUri;
 
 constexpr const char* kSrc = "ddl_src";
 constexpr const char* kDst = "ddl_dst";
 
-std::string Diff(Connector& source, Connector& target, const std::string& target_schema) {
-  std::map<std::string, TableDigest> a = DigestAll(source, kSrc);
-  std::map<std::string, TableDigest> b = DigestAll(target, target_schema);
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  return out;
-}
-
-class CdcDdlTest : public ::testing::TestWithParam<Engine> {
+class CdcDdlTest : public ::testing::TestWithParam<Engine>, protected testing::CdcFixture {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_POSTGRES();
     if (GetParam() == Engine::kMysql) FERRY_REQUIRE_MYSQL();
-    source_ = Open(PostgresUri());
-    admin_ = source_->OpenSession();
-    data_dir_ = std::filesystem::temp_directory_path() /
-                fmt::format("ferry-ddl-test-{}-{}", ::getpid(), EngineName(GetParam()));
-    std::filesystem::remove_all(data_dir_);
-    task_ = fmt::format("ddl-test-{}", EngineName(GetParam()));
-    DropSlot();
+    SetUpCdc(GetParam(), fmt::format("ddl-test-{}", EngineName(GetParam())), kDst);
     src_ = std::string(kSrc);
     admin_->Execute("DROP SCHEMA IF EXISTS " + src_ + " CASCADE; CREATE SCHEMA " + src_);
     admin_->Execute("CREATE TABLE " + src_ +
@@ -59,77 +36,15 @@ class CdcDdlTest : public ::testing::TestWithParam<Engine> {
                     ".t SELECT g, 'name ' || g, g * 10, 'gone ' || g FROM generate_series(1, 300) g");
     admin_->Execute("CREATE TABLE " + src_ + ".other (id integer PRIMARY KEY, v text)");
     admin_->Execute("INSERT INTO " + src_ + ".other VALUES (1, 'a'), (2, 'b')");
-    switch (GetParam()) {
-      case Engine::kPostgres:
-        target_ = Open(PostgresUri());
-        target_schema_ = kDst;
-        target_->OpenSession()->Execute(std::string("DROP SCHEMA IF EXISTS ") + kDst +
-                                        " CASCADE");
-        break;
-      case Engine::kMysql:
-        target_ = Open(testing::MysqlUri());
-        target_schema_ = kDst;
-        target_->OpenSession()->Execute(std::string("DROP DATABASE IF EXISTS ") + kDst);
-        break;
-      case Engine::kSqlite:
-        sqlite_file_ = data_dir_.string() + ".db";
-        std::filesystem::remove(sqlite_file_);
-        target_ = Open("sqlite://" + sqlite_file_);
-        target_schema_ = "main";
-        break;
-    }
   }
-  void TearDown() override {
-    if (source_) {
-      try {
-        DropSlot();
-      } catch (const std::exception&) {
-      }
-    }
-    std::filesystem::remove_all(data_dir_);
-    if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_);
-  }
-  void DropSlot() {
-    std::string slot = "ferry_" + task_;
-    for (char& c : slot) c = c == '-' ? '_' : c;
-    admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = '" + slot + "' AND NOT active");
-  }
-  CdcTaskOptions Options() const {
-    CdcTaskOptions o;
-    o.task = task_;
-    o.type = MigrationType::kFullLoadAndCdc;
-    o.data_dir = data_dir_;
-    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
-    o.settings.change_processing_tuning.commit_timeout = 1;
-    o.heartbeat = std::chrono::seconds(1);
-    return o;
-  }
-  std::vector<TablePlan> Plans() {
-    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(src_);
-    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
-  }
-  std::string Converge(std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string diff;
-    while (std::chrono::steady_clock::now() < until) {
-      try {
-        diff = Diff(*source_, *target_, target_schema_);
-      } catch (const std::exception& e) {  // e.g. the target database is not created yet
-        diff = e.what();
-      }
-      if (diff.empty()) return diff;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }
-    return diff;
-  }
+  void TearDown() override { TearDownCdc(); }
+  CdcTaskOptions Options() const { return BaseOptions(); }
+  std::vector<TablePlan> Plans() { return PlansFor(src_); }
+  std::string Converge(std::chrono::seconds timeout) { return ConvergeFrom(src_, timeout); }
   void Run(const std::string& sql) { admin_->Execute(sql); }
   std::string T() const { return src_ + ".t"; }
 
-  std::unique_ptr<Connector> source_, target_;
-  std::unique_ptr<SqlSession> admin_;
-  std::filesystem::path data_dir_;
-  std::string sqlite_file_, task_, target_schema_, src_;
+  std::string src_;
 };
 
 TEST_P(CdcDdlTest, AlterTableBetweenChanges) {

@@ -20,69 +20,21 @@
 
 #include "cdc/change.h"
 #include "task/task_store.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing::Clock;
 
 constexpr const char* kAllLive = "every table is in change processing";
 
-std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
-  std::map<std::string, TableDigest> all = testing::DigestAll(c, schema);
-  for (auto it = all.begin(); it != all.end();) {
-    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
-  }
-  return all;
-}
-
-std::string Diff(const std::map<std::string, TableDigest>& a,
-                 const std::map<std::string, TableDigest>& b) {
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  if (a.size() != b.size()) out += "table count differs\n";
-  return out;
-}
-
-std::string ReadText(const std::filesystem::path& f) {
-  std::ifstream in(f);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-int SpillFiles(const std::filesystem::path& dir) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    n += e.path().extension() == ".spill";
-  }
-  return n;
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-void DropSlot(SqlSession& s, const std::string& slot) {
-  for (int i = 0; i < 50; ++i) {  // a killed walsender lets go of it within a moment
-    auto rows =
-        s.Query("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-    if (rows.empty()) return;
-    if (rows[0][0].value_or("t") == "f") {
-      s.Execute("SELECT pg_drop_replication_slot('" + slot + "')");
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
+using testing::DigestDiff;
+using testing::DropSlot;
+using testing::ReadText;
+using testing::Seconds;
+using testing::SpillFiles;
+using testing::UserTableDigests;
 
 // Waits until `done` holds or `p` ended or the timeout passed; returns `done`'s last value.
 template <typename F>
@@ -228,9 +180,9 @@ TEST(CdcLoad, TwoMillionRowTransactionSpillsWithBoundedMemory) {
   EXPECT_EQ(spill_after, 0) << "the spill file stays after the transaction was applied";
 
   auto target = testing::Open("sqlite://" + db);
-  auto want = Digests(*source, schema);
+  auto want = UserTableDigests(*source, schema);
   EXPECT_EQ(want["t"].rows, 2001000);
-  EXPECT_EQ(Diff(want, Digests(*target, "main")), "");
+  EXPECT_EQ(DigestDiff(want, UserTableDigests(*target, "main")), "");
   std::cout << fmt::format("[ spill    ] total {:.1f} s\n", Seconds(test_start));
 
   DropSlot(*s, slot);
@@ -400,10 +352,10 @@ TEST_P(CdcPgbench, PgbenchDuringLoadAndAfterThenEqual) {
       writes.load(), writer_error.empty() ? "" : " (last error: " + writer_error + ")",
       catch_up_seconds);
   auto target = testing::Open(target_uri_);
-  const auto want = Digests(*source_, "public");
+  const auto want = UserTableDigests(*source_, "public");
   EXPECT_EQ(want.size(), 5u);
   EXPECT_GT(want.at("pgbench_history").rows, 0);
-  EXPECT_EQ(Diff(want, Digests(*target, "load_pgb_dst")), "") << last.err;
+  EXPECT_EQ(DigestDiff(want, UserTableDigests(*target, "load_pgb_dst")), "") << last.err;
   std::cout << fmt::format("[ pgbench  ] total {:.1f} s\n", Seconds(test_start));
 }
 

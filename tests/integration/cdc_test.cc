@@ -12,14 +12,14 @@
 
 #include "cdc/change.h"
 #include "engine/cdc_task.h"
-#include "test_env.h"
+#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {
 
-using testing::DigestAll;
 using testing::Open;
 using testing::PostgresUri;
+using testing::UserTableDigests;
 
 constexpr const char* kSrc = "cdc_src";
 
@@ -66,113 +66,18 @@ void ChangeEverything(SqlSession& s, int round) {
   s.Execute("UPDATE cdc_src.toasty SET n = n + 1 WHERE id = " + std::to_string(1 + round % 20));
 }
 
-std::map<std::string, TableDigest> Digests(Connector& c, const std::string& schema) {
-  std::map<std::string, TableDigest> all = DigestAll(c, schema);
-  for (auto it = all.begin(); it != all.end();) {
-    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
-  }
-  return all;
-}
-
-std::string Diff(const std::map<std::string, TableDigest>& a,
-                 const std::map<std::string, TableDigest>& b) {
-  std::string out;
-  for (const auto& [name, d] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) {
-      out += name + ": missing on the target\n";
-    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
-      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
-                         it->second.rows, it->second.HashHex());
-    }
-  }
-  if (a.size() != b.size()) out += "table count differs\n";
-  return out;
-}
-
-class CdcTest : public ::testing::TestWithParam<Engine> {
+class CdcTest : public ::testing::TestWithParam<Engine>, protected testing::CdcFixture {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_POSTGRES();
     if (GetParam() == Engine::kMysql) FERRY_REQUIRE_MYSQL();
-    source_ = Open(PostgresUri());
-    admin_ = source_->OpenSession();
-    data_dir_ = std::filesystem::temp_directory_path() /
-                fmt::format("ferry-cdc-test-{}-{}", ::getpid(), EngineName(GetParam()));
-    std::filesystem::remove_all(data_dir_);
-    task_ = fmt::format("cdc-test-{}", EngineName(GetParam()));
-    // A slot left by an earlier failed run would hold WAL: start clean.
-    admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = 'ferry_" + SlotSuffix() + "'");
+    SetUpCdc(GetParam(), fmt::format("cdc-test-{}", EngineName(GetParam())), "cdc_dst");
     CreateSource(*admin_);
-    switch (GetParam()) {
-      case Engine::kPostgres:
-        target_ = Open(PostgresUri());
-        target_schema_ = "cdc_dst";
-        target_->OpenSession()->Execute("DROP SCHEMA IF EXISTS cdc_dst CASCADE");
-        break;
-      case Engine::kMysql:
-        target_ = Open(testing::MysqlUri());
-        target_schema_ = "cdc_dst";
-        target_->OpenSession()->Execute("DROP DATABASE IF EXISTS cdc_dst");
-        break;
-      case Engine::kSqlite:
-        sqlite_file_ = data_dir_.string() + ".db";
-        std::filesystem::remove(sqlite_file_);
-        target_ = Open("sqlite://" + sqlite_file_);
-        target_schema_ = "main";
-        break;
-    }
   }
-  void TearDown() override {
-    if (source_) {
-      try {
-        admin_->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE slot_name = 'ferry_" + SlotSuffix() + "' AND NOT active");
-      } catch (const std::exception&) {
-      }
-    }
-    std::filesystem::remove_all(data_dir_);
-    if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_);
-  }
-  std::string SlotSuffix() const {
-    std::string s = task_;
-    for (char& c : s) c = c == '-' ? '_' : c;
-    return s;
-  }
-  CdcTaskOptions Options(bool resume) const {
-    CdcTaskOptions o;
-    o.task = task_;
-    o.type = MigrationType::kFullLoadAndCdc;
-    o.data_dir = data_dir_;
-    o.resume = resume;
-    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
-    o.settings.change_processing_tuning.commit_timeout = 1;
-    o.heartbeat = std::chrono::seconds(1);
-    return o;
-  }
-  std::vector<TablePlan> Plans() {
-    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(kSrc);
-    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
-  }
-  // Waits until the target equals the source (or the timeout), returns the last difference.
-  std::string Converge(std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string diff;
-    while (std::chrono::steady_clock::now() < until) {
-      diff = Diff(Digests(*source_, kSrc), Digests(*target_, target_schema_));
-      if (diff.empty()) return diff;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    return diff;
-  }
-
-  std::unique_ptr<Connector> source_, target_;
-  std::unique_ptr<SqlSession> admin_;
-  std::filesystem::path data_dir_;
-  std::string sqlite_file_;
-  std::string task_;
-  std::string target_schema_;
+  void TearDown() override { TearDownCdc(); }
+  CdcTaskOptions Options(bool resume) const { return BaseOptions(resume); }
+  std::vector<TablePlan> Plans() { return PlansFor(kSrc); }
+  std::string Converge(std::chrono::seconds timeout) { return ConvergeFrom(kSrc, timeout); }
 };
 
 TEST_P(CdcTest, FullLoadThenChangesThenResume) {
@@ -283,7 +188,8 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   EXPECT_EQ(t["AppliedDeletes"], 100);
   EXPECT_EQ(t["AppliedInserts"], 1);
   auto target = testing::Open("sqlite://" + db);
-  EXPECT_EQ(Digests(*source, "cdc_cli")["t"].HashHex(), Digests(*target, "main")["t"].HashHex());
+  EXPECT_EQ(UserTableDigests(*source, "cdc_cli")["t"].HashHex(),
+            UserTableDigests(*target, "main")["t"].HashHex());
 
   testing::CliRun status = testing::RunFerry({"status", "--data-dir", dir.string(), "--json"});
   ASSERT_EQ(status.exit_code, 0) << status.err;

@@ -241,3 +241,34 @@ TEST(ErrorPolicies, ThreadSafeCounting) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(ErrorPolicies, RecoverableCountedPerChannelAndResetOnRecovery) {
+  ErrorBehavior b;
+  b.recoverable_error_count = 2;
+  b.recoverable_error_interval = 5;
+  b.recoverable_error_throttling = true;
+  b.recoverable_error_throttling_max = 1800;
+  ErrorPolicies p(b);
+  using C = ErrorPolicies::Channel;
+  EXPECT_EQ(p.OnRecoverableError(C::kSource).wait_seconds, 5);
+  EXPECT_EQ(p.OnRecoverableError(C::kSource).wait_seconds, 10);
+  // The target's outage does not eat into the source's allowance, nor the other way round.
+  EXPECT_EQ(p.OnRecoverableError(C::kTarget).wait_seconds, 5);
+  RetryDecision d = p.OnRecoverableError(C::kSource);
+  EXPECT_FALSE(d.retry);
+  EXPECT_NE(d.reason.find("RecoverableErrorCount 2 retries used"), std::string::npos) << d.reason;
+  // Once the source works again, its next outage starts from the first interval.
+  p.Recovered(C::kSource);
+  d = p.OnRecoverableError(C::kSource);
+  EXPECT_TRUE(d.retry);
+  EXPECT_EQ(d.attempt, 1);
+  EXPECT_EQ(d.wait_seconds, 5);
+  EXPECT_EQ(p.OnRecoverableError(C::kTarget).wait_seconds, 10);
+  EXPECT_EQ(p.Retries(), 5);  // every retry of the task
+}
+
+}  // namespace
+}  // namespace ferry

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 
+#include "cdc/change_sql.h"
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_writer.h"
 #include "types/value_codec.h"
@@ -27,9 +28,6 @@ struct MyChangeApplier::TableInfo {
 namespace {
 
 const std::string kNoDatabase;
-
-// Values longer than this are shortened in Statement().
-constexpr size_t kStatementValueBytes = 200;
 
 // max_allowed_packet less this is the longest statement sent (packet header, command byte).
 constexpr size_t kPacketMargin = 4096;
@@ -94,151 +92,9 @@ void AppendHex(std::string_view v, std::string* out) {
   out->push_back('\'');
 }
 
-// Writes the literal of batch(row, col) to `out`.
-using LiteralFn = std::function<void(const Batch&, size_t, int, std::string*)>;
-
-// The table's shape as the SQL builders need it.
-struct Shape {
-  const TableDef* def;
-  std::string sql_name;
-  std::vector<int> key;  // primary key columns; every column when the table has none
-  bool has_pk;
-};
-
-Shape ShapeOf(const TableDef& def, std::string sql_name) {
-  Shape s{&def, std::move(sql_name), {}, !def.primary_key.empty()};
-  if (s.has_pk) {
-    for (const std::string& k : def.primary_key) {
-      const int i = def.ColumnIndex(k);
-      if (i < 0) {
-        throw Error(ErrorKind::kSchema, fmt::format("primary key column `{}` of MySQL table {} "
-                                                    "is not one of its columns",
-                                                    k, def.QualifiedName()));
-      }
-      s.key.push_back(i);
-    }
-  } else {
-    for (size_t i = 0; i < def.columns.size(); ++i) s.key.push_back(static_cast<int>(i));
-  }
-  return s;
-}
-
-std::string InsertSql(const Shape& s, const Batch& b, int row, bool upsert, const LiteralFn& lit) {
-  std::string cols, vals, dup;
-  for (size_t c = 0; c < s.def->columns.size(); ++c) {
-    if (b.at(row, static_cast<int>(c)).unchanged) continue;
-    const std::string name = QuoteIdent(s.def->columns[c].name);
-    if (!cols.empty()) {
-      cols += ", ";
-      vals += ", ";
-      dup += ", ";
-    }
-    cols += name;
-    lit(b, row, static_cast<int>(c), &vals);
-    dup += name + " = VALUES(" + name + ")";
-  }
-  std::string sql = "INSERT INTO " + s.sql_name + " (" + cols + ") VALUES (" + vals + ")";
-  if (upsert && s.has_pk && !dup.empty()) sql += " ON DUPLICATE KEY UPDATE " + dup;
-  return sql;
-}
-
-// The row an UPDATE or DELETE finds: " WHERE ..." (+ " LIMIT 1" without a key).
-std::string WhereSql(const Shape& s, const ChangeView& ch, bool strict, const LiteralFn& lit) {
-  int row = ch.old_kind != OldImage::kNone ? ch.old_row : ch.new_row;
-  if (!s.has_pk && ch.old_kind != OldImage::kFull) {
-    if (strict) {
-      throw Error(ErrorKind::kData,
-                  fmt::format("{} of MySQL table {}: the table has no primary key and the change "
-                              "carries no full old row to find it by; the source table needs "
-                              "REPLICA IDENTITY FULL",
-                              cdc::ChangeOpName(ch.op), s.def->QualifiedName()));
-    }
-    if (ch.old_kind == OldImage::kNone) row = ch.new_row;
-  }
-  std::string sql = " WHERE ";
-  bool first = true;
-  for (int c : s.key) {
-    if (ch.rows->at(row, c).unchanged) continue;
-    if (!first) sql += " AND ";
-    first = false;
-    sql += QuoteIdent(s.def->columns[c].name);
-    sql += s.has_pk ? " = " : " <=> ";
-    lit(*ch.rows, row, c, &sql);
-  }
-  if (first) sql += "1 = 1";
-  if (!s.has_pk) sql += " LIMIT 1";
-  return sql;
-}
-
-std::string UpdateSql(const Shape& s, const ChangeView& ch, bool strict, const LiteralFn& lit) {
-  std::string sql = "UPDATE " + s.sql_name + " SET ";
-  bool first = true;
-  for (size_t c = 0; c < s.def->columns.size(); ++c) {
-    if (ch.rows->at(ch.new_row, static_cast<int>(c)).unchanged) continue;
-    if (!first) sql += ", ";
-    first = false;
-    sql += QuoteIdent(s.def->columns[c].name) + " = ";
-    lit(*ch.rows, ch.new_row, static_cast<int>(c), &sql);
-  }
-  if (first) {
-    // Nothing to set: still find the row (CLIENT_FOUND_ROWS counts it as matched).
-    const std::string k = QuoteIdent(s.def->columns[s.key[0]].name);
-    sql += k + " = " + k;
-  }
-  return sql + WhereSql(s, ch, strict, lit);
-}
-
-std::string ChangeSql(const Shape& s, const ChangeView& ch, bool upsert, bool strict,
-                      const LiteralFn& lit, std::string* fallback) {
-  switch (ch.op) {
-    case ChangeOp::kInsert:
-      return InsertSql(s, *ch.rows, ch.new_row, upsert, lit);
-    case ChangeOp::kUpdate:
-      if (upsert && fallback) *fallback = InsertSql(s, *ch.rows, ch.new_row, true, lit);
-      return UpdateSql(s, ch, strict, lit);
-    case ChangeOp::kDelete:
-      return "DELETE FROM " + s.sql_name + WhereSql(s, ch, strict, lit);
-    case ChangeOp::kTruncate:
-      // Not TRUNCATE TABLE: it is DDL and would commit the open transaction (see header).
-      return "DELETE FROM " + s.sql_name;
-  }
-  return {};
-}
-
-// A literal for logs: the value's canonical text, unchecked, long values shortened.
-void StatementLiteral(const DmsType& type, const Batch& b, size_t row, int col, std::string* out) {
-  if (b.IsNull(row, col)) {
-    out->append("NULL");
-    return;
-  }
-  std::string v;
-  AppendCanonical(b, row, col, type, &v);
-  bool cut = false;
-  if (v.size() > kStatementValueBytes) {
-    size_t n = kStatementValueBytes;
-    if (!IsBinary(type.kind)) {
-      while (n > 0 && (static_cast<unsigned char>(v[n]) & 0xC0) == 0x80) --n;
-    }
-    v.resize(n);
-    cut = true;
-  }
-  if (IsBinary(type.kind)) {
-    AppendHex(v, out);
-    if (cut) out->insert(out->size() - 1, "...");
-    return;
-  }
-  const Storage st = StorageOf(type.kind);
-  const bool temporal =
-      type.kind == DmsKind::kDate || type.kind == DmsKind::kTime || type.kind == DmsKind::kDatetime;
-  const bool bare = !temporal && (st != Storage::kBytes || type.kind == DmsKind::kNumeric) &&
-                    v != "NaN" && v != "Infinity" && v != "-Infinity";
-  if (bare) {
-    out->append(v);
-    return;
-  }
-  if (cut) v += "...";
-  AppendQuoted(v, out);
-}
+const cdc::SqlDialect kDialect{"MySQL", QuoteIdent, AppendQuoted,
+                              /*numeric_literal_bare=*/true, /*upsert_on_duplicate_key=*/true,
+                              /*one_row_by_limit=*/true};
 
 }  // namespace
 
@@ -333,10 +189,10 @@ void MyChangeApplier::Begin() {
 void MyChangeApplier::Apply(const TableDef& target, const ChangeView& change, bool upsert,
                             uint64_t tag) {
   TableInfo& info = Info(target);
-  const Shape shape = ShapeOf(info.def, info.sql_name);
+  const cdc::ChangeSqlTable shape(info.def, info.sql_name, kDialect);
   int current_row = -1;
-  LiteralFn lit = [&](const Batch& b, size_t row, int col, std::string* out) {
-    current_row = static_cast<int>(row);
+  cdc::SqlValueFn lit = [&](const Batch& b, int row, int col, std::string* out) {
+    current_row = row;
     if (b.IsNull(row, col)) {
       out->append("NULL");
       return;
@@ -361,13 +217,16 @@ void MyChangeApplier::Apply(const TableDef& target, const ChangeView& change, bo
   q.op = change.op;
   q.table = &info;
   try {
-    q.sql = ChangeSql(shape, change, upsert, true, lit, &q.fallback);
+    q.sql = cdc::ChangeSql(shape, change, upsert, true, lit);
+    if (upsert && change.op == ChangeOp::kUpdate) {
+      q.fallback = cdc::InsertSql(shape, *change.rows, change.new_row, true, lit);
+    }
     const size_t limit = StatementLimit();
     if (q.sql.size() > limit || q.fallback.size() > limit) {
       std::string where;
       if (change.op == ChangeOp::kUpdate ||
           (change.op == ChangeOp::kInsert && upsert && shape.has_pk)) {
-        where = WhereSql(shape, change, true, lit);
+        where = cdc::WhereSql(shape, change, true, lit);
       }
       std::string().swap(q.sql);
       std::string().swap(q.fallback);
@@ -592,11 +451,12 @@ void MyChangeApplier::Rollback() noexcept {
 std::string MyChangeApplier::Statement(const TableDef& target, const ChangeView& change) {
   TableDef def = target;
   if (def.schema.empty()) def.schema = uri_.database;
-  const Shape shape = ShapeOf(def, QuoteIdent(def.schema) + "." + QuoteIdent(def.name));
-  LiteralFn lit = [&](const Batch& b, size_t row, int col, std::string* out) {
-    StatementLiteral(def.columns[col].type, b, row, col, out);
+  const cdc::ChangeSqlTable shape(def, QuoteIdent(def.schema) + "." + QuoteIdent(def.name),
+                                  kDialect);
+  cdc::SqlValueFn lit = [&](const Batch& b, int row, int col, std::string* out) {
+    cdc::StatementLiteral(kDialect, def.columns[col].type, b, row, col, out);
   };
-  return ChangeSql(shape, change, false, false, lit, nullptr);
+  return cdc::ChangeSql(shape, change, false, false, lit);
 }
 
 }  // namespace ferry::mysql

@@ -772,6 +772,8 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
       PgResult r(PQgetResult(conn));
       std::string msg = r ? Trim(PQresultErrorMessage(r.get())) : "";
       if (msg.empty()) msg = Trim(PQerrorMessage(conn));
+      // A server shutting down ends the stream without a word.
+      if (msg.empty()) msg = "no reason given (the server may be shutting down)";
       throw Error(ErrorKind::kConnection,
                   fmt::format("the server ended the replication stream of slot {} from {}: {}",
                               slot_, repl_->where(), repl_->Scrub(msg)));

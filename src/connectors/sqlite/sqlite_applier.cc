@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "cdc/change_sql.h"
 #include "types/value_codec.h"
 
 namespace ferry::sqlite {
@@ -19,163 +20,16 @@ struct SqliteChangeApplier::TableInfo {
   TableDef def;
   std::string sql_name;  // main."t"
   std::vector<ColumnPlan> plans;
-  std::vector<int> key;  // primary key columns; every column when the table has none
-  bool has_pk = false;
+  std::optional<cdc::ChangeSqlTable> shape;  // of `def`
 };
 
 namespace {
 
-constexpr size_t kStatementValueBytes = 200;
+void AppendLiteral(std::string_view text, std::string* out) { out->append(QuoteLiteral(text)); }
 
-// Appends the parameter or literal of batch(row, col) to `out`.
-using ValueFn = std::function<void(const Batch&, int, int, std::string*)>;
-
-struct Shape {
-  const TableDef* def;
-  std::string sql_name;
-  std::vector<int> key;
-  bool has_pk;
-};
-
-std::vector<int> KeyOf(const TableDef& def) {
-  std::vector<int> key;
-  for (const std::string& k : def.primary_key) {
-    const int i = def.ColumnIndex(k);
-    if (i < 0) {
-      throw Error(ErrorKind::kSchema,
-                  fmt::format("primary key column \"{}\" of SQLite table {} is not one of its "
-                              "columns",
-                              k, def.QualifiedName()));
-    }
-    key.push_back(i);
-  }
-  if (key.empty()) {
-    for (size_t i = 0; i < def.columns.size(); ++i) key.push_back(static_cast<int>(i));
-  }
-  return key;
-}
-
-std::string InsertSql(const Shape& s, const Batch& b, int row, bool upsert, const ValueFn& val) {
-  std::string cols, vals, set;
-  for (size_t c = 0; c < s.def->columns.size(); ++c) {
-    if (b.at(row, static_cast<int>(c)).unchanged) continue;
-    const std::string name = QuoteIdent(s.def->columns[c].name);
-    if (!cols.empty()) {
-      cols += ", ";
-      vals += ", ";
-    }
-    cols += name;
-    val(b, row, static_cast<int>(c), &vals);
-    if (std::find(s.key.begin(), s.key.end(), static_cast<int>(c)) == s.key.end()) {
-      if (!set.empty()) set += ", ";
-      set += name + " = excluded." + name;
-    }
-  }
-  std::string sql = "INSERT INTO " + s.sql_name + " (" + cols + ") VALUES (" + vals + ")";
-  if (upsert && s.has_pk) {
-    std::string pk;
-    for (int k : s.key) pk += (pk.empty() ? "" : ", ") + QuoteIdent(s.def->columns[k].name);
-    sql += " ON CONFLICT (" + pk + ") DO " + (set.empty() ? "NOTHING" : "UPDATE SET " + set);
-  }
-  return sql;
-}
-
-std::string WhereSql(const Shape& s, const ChangeView& ch, bool strict, const ValueFn& val) {
-  int row = ch.old_kind != OldImage::kNone ? ch.old_row : ch.new_row;
-  if (!s.has_pk && ch.old_kind != OldImage::kFull) {
-    if (strict) {
-      throw Error(ErrorKind::kData,
-                  fmt::format("{} of SQLite table {}: the table has no primary key and the "
-                              "change carries no full old row to find it by; the source table "
-                              "needs REPLICA IDENTITY FULL",
-                              cdc::ChangeOpName(ch.op), s.def->QualifiedName()));
-    }
-    if (ch.old_kind == OldImage::kNone) row = ch.new_row;
-  }
-  std::string cond;
-  for (int c : s.key) {
-    if (ch.rows->at(row, c).unchanged) continue;
-    if (!cond.empty()) cond += " AND ";
-    cond += QuoteIdent(s.def->columns[c].name);
-    cond += s.has_pk ? " = " : " IS ";
-    val(*ch.rows, row, c, &cond);
-  }
-  if (cond.empty()) cond = "1";
-  if (s.has_pk) return " WHERE " + cond;
-  return " WHERE rowid = (SELECT rowid FROM " + s.sql_name + " WHERE " + cond + " LIMIT 1)";
-}
-
-std::string UpdateSql(const Shape& s, const ChangeView& ch, bool strict, const ValueFn& val) {
-  std::string sql = "UPDATE " + s.sql_name + " SET ";
-  bool first = true;
-  for (size_t c = 0; c < s.def->columns.size(); ++c) {
-    if (ch.rows->at(ch.new_row, static_cast<int>(c)).unchanged) continue;
-    if (!first) sql += ", ";
-    first = false;
-    sql += QuoteIdent(s.def->columns[c].name) + " = ";
-    val(*ch.rows, ch.new_row, static_cast<int>(c), &sql);
-  }
-  if (first) {
-    const std::string k = QuoteIdent(s.def->columns[s.key[0]].name);
-    sql += k + " = " + k;  // nothing to set: still count the row found
-  }
-  return sql + WhereSql(s, ch, strict, val);
-}
-
-std::string ChangeSql(const Shape& s, const ChangeView& ch, bool upsert, bool strict,
-                      const ValueFn& val) {
-  switch (ch.op) {
-    case ChangeOp::kInsert:
-      return InsertSql(s, *ch.rows, ch.new_row, upsert, val);
-    case ChangeOp::kUpdate:
-      return UpdateSql(s, ch, strict, val);
-    case ChangeOp::kDelete:
-      return "DELETE FROM " + s.sql_name + WhereSql(s, ch, strict, val);
-    case ChangeOp::kTruncate:
-      return "DELETE FROM " + s.sql_name;
-  }
-  return {};
-}
-
-// A literal for logs: the value's canonical text, unchecked, long values shortened.
-void StatementLiteral(const DmsType& type, const Batch& b, size_t row, int col, std::string* out) {
-  if (b.IsNull(row, col)) {
-    out->append("NULL");
-    return;
-  }
-  std::string v;
-  AppendCanonical(b, row, col, type, &v);
-  bool cut = false;
-  if (v.size() > kStatementValueBytes) {
-    size_t n = kStatementValueBytes;
-    if (!IsBinary(type.kind)) {
-      while (n > 0 && (static_cast<unsigned char>(v[n]) & 0xC0) == 0x80) --n;
-    }
-    v.resize(n);
-    cut = true;
-  }
-  if (IsBinary(type.kind)) {
-    static const char* kDigits = "0123456789ABCDEF";
-    out->append("X'");
-    for (unsigned char c : v) {
-      out->push_back(kDigits[c >> 4]);
-      out->push_back(kDigits[c & 15]);
-    }
-    out->append(cut ? "...'" : "'");
-    return;
-  }
-  const Storage st = StorageOf(type.kind);
-  const bool temporal =
-      type.kind == DmsKind::kDate || type.kind == DmsKind::kTime || type.kind == DmsKind::kDatetime;
-  const bool bare =
-      !temporal && st != Storage::kBytes && v != "NaN" && v != "Infinity" && v != "-Infinity";
-  if (bare) {
-    out->append(v);
-    return;
-  }
-  if (cut) v += "...";
-  out->append(QuoteLiteral(v));
-}
+const cdc::SqlDialect kDialect{"SQLite", QuoteIdent, AppendLiteral,
+                              /*numeric_literal_bare=*/false, /*upsert_on_duplicate_key=*/false,
+                              /*one_row_by_limit=*/false};
 
 bool IsDuplicate(int extended) {
   return extended == SQLITE_CONSTRAINT_PRIMARYKEY || extended == SQLITE_CONSTRAINT_UNIQUE;
@@ -204,8 +58,7 @@ SqliteChangeApplier::TableInfo& SqliteChangeApplier::Info(const TableDef& target
   info->def = target;
   if (info->def.schema.empty()) info->def.schema = "main";
   info->sql_name = "main." + QuoteIdent(target.name);
-  info->has_pk = !target.primary_key.empty();
-  info->key = KeyOf(target);
+  info->shape.emplace(info->def, info->sql_name, kDialect);
   const int rowid_col = RowidAliasColumn(target);
   for (size_t c = 0; c < target.columns.size(); ++c) {
     info->plans.push_back(MakeColumnPlan(target, static_cast<int>(c), rowid_col));
@@ -306,11 +159,11 @@ void SqliteChangeApplier::Apply(const TableDef& target, const ChangeView& change
                                 uint64_t tag) {
   if (!in_txn_) throw Error(ErrorKind::kInternal, "Apply called outside an SQLite transaction");
   TableInfo& info = Info(target);
-  const Shape shape{&info.def, info.sql_name, info.key, info.has_pk};
+  const cdc::ChangeSqlTable& shape = *info.shape;
   std::vector<Binding> binds;
   // Only the values that are bound are checked: unchanged cells are left out, and the columns
   // of a 'K' old image outside the key are never compared.
-  ValueFn param = [&](const Batch& b, int row, int col, std::string* out) {
+  cdc::SqlValueFn param = [&](const Batch& b, int row, int col, std::string* out) {
     out->push_back('?');
     // A NULL compared in an old image is no value to store (NOT NULL does not apply).
     const bool old_image = change.old_row >= 0 && row == change.old_row;
@@ -319,7 +172,7 @@ void SqliteChangeApplier::Apply(const TableDef& target, const ChangeView& change
   };
   std::string sql;
   try {
-    sql = ChangeSql(shape, change, upsert, true, param);
+    sql = cdc::ChangeSql(shape, change, upsert, true, param);
   } catch (const RowError& e) {
     throw RowError(e.column, e.batch_row,
                    fmt::format("{} of SQLite table {}{}{}: {}", cdc::ChangeOpName(change.op),
@@ -342,7 +195,7 @@ void SqliteChangeApplier::Apply(const TableDef& target, const ChangeView& change
   if (sqlite3_changes(conn_.get()) > 0) return;
   if (change.op == ChangeOp::kUpdate && upsert) {
     binds.clear();
-    const std::string insert = InsertSql(shape, *change.rows, change.new_row, true, param);
+    const std::string insert = cdc::InsertSql(shape, *change.rows, change.new_row, true, param);
     rc = Run(info, insert, insert, *change.rows, binds);
     if (rc != SQLITE_DONE) {
       ThrowSqliteError(conn_.get(), rc,
@@ -394,11 +247,11 @@ void SqliteChangeApplier::Rollback() noexcept {
 std::string SqliteChangeApplier::Statement(const TableDef& target, const ChangeView& change) {
   TableDef def = target;
   if (def.schema.empty()) def.schema = "main";
-  const Shape shape{&def, "main." + QuoteIdent(def.name), KeyOf(def), !def.primary_key.empty()};
-  ValueFn lit = [&](const Batch& b, int row, int col, std::string* out) {
-    StatementLiteral(def.columns[col].type, b, row, col, out);
+  const cdc::ChangeSqlTable shape(def, "main." + QuoteIdent(def.name), kDialect);
+  cdc::SqlValueFn lit = [&](const Batch& b, int row, int col, std::string* out) {
+    cdc::StatementLiteral(kDialect, def.columns[col].type, b, row, col, out);
   };
-  return ChangeSql(shape, change, false, false, lit);
+  return cdc::ChangeSql(shape, change, false, false, lit);
 }
 
 }  // namespace ferry::sqlite

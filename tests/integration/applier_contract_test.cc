@@ -1,5 +1,9 @@
-// The MySQL/MariaDB ChangeApplier against the test server (database applymy_t, control schema
-// applymy_ctl): changes built from Batches directly. Skips when FERRY_TEST_MYSQL_URI is unset.
+// The ChangeApplier contract (cdc/change_applier.h) for the MySQL/MariaDB and the SQLite
+// appliers, one suite over both: changes built from Batches directly, applied to a real target
+// (the MariaDB test server's database applymy_t with control schema applymy_ctl; a SQLite file
+// in a temporary directory), and read back. The MariaDB case skips when FERRY_TEST_MYSQL_URI is
+// unset. The PostgreSQL applier has its own suite (pg_applier_test.cc): it pipelines binary
+// parameters and its statements read differently.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -14,7 +18,7 @@
 #include "test_env.h"
 #include "types/value_codec.h"
 
-namespace ferry::mysql {
+namespace ferry {
 namespace {
 
 using cdc::ApplyIssue;
@@ -68,31 +72,111 @@ ChangeView MakeChange(Batch* batch, const TableDef& table, ChangeOp op, OldImage
   return v;
 }
 
-class MyApplierTest : public ::testing::Test {
+// What differs between the engines: DDL and the text the appliers produce.
+struct Dialect {
+  Engine engine;
+  std::string schema;          // where the test tables live
+  std::string control_schema;  // ControlSchema given to Prepare
+  std::string items_ddl, nopk_ddl, alltypes_ddl;
+  std::string checkpoint_query;
+  std::string too_long;  // the RowError message of a value too long for varchar(10)
+  std::string update_statement, insert_statement_head, nopk_delete_statement,
+      truncate_statement;
+  std::string name;  // for the throughput line
+};
+
+Dialect MysqlDialect() {
+  Dialect d;
+  d.engine = Engine::kMysql;
+  d.name = "MySQL";
+  d.schema = "applymy_t";
+  d.control_schema = "applymy_ctl";
+  d.items_ddl =
+      "CREATE TABLE items (id int PRIMARY KEY, name varchar(10), qty int NOT NULL, note text) "
+      "ENGINE=InnoDB";
+  d.nopk_ddl = "CREATE TABLE nopk (a int, b text) ENGINE=InnoDB";
+  d.alltypes_ddl = R"(CREATE TABLE alltypes (
+      id int PRIMARY KEY, b boolean, i2 smallint, i4 int NOT NULL, i8 bigint,
+      n_small decimal(10,2), n_big decimal(38,10), r4 float, r8 double,
+      s varchar(100), t longtext, bin longblob, d date, tm time(6), ts datetime(6)))";
+  d.checkpoint_query =
+      "SELECT TASK_NAME, `CHECKPOINT`, CHECKPOINT_TIME FROM applymy_ctl.awsdms_txn_state";
+  d.too_long =
+      "INSERT of MySQL table applymy_t.items, row (id=4): column `name` (WSTRING value "
+      "'eleven char') cannot be written to MySQL varchar(10): 11 characters exceed the limit of "
+      "10";
+  d.update_statement =
+      "UPDATE `applymy_t`.`items` SET `id` = 20, `name` = 'it\\'s', `qty` = 5 WHERE `id` = 2";
+  d.insert_statement_head = "INSERT INTO `applymy_t`.`items` (`id`, `name`, `qty`, `note`)";
+  d.nopk_delete_statement =
+      "DELETE FROM `applymy_t`.`nopk` WHERE `a` <=> NULL AND `b` <=> 'q' LIMIT 1";
+  d.truncate_statement = "DELETE FROM `applymy_t`.`nopk`";
+  return d;
+}
+
+Dialect SqliteDialect() {
+  Dialect d;
+  d.engine = Engine::kSqlite;
+  d.name = "SQLite";
+  d.schema = "main";
+  d.items_ddl =
+      "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(10), qty INT NOT NULL, note "
+      "TEXT)";
+  d.nopk_ddl = "CREATE TABLE nopk (a INT, b TEXT)";
+  d.alltypes_ddl = R"(CREATE TABLE alltypes (
+      id INT PRIMARY KEY, b BOOLEAN, i2 SMALLINT, i4 INT NOT NULL, i8 BIGINT,
+      n_small NUMERIC(10,2), n_big DECIMAL_TEXT(38,10), r4 FLOAT, r8 DOUBLE,
+      s VARCHAR(100), t TEXT, bin BLOB, d DATE, tm TIME, ts DATETIME))";
+  d.checkpoint_query = "SELECT TASK_NAME, CHECKPOINT, CHECKPOINT_TIME FROM awsdms_txn_state";
+  d.too_long =
+      "INSERT of SQLite table main.items, row (id=4): column \"name\" (WSTRING into SQLite "
+      "'VARCHAR(10)'): value 'eleven char' is longer than 10";
+  d.update_statement =
+      "UPDATE main.\"items\" SET \"id\" = 20, \"name\" = 'it''s', \"qty\" = 5 WHERE \"id\" = 2";
+  d.insert_statement_head = "INSERT INTO main.\"items\" (\"id\", \"name\", \"qty\", \"note\")";
+  d.nopk_delete_statement =
+      "DELETE FROM main.\"nopk\" WHERE rowid = (SELECT rowid FROM main.\"nopk\" WHERE \"a\" IS "
+      "NULL AND \"b\" IS 'q' LIMIT 1)";
+  d.truncate_statement = "DELETE FROM main.\"nopk\"";
+  return d;
+}
+
+class ApplierContractTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    FERRY_REQUIRE_MYSQL();
-    auto admin = ferry::testing::Open(ferry::testing::MysqlUri());
-    auto s = admin->OpenSession();
-    s->Execute(
-        "DROP DATABASE IF EXISTS applymy_t; DROP DATABASE IF EXISTS applymy_ctl; "
-        "CREATE DATABASE applymy_t CHARACTER SET utf8mb4");
-    connector_ =
-        ferry::testing::Open(ferry::testing::WithDatabase(ferry::testing::MysqlUri(), "applymy_t"));
+    if (GetParam() == Engine::kMysql) {
+      FERRY_REQUIRE_MYSQL();
+      d_ = MysqlDialect();
+      auto admin = testing::Open(testing::MysqlUri());
+      admin->OpenSession()->Execute(
+          "DROP DATABASE IF EXISTS applymy_t; DROP DATABASE IF EXISTS applymy_ctl; "
+          "CREATE DATABASE applymy_t CHARACTER SET utf8mb4");
+      connector_ = testing::Open(testing::WithDatabase(testing::MysqlUri(), "applymy_t"));
+    } else {
+      d_ = SqliteDialect();
+      std::string tmpl =
+          (std::filesystem::temp_directory_path() / "ferry_applier_XXXXXX").string();
+      ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+      dir_ = tmpl;
+      connector_ = testing::Open("sqlite://" + (dir_ / "target.db").string());
+    }
     session_ = connector_->OpenSession();
-    session_->Execute(
-        "CREATE TABLE items (id int PRIMARY KEY, name varchar(10), qty int NOT NULL, "
-        "note text) ENGINE=InnoDB");
-    session_->Execute("CREATE TABLE nopk (a int, b text) ENGINE=InnoDB");
+    session_->Execute(d_.items_ddl);
+    session_->Execute(d_.nopk_ddl);
     applier_ = connector_->OpenChangeApplier();
-    applier_->Prepare("applymy_ctl");
+    applier_->Prepare(d_.control_schema);
     auto catalog = connector_->OpenCatalog();
-    items_ = catalog->GetTable("applymy_t", "items");
-    nopk_ = catalog->GetTable("applymy_t", "nopk");
+    items_ = catalog->GetTable(d_.schema, "items");
+    nopk_ = catalog->GetTable(d_.schema, "nopk");
   }
   void TearDown() override {
     applier_.reset();
-    if (session_) session_->Execute("DROP DATABASE IF EXISTS applymy_ctl");
+    if (session_ && GetParam() == Engine::kMysql) {
+      session_->Execute("DROP DATABASE IF EXISTS applymy_ctl");
+    }
+    session_.reset();
+    connector_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   std::vector<Row> Rows(const std::string& sql) { return session_->Query(sql); }
@@ -108,6 +192,8 @@ class MyApplierTest : public ::testing::Test {
     Apply(items_, ChangeOp::kInsert, OldImage::kNone, std::nullopt, row, upsert, tag);
   }
 
+  Dialect d_;
+  std::filesystem::path dir_;
   std::unique_ptr<Connector> connector_;
   std::unique_ptr<SqlSession> session_;
   std::unique_ptr<cdc::ChangeApplier> applier_;
@@ -115,7 +201,7 @@ class MyApplierTest : public ::testing::Test {
   const cdc::Checkpoint cp_{"0/16B3748", 1732579200123456};
 };
 
-TEST_F(MyApplierTest, InsertUpdateDeleteTruncate) {
+TEST_P(ApplierContractTest, InsertUpdateDeleteTruncate) {
   applier_->Begin();
   Insert({"1", "one", "10", "n1"});
   Insert({"2", "two", "20", "n2"});
@@ -140,7 +226,7 @@ TEST_F(MyApplierTest, InsertUpdateDeleteTruncate) {
   EXPECT_EQ(Rows("SELECT count(*) FROM items"), (std::vector<Row>{{"0"}}));
 }
 
-TEST_F(MyApplierTest, DuplicateInsertAndMissingRowsAreIssuesTheTransactionGoesOn) {
+TEST_P(ApplierContractTest, DuplicateInsertAndMissingRowsAreIssuesTheTransactionGoesOn) {
   applier_->Begin();
   Insert({"1", "one", "10", std::nullopt}, 1);
   Insert({"1", "again", "11", std::nullopt}, 2);
@@ -165,7 +251,7 @@ TEST_F(MyApplierTest, DuplicateInsertAndMissingRowsAreIssuesTheTransactionGoesOn
             (std::vector<Row>{{"1", "one"}, {"2", "two"}}));
 }
 
-TEST_F(MyApplierTest, CommitWithUnflushedIssueThrows) {
+TEST_P(ApplierContractTest, CommitWithUnflushedIssueThrows) {
   applier_->Begin();
   Apply(items_, ChangeOp::kDelete, OldImage::kKey,
         Row{"98", std::nullopt, std::nullopt, std::nullopt}, std::nullopt, false, 5);
@@ -178,7 +264,7 @@ TEST_F(MyApplierTest, CommitWithUnflushedIssueThrows) {
   applier_->Rollback();
 }
 
-TEST_F(MyApplierTest, Upserts) {
+TEST_P(ApplierContractTest, Upserts) {
   applier_->Begin();
   Insert({"1", "one", "10", "n"});
   Insert({"1", "uno", "11", "m"}, 1, /*upsert=*/true);
@@ -194,7 +280,7 @@ TEST_F(MyApplierTest, Upserts) {
             (std::vector<Row>{{"1", "eins", "12", "m"}, {"5", "five", "50", std::nullopt}}));
 }
 
-TEST_F(MyApplierTest, TableWithoutKeyTouchesOneRow) {
+TEST_P(ApplierContractTest, TableWithoutKeyTouchesOneRow) {
   session_->Execute("INSERT INTO nopk VALUES (1, 'x'), (1, 'x'), (NULL, 'y'), (NULL, 'y')");
   applier_->Begin();
   Apply(nopk_, ChangeOp::kDelete, OldImage::kFull, Row{"1", "x"}, std::nullopt);
@@ -215,7 +301,7 @@ TEST_F(MyApplierTest, TableWithoutKeyTouchesOneRow) {
             (std::vector<Row>{{std::nullopt, "y"}, {"1", "x"}, {"2", "z"}}));
 }
 
-TEST_F(MyApplierTest, CheckpointCommitsWithTheChangesAndRollbackDiscardsBoth) {
+TEST_P(ApplierContractTest, CheckpointCommitsWithTheChangesAndRollbackDiscardsBoth) {
   EXPECT_FALSE(applier_->ReadCheckpoint("task").has_value());
   applier_->Begin();
   Insert({"1", "one", "10", std::nullopt});
@@ -224,9 +310,8 @@ TEST_F(MyApplierTest, CheckpointCommitsWithTheChangesAndRollbackDiscardsBoth) {
   ASSERT_TRUE(cp.has_value());
   EXPECT_EQ(cp->position, "0/16B3748");
   EXPECT_EQ(cp->commit_time_us, 1732579200123456);
-  EXPECT_EQ(
-      Rows("SELECT TASK_NAME, `CHECKPOINT`, CHECKPOINT_TIME FROM applymy_ctl.awsdms_txn_state"),
-      (std::vector<Row>{{"task", "0/16B3748", "2024-11-26 00:00:00.123456"}}));
+  EXPECT_EQ(Rows(d_.checkpoint_query),
+            (std::vector<Row>{{"task", "0/16B3748", "2024-11-26 00:00:00.123456"}}));
 
   applier_->Begin();
   Insert({"2", "two", "20", std::nullopt});
@@ -244,7 +329,7 @@ TEST_F(MyApplierTest, CheckpointCommitsWithTheChangesAndRollbackDiscardsBoth) {
   EXPECT_FALSE(applier_->ReadCheckpoint("task").has_value());
 }
 
-TEST_F(MyApplierTest, ValueTooLongIsARowErrorAndNothingIsWritten) {
+TEST_P(ApplierContractTest, ValueTooLongIsARowErrorAndNothingIsWritten) {
   // The incoming column is unbounded text (a longer source column): the value is checked.
   TableDef t = items_;
   t.columns[1].type.length = 0;
@@ -256,46 +341,35 @@ TEST_F(MyApplierTest, ValueTooLongIsARowErrorAndNothingIsWritten) {
   } catch (const RowError& e) {
     EXPECT_EQ(e.column, 1);
     EXPECT_EQ(e.row_key, "(id=4)");
-    EXPECT_EQ(std::string(e.what()),
-              "INSERT of MySQL table applymy_t.items, row (id=4): column `name` (WSTRING value "
-              "'eleven char') cannot be written to MySQL varchar(10): 11 characters exceed the "
-              "limit of 10");
+    EXPECT_EQ(std::string(e.what()), d_.too_long);
   }
   applier_->Rollback();
   EXPECT_EQ(Rows("SELECT count(*) FROM items"), (std::vector<Row>{{"0"}}));
 }
 
-TEST_F(MyApplierTest, StatementText) {
+TEST_P(ApplierContractTest, StatementText) {
   Batch b;
   std::string long_text(300, 'x');
   auto v = MakeChange(&b, items_, ChangeOp::kUpdate, OldImage::kKey,
                       Row{"2", std::nullopt, std::nullopt, std::nullopt},
                       Row{"20", "it's", "5", kUnchanged});
-  EXPECT_EQ(applier_->Statement(items_, v),
-            "UPDATE `applymy_t`.`items` SET `id` = 20, `name` = 'it\\'s', `qty` = 5 WHERE "
-            "`id` = 2");
+  EXPECT_EQ(applier_->Statement(items_, v), d_.update_statement);
   v = MakeChange(&b, items_, ChangeOp::kInsert, OldImage::kNone, std::nullopt,
                  Row{"1", std::nullopt, "5", long_text});
   EXPECT_EQ(applier_->Statement(items_, v),
-            "INSERT INTO `applymy_t`.`items` (`id`, `name`, `qty`, `note`) VALUES (1, NULL, "
-            "5, '" +
-                std::string(200, 'x') + "...')");
+            d_.insert_statement_head + " VALUES (1, NULL, 5, '" + std::string(200, 'x') + "...')");
   v = MakeChange(&b, nopk_, ChangeOp::kDelete, OldImage::kFull, Row{std::nullopt, "q"},
                  std::nullopt);
-  EXPECT_EQ(applier_->Statement(nopk_, v),
-            "DELETE FROM `applymy_t`.`nopk` WHERE `a` <=> NULL AND `b` <=> 'q' LIMIT 1");
+  EXPECT_EQ(applier_->Statement(nopk_, v), d_.nopk_delete_statement);
   v = MakeChange(&b, nopk_, ChangeOp::kTruncate, OldImage::kNone, std::nullopt, std::nullopt);
-  EXPECT_EQ(applier_->Statement(nopk_, v), "DELETE FROM `applymy_t`.`nopk`");
+  EXPECT_EQ(applier_->Statement(nopk_, v), d_.truncate_statement);
 }
 
 // The all-types table of the pairing tests: every value goes in by INSERT, changes by UPDATE,
 // and reads back canonically identical.
-TEST_F(MyApplierTest, AllTypesRoundTrip) {
-  session_->Execute(R"(CREATE TABLE alltypes (
-      id int PRIMARY KEY, b boolean, i2 smallint, i4 int NOT NULL, i8 bigint,
-      n_small decimal(10,2), n_big decimal(38,10), r4 float, r8 double,
-      s varchar(100), t longtext, bin longblob, d date, tm time(6), ts datetime(6)))");
-  const TableDef t = connector_->OpenCatalog()->GetTable("applymy_t", "alltypes");
+TEST_P(ApplierContractTest, AllTypesRoundTrip) {
+  session_->Execute(d_.alltypes_ddl);
+  const TableDef t = connector_->OpenCatalog()->GetTable(d_.schema, "alltypes");
   std::string all_bytes;
   for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
   const std::vector<Row> rows = {
@@ -359,7 +433,7 @@ TEST_F(MyApplierTest, AllTypesRoundTrip) {
 }
 
 // 100,000 single-row updates in transactions of 1,000 (logged, not asserted).
-TEST_F(MyApplierTest, UpdateThroughput) {
+TEST_P(ApplierContractTest, UpdateThroughput) {
   applier_->Begin();
   for (int i = 0; i < 1000; ++i) Insert({std::to_string(i), "n", "0", std::nullopt});
   applier_->Commit("task", cp_);
@@ -377,12 +451,16 @@ TEST_F(MyApplierTest, UpdateThroughput) {
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("MySQL applier: 100000 single-row updates in {:.2f} s = {:.0f} rows/s", secs,
-               100000 / secs);
-  std::printf("MySQL applier: 100000 single-row updates in %.2f s = %.0f rows/s\n", secs,
-              100000 / secs);
+  spdlog::info("{} applier: 100000 single-row updates in {:.2f} s = {:.0f} rows/s", d_.name,
+               secs, 100000 / secs);
+  std::printf("%s applier: 100000 single-row updates in %.2f s = %.0f rows/s\n",
+              d_.name.c_str(), secs, 100000 / secs);
   EXPECT_EQ(Rows("SELECT min(qty), max(qty) FROM items"), (std::vector<Row>{{"99", "99"}}));
 }
 
+INSTANTIATE_TEST_SUITE_P(Targets, ApplierContractTest,
+                         ::testing::Values(Engine::kMysql, Engine::kSqlite),
+                         [](const auto& info) { return std::string(EngineName(info.param)); });
+
 }  // namespace
-}  // namespace ferry::mysql
+}  // namespace ferry

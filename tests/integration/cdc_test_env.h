@@ -1,0 +1,191 @@
+// Shared helpers for the change-data-capture integration tests (cdc_*_test.cc,
+// batch_apply_test.cc): comparing a source schema with a target schema by canonical row hash,
+// waiting for a replica to converge, cleaning up replication slots, and CdcFixture, a
+// PostgreSQL source with one clean target (PostgreSQL, MariaDB or SQLite) for in-process
+// CdcTask runs.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "cdc/change.h"
+#include "engine/cdc_task.h"
+#include "test_env.h"
+
+namespace ferry::testing {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+inline std::string ReadText(const std::filesystem::path& f) {
+  std::ifstream in(f);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Number of spill files (*.spill) directly in `dir`; 0 when it does not exist.
+inline int SpillFiles(const std::filesystem::path& dir) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    n += e.path().extension() == ".spill";
+  }
+  return n;
+}
+
+// Digest of every table in `schema` except Ferry's control tables (awsdms_*).
+inline std::map<std::string, TableDigest> UserTableDigests(Connector& c,
+                                                           const std::string& schema) {
+  std::map<std::string, TableDigest> all = DigestAll(c, schema);
+  for (auto it = all.begin(); it != all.end();) {
+    it = it->first.rfind("awsdms_", 0) == 0 ? all.erase(it) : std::next(it);
+  }
+  return all;
+}
+
+// One line per table whose rows differ between `source` and `target` (or that the target
+// lacks); "" when both hold the same tables with the same rows.
+inline std::string DigestDiff(const std::map<std::string, TableDigest>& source,
+                              const std::map<std::string, TableDigest>& target) {
+  std::string out;
+  for (const auto& [name, d] : source) {
+    auto it = target.find(name);
+    if (it == target.end()) {
+      out += name + ": missing on the target\n";
+    } else if (it->second.rows != d.rows || it->second.hash != d.hash) {
+      out += fmt::format("{}: source {} rows {}, target {} rows {}\n", name, d.rows, d.HashHex(),
+                         it->second.rows, it->second.HashHex());
+    }
+  }
+  if (source.size() != target.size()) out += "table count differs\n";
+  return out;
+}
+
+// DigestDiff of the two schemas now; a read error (the target schema is not created yet, a
+// server restarting) is returned as the difference.
+inline std::string SchemaDiff(Connector& source, const std::string& source_schema,
+                              Connector& target, const std::string& target_schema) {
+  try {
+    return DigestDiff(UserTableDigests(source, source_schema),
+                      UserTableDigests(target, target_schema));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+// Waits until the target schema equals the source schema, or `timeout`; returns the last
+// difference ("" once equal).
+inline std::string Converge(Connector& source, const std::string& source_schema,
+                            Connector& target, const std::string& target_schema,
+                            std::chrono::seconds timeout,
+                            std::chrono::milliseconds poll = std::chrono::milliseconds(500)) {
+  const auto until = Clock::now() + timeout;
+  std::string diff;
+  while (Clock::now() < until) {
+    diff = SchemaDiff(source, source_schema, target, target_schema);
+    if (diff.empty()) return diff;
+    std::this_thread::sleep_for(poll);
+  }
+  return diff;
+}
+
+// Drops replication slot `slot` if it exists. A slot still held by a killed walsender goes
+// inactive within a moment: waits up to 5 s for that, then leaves it.
+inline void DropSlot(SqlSession& s, const std::string& slot) {
+  for (int i = 0; i < 50; ++i) {
+    auto rows =
+        s.Query("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+    if (rows.empty()) return;
+    if (rows[0][0].value_or("t") == "f") {
+      s.Execute("SELECT pg_drop_replication_slot('" + slot + "')");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// A PostgreSQL source (the test server) and one clean target for CdcTask runs in the test
+// process. Test fixtures derive from it (next to ::testing::Test) and call SetUpCdc from SetUp
+// after the FERRY_REQUIRE_* checks, and TearDownCdc from TearDown.
+class CdcFixture {
+ protected:
+  // `name` names the task (hyphens), its data directory and slot; the target is
+  // `target_schema` on the server (dropped first), or a fresh SQLite file ("main").
+  void SetUpCdc(Engine target, const std::string& name, const std::string& target_schema) {
+    source_ = Open(PostgresUri());
+    admin_ = source_->OpenSession();
+    task_ = name;
+    slot_ = cdc::DefaultCaptureObjectName(task_);
+    data_dir_ = std::filesystem::temp_directory_path() / fmt::format("ferry-{}-{}", name, ::getpid());
+    std::filesystem::remove_all(data_dir_);
+    DropSlot(*admin_, slot_);  // one left by an earlier failed run would hold WAL
+    switch (target) {
+      case Engine::kPostgres:
+        target_ = Open(PostgresUri());
+        target_schema_ = target_schema;
+        target_->OpenSession()->Execute("DROP SCHEMA IF EXISTS " + target_schema + " CASCADE");
+        break;
+      case Engine::kMysql:
+        target_ = Open(MysqlUri());
+        target_schema_ = target_schema;
+        target_->OpenSession()->Execute("DROP DATABASE IF EXISTS " + target_schema);
+        break;
+      case Engine::kSqlite:
+        sqlite_file_ = data_dir_.string() + ".db";
+        std::filesystem::remove(sqlite_file_);
+        target_ = Open("sqlite://" + sqlite_file_);
+        target_schema_ = "main";
+        break;
+    }
+  }
+  void TearDownCdc() {
+    if (admin_) {
+      try {
+        DropSlot(*admin_, slot_);
+        admin_->Execute("DROP PUBLICATION IF EXISTS " + slot_);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "cleanup: " << e.what();
+      }
+    }
+    if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (!sqlite_file_.empty()) std::filesystem::remove(sqlite_file_ + suffix);
+    }
+  }
+  // full-load-and-cdc with DROP_AND_CREATE, CommitTimeout 1 s and a 1 s heartbeat.
+  CdcTaskOptions BaseOptions(bool resume = false) const {
+    CdcTaskOptions o;
+    o.task = task_;
+    o.type = MigrationType::kFullLoadAndCdc;
+    o.data_dir = data_dir_;
+    o.resume = resume;
+    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
+    o.settings.change_processing_tuning.commit_timeout = 1;
+    o.heartbeat = std::chrono::seconds(1);
+    return o;
+  }
+  // Every table of `source_schema`, planned into the target.
+  std::vector<TablePlan> PlansFor(const std::string& source_schema) {
+    std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(source_schema);
+    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
+  }
+  std::string ConvergeFrom(const std::string& source_schema, std::chrono::seconds timeout) {
+    return Converge(*source_, source_schema, *target_, target_schema_, timeout);
+  }
+
+  std::unique_ptr<Connector> source_, target_;
+  std::unique_ptr<SqlSession> admin_;  // on the source
+  std::filesystem::path data_dir_;
+  std::string sqlite_file_, task_, slot_, target_schema_;
+};
+
+}  // namespace ferry::testing
