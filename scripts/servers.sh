@@ -149,6 +149,8 @@ max_wal_senders = 20
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# Benchmarks write GBs of WAL: fewer forced checkpoints, steadier timings.
+max_wal_size = 8GB
 EOF
   if ((EUID == 0)); then
     chown "$PG_USER": "$PG_CONF_EXTRA"

@@ -122,7 +122,7 @@ void ApplyStage::Run(BoundedQueue<CaptureItem>& queue) {
       const bool group_full =
           options_.batch_apply
               ? (options_.batch_split_size > 0 && group_changes_ >= options_.batch_split_size) ||
-                    age >= options_.batch_timeout_max || (dry && age >= options_.batch_timeout_min)
+                    age >= options_.batch_timeout_min || age >= options_.batch_timeout_max
               : group_changes_ >= options_.min_transaction_size || dry ||
                     age >= options_.commit_timeout;
       if (has_work && group_full) {
@@ -584,8 +584,49 @@ void ApplyStage::MakeLive(size_t table) {
   if (on_table_live) on_table_live(table);
 }
 
+void ApplyStage::OnTableDropped(size_t table) {
+  ApplyTable& t = tables_[table];
+  ++t.stats->cdc_ddls;
+  const std::string source = t.plan.source.QualifiedName();
+  if (t.mode != TableMode::kLive) {
+    // Its load reads a table that is gone and fails (or has failed): nothing to drop.
+    Log().warn("table {}: the source table was dropped before its changes went live", source);
+    return;
+  }
+  if (options_.handle_drop) {
+    const Dialect& d = target_.dialect();
+    const std::string sql = "DROP TABLE IF EXISTS " + d.QuoteIdentifier(t.plan.target.schema) +
+                            "." + d.QuoteIdentifier(t.plan.target.name);
+    for (bool done = false; !done;) {
+      try {
+        Log().info("table {}: dropped on the source, running on the target: {}", source, sql);
+        target_.OpenSession()->Execute(sql);
+        done = true;
+      } catch (const Error& e) {
+        if (IsTransient(e.kind()) && WaitToRetry(e)) continue;
+        if (stop_.requested()) return;
+        Suspend(t, fmt::format("the source table was dropped and the target table could not "
+                               "be dropped: {}",
+                               e.what()));
+        return;
+      }
+    }
+    ++t.stats->applied_ddls;
+  } else {
+    Log().warn("table {}: dropped on the source; the target table {} stays "
+               "(HandleSourceTableDropped is false)",
+               source, t.plan.target.QualifiedName());
+  }
+  std::lock_guard lock(t.stats->mu);
+  t.stats->state = kStateTableDropped;
+}
+
 void ApplyStage::OnTableChanged(const TableChanged& change) {
   if (change.table >= tables_.size()) return;
+  if (change.dropped) {
+    OnTableDropped(change.table);
+    return;
+  }
   ApplyTable& t = tables_[change.table];
   const TableDef before = t.captured;
   t.captured = change.def;

@@ -63,7 +63,8 @@ struct ApplyTable {
 // A source table's columns changed (the capture saw it before the changes that use them).
 struct TableChanged {
   uint32_t table = 0;
-  TableDef def;
+  TableDef def;          // the table's columns now (unused when dropped)
+  bool dropped = false;  // the source table is gone (CaptureSink::OnTableDropped)
 };
 
 using CaptureItem = std::variant<std::unique_ptr<CommittedTransaction>, TableChanged>;
@@ -93,14 +94,17 @@ struct ApplyOptions {
   std::filesystem::path cache_dir;  // spool files of pending tables
   Lsn resume_after = 0;  // transactions ending at or before were applied: dropped on arrival
   // ChangeProcessingDdlHandlingPolicy: HandleSourceTableAltered (ALTER TABLE replicated to the
-  // target, cdc/ddl_sync.h) and HandleSourceTableTruncated (TRUNCATE applied).
+  // target, cdc/ddl_sync.h), HandleSourceTableTruncated (TRUNCATE applied) and
+  // HandleSourceTableDropped (DROP TABLE on the source drops the target table).
   bool handle_alter = true;
   bool handle_truncate = true;
+  bool handle_drop = true;
   // Batch apply (TargetMetadata.BatchApplyEnabled): a group's changes are netted per row per
   // table (net_changes.h) and applied set-based (ChangeApplier::ApplyNet), tables without a
-  // primary key transactionally. A group is collected until batch_split_size changes (0 = no
-  // limit), or batch_timeout_max, or the queue runs dry after batch_timeout_min; a table's net
-  // changes are applied early past batch_memory_limit bytes. Apply conflicts are not detected.
+  // primary key transactionally. A group is applied once it is batch_timeout_min old (the
+  // stream keeps arriving meanwhile, so a slow target gets bigger batches), or at
+  // batch_split_size changes (0 = no limit), and never later than batch_timeout_max; a table's
+  // net changes are applied early past batch_memory_limit bytes. Apply conflicts are not detected.
   // A failed batch is applied again transactionally (so the error policies apply).
   bool batch_apply = false;
   std::chrono::milliseconds batch_timeout_min{1000};   // BatchApplyTimeoutMin
@@ -168,6 +172,7 @@ class ApplyStage {
   void HandleLoadedTables();
   void MakeLive(size_t table);
   void OnTableChanged(const TableChanged& change);
+  void OnTableDropped(size_t table);
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
   // Writes the control-table rows (apply exceptions, suspended tables) gathered meanwhile.
   void WriteControlRows();

@@ -71,6 +71,9 @@ class CaptureSink {
   // Table `table` has new columns on the source (ALTER TABLE seen in the stream): `def` is its
   // definition now. Called before the first change encoded with the new columns.
   virtual void OnTableChanged(uint32_t table, const TableDef& def) = 0;
+  // Table `table` no longer exists on the source (DROP TABLE), and every transaction that
+  // changed it before the drop has been delivered. Nothing of it follows.
+  virtual void OnTableDropped(uint32_t table) { (void)table; }
   // The source is at `position` and sent nothing for the selected tables since the last call.
   virtual void OnIdle(Lsn position) { (void)position; }
 };

@@ -65,6 +65,10 @@ class CdcTask::Sink : public cdc::CaptureSink {
     ++task_.pushed_;  // counted as a transaction so "everything applied" waits for it
     task_.queue_.Push(cdc::TableChanged{table, def});
   }
+  void OnTableDropped(uint32_t table) override {
+    ++task_.pushed_;
+    task_.queue_.Push(cdc::TableChanged{table, {}, true});
+  }
   void OnIdle(cdc::Lsn position) override {
     task_.idle_ = true;
     task_.server_position_ = position;
@@ -403,6 +407,8 @@ void CdcTask::Setup() {
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_altered;
   ao.handle_truncate =
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_truncated;
+  ao.handle_drop =
+      options_.settings.change_processing_ddl_handling_policy.handle_source_table_dropped;
   {
     const auto& tuning = options_.settings.change_processing_tuning;
     ao.batch_apply = options_.settings.target_metadata.batch_apply_enabled;

@@ -126,7 +126,10 @@ class CdcTask {
 
   std::unique_ptr<cdc::ChangeCapture> capture_;
   std::unique_ptr<cdc::TransactionBuffer> buffer_;
-  BoundedQueue<cdc::CaptureItem> queue_{256};
+  // Committed transactions waiting for the apply thread. Deep, so that the source keeps
+  // streaming while a group is applied; their memory counts against MemoryLimitTotal in the
+  // transaction buffer, which spills open transactions to stay within it.
+  BoundedQueue<cdc::CaptureItem> queue_{65536};
   std::unique_ptr<cdc::ApplyStage> apply_;
   std::thread capture_thread_, apply_thread_;
   cdc::Lsn stream_from_ = 0;

@@ -17,6 +17,8 @@ inline constexpr const char* kStateFullLoad = "Full load";
 inline constexpr const char* kStateCompleted = "Table completed";
 inline constexpr const char* kStateError = "Table error";
 inline constexpr const char* kStateCancelled = "Table cancelled";
+// The source table was dropped during change processing (HandleSourceTableDropped).
+inline constexpr const char* kStateTableDropped = "Table does not exist";
 
 using WallClock = std::chrono::system_clock;
 

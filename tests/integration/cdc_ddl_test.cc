@@ -94,12 +94,24 @@ TEST_P(CdcDdlTest, AlterTableBetweenChanges) {
   Run("INSERT INTO " + src_ + ".other VALUES (3, 'c')");
   EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after ADD and DROP in one transaction";
 
+  // DROP TABLE (HandleSourceTableDropped, default true): its last changes arrive, then the
+  // target table goes; the other table carries on.
+  Run("INSERT INTO " + src_ + ".other VALUES (4, 'd')");
+  Run("DROP TABLE " + src_ + ".other");
+  Run("INSERT INTO " + T() + " (id, title, n) VALUES (1007, 'after the drop', 7)");
+  EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after DROP TABLE other";
+
   task->Stop();
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
     std::lock_guard lock(st->mu);
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
+    if (st->SourceName() == src_ + ".other") {
+      EXPECT_EQ(st->state, kStateTableDropped);
+      EXPECT_EQ(st->applied_inserts, 2);
+      EXPECT_EQ(st->applied_ddls, 1);
+    }
   }
   task.reset();
 }

@@ -10,7 +10,12 @@
 #include <map>
 #include <thread>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
 #include "cdc/change.h"
+#include "logging/log.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -35,8 +40,14 @@ class RecordingSink : public cdc::CaptureSink {
     change_count_at_table_change.push_back(changes.size());
   }
   void OnIdle(cdc::Lsn position) override { idle.push_back(position); }
+  void OnTableDropped(uint32_t table) override {
+    dropped.push_back(table);
+    change_count_at_drop.push_back(changes.size());
+  }
 
   std::vector<uint32_t> begins;
+  std::vector<uint32_t> dropped;
+  std::vector<size_t> change_count_at_drop;
   std::vector<Change> changes;
   std::vector<cdc::TransactionInfo> commits;
   std::vector<std::pair<uint32_t, TableDef>> table_changes;
@@ -102,13 +113,17 @@ class PgCapture : public ::testing::Test {
 
   std::unique_ptr<PgChangeCapture> NewCapture(const std::string& task,
                                               std::vector<TableDef> tables,
-                                              bool export_snapshot = false) {
+                                              bool export_snapshot = false,
+                                              std::chrono::seconds heartbeat =
+                                                  std::chrono::seconds(0),
+                                              int64_t retained_wal_warning_bytes = 1 << 30) {
     cdc::CaptureOptions o;
     o.task = task;
     o.slot = task;
     o.tables = std::move(tables);
     o.export_snapshot = export_snapshot;
-    o.heartbeat = std::chrono::seconds(0);
+    o.heartbeat = heartbeat;
+    o.retained_wal_warning_bytes = retained_wal_warning_bytes;
     return std::make_unique<PgChangeCapture>(ParseEndpointUri(PostgresUri()).ValueOrThrow(), o);
   }
 
@@ -437,6 +452,90 @@ TEST_F(PgCapture, NamedPublicationMustCoverTheTables) {
     EXPECT_NE(std::string(e.what()).find("does not publish capture_t.p2"), std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// While the selected tables are idle, the heartbeat (a logical message every second) moves the
+// source's WAL, the stream passes it and reports it idle: confirming that keeps the slot from
+// holding WAL back.
+TEST_F(PgCapture, HeartbeatKeepsAnIdleSlotMoving) {
+  s_->Execute("CREATE TABLE capture_t.quiet (id integer PRIMARY KEY)");
+  auto cap = NewCapture("capture_heartbeat", {Def("quiet")}, false, std::chrono::seconds(1));
+  cdc::PrepareResult prep = cap->Prepare();
+  cap->Start(prep.start);
+  const cdc::Lsn before = *cdc::ParseLsn(*s_->Query("SELECT pg_current_wal_lsn()")[0][0]);
+  RecordingSink sink;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (std::chrono::steady_clock::now() < until) {
+    cap->Poll(sink, std::chrono::milliseconds(200));
+    if (!sink.idle.empty()) cap->Confirm(sink.idle.back());
+  }
+  ASSERT_FALSE(sink.idle.empty());
+  EXPECT_GT(sink.idle.back(), before) << "the idle position did not move past the heartbeat";
+  EXPECT_TRUE(sink.commits.empty()) << "a heartbeat is not a transaction of the task's tables";
+  // The slot follows (standby status updates carry the confirmed position).
+  cap->Poll(sink, std::chrono::milliseconds(200));
+  const auto rows = s_->Query(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = "
+      "'capture_heartbeat'");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GT(*cdc::ParseLsn(*rows[0][0]), before);
+  cap->DropSlot();
+}
+
+// A slot holding more WAL than the threshold is named in a warning, with what it means.
+TEST_F(PgCapture, RetainedWalOverTheThresholdIsAWarning) {
+  s_->Execute("CREATE TABLE capture_t.w (id integer PRIMARY KEY)");
+  auto cap = NewCapture("capture_retained", {Def("w")}, false, std::chrono::seconds(0), 1);
+  cdc::PrepareResult prep = cap->Prepare();
+  s_->Execute("INSERT INTO capture_t.w SELECT generate_series(1, 1000)");
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::logger& logger = logging::For(LogComponentId::kSourceCapture);
+  logger.sinks().push_back(sink);
+  cap->Start(prep.start);
+  RecordingSink rec;
+  cap->Poll(rec, std::chrono::milliseconds(300));
+  logger.sinks().pop_back();
+  EXPECT_NE(log.str().find("replication slot capture_retained of task 'capture_retained' "
+                           "retains"),
+            std::string::npos)
+      << log.str();
+  EXPECT_NE(log.str().find("the target is behind or the task is stopped"), std::string::npos)
+      << log.str();
+  EXPECT_EQ(log.str().find("ferry:ferry"), std::string::npos) << "a password in the log";
+  cap->DropSlot();
+}
+
+// DROP TABLE on the source is reported after every change the table committed before it.
+TEST_F(PgCapture, DroppedTableIsReportedAfterItsLastChanges) {
+  s_->Execute("CREATE TABLE capture_t.stays (id integer PRIMARY KEY)");
+  s_->Execute("CREATE TABLE capture_t.goes (id integer PRIMARY KEY)");
+  s_->Execute("ALTER TABLE capture_t.stays RENAME TO stays_renamed");
+  TableDef stays = Def("stays_renamed");
+  auto cap = NewCapture("capture_drop", {stays, Def("goes")}, false, std::chrono::seconds(1));
+  cdc::PrepareResult prep = cap->Prepare();
+  cap->Start(prep.start);
+  s_->Execute("INSERT INTO capture_t.goes VALUES (1), (2)");
+  s_->Execute("DROP TABLE capture_t.goes");
+  // A rename is not a drop.
+  s_->Execute("ALTER TABLE capture_t.stays_renamed RENAME TO stays_again");
+  RecordingSink sink;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (sink.dropped.empty() && std::chrono::steady_clock::now() < until) {
+    cap->Poll(sink, std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(sink.dropped.size(), 1u) << "the drop was not reported in 15 s";
+  EXPECT_EQ(sink.dropped[0], 1u);
+  EXPECT_EQ(sink.change_count_at_drop[0], 2u) << "reported before the table's last changes";
+  for (int i = 0; i < 10; ++i) cap->Poll(sink, std::chrono::milliseconds(200));
+  EXPECT_EQ(sink.dropped.size(), 1u) << "reported twice, or the renamed table as dropped";
+  cap->DropSlot();
 }
 
 }  // namespace

@@ -757,7 +757,8 @@ void PgChangeApplier::Rollback() noexcept {
       return;
     }
   }
-  PQclear(PQexec(c, "ROLLBACK"));
+  // Only inside a transaction: ROLLBACK outside one is a WARNING in the server's log.
+  if (PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
   if (PQstatus(c) != CONNECTION_OK) Reconnect();
 }
 

@@ -20,6 +20,8 @@ namespace {
 
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kWalCheckInterval = std::chrono::seconds(60);
+// How often the selected tables are looked for (at most; the heartbeat, when shorter, wins).
+constexpr auto kDropCheckInterval = std::chrono::seconds(10);
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -524,7 +526,59 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   const auto now = Clock::now();
   last_txn_ = now;
   last_wal_check_ = now - kWalCheckInterval;  // check once at the first poll
+  last_drop_check_ = now;
+  pending_drops_.clear();
+  if (table_oids_.size() != encoders_.size()) {
+    table_oids_.assign(encoders_.size(), 0);
+    dropped_.assign(encoders_.size(), false);
+    for (size_t i = 0; i < encoders_.size(); ++i) {
+      const TableDef& t = encoders_[i].def();
+      PgResult r = Sql().ExecParams("SELECT to_regclass(format('%I.%I', $1::text, $2::text))::oid",
+                                    {t.schema, t.name}, "resolving the OID of a captured table");
+      const std::optional<std::string> oid = GetText(r.get(), 0, 0);
+      if (oid) table_oids_[i] = static_cast<uint32_t>(std::stoul(*oid));
+    }
+  }
   SendStatus();
+}
+
+void PgChangeCapture::CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now) {
+  // Reported in stream order: once every transaction before the drop has been delivered.
+  for (auto it = pending_drops_.begin(); it != pending_drops_.end();) {
+    if (in_txn_ || streamed_end_ < it->at) {
+      ++it;
+      continue;
+    }
+    logging::For(LogComponentId::kSourceCapture)
+        .warn("table {} was dropped on the source", encoders_[it->table].def().QualifiedName());
+    dropped_[it->table] = true;
+    sink.OnTableDropped(it->table);
+    it = pending_drops_.erase(it);
+  }
+  const auto interval =
+      options_.heartbeat.count() > 0 ? std::min<Clock::duration>(options_.heartbeat, kDropCheckInterval)
+                                     : Clock::duration(kDropCheckInterval);
+  if (now - last_drop_check_ < interval) return;
+  last_drop_check_ = now;
+  std::string oids;
+  for (size_t i = 0; i < table_oids_.size(); ++i) {
+    if (table_oids_[i] == 0 || dropped_[i]) continue;
+    bool pending = false;
+    for (const PendingDrop& p : pending_drops_) pending |= p.table == i;
+    if (!pending) oids += (oids.empty() ? "" : ",") + std::to_string(table_oids_[i]);
+  }
+  if (oids.empty()) return;
+  PgResult r = Sql().ExecParams(
+      "SELECT o::oid, pg_current_wal_lsn()::text FROM unnest($1::oid[]) o "
+      "WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o)",
+      {"{" + oids + "}"}, "checking whether captured tables were dropped");
+  for (int row = 0; row < PQntuples(r.get()); ++row) {
+    const uint32_t oid = static_cast<uint32_t>(std::stoul(*GetText(r.get(), row, 0)));
+    const cdc::Lsn at = cdc::ParseLsn(*GetText(r.get(), row, 1)).value_or(server_end_);
+    for (size_t i = 0; i < table_oids_.size(); ++i) {
+      if (table_oids_[i] == oid) pending_drops_.push_back({static_cast<uint32_t>(i), at});
+    }
+  }
 }
 
 void PgChangeCapture::SendStatus() {
@@ -738,6 +792,7 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
   for (;;) {
     auto now = Clock::now();
     Housekeeping(now);
+    CheckDroppedTables(sink, now);
     char* buf = nullptr;
     const int n = PQgetCopyData(conn, &buf, 1);
     if (n > 0) {

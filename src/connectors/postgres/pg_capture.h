@@ -102,6 +102,9 @@ class PgChangeCapture : public cdc::ChangeCapture {
   uint32_t BaseOid(uint32_t oid);
   void SendStatus();
   void Housekeeping(Clock::time_point now);
+  // Looks for selected tables gone from the source (by OID: a rename is not a drop) and
+  // reports each once the stream has passed the position where it was found gone.
+  void CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now);
 
   EndpointUri uri_;
   cdc::CaptureOptions options_;
@@ -136,6 +139,14 @@ class PgChangeCapture : public cdc::ChangeCapture {
   Clock::time_point last_status_{};
   Clock::time_point last_txn_{};
   Clock::time_point last_wal_check_{};
+  Clock::time_point last_drop_check_{};
+  std::vector<uint32_t> table_oids_;  // per table id; 0 = unknown (resolved at Start)
+  std::vector<bool> dropped_;         // per table id: reported dropped
+  struct PendingDrop {
+    uint32_t table;
+    cdc::Lsn at;  // the source's WAL end when the table was found gone
+  };
+  std::vector<PendingDrop> pending_drops_;
 };
 
 }  // namespace ferry::postgres
