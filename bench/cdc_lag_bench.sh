@@ -27,6 +27,8 @@
 #      transactional apply) under /usr/bin/time; or CREATE SUBSCRIPTION with copy_data on a
 #      target holding the same (empty) tables. Waits until the initial copy is done and a
 #      probe row inserted after it has arrived through the change stream.
+#      Then a CHECKPOINT, and up to 60 s for the 1-minute load average to fall below 1.0 (the
+#      copy leaves dirty buffers and autovacuum work behind), for every replica alike.
 #   3. Runs pgbench -R RATE/4 for SECONDS_UNDER_LOAD seconds and, at the same time,
 #      bench/cdc_lag_probe.py: every 100 ms an insert of (seq, clock_timestamp()) into
 #      lag_probe on the source, while the target is polled every 10 ms for the highest seq
@@ -143,6 +145,12 @@ measure() {
   pg "$SRC_DB" -c "INSERT INTO lag_probe VALUES (2, clock_timestamp())"
   wait_for 120 "the first streamed probe" probe_arrived 2 ||
     die "$name: a row inserted after the initial copy did not arrive within 120 s"
+  # The initial copy leaves work behind (dirty buffers, autovacuum of the new tables): let the
+  # machine settle, the same way for every replica, so that the steady state is measured.
+  pg "$SRC_DB" -c "CHECKPOINT"
+  local settle=$((SECONDS + 60))
+  while (($(awk '{print ($1 > 1.0)}' /proc/loadavg))) && ((SECONDS < settle)); do sleep 1; done
+  log "$name: settled, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   log "$name: streaming; load: pgbench -R $TPS ($RATE row changes/s) for $LOAD_S s + probe"
   "${PGBENCH[@]}" -n -c "$CLIENTS" -j 2 -R "$TPS" -T "$LOAD_S" -P 10 "$SRC_DB" \
     >"$WORK/$name-pgbench.log" 2>&1 &

@@ -238,14 +238,7 @@ TEST_P(ApplierContractTest, DuplicateInsertAndMissingRowsAreIssuesTheTransaction
   // An update that changes nothing still matched its row.
   Apply(items_, ChangeOp::kUpdate, OldImage::kNone, std::nullopt,
         Row{"2", "two", "20", std::nullopt}, false, 6);
-  const std::vector<ApplyIssue> issues = applier_->Flush();
-  ASSERT_EQ(issues.size(), 3u);
-  EXPECT_EQ(issues[0].tag, 2u);
-  EXPECT_EQ(issues[0].outcome, ApplyOutcome::kDuplicate);
-  EXPECT_EQ(issues[1].tag, 4u);
-  EXPECT_EQ(issues[1].outcome, ApplyOutcome::kNoRow);
-  EXPECT_EQ(issues[2].tag, 5u);
-  EXPECT_EQ(issues[2].outcome, ApplyOutcome::kNoRow);
+  EXPECT_EQ(testing::IssuesText(applier_->Flush()), "2 duplicate, 4 no row, 5 no row");
   applier_->Commit("task", cp_);
   EXPECT_EQ(Rows("SELECT id, name FROM items ORDER BY id"),
             (std::vector<Row>{{"1", "one"}, {"2", "two"}}));
@@ -397,31 +390,7 @@ TEST_P(ApplierContractTest, AllTypesRoundTrip) {
   EXPECT_TRUE(applier_->Flush().empty());
   applier_->Commit("task", cp_);
 
-  struct Sink : BatchSink {
-    bool Push(Batch&& b) override {
-      batches.push_back(std::move(b));
-      return true;
-    }
-    void Warning(int, std::string_view) override {}
-    std::vector<Batch> batches;
-  } sink;
-  connector_->OpenReader()->Scan(t, ScanOptions{}, sink);
-  std::vector<Row> got;
-  for (const Batch& b : sink.batches) {
-    for (size_t r = 0; r < b.rows(); ++r) {
-      Row row;
-      for (int c = 0; c < b.columns(); ++c) {
-        if (b.IsNull(r, c)) {
-          row.emplace_back(std::nullopt);
-          continue;
-        }
-        std::string v;
-        AppendCanonical(b, r, c, t.columns[c].type, &v);
-        row.emplace_back(v);
-      }
-      got.push_back(row);
-    }
-  }
+  std::vector<Row> got = testing::ScanCanonical(*connector_, t);
   std::sort(got.begin(), got.end());
   std::vector<Row> want = {rows[0], r2, rows[2], rows[3]};
   ASSERT_EQ(got.size(), want.size());

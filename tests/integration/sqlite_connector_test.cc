@@ -66,23 +66,7 @@ class CollectSink : public BatchSink {
 // Every row as canonical text per column (nullopt for NULL), in scan order.
 using Row = std::vector<std::optional<std::string>>;
 std::vector<Row> Canonical(const CollectSink& sink, const TableDef& table) {
-  std::vector<Row> out;
-  for (const Batch& b : sink.batches) {
-    for (size_t r = 0; r < b.rows(); ++r) {
-      Row row;
-      for (int c = 0; c < b.columns(); ++c) {
-        if (b.IsNull(r, c)) {
-          row.emplace_back(std::nullopt);
-          continue;
-        }
-        std::string v;
-        AppendCanonical(b, r, c, table.columns[c].type, &v);
-        row.emplace_back(std::move(v));
-      }
-      out.push_back(std::move(row));
-    }
-  }
-  return out;
+  return testing::CanonicalRows(sink.batches, table);
 }
 
 const ColumnDef& ColumnNamed(const TableDef& t, const std::string& name) {

@@ -17,14 +17,17 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cdc/change_applier.h"
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
 #include "engine/plan.h"
 #include "engine/table_digest.h"
+#include "types/value_codec.h"
 
 namespace ferry::testing {
 
@@ -95,6 +98,58 @@ inline std::map<std::string, TableDigest> DigestAll(Connector& c, const std::str
   auto reader = c.OpenReader();
   for (const TableDef& t : c.OpenCatalog()->ListTables(schema)) {
     out[t.name] = DigestTable(*reader, t, keep_rows);
+  }
+  return out;
+}
+
+// A row as canonical text per column (nullopt for NULL).
+using CanonicalRow = std::vector<std::optional<std::string>>;
+
+// Every row of `batches` (read from `table`) as canonical text, in order.
+inline std::vector<CanonicalRow> CanonicalRows(const std::vector<Batch>& batches,
+                                               const TableDef& table) {
+  std::vector<CanonicalRow> out;
+  for (const Batch& b : batches) {
+    for (size_t r = 0; r < b.rows(); ++r) {
+      CanonicalRow row;
+      for (int c = 0; c < b.columns(); ++c) {
+        if (b.IsNull(r, c)) {
+          row.emplace_back(std::nullopt);
+          continue;
+        }
+        std::string v;
+        AppendCanonical(b, r, c, table.columns[c].type, &v);
+        row.emplace_back(std::move(v));
+      }
+      out.push_back(std::move(row));
+    }
+  }
+  return out;
+}
+
+// Scans every row of `table` through `c`'s reader, as canonical text, in scan order.
+inline std::vector<CanonicalRow> ScanCanonical(Connector& c, const TableDef& table) {
+  struct Sink : BatchSink {
+    bool Push(Batch&& b) override {
+      batches.push_back(std::move(b));
+      return true;
+    }
+    void Warning(int, std::string_view) override {}
+    std::vector<Batch> batches;
+  } sink;
+  c.OpenReader()->Scan(table, ScanOptions{}, sink);
+  return CanonicalRows(sink.batches, table);
+}
+
+// Apply issues (cdc/change_applier.h) as "tag outcome" text, e.g. "2 duplicate, 4 no row".
+inline std::string IssuesText(const std::vector<cdc::ApplyIssue>& issues) {
+  std::string out;
+  for (const cdc::ApplyIssue& i : issues) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(i.tag);
+    out += i.outcome == cdc::ApplyOutcome::kDuplicate ? " duplicate"
+           : i.outcome == cdc::ApplyOutcome::kNoRow   ? " no row"
+                                                      : " applied";
   }
   return out;
 }
