@@ -434,6 +434,33 @@ TEST_F(PgCapture, PrerequisitesNameTablesWithoutKey) {
   }
 }
 
+// A partitioned table's rows live in its partitions, and REPLICA IDENTITY FULL on the parent
+// does not reach them: each partition without a key is named.
+TEST_F(PgCapture, PrerequisitesNamePartitionsWithoutKey) {
+  s_->Execute(
+      "CREATE TABLE capture_t.parts (a integer, b text) PARTITION BY RANGE (a);"
+      "CREATE TABLE capture_t.parts_low PARTITION OF capture_t.parts FOR VALUES FROM (0) TO (10);"
+      "CREATE TABLE capture_t.parts_high PARTITION OF capture_t.parts "
+      "FOR VALUES FROM (10) TO (20);"
+      "ALTER TABLE capture_t.parts REPLICA IDENTITY FULL;"
+      "ALTER TABLE capture_t.parts_high REPLICA IDENTITY FULL;"
+      "CREATE TABLE capture_t.keyed (id integer PRIMARY KEY) PARTITION BY HASH (id);"
+      "CREATE TABLE capture_t.keyed_0 PARTITION OF capture_t.keyed "
+      "FOR VALUES WITH (MODULUS 1, REMAINDER 0)");
+  auto cap = NewCapture("capture_prereq_parts", {Def("parts"), Def("keyed")});
+  try {
+    cap->CheckPrerequisites();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("ALTER TABLE capture_t.parts_low REPLICA IDENTITY FULL"), std::string::npos)
+        << m;
+    EXPECT_EQ(m.find("parts_high"), std::string::npos) << m;
+    EXPECT_EQ(m.find("keyed"), std::string::npos) << m;
+  }
+}
+
 TEST_F(PgCapture, NamedPublicationMustCoverTheTables) {
   s_->Execute(
       "CREATE TABLE capture_t.p1 (id integer PRIMARY KEY);"

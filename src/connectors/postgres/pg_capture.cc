@@ -291,7 +291,7 @@ void PgChangeCapture::CheckPrerequisites() {
     PgResult tr = c.ExecParams(
         "SELECT c.relreplident, "
         "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
-        "pg_has_role(c.relowner, 'USAGE') "
+        "pg_has_role(c.relowner, 'USAGE'), c.relkind = 'p' "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2",
         {t.schema, t.name}, what);
@@ -303,7 +303,26 @@ void PgChangeCapture::CheckPrerequisites() {
     const std::string ident = *GetText(tr.get(), 0, 0);
     const bool pk = *GetText(tr.get(), 0, 1) == "t";
     const bool owner = *GetText(tr.get(), 0, 2) == "t";
-    if (ident == "n" || (ident == "d" && !pk)) {
+    const bool partitioned = *GetText(tr.get(), 0, 3) == "t";
+    if (partitioned) {
+      // The rows live in the leaf partitions, and each has its own replica identity (a
+      // partitioned table's REPLICA IDENTITY FULL does not reach them): check those.
+      PgResult leaves = c.ExecParams(
+          "SELECT n.nspname, c.relname, c.relreplident, "
+          "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+          "FROM pg_partition_tree(to_regclass(format('%I.%I', $1::text, $2::text))) pt "
+          "JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE pt.isleaf ORDER BY 1, 2",
+          {t.schema, t.name}, what);
+      for (int i = 0; i < PQntuples(leaves.get()); ++i) {
+        const std::string leaf_ident = *GetText(leaves.get(), i, 2);
+        const bool leaf_pk = *GetText(leaves.get(), i, 3) == "t";
+        if (leaf_ident == "n" || (leaf_ident == "d" && !leaf_pk)) {
+          f.tables_without_identity.push_back(
+              SqlName(*GetText(leaves.get(), i, 0), *GetText(leaves.get(), i, 1)));
+        }
+      }
+    } else if (ident == "n" || (ident == "d" && !pk)) {
       f.tables_without_identity.push_back(SqlName(t.schema, t.name));
     }
     if (!owner) f.not_owned_tables.push_back(SqlName(t.schema, t.name));
