@@ -116,6 +116,48 @@ TEST_P(CdcDdlTest, AlterTableBetweenChanges) {
   task.reset();
 }
 
+// HandleSourceTableDropped false: the source table goes, the target table and its rows stay.
+class CdcDropKept : public ::testing::Test, protected testing::CdcFixture {
+ protected:
+  void SetUp() override {
+    FERRY_REQUIRE_POSTGRES();
+    SetUpCdc(Engine::kSqlite, "ddl-drop-kept", "main");
+    admin_->Execute("DROP SCHEMA IF EXISTS ddl_keep CASCADE; CREATE SCHEMA ddl_keep");
+    admin_->Execute("CREATE TABLE ddl_keep.goes (id integer PRIMARY KEY, v text)");
+    admin_->Execute("CREATE TABLE ddl_keep.stays (id integer PRIMARY KEY)");
+    admin_->Execute("INSERT INTO ddl_keep.goes VALUES (1, 'a'), (2, 'b')");
+  }
+  void TearDown() override {
+    if (admin_) admin_->Execute("DROP SCHEMA IF EXISTS ddl_keep CASCADE");
+    TearDownCdc();
+  }
+};
+
+TEST_F(CdcDropKept, TargetTableStays) {
+  CdcTaskOptions o = BaseOptions();
+  o.settings.change_processing_ddl_handling_policy.handle_source_table_dropped = false;
+  auto task = std::make_unique<CdcTask>(*source_, *target_, PlansFor("ddl_keep"), o);
+  std::thread runner([&] { task->Run(); });
+  EXPECT_EQ(ConvergeFrom("ddl_keep", std::chrono::seconds(60)), "");
+  admin_->Execute("INSERT INTO ddl_keep.goes VALUES (3, 'c')");
+  admin_->Execute("DROP TABLE ddl_keep.goes");
+  // The drop is seen within a heartbeat or two; the target keeps the table with its 3 rows.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string state;
+  while (state != kStateTableDropped && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (const auto& st : task->stats()) {
+      std::lock_guard lock(st->mu);
+      if (st->source_table == "goes") state = st->state;
+    }
+  }
+  task->Stop();
+  runner.join();
+  EXPECT_EQ(state, kStateTableDropped);
+  EXPECT_FALSE(task->failed()) << task->stop_reason();
+  EXPECT_EQ(testing::UserTableDigests(*target_, "main")["goes"].rows, 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, CdcDdlTest,
                          ::testing::Values(Engine::kPostgres, Engine::kMysql, Engine::kSqlite),
                          [](const auto& info) { return std::string(EngineName(info.param)); });
