@@ -44,6 +44,9 @@ struct CaptureOptions {
   // Keep the slot moving while the selected tables are idle: every `heartbeat` the capture
   // writes a tiny logical message on the source (0 = off).
   std::chrono::seconds heartbeat{std::chrono::seconds(60)};
+  // Ask for transactions larger than the source's decoding memory while they are still open
+  // (PostgreSQL 14+: pgoutput streaming); they reach OnStreamedChange / OnAbort.
+  bool stream_in_progress = true;
   // Warn (log) when the slot retains more WAL than this many bytes (0 = never).
   int64_t retained_wal_warning_bytes = int64_t{1} << 30;
 };
@@ -64,6 +67,12 @@ class CaptureSink {
   virtual void OnBegin(uint32_t xid) = 0;
   // One change of `xid`, encoded (change.h) with the current columns of its table.
   virtual void OnChange(uint32_t xid, std::string_view record) = 0;
+  // One change of a transaction streamed before its commit, written by subtransaction `subxid`
+  // (== xid for the transaction itself): OnAbort(xid, subxid) may take it back.
+  virtual void OnStreamedChange(uint32_t xid, uint32_t subxid, std::string_view record) {
+    (void)subxid;
+    OnChange(xid, record);
+  }
   virtual void OnCommit(const TransactionInfo& txn) = 0;
   // A transaction streamed before its commit was rolled back (subxid == xid: all of it; else
   // only that subtransaction's changes). Only when the capture streams in-progress transactions.

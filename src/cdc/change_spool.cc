@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -86,6 +88,21 @@ void FrameWriter::AppendFramed(std::string_view frames) {
 void FrameWriter::Flush() {
   Write(buffer_);
   buffer_.clear();
+}
+
+void FrameWriter::Truncate(uint64_t size) {
+  if (size > bytes_) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("truncating '{}' to {} bytes, beyond its {} bytes", path_.string(),
+                            size, bytes_));
+  }
+  Flush();
+  if (std::fflush(file_) != 0 || ::ftruncate(::fileno(file_), static_cast<off_t>(size)) != 0 ||
+      std::fseek(file_, static_cast<long>(size), SEEK_SET) != 0) {
+    throw Error(ErrorKind::kIo, fmt::format("cannot truncate '{}' to {} bytes: {}",
+                                            path_.string(), size, std::strerror(errno)));
+  }
+  bytes_ = size;
 }
 
 void FrameWriter::ReleaseBuffer() {

@@ -46,6 +46,9 @@ class FrameWriter {
   void ReleaseBuffer();
   // Flushes and closes; further calls are errors. Idempotent.
   void Close();
+  // Drops everything from byte `size` on (size <= bytes(); a whole number of frames), so the
+  // next frame is written there.
+  void Truncate(uint64_t size);
 
   // Bytes of the file including the buffered ones (what a reader will find after Flush()).
   uint64_t bytes() const { return bytes_; }

@@ -86,6 +86,33 @@ struct TxnData {
     c.append(record);
   }
 
+  // Framed bytes held so far, in memory chunks or in the spill file.
+  uint64_t FramedBytes() const {
+    if (writer) return writer->bytes();
+    uint64_t n = 0;
+    for (const std::string& c : chunks) n += c.size();
+    return n;
+  }
+
+  // Drops every frame from byte `at` on (a whole number of frames).
+  void TruncateFrames(uint64_t at) {
+    if (writer) {
+      writer->Truncate(at);
+    } else {
+      uint64_t seen = 0;
+      size_t keep = 0;
+      for (; keep < chunks.size() && seen + chunks[keep].size() <= at; ++keep) {
+        seen += chunks[keep].size();
+      }
+      if (keep < chunks.size() && at > seen) chunks[keep++].resize(at - seen);
+      while (chunks.size() > keep) {
+        chunk_capacity -= chunks.back().capacity();
+        chunks.pop_back();
+      }
+    }
+    Sync();
+  }
+
   void DropChunks() {
     std::vector<std::string>().swap(chunks);
     chunk_capacity = 0;
@@ -105,6 +132,14 @@ struct TxnData {
   uint64_t file_bytes = 0;              // accounted in spilled_bytes_now
   size_t reader_capacity = 0;           // a CommittedTransaction's read buffer
   size_t accounted = 0;                 // accounted in memory_bytes
+  // Where each subtransaction's first record starts, in arrival order (streamed transactions).
+  struct Subtransaction {
+    uint32_t xid;
+    uint64_t framed_at;  // FramedBytes() before its first record
+    int64_t changes_at;
+    size_t bytes_at;
+  };
+  std::vector<Subtransaction> subtransactions;
 };
 
 }  // namespace detail
@@ -228,8 +263,13 @@ void TransactionBuffer::Begin(uint32_t xid) {
   Open(xid);
 }
 
-void TransactionBuffer::Add(uint32_t xid, std::string_view record) {
+void TransactionBuffer::Add(uint32_t xid, std::string_view record, uint32_t subxid) {
   TxnData& t = Open(xid);
+  if (subxid != 0 && subxid != xid) {
+    bool known = false;
+    for (const detail::TxnData::Subtransaction& s : t.subtransactions) known |= s.xid == subxid;
+    if (!known) t.subtransactions.push_back({subxid, t.FramedBytes(), t.changes, t.bytes});
+  }
   if (t.spilled) {
     t.writer->Append(record);
   } else {
@@ -332,10 +372,21 @@ std::unique_ptr<CommittedTransaction> TransactionBuffer::Commit(const Transactio
 
 void TransactionBuffer::Abort(uint32_t xid, uint32_t subxid) {
   if (subxid != xid) {
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("aborting subtransaction {} of transaction {} is not supported: the "
-                            "transaction buffer does not track records per subtransaction",
-                            subxid, xid));
+    auto it = open_.find(xid);
+    if (it == open_.end()) return;
+    TxnData& t = *it->second;
+    // Subtransactions nest: everything since the aborted one's first record is its own or its
+    // children's, so the transaction is cut back to there.
+    for (size_t i = 0; i < t.subtransactions.size(); ++i) {
+      if (t.subtransactions[i].xid != subxid) continue;
+      const detail::TxnData::Subtransaction s = t.subtransactions[i];
+      t.TruncateFrames(s.framed_at);
+      t.changes = s.changes_at;
+      t.bytes = s.bytes_at;
+      t.subtransactions.resize(i);
+      return;
+    }
+    return;  // it wrote nothing we hold
   }
   open_.erase(xid);
   accounting_->open_transactions = static_cast<int64_t>(open_.size());

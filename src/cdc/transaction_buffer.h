@@ -109,13 +109,16 @@ class TransactionBuffer {
   // it when Begin was not called. Spills as the limits say. Throws Error(kIo) for a spill
   // failure, Error(kInvalidArgument) when a spill is due and no spill_dir is set, Error(kData)
   // for a record of 4 GiB or more.
-  void Add(uint32_t xid, std::string_view record);
+  // `subxid`: the subtransaction that wrote it (streamed transactions; 0 or xid = the
+  // transaction itself), remembered so that Abort(xid, subxid) can take its records back.
+  void Add(uint32_t xid, std::string_view record, uint32_t subxid = 0);
   // Closes transaction info.xid and returns its records (an empty transaction when it was never
   // begun). Throws Error(kIo) when its spill file cannot be flushed.
   std::unique_ptr<CommittedTransaction> Commit(const TransactionInfo& info);
-  // Drops transaction `xid` (nothing when it is not open). Aborting a subtransaction
-  // (subxid != xid, streamed transactions) is not supported: records are not tracked per
-  // subtransaction, so this throws Error(kUnsupported).
+  // subxid == xid: drops transaction `xid` (nothing when it is not open). Else subtransaction
+  // `subxid` rolled back (ROLLBACK TO SAVEPOINT in a streamed transaction): drops its records
+  // and those of every subtransaction that began after it (they nest), nothing when it added
+  // none.
   void Abort(uint32_t xid, uint32_t subxid);
   // Drops every open transaction (after a reconnect the source sends them again).
   void Clear();

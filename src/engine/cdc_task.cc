@@ -53,6 +53,9 @@ class CdcTask::Sink : public cdc::CaptureSink {
   void OnChange(uint32_t xid, std::string_view record) override {
     task_.buffer_->Add(xid, record);
   }
+  void OnStreamedChange(uint32_t xid, uint32_t subxid, std::string_view record) override {
+    task_.buffer_->Add(xid, record, subxid);
+  }
   void OnCommit(const cdc::TransactionInfo& info) override {
     std::unique_ptr<cdc::CommittedTransaction> txn = task_.buffer_->Commit(info);
     task_.received_ = info.end_lsn;

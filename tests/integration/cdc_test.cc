@@ -259,3 +259,78 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// Transactions larger than the source's logical_decoding_work_mem (64kB here) are streamed
+// while they run; savepoints rolled back inside them and whole transactions rolled back must
+// leave no trace on the target, nested savepoints included, while a writer keeps committing
+// small transactions in between.
+class CdcStreaming : public ::testing::Test, protected testing::CdcFixture {
+ protected:
+  void SetUp() override {
+    FERRY_REQUIRE_POSTGRES();
+    ::setenv("PGOPTIONS", "-c logical_decoding_work_mem=64kB", 1);
+    SetUpCdc(Engine::kSqlite, "cdc-streaming", "main");
+    admin_->Execute("DROP SCHEMA IF EXISTS cdc_stream CASCADE; CREATE SCHEMA cdc_stream");
+    admin_->Execute("CREATE TABLE cdc_stream.t (id integer PRIMARY KEY, v text, n integer)");
+    admin_->Execute("INSERT INTO cdc_stream.t SELECT g, 'row ' || g, 0 "
+                    "FROM generate_series(1, 1000) g");
+  }
+  void TearDown() override {
+    if (admin_) admin_->Execute("DROP SCHEMA IF EXISTS cdc_stream CASCADE");
+    TearDownCdc();
+    ::unsetenv("PGOPTIONS");
+  }
+};
+
+TEST_F(CdcStreaming, SavepointsAndRollbacksInStreamedTransactions) {
+  auto task = std::make_unique<CdcTask>(*source_, *target_, PlansFor("cdc_stream"),
+                                        BaseOptions());
+  std::thread runner([&] { task->Run(); });
+  ASSERT_EQ(ConvergeFrom("cdc_stream", std::chrono::seconds(60)), "") << "after the load";
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    auto s = source_->OpenSession();
+    for (int i = 0; writing; ++i) {
+      s->Execute(fmt::format("UPDATE cdc_stream.t SET n = n + 1 WHERE id = {}", 1 + i % 1000));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const auto big = [](int from, int to) {
+    return fmt::format("INSERT INTO cdc_stream.t SELECT g, repeat('s', 300), g FROM "
+                       "generate_series({}, {}) g",
+                       from, to);
+  };
+  // Kept, rolled back to a savepoint (with one nested inside), kept again, updated.
+  admin_->Execute("BEGIN; " + big(10001, 13000) + "; SAVEPOINT a; " + big(20001, 23000) +
+                  "; SAVEPOINT b; " + big(30001, 33000) + "; ROLLBACK TO SAVEPOINT a; " +
+                  big(40001, 41000) + "; SAVEPOINT c; UPDATE cdc_stream.t SET v = 'c' "
+                  "WHERE id BETWEEN 10001 AND 10500; RELEASE SAVEPOINT c; COMMIT");
+  // Rolled back as a whole after streaming.
+  admin_->Execute("BEGIN; " + big(50001, 54000) + "; ROLLBACK");
+  // A savepoint rolled back after its parent's own changes, then a delete.
+  admin_->Execute("BEGIN; SAVEPOINT x; " + big(60001, 63000) + "; ROLLBACK TO SAVEPOINT x; "
+                  "DELETE FROM cdc_stream.t WHERE id BETWEEN 12001 AND 13000; COMMIT");
+  writing = false;
+  writer.join();
+  EXPECT_EQ(ConvergeFrom("cdc_stream", std::chrono::seconds(90)), "");
+  task->Stop();
+  runner.join();
+  EXPECT_FALSE(task->failed()) << task->stop_reason();
+  auto rows = admin_->Query("SELECT count(*) FROM cdc_stream.t");
+  EXPECT_EQ(*rows[0][0], "4000");  // 1000 + 3000 + 1000 - 1000
+  // The server's statistics say the slot streamed them (flushed when the walsender ends).
+  int64_t streamed = 0;
+  for (int i = 0; i < 50 && streamed < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto st = admin_->Query("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '" +
+                            slot_ + "'");
+    streamed = st.empty() || !st[0][0] ? 0 : std::stoll(*st[0][0]);
+  }
+  EXPECT_GE(streamed, 2) << "the large transactions were not streamed";
+}
+
+}  // namespace
+}  // namespace ferry

@@ -40,12 +40,20 @@ class RecordingSink : public cdc::CaptureSink {
     change_count_at_table_change.push_back(changes.size());
   }
   void OnIdle(cdc::Lsn position) override { idle.push_back(position); }
+  void OnStreamedChange(uint32_t xid, uint32_t subxid, std::string_view record) override {
+    ++streamed_changes;
+    if (subxid != xid) ++subtransaction_changes;
+    OnChange(xid, record);
+  }
+  void OnAbort(uint32_t xid, uint32_t subxid) override { aborts.emplace_back(xid, subxid); }
   void OnTableDropped(uint32_t table) override {
     dropped.push_back(table);
     change_count_at_drop.push_back(changes.size());
   }
 
   std::vector<uint32_t> begins;
+  int64_t streamed_changes = 0, subtransaction_changes = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> aborts;
   std::vector<uint32_t> dropped;
   std::vector<size_t> change_count_at_drop;
   std::vector<Change> changes;
@@ -562,6 +570,52 @@ TEST_F(PgCapture, DroppedTableIsReportedAfterItsLastChanges) {
   EXPECT_EQ(sink.change_count_at_drop[0], 2u) << "reported before the table's last changes";
   for (int i = 0; i < 10; ++i) cap->Poll(sink, std::chrono::milliseconds(200));
   EXPECT_EQ(sink.dropped.size(), 1u) << "reported twice, or the renamed table as dropped";
+  cap->DropSlot();
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Transactions over the server's logical_decoding_work_mem (64kB here, through PGOPTIONS on
+// the capture's connections) arrive while they run, their subtransactions named; a rolled-back
+// savepoint and a rolled-back transaction arrive as aborts.
+TEST_F(PgCapture, LargeTransactionsStreamWhileTheyRun) {
+  if (std::stoi(*s_->Query("SHOW server_version_num")[0][0]) < 140000) {
+    GTEST_SKIP() << "streaming in-progress transactions needs PostgreSQL 14";
+  }
+  s_->Execute("CREATE TABLE capture_t.big (id integer PRIMARY KEY, v text)");
+  struct Env {
+    Env() { ::setenv("PGOPTIONS", "-c logical_decoding_work_mem=64kB", 1); }
+    ~Env() { ::unsetenv("PGOPTIONS"); }
+  } env;
+  auto cap = NewCapture("capture_stream", {Def("big")});
+  cdc::PrepareResult prep = cap->Prepare();
+  cap->Start(prep.start);
+  const auto rows = [](int from, int to) {
+    return fmt::format("INSERT INTO capture_t.big SELECT g, repeat('x', 200) FROM "
+                       "generate_series({}, {}) g",
+                       from, to);
+  };
+  s_->Execute("BEGIN; " + rows(1, 2000) + "; SAVEPOINT a; " + rows(2001, 4000) +
+              "; ROLLBACK TO SAVEPOINT a; " + rows(5001, 5010) + "; COMMIT");
+  s_->Execute("BEGIN; " + rows(10001, 12000) + "; ROLLBACK");
+  s_->Execute("INSERT INTO capture_t.big VALUES (0, 'small')");
+  RecordingSink sink;
+  PollCommits(*cap, sink, 2);
+  EXPECT_GT(sink.streamed_changes, 0) << "nothing was streamed before its commit";
+  EXPECT_GT(sink.subtransaction_changes, 0) << "the savepoint's changes were not named";
+  bool sub_abort = false, whole_abort = false;
+  for (const auto& [xid, subxid] : sink.aborts) {
+    sub_abort |= subxid != xid;
+    whole_abort |= subxid == xid;
+  }
+  EXPECT_TRUE(sub_abort) << "ROLLBACK TO SAVEPOINT did not arrive";
+  EXPECT_TRUE(whole_abort) << "the rolled-back transaction did not arrive as an abort";
+  ASSERT_EQ(sink.commits.size(), 2u);
+  EXPECT_GT(sink.commits[1].end_lsn, sink.commits[0].end_lsn);
   cap->DropSlot();
 }
 

@@ -336,12 +336,8 @@ TEST_F(TransactionBufferTest, AbortAndMisuse) {
   buffer.Begin(1);
   for (int i = 0; i < 40000; ++i) buffer.Add(1, Record(i));
   EXPECT_EQ(SpillFiles(), 1);
-  try {
-    buffer.Abort(1, 2);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-  }
+  buffer.Abort(1, 2);  // a subtransaction that added nothing: nothing changes
+  EXPECT_EQ(SpillFiles(), 1);
   buffer.Abort(1, 1);
   EXPECT_EQ(SpillFiles(), 0);
   EXPECT_EQ(buffer.stats().open_transactions, 0u);
@@ -474,6 +470,51 @@ TEST_F(TransactionBufferTest, MalformedSpillFile) {
     }
   }
 }
+
+}  // namespace
+}  // namespace ferry::cdc
+
+namespace ferry::cdc {
+namespace {
+
+// ROLLBACK TO SAVEPOINT in a streamed transaction: the subtransaction's records, and those of
+// the subtransactions inside it, go; the others stay. In memory and spilled alike.
+class SubtransactionAbort : public TransactionBufferTest,
+                            public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SubtransactionAbort, DropsTheSubtransactionAndItsChildren) {
+  const bool spill = GetParam();
+  TransactionBuffer buffer(Limits(spill ? kFrameChunkBytes : size_t{1} << 30));
+  buffer.Begin(10);
+  int n = 0;
+  std::vector<int> want;
+  auto add = [&](uint32_t subxid, int count, bool kept) {
+    for (int i = 0; i < count; ++i, ++n) {
+      buffer.Add(10, Record(n), subxid);
+      if (kept) want.push_back(n);
+    }
+  };
+  add(10, 100, true);      // the transaction itself
+  add(11, 20000, false);   // SAVEPOINT a ... later rolled back
+  add(12, 20000, false);   //   SAVEPOINT b inside a
+  buffer.Abort(10, 12);    //   ROLLBACK TO b
+  add(11, 50, false);      // a goes on
+  buffer.Abort(10, 11);    // ROLLBACK TO a
+  add(13, 30, true);       // SAVEPOINT c, released
+  add(10, 10, true);
+  buffer.Abort(10, 99);    // a subtransaction that added nothing
+  EXPECT_EQ(SpillFiles(), spill ? 1 : 0);
+  auto t = buffer.Commit(Info(10));
+  EXPECT_EQ(t->changes(), static_cast<int64_t>(want.size()));
+  ChangeView v;
+  for (int expected : want) {
+    ASSERT_TRUE(t->Next(&v)) << "missing record " << expected;
+    ExpectRecord(v, expected);
+  }
+  EXPECT_FALSE(t->Next(&v));
+}
+
+INSTANTIATE_TEST_SUITE_P(InMemoryAndSpilled, SubtransactionAbort, ::testing::Bool());
 
 }  // namespace
 }  // namespace ferry::cdc

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -82,12 +83,16 @@ class PgChangeCapture::Replication {
     std::vector<const char*> keys = {"host",    "port",        "dbname",          "user",
                                      "password", "application_name", "connect_timeout",
                                      "replication", "options",  "client_encoding"};
+    // The settings that fix the values' text form, after the user's PGOPTIONS (which this
+    // explicit option would otherwise replace): e.g. -c logical_decoding_work_mem=256MB.
+    const char* user_options = std::getenv("PGOPTIONS");
+    const std::string options =
+        std::string(user_options ? user_options : "") +
+        " -c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 "
+        "-c bytea_output=hex -c lc_monetary=C";
     std::vector<const char*> values = {
         host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
-        app_name.c_str(), "10", "database",
-        "-c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 "
-        "-c bytea_output=hex -c lc_monetary=C",
-        "UTF8"};
+        app_name.c_str(), "10", "database", options.c_str(), "UTF8"};
     const std::string sslmode = uri.Param("sslmode");
     if (!sslmode.empty()) {
       keys.push_back("sslmode");
@@ -532,6 +537,9 @@ void PgChangeCapture::Start(cdc::Lsn from) {
       QuoteIdent(slot_), cdc::FormatLsn(from), proto, SqlLiteral(pubs));
   if (server_version_ >= 140000) {
     sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");
+    // Transactions larger than the server's logical_decoding_work_mem arrive while they run
+    // (their changes spill on Ferry's side, not in the server's pg_replslot).
+    if (proto >= 2 && options_.stream_in_progress) sql += ", streaming 'on'";
   }
   sql += ")";
   PgResult r(PQexec(repl_->get(), sql.c_str()));
@@ -539,6 +547,8 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   decoder_ = std::make_unique<pgoutput::Decoder>(proto);
   relations_.clear();
   in_txn_ = false;
+  in_stream_ = false;
+  open_streams_.clear();
   confirmed_ = from;
   reported_ = 0;
   streaming_ = true;
@@ -559,6 +569,15 @@ void PgChangeCapture::Start(cdc::Lsn from) {
     }
   }
   SendStatus();
+}
+
+void PgChangeCapture::Deliver(cdc::CaptureSink& sink, uint32_t message_xid) {
+  if (in_stream_) {
+    // Inside a stream block each change names the (sub)transaction that wrote it.
+    sink.OnStreamedChange(stream_xid_, message_xid, record_);
+  } else {
+    sink.OnChange(begin_.xid, record_);
+  }
 }
 
 void PgChangeCapture::CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now) {
@@ -742,32 +761,54 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     record_.clear();
     EncoderFor(ins->relation_id, lsn, "Insert").EncodeInsert(*ins, lsn, &record_);
     *table_data = true;
-    sink.OnChange(begin_.xid, record_);
+    Deliver(sink, ins->xid);
   } else if (auto* up = std::get_if<pgoutput::Update>(&m)) {
     record_.clear();
     EncoderFor(up->relation_id, lsn, "Update").EncodeUpdate(*up, lsn, &record_);
     *table_data = true;
-    sink.OnChange(begin_.xid, record_);
+    Deliver(sink, up->xid);
   } else if (auto* del = std::get_if<pgoutput::Delete>(&m)) {
     record_.clear();
     EncoderFor(del->relation_id, lsn, "Delete").EncodeDelete(*del, lsn, &record_);
     *table_data = true;
-    sink.OnChange(begin_.xid, record_);
+    Deliver(sink, del->xid);
   } else if (auto* tr = std::get_if<pgoutput::Truncate>(&m)) {
     *table_data = true;
     for (uint32_t rid : tr->relation_ids) {
       record_.clear();
       EncoderFor(rid, lsn, "Truncate").EncodeTruncate(&record_);
-      sink.OnChange(begin_.xid, record_);
+      Deliver(sink, tr->xid);
     }
-  } else if (std::holds_alternative<pgoutput::StreamStart>(m) ||
-             std::holds_alternative<pgoutput::StreamStop>(m) ||
-             std::holds_alternative<pgoutput::StreamCommit>(m) ||
-             std::holds_alternative<pgoutput::StreamAbort>(m)) {
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("replication slot {} at LSN {}: the server streams an in-progress "
-                            "transaction, which Ferry did not ask for",
-                            slot_, cdc::FormatLsn(lsn)));
+  } else if (auto* ss = std::get_if<pgoutput::StreamStart>(&m)) {
+    // A block of an in-progress transaction; others may commit between blocks.
+    in_stream_ = true;
+    stream_xid_ = ss->xid;
+    *table_data = true;
+    if (ss->first_segment) {
+      open_streams_.insert(ss->xid);
+      sink.OnBegin(ss->xid);
+    } else if (open_streams_.count(ss->xid) == 0) {
+      throw Error(ErrorKind::kData,
+                  fmt::format("replication slot {} at LSN {}: streamed transaction {} goes on, "
+                              "but its first part was never received",
+                              slot_, cdc::FormatLsn(lsn), ss->xid));
+    }
+  } else if (std::holds_alternative<pgoutput::StreamStop>(m)) {
+    in_stream_ = false;
+  } else if (auto* sc = std::get_if<pgoutput::StreamCommit>(&m)) {
+    cdc::TransactionInfo info;
+    info.xid = sc->xid;
+    info.commit_lsn = sc->commit_lsn;
+    info.end_lsn = sc->end_lsn;
+    info.commit_time_us = sc->commit_time + kPgEpochMicros;
+    open_streams_.erase(sc->xid);
+    *table_data = true;
+    last_txn_ = Clock::now();
+    sink.OnCommit(info);
+  } else if (auto* sa = std::get_if<pgoutput::StreamAbort>(&m)) {
+    if (sa->subxid == sa->xid) open_streams_.erase(sa->xid);
+    *table_data = true;
+    sink.OnAbort(sa->xid, sa->subxid);
   }
   // Origin, Type and logical messages carry nothing Ferry applies.
 }
@@ -856,7 +897,10 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
                 fmt::format("the replication stream of slot {} from {} was lost: {}", slot_,
                             repl_->where(), repl_->Scrub(Trim(PQerrorMessage(conn)))));
   }
-  if (!table_data && !in_txn_ && streamed_end_ != 0) sink.OnIdle(streamed_end_);
+  // Not idle while a streamed transaction is open: its start must not be confirmed past.
+  if (!table_data && !in_txn_ && open_streams_.empty() && streamed_end_ != 0) {
+    sink.OnIdle(streamed_end_);
+  }
 }
 
 void PgChangeCapture::DropSlot() {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -105,6 +106,9 @@ class PgChangeCapture : public cdc::ChangeCapture {
   // Looks for selected tables gone from the source (by OID: a rename is not a drop) and
   // reports each once the stream has passed the position where it was found gone.
   void CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now);
+  // Hands record_ (one change) to the sink: as a change of the open transaction, or inside a
+  // stream block, of the streamed transaction with the subtransaction that wrote it.
+  void Deliver(cdc::CaptureSink& sink, uint32_t message_xid);
 
   EndpointUri uri_;
   cdc::CaptureOptions options_;
@@ -127,6 +131,11 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::unordered_map<uint32_t, uint32_t> base_oids_;  // type OID -> base type (domains)
   bool in_txn_ = false;
   pgoutput::Begin begin_;
+  // Streamed in-progress transactions (pgoutput streaming): inside a Stream Start/Stop block,
+  // and every transaction streamed but neither committed nor aborted yet.
+  bool in_stream_ = false;
+  uint32_t stream_xid_ = 0;
+  std::set<uint32_t> open_streams_;
   std::string record_;
 
   cdc::Lsn confirmed_ = 0;
