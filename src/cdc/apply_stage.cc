@@ -267,6 +267,13 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
   control_rows_.push_back({true, t.plan.target.schema, t.plan.target.name, "", reason});
 }
 
+bool ApplyStage::Applies(const ApplyTable& t, const TransactionInfo& info,
+                         const ChangeView& v) const {
+  if (t.mode != TableMode::kLive || info.end_lsn <= t.skip_through) return false;
+  // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
+  return v.op != ChangeOp::kTruncate || options_.handle_truncate;
+}
+
 void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
                                 Position* current) {
   if (options_.batch_apply && !one_by_one && skip.empty()) {
@@ -292,10 +299,7 @@ void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
     while (txn.Next(&v)) {
       ++idx;
       ApplyTable& t = tables_[v.table];
-      if (t.mode != TableMode::kLive || txn.info().end_lsn <= t.skip_through) continue;
-      // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
-      if (v.op == ChangeOp::kTruncate && !options_.handle_truncate) continue;
-      if (skip.count({g, idx})) continue;
+      if (!Applies(t, txn.info(), v) || skip.count({g, idx})) continue;
       *current = {g, idx};
       Apply(t, v, txn.info(), (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx));
       if (one_by_one) HandleIssues(applier_->Flush());
@@ -709,9 +713,7 @@ void ApplyStage::ApplyGroupNet() {
     while (txn.Next(&v)) {
       ++idx;
       ApplyTable& t = tables_[v.table];
-      if (t.mode != TableMode::kLive || txn.info().end_lsn <= t.skip_through) continue;
-      // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
-      if (v.op == ChangeOp::kTruncate && !options_.handle_truncate) continue;
+      if (!Applies(t, txn.info(), v)) continue;
       const uint64_t tag = (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx);
       if (t.plan.target.primary_key.empty()) {
         std::unique_ptr<Batch>& rows = appends[v.table];

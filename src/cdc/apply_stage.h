@@ -180,6 +180,9 @@ class ApplyStage {
   void Suspend(ApplyTable& t, const std::string& reason);
   void Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info, uint64_t tag);
   ChangeView MapChange(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info);
+  // Whether a change of a group goes to the target: its table is live, the transaction is
+  // past what the table's snapshot holds, and it is not a TRUNCATE the settings ignore.
+  bool Applies(const ApplyTable& t, const TransactionInfo& info, const ChangeView& v) const;
   // Batch apply of the whole group in one target transaction (see ApplyOptions::batch_apply).
   // Throws on failure, after which the caller rolls back.
   void ApplyGroupNet();
