@@ -34,6 +34,8 @@ class PrivateServers {
         my_port_(54000 + ::getpid() % 1000) {}
   ~PrivateServers() {
     if (started_) Run("stop");
+    std::filesystem::remove(dir_.string() + ".log");
+    std::filesystem::remove(dir_.string() + ".lock");  // servers.sh's lock beside the base
   }
   // Runs `servers.sh <command>`; false (with its output in `log()`) when it fails.
   bool Run(const std::string& command) {

@@ -254,7 +254,7 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
              "WHERE slot_name LIKE 'ferry_cdc_cli%' AND NOT active");
   s->Execute("DROP SCHEMA cdc_cli CASCADE");
   std::filesystem::remove_all(dir);
-  std::filesystem::remove(db);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
 }
 
 }  // namespace

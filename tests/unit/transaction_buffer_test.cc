@@ -47,9 +47,10 @@ void ExpectRecord(const ChangeView& v, int64_t i, uint32_t table = 1, size_t pad
 class TransactionBufferTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : test) c = c == '/' ? '_' : c;  // parameterised tests: "Name/0"
     dir_ = fs::temp_directory_path() /
-           ("ferry-buffer-txn-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ferry-buffer-txn-" + std::to_string(::getpid()) + "-" + test);
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
