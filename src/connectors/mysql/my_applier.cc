@@ -34,33 +34,6 @@ constexpr size_t kPacketMargin = 4096;
 
 std::atomic<size_t> g_statement_limit_for_testing{0};
 
-// The local-infile callbacks serve one in-memory row, whatever file name the server asks for:
-// no file on disk is ever read.
-struct InfileSource {
-  const std::string* data;
-  size_t pos;
-};
-
-int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
-  *ptr = userdata;
-  return 0;
-}
-
-int InfileRead(void* ptr, char* buf, unsigned int len) {
-  auto* src = static_cast<InfileSource*>(ptr);
-  const size_t n = std::min<size_t>(len, src->data->size() - src->pos);
-  std::memcpy(buf, src->data->data() + src->pos, n);
-  src->pos += n;
-  return static_cast<int>(n);
-}
-
-void InfileEnd(void* /*ptr*/) {}
-
-int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
-  std::snprintf(msg, len, "ferry: in-memory LOAD DATA source failed");
-  return 2000;  // CR_UNKNOWN_ERROR
-}
-
 // Appends `v` as a quoted MySQL string literal (backslash escapes, NO_BACKSLASH_ESCAPES off).
 void AppendQuoted(std::string_view v, std::string* out) {
   out->push_back('\'');
@@ -328,15 +301,10 @@ uint64_t MyChangeApplier::LoadRow(TableInfo& info, const Batch& rows, size_t row
   load_buffer_.push_back('\n');
   MyConnection& conn = Conn();
   MYSQL* my = conn.get();
-  InfileSource src{&load_buffer_, 0};
-  mysql_set_local_infile_handler(my, InfileInit, InfileRead, InfileEnd, InfileError, &src);
   const std::string what = fmt::format(
       "loading one changed row into MySQL table {} (its statement would be too long)",
       info.def.QualifiedName());
-  const int status = mysql_real_query(my, info.load_sql.data(), info.load_sql.size());
-  mysql_set_local_infile_default(my);
-  if (status != 0) conn.ThrowLastError(what);
-  const my_ulonglong loaded = mysql_affected_rows(my);
+  const uint64_t loaded = conn.LoadDataFromMemory(info.load_sql, load_buffer_, what);
   if (load_buffer_.capacity() > (64u << 20)) std::string().swap(load_buffer_);
   if (mysql_warning_count(my) != 0 || loaded > 1) {
     // LOAD DATA LOCAL turns errors into warnings (IGNORE): a duplicate key is the only one

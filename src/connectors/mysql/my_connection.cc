@@ -4,6 +4,11 @@
 #include <fmt/format.h>
 #include <mysqld_error.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
 namespace ferry::mysql {
 
 ErrorKind KindForMysqlError(unsigned code) {
@@ -116,6 +121,46 @@ void MyConnection::ThrowLastError(std::string_view what) const {
   throw Error(KindForMysqlError(code),
               fmt::format("{}{}{} (MySQL error {} on {})", what, what.empty() ? "" : ": ",
                           mysql_error(my_), code, Where()));
+}
+
+namespace {
+
+// The local-infile callbacks serve one in-memory buffer.
+struct InfileSource {
+  const std::string* data;
+  size_t pos;
+};
+
+int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
+  *ptr = userdata;
+  return 0;
+}
+
+int InfileRead(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<InfileSource*>(ptr);
+  const size_t n = std::min<size_t>(len, src->data->size() - src->pos);
+  std::memcpy(buf, src->data->data() + src->pos, n);
+  src->pos += n;
+  return static_cast<int>(n);
+}
+
+void InfileEnd(void* /*ptr*/) {}
+
+int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
+  std::snprintf(msg, len, "ferry: in-memory LOAD DATA source failed");
+  return 2000;  // CR_UNKNOWN_ERROR
+}
+
+}  // namespace
+
+uint64_t MyConnection::LoadDataFromMemory(std::string_view load_sql, const std::string& data,
+                                          std::string_view what) {
+  InfileSource src{&data, 0};
+  mysql_set_local_infile_handler(my_, InfileInit, InfileRead, InfileEnd, InfileError, &src);
+  const int status = mysql_real_query(my_, load_sql.data(), load_sql.size());
+  mysql_set_local_infile_default(my_);
+  if (status != 0) ThrowLastError(what);
+  return mysql_affected_rows(my_);
 }
 
 void MyConnection::Execute(std::string_view sql, std::string_view what) {

@@ -72,6 +72,12 @@ class MyConnection {
   // socket one at a time and memory stays flat.
   MyResult QueryStreaming(std::string_view sql, std::string_view what = {});
 
+  // Runs `load_sql`, a LOAD DATA LOCAL INFILE statement, feeding it `data` from memory whatever
+  // file name it asks for (no file on disk is ever read); returns the rows affected. Throws
+  // like Execute.
+  uint64_t LoadDataFromMemory(std::string_view load_sql, const std::string& data,
+                              std::string_view what);
+
   // Throws the Error for the connection's last failure: kind from the error code, message
   // "<what>: <server text> (MySQL error <code>)".
   [[noreturn]] void ThrowLastError(std::string_view what) const;

@@ -12,34 +12,7 @@ namespace ferry::mysql {
 
 namespace {
 
-// The local-infile callbacks serve exactly one in-memory buffer, whatever file name the
-// server asks for: no file on disk is ever read.
-struct InfileSource {
-  const std::string* data;
-  size_t pos;
-};
-
-int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
-  *ptr = userdata;
-  return 0;
-}
-
-int InfileRead(void* ptr, char* buf, unsigned int len) {
-  auto* src = static_cast<InfileSource*>(ptr);
-  const size_t n = std::min<size_t>(len, src->data->size() - src->pos);
-  std::memcpy(buf, src->data->data() + src->pos, n);
-  src->pos += n;
-  return static_cast<int>(n);
-}
-
-void InfileEnd(void* /*ptr*/) {}
-
 const std::string kNoDatabase;
-
-int InfileError(void* /*ptr*/, char* msg, unsigned int len) {
-  std::snprintf(msg, len, "ferry: in-memory LOAD DATA source failed");
-  return 2000;  // CR_UNKNOWN_ERROR
-}
 
 }  // namespace
 
@@ -167,13 +140,8 @@ void MyTableWriter::Write(const Batch& batch) {
     }
     buffer_.push_back('\n');
   }
-  InfileSource src{&buffer_, 0};
-  mysql_set_local_infile_handler(conn_.get(), InfileInit, InfileRead, InfileEnd, InfileError, &src);
   const std::string what = fmt::format("loading MySQL table {}", qualified_);
-  if (mysql_real_query(conn_.get(), load_sql_.data(), load_sql_.size()) != 0) {
-    conn_.ThrowLastError(what);
-  }
-  const my_ulonglong loaded = mysql_affected_rows(conn_.get());
+  const uint64_t loaded = conn_.LoadDataFromMemory(load_sql_, buffer_, what);
   if (mysql_warning_count(conn_.get()) != 0 || loaded != rows) {
     // Strict mode makes bad values errors and every value was checked before sending, so a
     // warning means something we do not understand: stop rather than keep a changed value.
