@@ -144,6 +144,12 @@ void ApplyStage::Handle(CaptureItem item) {
   if (auto* changed = std::get_if<TableChanged>(&item)) {
     if (!group_.empty() || group_last_) CommitGroup();
     OnTableChanged(*changed);
+    ++done_txns_;
+    return;
+  }
+  if (auto* idle = std::get_if<IdlePosition>(&item)) {
+    OnIdle(idle->position);
+    ++done_txns_;
     return;
   }
   Route(std::move(std::get<std::unique_ptr<CommittedTransaction>>(item)));
@@ -197,16 +203,72 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
   }
 }
 
+void ApplyStage::OnIdle(Lsn position) {
+  // Every transaction ending at or before `position` was routed already, so a later one (or
+  // one sent again after a capture reconnect) is new only past it.
+  if (position <= last_seen_) return;
+  last_seen_ = position;
+  if (group_.empty() && group_changes_ == 0 && !group_last_) {
+    group_started_ = std::chrono::steady_clock::now();
+  }
+  TransactionInfo at = group_last_ ? *group_last_ : TransactionInfo{};
+  if (!group_last_) at.commit_time_us = applied_time_us_.load();
+  at.commit_lsn = position;
+  at.end_lsn = position;
+  group_last_ = at;
+}
+
 ChangeView ApplyStage::MapChange(ApplyTable& t, const ChangeView& raw,
                                  const TransactionInfo& info) {
   if (raw.op == ChangeOp::kTruncate) return t.mapper->Map(raw, HeaderValues{});
   return t.mapper->Map(raw, ChangeHeader(raw, info));
 }
 
-void ApplyStage::Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info,
+std::optional<ChangeView> ApplyStage::Filter(const ApplyTable& t, const ChangeView& raw,
+                                             bool* upsert) {
+  *upsert = false;
+  if (!t.filter || raw.op == ChangeOp::kTruncate || raw.op == ChangeOp::kDelete) return raw;
+  const std::optional<bool> now = t.filter->Matches(*raw.rows, raw.new_row);
+  if (raw.op == ChangeOp::kInsert) {
+    if (now.value_or(true)) return raw;
+    return std::nullopt;
+  }
+  // An update. Its old image tells whether the row was in the target (REPLICA IDENTITY FULL
+  // sends it whole); without it, the target decides: an update that matches no row inserts.
+  std::optional<bool> before;
+  if (raw.old_row >= 0 && raw.old_kind == OldImage::kFull) {
+    before = t.filter->Matches(*raw.rows, raw.old_row);
+  }
+  if (!now) {
+    // A filtered column the update did not send (unchanged TOAST): unchanged, so the row is
+    // where it was; a plain update (matching no row is fine here).
+    return raw;
+  }
+  if (*now) {
+    *upsert = !before || !*before;
+    return raw;
+  }
+  if (before && !*before) return std::nullopt;  // outside before and after
+  // It leaves the filter: delete it, found by its old key (or the new image's key columns).
+  ChangeView del = raw;
+  del.op = ChangeOp::kDelete;
+  if (raw.old_row < 0) {
+    del.old_row = raw.new_row;
+    del.old_kind = OldImage::kKey;
+  }
+  del.new_row = -1;
+  return del;
+}
+
+void ApplyStage::Apply(ApplyTable& t, const ChangeView& in, const TransactionInfo& info,
                        uint64_t tag) {
+  bool filter_upsert = false;
+  const std::optional<ChangeView> raw_change = Filter(t, in, &filter_upsert);
+  if (!raw_change) return;
+  const ChangeView& raw = *raw_change;
   const ChangeView mapped = MapChange(t, raw, info);
-  const bool upsert = (raw.op == ChangeOp::kInsert && options_.upsert_inserts) ||
+  const bool upsert = filter_upsert ||
+                      (raw.op == ChangeOp::kInsert && options_.upsert_inserts) ||
                       (raw.op == ChangeOp::kUpdate && options_.upsert_updates);
   applier_->Apply(t.plan.target, mapped, upsert, tag);
   switch (raw.op) {
@@ -323,6 +385,15 @@ void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
     ChangeView v;
     Locate({g, idx}, &v);
     ApplyTable& t = tables_[v.table];
+    if (t.filter && issue.outcome == ApplyOutcome::kNoRow) {
+      // The row was outside the filter, so not on the target: nothing to do, nothing applied.
+      bool upsert = false;
+      const std::optional<ChangeView> f = Filter(t, v, &upsert);
+      const ChangeOp op = f ? f->op : v.op;
+      if (op == ChangeOp::kUpdate) --t.pending_updates;
+      if (op == ChangeOp::kDelete) --t.pending_deletes;
+      continue;
+    }
     const char op = static_cast<char>(v.op);
     const ErrorDecision d = policies_.OnApplyConflict(t.plan.target.QualifiedName(), op);
     const ChangeView mapped = MapChange(t, v, txn.info());
@@ -635,6 +706,15 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   const TableDef before = t.captured;
   t.captured = change.def;
   ++t.stats->cdc_ddls;
+  if (t.filter) {
+    try {
+      t.filter->Rebind(change.def);
+    } catch (const Error& e) {
+      Suspend(t, fmt::format("the source table changed and its filter cannot be evaluated: {}",
+                             e.what()));
+      return;
+    }
+  }
   if (t.mode != TableMode::kLive) {
     // Pending: the full load creates and fills the target with the columns it planned, and
     // cached changes follow them; suspended: nothing reaches the target.
@@ -715,6 +795,9 @@ void ApplyStage::ApplyGroupNet() {
       ApplyTable& t = tables_[v.table];
       if (!Applies(t, txn.info(), v)) continue;
       const uint64_t tag = (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx);
+      bool filter_upsert = false;  // implied: a net change replaces the whole row
+      const std::optional<ChangeView> filtered = Filter(t, v, &filter_upsert);
+      if (!filtered) continue;
       if (t.plan.target.primary_key.empty()) {
         std::unique_ptr<Batch>& rows = appends[v.table];
         if (!rows) {
@@ -752,12 +835,12 @@ void ApplyStage::ApplyGroupNet() {
         net = std::make_unique<NetChanges>(t.plan.target);
         used.push_back(v.table);
       }
-      if (!net->Add(MapChange(t, v, txn.info()))) {
+      if (!net->Add(MapChange(t, *filtered, txn.info()))) {
         apply_net(t, *net);
         Apply(t, v, txn.info(), tag);
         continue;
       }
-      switch (v.op) {
+      switch (filtered->op) {
         case ChangeOp::kInsert: ++t.pending_inserts; break;
         case ChangeOp::kUpdate: ++t.pending_updates; break;
         case ChangeOp::kDelete: ++t.pending_deletes; break;

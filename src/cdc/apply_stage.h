@@ -35,6 +35,7 @@
 #include "cdc/change_applier.h"
 #include "cdc/change_mapper.h"
 #include "cdc/change_spool.h"
+#include "cdc/row_filter.h"
 #include "cdc/transaction_buffer.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
@@ -51,6 +52,9 @@ struct ApplyTable {
   TablePlan plan;
   TableDef captured;  // the source table as the capture encodes it now
   std::unique_ptr<ChangeMapper> mapper;
+  // The table's source filters (plan.filters), when it has any: the target holds exactly the
+  // source rows that satisfy them (see ApplyStage::Filter).
+  std::unique_ptr<RowFilter> filter;
   TableMode mode = TableMode::kPending;
   Lsn load_position = 0;  // pending: transactions ending at or before are in the loaded rows
   Lsn skip_through = 0;   // live: transactions ending at or before were applied before
@@ -67,7 +71,16 @@ struct TableChanged {
   bool dropped = false;  // the source table is gone (CaptureSink::OnTableDropped)
 };
 
-using CaptureItem = std::variant<std::unique_ptr<CommittedTransaction>, TableChanged>;
+// The source is at `position` and every transaction ending at or before it has been queued
+// (CaptureSink::OnIdle): the checkpoint may move there, so the source can be told to release
+// WAL the task's tables never used, while its confirmed position never passes the target's
+// checkpoint.
+struct IdlePosition {
+  Lsn position = 0;
+};
+
+using CaptureItem =
+    std::variant<std::unique_ptr<CommittedTransaction>, TableChanged, IdlePosition>;
 
 // Shared stop switch of a task: the first reason wins.
 class TaskStop {
@@ -173,12 +186,18 @@ class ApplyStage {
   void MakeLive(size_t table);
   void OnTableChanged(const TableChanged& change);
   void OnTableDropped(size_t table);
+  void OnIdle(Lsn position);
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
   // Writes the control-table rows (apply exceptions, suspended tables) gathered meanwhile.
   void WriteControlRows();
   void CommitGroupOnce();
   void Suspend(ApplyTable& t, const std::string& reason);
   void Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info, uint64_t tag);
+  // A filtered table's change as its target needs it: an insert outside the filter is nothing
+  // (nullopt); an update that leaves it becomes a delete of the row; an update that enters it
+  // (or whose old image is unknown) an update that inserts when no row matches (*upsert).
+  // Unfiltered tables' changes pass as they are.
+  std::optional<ChangeView> Filter(const ApplyTable& t, const ChangeView& raw, bool* upsert);
   ChangeView MapChange(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info);
   // Whether a change of a group goes to the target: its table is live, the transaction is
   // past what the table's snapshot holds, and it is not a TRUNCATE the settings ignore.

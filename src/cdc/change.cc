@@ -1,8 +1,11 @@
 #include "cdc/change.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstring>
+#include <random>
 
 #include "cdc/change_capture.h"
 #include "common/error.h"
@@ -81,14 +84,54 @@ std::optional<Lsn> ParseLsn(std::string_view text) {
   return (hi << 32) | lo;
 }
 
-std::string DefaultCaptureObjectName(const std::string& task) {
+std::string CaptureObjectName(const std::string& task, const std::string& task_id) {
   std::string out = "ferry_";
   for (char c : task) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     out.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
   }
-  if (out.size() > 63) out.resize(63);
+  const size_t room = task_id.empty() ? 63 : 63 - task_id.size() - 1;
+  if (out.size() > room) out.resize(room);
+  if (!task_id.empty()) out += "_" + task_id;
   return out;
+}
+
+std::string CaptureOwner::ToText() const {
+  nlohmann::json j = {{"ferry_task", task}, {"task_id", task_id},   {"slot", slot},
+                      {"publication", publication}, {"host", host}, {"data_dir", data_dir}};
+  return j.dump();
+}
+
+std::optional<CaptureOwner> CaptureOwner::Parse(std::string_view text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("ferry_task") || !j["ferry_task"].is_string()) {
+    return std::nullopt;
+  }
+  auto get = [&](const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  CaptureOwner o;
+  o.task = get("ferry_task");
+  o.task_id = get("task_id");
+  o.slot = get("slot");
+  o.publication = get("publication");
+  o.host = get("host");
+  o.data_dir = get("data_dir");
+  return o;
+}
+
+std::string CaptureOwner::Describe() const {
+  return fmt::format("task '{}' (id {}, data directory {} on host {})", task,
+                     task_id.empty() ? "?" : task_id, data_dir.empty() ? "?" : data_dir,
+                     host.empty() ? "?" : host);
+}
+
+std::string NewTaskId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                      static_cast<uint64_t>(
+                          std::chrono::steady_clock::now().time_since_epoch().count()));
+  return fmt::format("{:08x}", static_cast<uint32_t>(gen()));
 }
 
 const char* ChangeOpName(ChangeOp op) {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,15 +28,32 @@
 
 namespace ferry::cdc {
 
-// Ferry's default slot and publication name for `task`: "ferry_" + the name lower-cased, every
-// character outside [a-z0-9] as '_', at most 63 bytes (PostgreSQL's identifier limit).
-std::string DefaultCaptureObjectName(const std::string& task);
+// The name of the slot and publication Ferry creates for a task: "ferry_" + the task's name
+// lower-cased (every character outside [a-z0-9] as '_', cut to fit) + "_" + its task id, at
+// most 63 bytes (PostgreSQL's identifier limit). The id makes the names unique per task: tasks
+// "MyTask" and "mytask", or two installations' tasks "ferry" on one server, never share a
+// slot. An empty id gives the version-1 name ("ferry_<task>"), kept by tasks created then.
+std::string CaptureObjectName(const std::string& task, const std::string& task_id);
+// A new random task id: 8 lower-case hex digits.
+std::string NewTaskId();
 
 struct CaptureOptions {
-  std::string task;         // the task's name, for generated names and messages
-  std::string slot;         // replication slot; "" = "ferry_<task>" (lower case, [a-z0-9_])
-  std::string publication;  // "" = Ferry creates "ferry_<task>" for `tables`; else the user's
-                            // own publication, which must exist and cover `tables`
+  std::string task;         // the task's name, for messages
+  std::string task_id;      // the task's id (TaskRecord::task_id; "" for version-1 tasks)
+  std::string slot;         // replication slot (CaptureObjectName, or the user's)
+  std::string publication;  // publication (CaptureObjectName, or the user's)
+  // Ownership: Ferry created the slot for this task (DropObjects may drop it) / Ferry creates
+  // and keeps the publication for `tables`, marked with `owner`. The user's own (false) must
+  // exist, are used as they are, and are never dropped.
+  bool owns_slot = true;
+  bool owns_publication = true;
+  // Prepare() creates the slot and refuses if one of that name exists (Ferry never takes over
+  // or drops a slot it did not create for this task); false: the slot must exist (a resumed
+  // task, the user's slot).
+  bool new_slot = false;
+  // What Ferry writes on the source objects it creates so they can be recognised later
+  // (PostgreSQL: the publication's comment): CaptureOwner::ToText().
+  std::string owner;
   // The task's source tables as the catalog reader returned them. A change record's table id
   // is the index in this vector; its values follow these columns' DMS types.
   std::vector<TableDef> tables;
@@ -51,8 +69,36 @@ struct CaptureOptions {
   int64_t retained_wal_warning_bytes = int64_t{1} << 30;
 };
 
+// Whose a source object is: written on what Ferry creates (the publication's comment), read
+// back by `ferry cleanup` and in messages about objects that are not this task's.
+struct CaptureOwner {
+  std::string task, task_id, slot, publication, host, data_dir;
+  // {"ferry_task": ..., "task_id": ..., ...} (one line of JSON).
+  std::string ToText() const;
+  // The owner in `text`, or nullopt when it is not one Ferry wrote.
+  static std::optional<CaptureOwner> Parse(std::string_view text);
+  // "task 'shop' (id 1a2b3c4d, data directory /var/lib/ferry on host db1)".
+  std::string Describe() const;
+};
+
+// A Ferry source object found on the source (ChangeCapture::ListObjects).
+struct CaptureObject {
+  std::string kind;  // "slot" or "publication"
+  std::string name;
+  std::optional<CaptureOwner> owner;  // from the object (or its publication), when recorded
+  bool active = false;                // a slot being read right now
+  Lsn confirmed = 0;                  // a slot's confirmed position
+  int64_t retained_bytes = 0;         // WAL a slot holds
+};
+
+// What DropObjects found and did.
+struct DropResult {
+  bool slot_found = false, slot_dropped = false;
+  bool publication_found = false, publication_dropped = false;
+};
+
 struct PrepareResult {
-  bool slot_created = false;  // false: the slot existed (a resumed task)
+  bool slot_created = false;  // false: the slot existed (a resumed task, the user's slot)
   Lsn start = 0;              // the slot's consistent point (created) or confirmed position
   // When a slot was created with export_snapshot: an id for ScanOptions::snapshot, importable
   // until ReleaseSnapshot(). Else empty.
@@ -94,7 +140,12 @@ class ChangeCapture {
   // updates and deletes (PostgreSQL: a primary key or REPLICA IDENTITY FULL/USING INDEX).
   // Throws Error(kInvalidArgument) listing every problem found and what to change.
   virtual void CheckPrerequisites() = 0;
-  // Creates the publication (when Ferry owns it) and the slot when missing.
+  // Whether the slot named in the options exists on the source.
+  virtual bool SlotExists() = 0;
+  // Takes the task's lock on the source (where the engine has one), makes sure the
+  // publication is there (creating it when Ferry owns it) and the slot: created when new_slot
+  // (refused with Error(kInvalidArgument), naming whose it appears to be, when one of that name
+  // exists), else it must exist (Error(kNotFound)) and serve this database.
   virtual PrepareResult Prepare() = 0;
   // Exports a new snapshot at the source's current position without touching the task's slot
   // (PostgreSQL: a temporary slot), for reloading tables of a resumed task: rows committed at
@@ -112,8 +163,13 @@ class ChangeCapture {
   virtual void Confirm(Lsn applied) = 0;
   // The source's last known end of WAL (from keepalives and data), for latency; 0 = unknown.
   virtual Lsn ServerPosition() const = 0;
-  // Deletes the slot and, when Ferry created it, the publication (deleting the task).
-  virtual void DropSlot() = 0;
+  // Drops the slot and the publication, each only when this task owns it (owns_slot,
+  // owns_publication) and, for a publication, its recorded owner is this task. Says what was
+  // there and what was dropped. Throws Error when a slot is in use by another process.
+  virtual DropResult DropObjects() = 0;
+  // Every slot and publication on the source that Ferry created (by owner mark or name),
+  // with its owner where recorded; for `ferry cleanup` and `delete-task` without a data dir.
+  virtual std::vector<CaptureObject> ListObjects() = 0;
 };
 
 }  // namespace ferry::cdc

@@ -3,6 +3,7 @@
 //                                                       load, or with CDC (cli/migrate_command.h)
 //   ferry status [--data-dir DIR]                        CDC tasks in a data directory
 //   ferry delete-task --task-name N --source URI         drop a CDC task's slot and state
+//   ferry cleanup --source URI [--drop]                  Ferry's source objects and their tasks
 //   ferry catalog URI                                    tables, columns, types and keys
 //   ferry hash URI                                       canonical row count and hash per table
 //   ferry validate --source URI --target URI [options]  row-level validation (cli/validate_command.h)
@@ -23,6 +24,7 @@
 
 #include "cli/migrate_command.h"
 #include "cli/status_command.h"
+#include "cli/task_objects_command.h"
 #include "cli/task_plan.h"
 #include "task/data_dir.h"
 #include "cli/validate_command.h"
@@ -152,6 +154,8 @@ int main(int argc, char** argv) {
 
   DeleteTaskArgs delete_args;
   CLI::App* delete_cmd = AddDeleteTaskCommand(app, &delete_args);
+  CleanupArgs cleanup_args;
+  CLI::App* cleanup_cmd = AddCleanupCommand(app, &cleanup_args);
 
   StatusOptions status_options;
   std::string status_dir;
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
     }
     if (*validate_cmd) return RunValidate(validate_args);
     if (*delete_cmd) return RunDeleteTask(delete_args);
+    if (*cleanup_cmd) return RunCleanup(cleanup_args);
     if (*status_cmd) {
       status_options.data_dir = status_dir.empty() ? DefaultDataDir() : std::filesystem::path(status_dir);
       return RunStatusCommand(status_options, std::cout, std::cerr);

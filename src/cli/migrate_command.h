@@ -66,17 +66,5 @@ CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* args);
 // Runs the task and prints its statistics (text, or JSON with --json) to stdout.
 int RunMigrate(MigrateArgs args);
 
-// `ferry delete-task`: the DMS delete-replication-task of a CDC task. Drops the task's
-// replication slot (and the publication Ferry created) on the source, so the source keeps no
-// WAL for it, removes the task from the task store and its files from the data directory, and
-// with --target also its checkpoint row in awsdms_txn_state. The target's data stays.
-struct DeleteTaskArgs {
-  std::string task_name = "ferry";
-  std::string data_dir;  // "" = DefaultDataDir()
-  std::string source;    // the source URI (the store keeps it without its password)
-  std::string target;    // optional
-};
-CLI::App* AddDeleteTaskCommand(CLI::App& app, DeleteTaskArgs* args);
-int RunDeleteTask(const DeleteTaskArgs& args);
 
 }  // namespace ferry

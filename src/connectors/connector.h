@@ -207,6 +207,13 @@ class Connector {
   // Connects once and disconnects: throws Error(kConnection | kAuth | kNotFound) with a
   // message naming host, port, database and user (never the password).
   virtual void TestConnection() = 0;
+  // Which database this endpoint is, whatever host name, port or user reaches it: the text a
+  // task records when it is created and compares on resume, so a task never continues against
+  // another database. PostgreSQL "postgresql system <system identifier> database <name>",
+  // MySQL "mysql server <server_uuid> database <name>" (MariaDB, which has no server_uuid:
+  // "mariadb server <hostname>:<port> datadir <datadir> database <name>"), SQLite "sqlite file
+  // <absolute path>". Connects; throws Error as TestConnection does.
+  virtual std::string Identity() = 0;
   virtual std::unique_ptr<CatalogReader> OpenCatalog() = 0;
   virtual std::unique_ptr<TableReader> OpenReader() = 0;
   virtual std::unique_ptr<TableWriter> OpenWriter() = 0;

@@ -1,6 +1,7 @@
 #include "engine/cdc_task.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -76,10 +77,22 @@ class CdcTask::Sink : public cdc::CaptureSink {
     task_.idle_ = true;
     task_.server_position_ = position;
     task_.idle_position_ = position;
+    // The checkpoint follows an idle source (a few times a minute at most: each is a target
+    // commit), and the slot is confirmed only up to the checkpoint.
+    const auto now = std::chrono::steady_clock::now();
+    if (position > last_idle_pushed_ && now - last_idle_push_ >= kIdleCheckpointInterval) {
+      last_idle_pushed_ = position;
+      last_idle_push_ = now;
+      ++task_.pushed_;
+      task_.queue_.Push(cdc::IdlePosition{position});
+    }
   }
 
  private:
+  static constexpr auto kIdleCheckpointInterval = std::chrono::seconds(2);
   CdcTask& task_;
+  cdc::Lsn last_idle_pushed_ = 0;
+  std::chrono::steady_clock::time_point last_idle_push_{};
 };
 
 CdcTask::CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
@@ -98,14 +111,29 @@ void CdcTask::Stop() {
   if (load_) load_->Cancel();
 }
 
-cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot) const {
+cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_slot) const {
   cdc::CaptureOptions o;
   o.task = options_.task;
-  o.slot = options_.slot;
-  o.publication = options_.publication;
+  o.task_id = record_.task_id;
+  o.slot = record_.slot;
+  o.publication = record_.publication;
+  o.owns_slot = record_.slot_owned;
+  o.owns_publication = record_.publication_owned;
+  o.new_slot = new_slot;
   o.tables = captured_;
   o.export_snapshot = export_snapshot;
   o.heartbeat = options_.heartbeat;
+  cdc::CaptureOwner owner;
+  owner.task = options_.task;
+  owner.task_id = record_.task_id;
+  owner.slot = record_.slot;
+  owner.publication = record_.publication;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  owner.host = host;
+  std::error_code ec;
+  owner.data_dir = std::filesystem::absolute(options_.data_dir, ec).string();
+  o.owner = owner.ToText();
   return o;
 }
 
@@ -167,9 +195,36 @@ std::string CdcTask::StatusLine() const {
   return line;
 }
 
+namespace {
+
+// Refuses a resume against another source or target than the task's own. A task recorded
+// before identities were (an older store) gets them now.
+void CheckIdentity(const TaskRecord& task, const char* side, const std::string& recorded,
+                   const std::string& recorded_uri, const std::string& now,
+                   const std::string& now_uri) {
+  if (recorded.empty() || recorded == now) return;
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("--resume: task '{}' was created with {} {} ({}), but --{} is {} ({}): "
+                          "a task resumes only against its own {}, or changes would be lost. "
+                          "Give the task's {}, or start it again without --resume to reload",
+                          task.name, side, recorded, RedactEndpointUri(recorded_uri), side, now,
+                          RedactEndpointUri(now_uri), side, side));
+}
+
+}  // namespace
+
+void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position) {
+  applier.ClearCheckpoint(options_.task);
+  applier.Begin();
+  applier.Commit(options_.task, cdc::Checkpoint{cdc::FormatLsn(position), NowMicros()});
+}
+
 void CdcTask::Setup() {
   paths_ = PathsFor(options_.data_dir, options_.task);
+  // One owner per task: a second process is refused here, before it touches anything.
+  lock_ = TaskLock::Acquire(paths_.task_dir, options_.task);
   store_ = TaskStore::Open(options_.data_dir);
+  lock_->WatchStore(paths_.store);
   const std::optional<TaskRecord> existing = store_->GetTask(options_.task);
   if (options_.resume && !existing) {
     std::vector<std::string> names;
@@ -185,6 +240,15 @@ void CdcTask::Setup() {
                 fmt::format("--resume: task '{}' is a {} task, not {}", options_.task,
                             existing->migration_type, MigrationTypeName(options_.type)));
   }
+  // The task's identity: which databases it moves between.
+  const std::string source_identity = source_.Identity();
+  const std::string target_identity = target_.Identity();
+  if (options_.resume) {
+    CheckIdentity(*existing, "source", existing->source_identity, existing->source_endpoint,
+                  source_identity, options_.source_uri);
+    CheckIdentity(*existing, "target", existing->target_identity, existing->target_endpoint,
+                  target_identity, options_.target_uri);
+  }
 
   // The capture encodes every change with the source table's complete column list.
   {
@@ -199,7 +263,44 @@ void CdcTask::Setup() {
                   : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
 
   const bool full_load = options_.type == MigrationType::kFullLoadAndCdc;
-  capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load && !options_.resume));
+  if (options_.resume) {
+    record_ = *existing;
+    if (record_.task_id.empty()) {
+      // A task from a version-1 store: Ferry's names had no id, and a publication Ferry
+      // made was the one of that name.
+      record_.publication_owned =
+          record_.publication == cdc::CaptureObjectName(options_.task, "");
+    }
+  } else {
+    record_ = TaskRecord{};
+    record_.name = options_.task;
+    // Starting a task again keeps its identity; a new task gets a new one.
+    record_.task_id = existing && !existing->task_id.empty() ? existing->task_id : cdc::NewTaskId();
+    const std::string own = cdc::CaptureObjectName(options_.task, record_.task_id);
+    record_.slot = options_.slot.empty() ? own : options_.slot;
+    record_.publication = options_.publication.empty() ? own : options_.publication;
+    record_.publication_owned = options_.publication.empty();
+    record_.slot_owned = true;
+  }
+  record_.source_identity = source_identity;
+  record_.target_identity = target_identity;
+
+  bool user_slot_exists = false;
+  if (!options_.resume && !options_.slot.empty()) {
+    // --slot-name: the user's existing slot is used as it is (DMS native start point) and
+    // never dropped; a name that does not exist yet is created for the task.
+    user_slot_exists = source_.OpenChangeCapture(CaptureOptionsFor(false, false))->SlotExists();
+    record_.slot_owned = !user_slot_exists;
+    if (user_slot_exists && full_load) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--slot-name {}: the slot exists, and a full load needs a snapshot "
+                              "taken when its slot is created; use an existing slot with "
+                              "--migration-type cdc, or give a new slot name",
+                              options_.slot));
+    }
+  }
+  const bool new_slot = !options_.resume && record_.slot_owned;
+  capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load && new_slot, new_slot));
   capture_->CheckPrerequisites();
 
   // The target: checkpoint table and control tables.
@@ -216,20 +317,52 @@ void CdcTask::Setup() {
   cdc::Lsn resume_after = 0;
   load_mode_ = options_.full_load.prep_mode;
   if (!options_.resume) {
-    // A fresh start: a new slot (its snapshot is the full load's), no checkpoint.
-    try {
-      capture_->DropSlot();
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kNotFound) throw;
+    // A fresh start: a new slot (its snapshot is the full load's) unless the user named an
+    // existing one. Starting a task again first drops what this task created before, and
+    // nothing else.
+    if (existing && existing->slot_owned) {
+      TaskRecord saved = record_;
+      record_.slot = existing->slot;
+      record_.publication = existing->publication;
+      record_.publication_owned = existing->publication_owned ||
+                                  (existing->task_id.empty() &&
+                                   existing->publication ==
+                                       cdc::CaptureObjectName(options_.task, ""));
+      record_.task_id = existing->task_id;
+      const cdc::DropResult dropped =
+          source_.OpenChangeCapture(CaptureOptionsFor(false, false))->DropObjects();
+      if (dropped.slot_dropped) {
+        Log().info("task '{}' starts again: its replication slot {} from the last run was "
+                   "dropped", options_.task, existing->slot);
+      }
+      record_ = saved;
     }
-    capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load));
-    probe->ClearCheckpoint(options_.task);
+    // --cdc-start-position (cdc tasks): 0 = from the slot's position.
+    const cdc::Lsn asked =
+        !full_load && options_.start_position ? *options_.start_position : cdc::Lsn{0};
     const cdc::PrepareResult pr = capture_->Prepare();
     snapshot_ = pr.snapshot;
     stream_from_ = pr.start;
-    if (!full_load && options_.start_position) {
-      stream_from_ = std::max(stream_from_, *options_.start_position);
+    if (asked != 0 && asked < pr.start) {
+      // The server would silently start at the slot's position: refuse instead.
+      if (pr.slot_created) capture_->DropObjects();
+      throw Error(
+          ErrorKind::kInvalidArgument,
+          pr.slot_created
+              ? fmt::format("--cdc-start-position {} is before {}, where the new replication "
+                            "slot {} starts: a new slot cannot return older changes. To start "
+                            "at {}, create a logical slot (pgoutput) before that position and "
+                            "name it with --slot-name",
+                            cdc::FormatLsn(asked), cdc::FormatLsn(pr.start), record_.slot,
+                            cdc::FormatLsn(asked))
+              : fmt::format("--cdc-start-position {} is before {}, the confirmed position of "
+                            "replication slot {}: the slot no longer has the changes in between. "
+                            "Give a position at or after {}",
+                            cdc::FormatLsn(asked), cdc::FormatLsn(pr.start), record_.slot,
+                            cdc::FormatLsn(pr.start)));
     }
+    if (asked != 0) stream_from_ = asked;
+    WriteInitialCheckpoint(*probe, stream_from_);
     resume_after = full_load ? 0 : stream_from_;
     for (size_t i = 0; i < plans_.size(); ++i) {
       cdc::ApplyTable& t = tables_[i];
@@ -238,29 +371,47 @@ void CdcTask::Setup() {
       t.skip_through = full_load ? 0 : stream_from_;
       if (full_load) to_load_.push_back(i);
     }
-    record_ = TaskRecord{};
-    record_.name = options_.task;
     record_.migration_type = MigrationTypeName(options_.type);
     record_.created_at_us = NowMicros();
     record_.cdc_start_position = cdc::FormatLsn(stream_from_);
   } else {
-    record_ = *existing;
     std::optional<cdc::Checkpoint> cp = probe->ReadCheckpoint(options_.task);
-    std::optional<cdc::Lsn> from =
-        cp ? cdc::ParseLsn(cp->position) : cdc::ParseLsn(record_.cdc_start_position);
+    if (!cp) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--resume: target {} holds no checkpoint of task '{}' (no row in "
+                              "{}.{}): it is not the target this task applied to, or its "
+                              "checkpoint was deleted, and resuming would lose changes; run the "
+                              "task again without --resume to reload the tables",
+                              target_.uri().Describe(), options_.task,
+                              control_schema.empty() ? "the control schema" : control_schema,
+                              cdc::kTxnStateTable));
+    }
+    std::optional<cdc::Lsn> from = cdc::ParseLsn(cp->position);
     if (!from) {
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("--resume: task '{}' has no usable checkpoint ('{}')",
-                              options_.task, cp ? cp->position : record_.cdc_start_position));
+                              options_.task, cp->position));
     }
-    const cdc::PrepareResult pr = capture_->Prepare();
-    if (pr.slot_created) {
-      capture_->DropSlot();
+    cdc::PrepareResult pr;
+    try {
+      pr = capture_->Prepare();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
       throw Error(ErrorKind::kNotFound,
-                  fmt::format("--resume: the replication slot of task '{}' is gone, so the "
+                  fmt::format("--resume: the replication slot {} of task '{}' is gone, so the "
                               "changes since its checkpoint {} are lost; run the task again "
                               "without --resume to reload the tables",
-                              options_.task, cdc::FormatLsn(*from)));
+                              record_.slot, options_.task, cdc::FormatLsn(*from)));
+    }
+    if (pr.start > *from) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--resume: replication slot {} has confirmed position {}, past "
+                              "{}, the checkpoint of task '{}' on target {}: the source released "
+                              "changes this target never received (was the task run against "
+                              "another target?). This is a gap: run the task again without "
+                              "--resume to reload the tables",
+                              record_.slot, cdc::FormatLsn(pr.start), cdc::FormatLsn(*from),
+                              options_.task, target_.uri().Describe()));
     }
     stream_from_ = *from;
     resume_after = *from;
@@ -278,6 +429,15 @@ void CdcTask::Setup() {
                     fmt::format("--resume: task '{}' table {} was {}.{}; the table selection "
                                 "changed: run it without --resume to start over",
                                 options_.task, i, r.source_schema, r.source_table));
+      }
+      if (r.target_schema != plans_[i].target.schema || r.target_table != plans_[i].target.name) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--resume: task '{}' applied {}.{} to {}.{}, and would now apply "
+                                "it to {}.{}: the target mapping changed; run it without "
+                                "--resume to start over",
+                                options_.task, r.source_schema, r.source_table, r.target_schema,
+                                r.target_table, plans_[i].target.schema,
+                                plans_[i].target.name));
       }
       cdc::ApplyTable& t = tables_[i];
       if (r.cdc_live || options_.type == MigrationType::kCdc) {
@@ -322,6 +482,15 @@ void CdcTask::Setup() {
     t.plan = plans_[i];
     t.captured = captured_[i];
     t.mapper = std::make_unique<cdc::ChangeMapper>(captured_[i], plans_[i]);
+    if (!plans_[i].filters.empty()) {
+      t.filter = std::make_unique<cdc::RowFilter>(plans_[i].filters, captured_[i]);
+      for (const std::string& o : t.filter->text_orderings()) {
+        Log().warn("table {}: filter {} compares text byte by byte in change processing; a "
+                   "source collation that orders text otherwise can disagree with the full "
+                   "load's WHERE clause near the bounds",
+                   plans_[i].source.QualifiedName(), o);
+      }
+    }
     t.stats = load_->stats()[i].get();
     if (options_.resume && i < stored.size()) {
       TableStats& st = *t.stats;
@@ -352,11 +521,6 @@ void CdcTask::Setup() {
     }
   }
 
-  record_.slot = options_.slot.empty() ? cdc::DefaultCaptureObjectName(options_.task)
-                                       : options_.slot;
-  record_.publication = options_.publication.empty()
-                            ? cdc::DefaultCaptureObjectName(options_.task)
-                            : options_.publication;
   record_.source_endpoint = options_.source_uri;
   record_.target_endpoint = options_.target_uri;
   record_.table_mappings_json = options_.table_mappings_json;
@@ -453,7 +617,7 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
   while (!stop_.requested()) {
     try {
       if (!capture_) {
-        capture_ = source_.OpenChangeCapture(CaptureOptionsFor(false));
+        capture_ = source_.OpenChangeCapture(CaptureOptionsFor(false, false));
         capture_->Prepare();
       }
       buffer_->Clear();
@@ -470,12 +634,9 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
           CaptureLog().info("source: reconnected; streaming from {}", cdc::FormatLsn(from));
         }
         server_position_ = std::max(server_position_.load(), capture_->ServerPosition());
-        cdc::Lsn applied = apply_->applied();
-        // Idle and every delivered transaction handled: the source may move past the idle
-        // position too (nothing of ours lies before it), which keeps the slot from holding WAL.
-        if (idle_.load() && pushed_.load() == apply_->transactions_done()) {
-          applied = std::max(applied, idle_position_.load());
-        }
+        // Never past the target's checkpoint: a resume starts there, and what the source has
+        // released before it would be a gap.
+        const cdc::Lsn applied = apply_->applied();
         if (applied > confirmed) {
           capture_->Confirm(applied);
           confirmed = applied;
@@ -621,6 +782,22 @@ void CdcTask::WaitForStop() {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_save >= std::chrono::seconds(2)) {
+      if (!lock_->Intact(paths_.store)) {
+        // Its state is gone: stop at a consistent point (what is applied is committed with
+        // its checkpoint on the target) and say what is left on the source.
+        stop_.Request(
+            fmt::format("the data directory {} of task '{}' was deleted or replaced while it "
+                        "ran (its task store or lock file is gone): stopped. The source still "
+                        "has replication slot {}{}; remove them with ferry delete-task "
+                        "--source URI --task-name {} (or ferry cleanup --source URI --drop)",
+                        options_.data_dir.string(), options_.task, record_.slot,
+                        record_.publication_owned
+                            ? fmt::format(" and publication {}", record_.publication)
+                            : "",
+                        options_.task),
+            true);
+        break;
+      }
       SaveProgress(false);
       last_save = now;
     }

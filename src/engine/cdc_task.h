@@ -34,6 +34,7 @@
 #include "engine/plan.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
+#include "task/task_lock.h"
 #include "task/task_store.h"
 
 namespace ferry {
@@ -54,7 +55,9 @@ struct CdcTaskOptions {
   std::optional<cdc::Lsn> stop_position;
   TaskSettings settings;
   FullLoadOptions full_load;
-  std::string slot, publication;  // "" = Ferry's names (cdc/change_capture.h)
+  // --slot-name / --publication: "" = Ferry creates its own for the task (CaptureObjectName).
+  // A named slot that exists is the user's: used as it is (cdc only), never dropped.
+  std::string slot, publication;
   std::chrono::seconds heartbeat{60};
   // Kept in the task store for `ferry status` (passwords are removed there).
   std::string source_uri, target_uri, table_mappings_json, task_settings_json;
@@ -106,13 +109,18 @@ class CdcTask {
   void WaitForStop();
   void SaveProgress(bool final);
   TaskRecord TaskRecordNow() const;
-  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot) const;
+  // The capture's options from record_ (names, ownership, identity).
+  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot) const;
+  // A fresh task's first checkpoint: where its changes start. A resume needs one on the
+  // target, so a target that never had the task is refused.
+  void WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position);
 
   Connector& source_;
   Connector& target_;
   std::vector<TablePlan> plans_;
   CdcTaskOptions options_;
   TaskPaths paths_;
+  std::unique_ptr<TaskLock> lock_;  // one owner per task, for the life of the task
   std::unique_ptr<TaskStore> store_;
   TaskRecord record_;
   std::vector<TableDef> captured_;  // full source definitions, per table

@@ -227,6 +227,7 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
       return source.dialect().QuoteIdentifier(name);
     };
     plan.where = FilterToSql(m.filters, source.engine(), quote_source);
+    plan.filters = m.filters;
     if (m.parallel_load && m.parallel_load->type == ParallelLoadType::kRanges) {
       for (std::string& predicate : RangeSegments(m.parallel_load->columns,
                                                   m.parallel_load->boundaries, source.engine(),

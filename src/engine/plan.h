@@ -25,6 +25,9 @@ struct TablePlan {
   TableDef source;  // the columns to read, in target column order
   TableDef target;  // columns carry the source DmsTypes and the target's native types
   std::string where;   // source filter predicate in the source's SQL; "" = every row
+  // The same filters as rules, on source column names: change data capture evaluates them on
+  // each change's row images (cdc/row_filter.h). Empty = every row.
+  std::vector<SourceFilter> filters;
   int load_order = 0;  // higher loads first (DMS load-order)
   // Parallel-load segments: each a predicate in the source's SQL (ANDed with `where`) and/or a
   // partition, read by its own reader at once; together they cover every row exactly once.

@@ -66,6 +66,12 @@ const std::vector<Field<TaskRecord>>& TaskFields() {
       {"memory_bytes", &TaskRecord::memory_bytes},
       {"spilled_bytes", &TaskRecord::spilled_bytes},
       {"pending_changes", &TaskRecord::pending_changes},
+      // Version 2.
+      {"slot_owned", &TaskRecord::slot_owned},
+      {"publication_owned", &TaskRecord::publication_owned},
+      {"task_id", &TaskRecord::task_id},
+      {"source_identity", &TaskRecord::source_identity},
+      {"target_identity", &TaskRecord::target_identity},
   };
   return fields;
 }
@@ -324,6 +330,34 @@ struct TaskStore::Impl {
 
 namespace {
 
+// Adds the columns a newer schema version has to an older store's tables (their defaults are
+// what an older task means: source objects owned by Ferry, no recorded identity).
+void UpgradeSchema(Connection& conn) {
+  conn.Exec("BEGIN IMMEDIATE");
+  try {
+    std::set<std::string> have;
+    {
+      Statement st(conn, "SELECT name FROM pragma_table_info('tasks')");
+      while (st.Step()) have.insert(std::string(st.ColumnText(0)));
+    }
+    for (const auto& f : TaskFields()) {
+      if (have.count(f.column)) continue;
+      const bool text = std::holds_alternative<std::string TaskRecord::*>(f.member);
+      const bool owned = std::string_view(f.column) == "slot_owned" ||
+                         std::string_view(f.column) == "publication_owned";
+      conn.Exec(fmt::format("ALTER TABLE tasks ADD COLUMN {} {}", f.column,
+                            text    ? "TEXT NOT NULL DEFAULT ''"
+                            : owned ? "INTEGER NOT NULL DEFAULT 1"
+                                    : "INTEGER NOT NULL DEFAULT 0"));
+    }
+    conn.Exec(fmt::format("UPDATE ferry_schema SET version = {}", kTaskStoreSchemaVersion));
+    conn.Exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(conn.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 // Creates the schema in an empty database, or checks the one that is there.
 void SetUpSchema(Connection& conn, bool read_only) {
   const std::string file = conn.path();
@@ -377,6 +411,15 @@ void SetUpSchema(Connection& conn, bool read_only) {
                             file, version, kTaskStoreSchemaVersion));
   }
   if (version < 1) throw not_ferry(fmt::format("schema version {} is invalid", version));
+  if (version < kTaskStoreSchemaVersion) {
+    if (read_only) {
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("task store '{}' has schema version {}: open it writable once "
+                              "(any task command with this --data-dir) to upgrade it",
+                              file, version));
+    }
+    UpgradeSchema(conn);
+  }
 }
 
 }  // namespace

@@ -37,6 +37,14 @@ struct TaskRecord {
   std::string stop_reason;  // DMS StopReason text, e.g. "Stop Reason NORMAL", or the error
   std::string last_failure_message;
   std::string slot, publication;    // CDC source objects Ferry created or uses
+  // Whether Ferry created the slot / publication for this task (and so may drop them); false
+  // for the user's own (--slot-name of an existing slot, --publication), which are never
+  // dropped.
+  bool slot_owned = true, publication_owned = true;
+  // The task's identity, fixed when it is created: a random id (in the names of the source
+  // objects Ferry creates for it, so two tasks never share them) and the endpoints'
+  // Connector::Identity(). A resume against another source or target is refused.
+  std::string task_id, source_identity, target_identity;
   std::string cdc_start_position;   // where CDC began (LSN text)
   std::string recovery_checkpoint;  // last committed position (mirror of the target's)
   int64_t created_at_us = 0, started_at_us = 0, stopped_at_us = 0;
@@ -64,7 +72,9 @@ struct TableRecord {
 };
 
 // The schema version this Ferry writes; a store with a higher one is refused.
-inline constexpr int kTaskStoreSchemaVersion = 1;
+// Version 2 added the task's identity and source-object ownership (a version 1 store is
+// upgraded in place when opened).
+inline constexpr int kTaskStoreSchemaVersion = 2;
 
 // `uri` with its password replaced by "***" (and any query parameter whose name contains
 // "password"). URIs Ferry cannot parse are redacted by their shape (scheme://user:***@rest).

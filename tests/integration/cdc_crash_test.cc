@@ -393,8 +393,7 @@ TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
   FERRY_REQUIRE_POSTGRES();
   auto source = testing::Open(testing::PostgresUri());
   auto s = source->OpenSession();
-  s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-             "WHERE slot_name = 'ferry_crash_backlog' AND NOT active");
+  testing::DropSlot(*s, "ferry_crash_backlog");
   s->Execute("DROP SCHEMA IF EXISTS crash_backlog CASCADE; CREATE SCHEMA crash_backlog");
   s->Execute("CREATE TABLE crash_backlog.t (id integer PRIMARY KEY, v text)");
   s->Execute("INSERT INTO crash_backlog.t SELECT g, 'v' FROM generate_series(1, 100) g");
@@ -437,15 +436,15 @@ TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
   EXPECT_EQ(UserTableDigests(*target, "main")["t"].rows, 300100) << "the backlog was not applied:\n"
                                                       << run.err;
   // 4. Nothing confirmed to the slot may lie past what the target has.
-  const std::string confirmed = *s->Query("SELECT confirmed_flush_lsn FROM pg_replication_slots "
-                                          "WHERE slot_name = 'ferry_crash_backlog'")[0][0];
+  const std::string confirmed =
+      *s->Query("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
+                testing::TaskSlot(dir, "crash-backlog") + "'")[0][0];
   if (UserTableDigests(*target, "main")["t"].rows < 300100) {
     EXPECT_LT(*cdc::ParseLsn(confirmed), *cdc::ParseLsn(commit))
         << "the slot confirms " << confirmed << " past the backlog (commit before " << commit
         << ") it never delivered: those changes are lost";
   }
-  s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-             "WHERE slot_name = 'ferry_crash_backlog' AND NOT active");
+  testing::DropSlot(*s, "ferry_crash_backlog");
   s->Execute("DROP SCHEMA crash_backlog CASCADE");
   target.reset();
   std::filesystem::remove_all(dir);

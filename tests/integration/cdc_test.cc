@@ -150,8 +150,7 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   FERRY_REQUIRE_POSTGRES();
   auto source = testing::Open(testing::PostgresUri());
   auto s = source->OpenSession();
-  s->Execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-             "WHERE slot_name = 'ferry_cdc_cli'");
+  testing::DropSlot(*s, "ferry_cdc_cli");
   s->Execute("DROP SCHEMA IF EXISTS cdc_cli CASCADE; CREATE SCHEMA cdc_cli");
   s->Execute("CREATE TABLE cdc_cli.t (id integer PRIMARY KEY, v text)");
   s->Execute("INSERT INTO cdc_cli.t SELECT g, 'v' || g FROM generate_series(1, 5000) g");
@@ -232,14 +231,19 @@ TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   EXPECT_NE(bad.err.find("REPLICA IDENTITY FULL"), std::string::npos) << bad.err;
 
   // Deleting the task drops its slot and publication, its state and its checkpoint.
+  const std::string slot = testing::TaskSlot(dir, "cdc-cli");
+  ASSERT_EQ(slot.rfind("ferry_cdc_cli_", 0), 0u) << slot;
   testing::CliRun del = testing::RunFerry({"delete-task", "--task-name", "cdc-cli", "--data-dir",
                                            dir.string(), "--source", testing::PostgresUri(),
                                            "--target", "sqlite://" + db});
   EXPECT_EQ(del.exit_code, 0) << del.err;
-  EXPECT_NE(del.out.find("replication slot ferry_cdc_cli dropped"), std::string::npos) << del.out;
-  EXPECT_TRUE(s->Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'ferry_cdc_cli'")
-                  .empty());
-  EXPECT_TRUE(s->Query("SELECT 1 FROM pg_publication WHERE pubname = 'ferry_cdc_cli'").empty());
+  EXPECT_NE(del.out.find("replication slot " + slot + " dropped, publication " + slot +
+                         " dropped"),
+            std::string::npos)
+      << del.out;
+  EXPECT_TRUE(
+      s->Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = '" + slot + "'").empty());
+  EXPECT_TRUE(s->Query("SELECT 1 FROM pg_publication WHERE pubname = '" + slot + "'").empty());
   EXPECT_TRUE(target->OpenSession()
                   ->Query("SELECT 1 FROM awsdms_txn_state WHERE TASK_NAME = 'cdc-cli'")
                   .empty());
@@ -326,7 +330,7 @@ TEST_F(CdcStreaming, SavepointsAndRollbacksInStreamedTransactions) {
   for (int i = 0; i < 50 && streamed < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto st = admin_->Query("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '" +
-                            slot_ + "'");
+                            testing::TaskSlot(data_dir_, task_) + "'");
     streamed = st.empty() || !st[0][0] ? 0 : std::stoll(*st[0][0]);
   }
   EXPECT_GE(streamed, 2) << "the large transactions were not streamed";

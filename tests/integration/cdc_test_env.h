@@ -17,6 +17,7 @@
 
 #include "cdc/change.h"
 #include "engine/cdc_task.h"
+#include "task/task_store.h"
 #include "test_env.h"
 
 namespace ferry::testing {
@@ -98,19 +99,40 @@ inline std::string Converge(Connector& source, const std::string& source_schema,
   return diff;
 }
 
-// Drops replication slot `slot` if it exists. A slot still held by a killed walsender goes
-// inactive within a moment: waits up to 5 s for that, then leaves it.
-inline void DropSlot(SqlSession& s, const std::string& slot) {
+// Drops the replication slots and publications of a task: those named `prefix` (a version-1
+// name) or `prefix` + "_<id>" (CaptureObjectName(task, id) for every id; pass
+// CaptureObjectName(task, "")). A slot still held by a killed walsender goes inactive within a
+// moment: waits up to 5 s for that, then leaves it.
+inline void DropSlot(SqlSession& s, const std::string& prefix) {
+  const std::string match = fmt::format(
+      "(slot_name = '{0}' OR (left(slot_name, {1}) = '{0}_' AND length(slot_name) = {2}))",
+      prefix, prefix.size() + 1, prefix.size() + 9);
   for (int i = 0; i < 50; ++i) {
-    auto rows =
-        s.Query("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-    if (rows.empty()) return;
-    if (rows[0][0].value_or("t") == "f") {
-      s.Execute("SELECT pg_drop_replication_slot('" + slot + "')");
-      return;
+    auto rows = s.Query("SELECT slot_name, active FROM pg_replication_slots WHERE " + match);
+    bool busy = false;
+    for (const auto& row : rows) {
+      if (row[1].value_or("t") == "f") {
+        s.Execute("SELECT pg_drop_replication_slot('" + *row[0] + "')");
+      } else {
+        busy = true;
+      }
     }
+    if (!busy) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  for (const auto& row : s.Query(fmt::format(
+           "SELECT pubname FROM pg_publication WHERE pubname = '{0}' OR (left(pubname, {1}) = "
+           "'{0}_' AND length(pubname) = {2})",
+           prefix, prefix.size() + 1, prefix.size() + 9))) {
+    s.Execute("DROP PUBLICATION IF EXISTS \"" + *row[0] + "\"");
+  }
+}
+
+// The slot task `task` recorded in the task store of `data_dir` ("" when none).
+inline std::string TaskSlot(const std::filesystem::path& data_dir, const std::string& task) {
+  std::unique_ptr<TaskStore> store = TaskStore::Open(data_dir, /*read_only=*/true);
+  const std::optional<TaskRecord> rec = store->GetTask(task);
+  return rec ? rec->slot : "";
 }
 
 // A PostgreSQL source (the test server) and one clean target for CdcTask runs in the test
@@ -124,7 +146,7 @@ class CdcFixture {
     source_ = Open(PostgresUri());
     admin_ = source_->OpenSession();
     task_ = name;
-    slot_ = cdc::DefaultCaptureObjectName(task_);
+    slot_ = cdc::CaptureObjectName(task_, "");  // the prefix of the task's own names
     data_dir_ = std::filesystem::temp_directory_path() / fmt::format("ferry-{}-{}", name, ::getpid());
     std::filesystem::remove_all(data_dir_);
     DropSlot(*admin_, slot_);  // one left by an earlier failed run would hold WAL
@@ -151,7 +173,6 @@ class CdcFixture {
     if (admin_) {
       try {
         DropSlot(*admin_, slot_);
-        admin_->Execute("DROP PUBLICATION IF EXISTS " + slot_);
       } catch (const std::exception& e) {
         ADD_FAILURE() << "cleanup: " << e.what();
       }

@@ -128,6 +128,9 @@ class PgCapture : public ::testing::Test {
     cdc::CaptureOptions o;
     o.task = task;
     o.slot = task;
+    // Created by the first capture of a test, taken over by the next ones on the same slot.
+    o.new_slot =
+        s_->Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = '" + task + "'").empty();
     o.tables = std::move(tables);
     o.export_snapshot = export_snapshot;
     o.heartbeat = heartbeat;
@@ -272,7 +275,7 @@ void PgCapture::AllTypes(PgChangeCapture::ValueFormat format, bool with_text_onl
     ASSERT_EQ(rows.count(key), 1u) << key;
     EXPECT_EQ(RowText(*v.rows, v.new_row, def), rows.at(key)) << "row " << key;
   }
-  cap->DropSlot();
+  cap->DropObjects();
   EXPECT_TRUE(s_->Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = '" + task + "'")
                   .empty());
   EXPECT_TRUE(
@@ -347,7 +350,7 @@ TEST_F(PgCapture, EveryChangeKind) {
       "TRUNCATE t1",
   };
   EXPECT_EQ(seen, want);
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 TEST_F(PgCapture, ConfirmMovesTheSlot) {
@@ -404,7 +407,7 @@ TEST_F(PgCapture, ConfirmMovesTheSlot) {
   cdc::ChangeView v;
   ASSERT_TRUE(reader.Next(&v));
   EXPECT_EQ(v.rows->at(v.new_row, 0).i, 2);
-  again->DropSlot();
+  again->DropObjects();
 }
 
 TEST_F(PgCapture, AddColumnMidStream) {
@@ -431,7 +434,7 @@ TEST_F(PgCapture, AddColumnMidStream) {
   ASSERT_TRUE(r1.Next(&v));
   ASSERT_EQ(v.rows->columns(), 3);
   EXPECT_EQ(v.rows->Bytes(v.new_row, 2), "2.5");
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 TEST_F(PgCapture, PrerequisitesNameTablesWithoutKey) {
@@ -478,6 +481,8 @@ TEST_F(PgCapture, NamedPublicationMustCoverTheTables) {
   o.task = "capture_named";
   o.slot = "capture_named";
   o.publication = "ferry_capture_named";
+  o.owns_publication = false;
+  o.new_slot = true;
   o.tables = {Def("p1"), Def("p2")};
   PgChangeCapture cap(ParseEndpointUri(PostgresUri()).ValueOrThrow(), o);
   try {
@@ -520,7 +525,7 @@ TEST_F(PgCapture, HeartbeatKeepsAnIdleSlotMoving) {
       "'capture_heartbeat'");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_GT(*cdc::ParseLsn(*rows[0][0]), before);
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 // A slot holding more WAL than the threshold is named in a warning, with what it means.
@@ -544,7 +549,7 @@ TEST_F(PgCapture, RetainedWalOverTheThresholdIsAWarning) {
   EXPECT_NE(log.str().find("the target is behind or the task is stopped"), std::string::npos)
       << log.str();
   EXPECT_EQ(log.str().find("ferry:ferry"), std::string::npos) << "a password in the log";
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 // DROP TABLE on the source is reported after every change the table committed before it.
@@ -570,7 +575,7 @@ TEST_F(PgCapture, DroppedTableIsReportedAfterItsLastChanges) {
   EXPECT_EQ(sink.change_count_at_drop[0], 2u) << "reported before the table's last changes";
   for (int i = 0; i < 10; ++i) cap->Poll(sink, std::chrono::milliseconds(200));
   EXPECT_EQ(sink.dropped.size(), 1u) << "reported twice, or the renamed table as dropped";
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 }  // namespace
@@ -616,7 +621,7 @@ TEST_F(PgCapture, LargeTransactionsStreamWhileTheyRun) {
   EXPECT_TRUE(whole_abort) << "the rolled-back transaction did not arrive as an abort";
   ASSERT_EQ(sink.commits.size(), 2u);
   EXPECT_GT(sink.commits[1].end_lsn, sink.commits[0].end_lsn);
-  cap->DropSlot();
+  cap->DropObjects();
 }
 
 }  // namespace

@@ -386,9 +386,36 @@ TEST(PgCdcPrerequisites, EveryProblemWithItsFix) {
   EXPECT_EQ(DescribeCdcProblems(g), "");
 }
 
+TEST(PgCdcNames, OwnerMarkRoundTrips) {
+  cdc::CaptureOwner o{"shop", "0a1b2c3d", "ferry_shop_0a1b2c3d", "ferry_shop_0a1b2c3d", "db1",
+                      "/var/lib/ferry"};
+  const std::optional<cdc::CaptureOwner> back = cdc::CaptureOwner::Parse(o.ToText());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->task, "shop");
+  EXPECT_EQ(back->task_id, "0a1b2c3d");
+  EXPECT_EQ(back->slot, "ferry_shop_0a1b2c3d");
+  EXPECT_EQ(back->data_dir, "/var/lib/ferry");
+  EXPECT_EQ(back->Describe(), "task 'shop' (id 0a1b2c3d, data directory /var/lib/ferry on host db1)");
+  EXPECT_FALSE(cdc::CaptureOwner::Parse("a comment someone wrote"));
+  EXPECT_FALSE(cdc::CaptureOwner::Parse("{\"task\": 1}"));
+  EXPECT_FALSE(cdc::CaptureOwner::Parse(""));
+}
+
 TEST(PgCdcNames, DefaultsAndQuoting) {
-  EXPECT_EQ(DefaultCaptureName("My-Task.1"), "ferry_my_task_1");
-  EXPECT_EQ(DefaultCaptureName(std::string(100, 'a')).size(), 63u);
+  // Version-1 names (no task id) are what older tasks recorded.
+  EXPECT_EQ(cdc::CaptureObjectName("My-Task.1", ""), "ferry_my_task_1");
+  EXPECT_EQ(cdc::CaptureObjectName(std::string(100, 'a'), "").size(), 63u);
+  // With the id: unique per task even where names fold together or are cut.
+  EXPECT_EQ(cdc::CaptureObjectName("MyTask", "0a1b2c3d"), "ferry_mytask_0a1b2c3d");
+  EXPECT_NE(cdc::CaptureObjectName("MyTask", "0a1b2c3d"),
+            cdc::CaptureObjectName("mytask", "9f8e7d6c"));
+  const std::string long_name = cdc::CaptureObjectName(std::string(100, 'a'), "0a1b2c3d");
+  EXPECT_EQ(long_name.size(), 63u);
+  EXPECT_EQ(long_name.substr(54), "_0a1b2c3d");
+  const std::string id = cdc::NewTaskId();
+  EXPECT_EQ(id.size(), 8u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(cdc::NewTaskId(), cdc::NewTaskId());
   EXPECT_EQ(SqlName("public", "t1"), "public.t1");
   EXPECT_EQ(SqlName("Public", "a b"), "\"Public\".\"a b\"");
 }

@@ -44,6 +44,25 @@ class MyConnector : public Connector {
   Engine engine() const override { return Engine::kMysql; }
   const EndpointUri& uri() const override { return uri_; }
   void TestConnection() override { MyConnection conn(uri_); }
+  std::string Identity() override {
+    MyConnection conn(uri_);
+    // MySQL has a server_uuid; MariaDB does not, and its host, port and data directory name
+    // one server as well.
+    for (const auto& row : conn.Query("SHOW GLOBAL VARIABLES LIKE 'server_uuid'",
+                                      "reading the server's identity")) {
+      if (row.size() == 2 && row[1] && !row[1]->empty()) {
+        return fmt::format("mysql server {} database {}", *row[1], uri_.database);
+      }
+    }
+    const auto rows = conn.Query("SELECT @@hostname, @@port, @@datadir",
+                                 "reading the server's identity");
+    auto at = [&](size_t i) {
+      return rows.empty() || rows[0].size() <= i || !rows[0][i] ? std::string("?")
+                                                                : *rows[0][i];
+    };
+    return fmt::format("mariadb server {}:{} datadir {} database {}", at(0), at(1), at(2),
+                       uri_.database);
+  }
   std::unique_ptr<CatalogReader> OpenCatalog() override {
     return std::make_unique<MyCatalogReader>(uri_);
   }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -182,10 +183,6 @@ std::string SqlName(const std::string& schema, const std::string& name) {
   return schema.empty() ? n : s + "." + n;
 }
 
-std::string DefaultCaptureName(const std::string& task) {
-  return cdc::DefaultCaptureObjectName(task);
-}
-
 std::string DescribeCdcProblems(const PgCdcFacts& f) {
   std::vector<std::string> p;
   if (f.wal_level != "logical") {
@@ -247,9 +244,11 @@ std::string DescribeCdcProblems(const PgCdcFacts& f) {
 
 PgChangeCapture::PgChangeCapture(EndpointUri uri, cdc::CaptureOptions options)
     : uri_(std::move(uri)), options_(std::move(options)) {
-  slot_ = options_.slot.empty() ? DefaultCaptureName(options_.task) : options_.slot;
-  publication_ =
-      options_.publication.empty() ? DefaultCaptureName(options_.task) : options_.publication;
+  slot_ = options_.slot.empty() ? cdc::CaptureObjectName(options_.task, options_.task_id)
+                                : options_.slot;
+  publication_ = options_.publication.empty()
+                     ? cdc::CaptureObjectName(options_.task, options_.task_id)
+                     : options_.publication;
   for (size_t i = 0; i < options_.tables.size(); ++i) {
     encoders_.emplace_back(static_cast<uint32_t>(i), options_.tables[i]);
   }
@@ -261,6 +260,13 @@ PgConnection& PgChangeCapture::Sql() {
   if (!sql_) {
     sql_ = PgConnection::Connect(uri_);
     server_version_ = PQserverVersion(sql_->get());
+    // Says in pg_stat_activity whose session this is (and so who holds the task's lock).
+    char host[128] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::string app = fmt::format("ferry task {} pid {} on {}", options_.task, ::getpid(), host);
+    if (app.size() > 63) app.resize(63);
+    sql_->ExecParams("SELECT set_config('application_name', $1, false)", {app},
+                     "naming the capture session");
   }
   return *sql_;
 }
@@ -288,7 +294,7 @@ void PgChangeCapture::CheckPrerequisites() {
   f.superuser = *GetText(r.get(), 0, 6) == "t";
   f.replication = *GetText(r.get(), 0, 7) == "t";
   f.can_create_in_database = *GetText(r.get(), 0, 8) == "t";
-  f.creates_publication = options_.publication.empty();
+  f.creates_publication = options_.owns_publication;
   PgResult s = c.ExecParams("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_},
                             what);
   f.slot_exists = PQntuples(s.get()) > 0;
@@ -345,10 +351,12 @@ void PgChangeCapture::EnsurePublication() {
   const std::string what = fmt::format("preparing publication {}", publication_);
   std::set<std::pair<std::string, std::string>> want;
   for (const TableDef& t : options_.tables) want.insert({t.schema, t.name});
-  PgResult p = c.ExecParams("SELECT puballtables FROM pg_publication WHERE pubname = $1",
-                            {publication_}, what);
+  PgResult p = c.ExecParams(
+      "SELECT puballtables, obj_description(oid, 'pg_publication') FROM pg_publication "
+      "WHERE pubname = $1",
+      {publication_}, what);
   const bool exists = PQntuples(p.get()) > 0;
-  if (!options_.publication.empty()) {
+  if (!options_.owns_publication) {
     if (!exists) {
       throw Error(ErrorKind::kNotFound,
                   fmt::format("publication '{}' named by task '{}' does not exist on {}: create "
@@ -394,7 +402,25 @@ void PgChangeCapture::EnsurePublication() {
     c.Exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {}{}", QuoteIdent(publication_), list,
                        with),
            what);
+    if (!options_.owner.empty()) {
+      c.Exec(fmt::format("COMMENT ON PUBLICATION {} IS {}", QuoteIdent(publication_),
+                         SqlLiteral(options_.owner)),
+             what);
+    }
     return;
+  }
+  // It exists: only this task's own publication is changed.
+  if (!options_.task_id.empty()) {
+    const std::optional<cdc::CaptureOwner> owner =
+        cdc::CaptureOwner::Parse(GetText(p.get(), 0, 1).value_or(""));
+    if (!owner || owner->task_id != options_.task_id) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("publication {} on {} is not task '{}''s: it belongs to {}; Ferry "
+                              "never changes or drops another task's objects",
+                              publication_, c.where(), options_.task,
+                              owner ? owner->Describe() : std::string("no Ferry task (it has no "
+                                                                      "Ferry owner comment)")));
+    }
   }
   PgResult tabs = c.ExecParams(
       "SELECT n.nspname, c.relname FROM pg_publication_rel pr "
@@ -425,25 +451,109 @@ std::string PgChangeCapture::HoldSnapshot(const std::string& exported) {
   return *GetText(r.get(), 0, 0);
 }
 
+void PgChangeCapture::LockTask() {
+  if (task_locked_) return;
+  PgConnection& c = Sql();
+  // Two int4 keys: Ferry's tag and the slot's name hashed (FNV-1a), both kept positive so
+  // pg_locks shows them as they were asked for.
+  uint32_t h = 2166136261u;
+  for (unsigned char ch : slot_) h = (h ^ ch) * 16777619u;
+  const std::string k1 = std::to_string(0x46455259 & 0x7fffffff);  // "FERY"
+  const std::string k2 = std::to_string(h & 0x7fffffff);
+  const std::string what = fmt::format("locking task '{}' on the source", options_.task);
+  PgResult r = c.Exec(fmt::format("SELECT pg_try_advisory_lock({}, {})", k1, k2), what);
+  if (*GetText(r.get(), 0, 0) == "t") {
+    task_locked_ = true;
+    return;
+  }
+  PgResult who = c.Exec(
+      fmt::format("SELECT a.pid::text, coalesce(a.application_name, ''), "
+                  "coalesce(host(a.client_addr), 'local'), "
+                  "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+                  "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                  "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {} "
+                  "AND l.objid = {} AND l.objsubid = 2",
+                  k1, k2),
+      what);
+  std::string holder = "another session";
+  if (PQntuples(who.get()) > 0) {
+    holder = fmt::format("session {} ('{}' from {}, since {} UTC)", *GetText(who.get(), 0, 0),
+                         *GetText(who.get(), 0, 1), *GetText(who.get(), 0, 2),
+                         *GetText(who.get(), 0, 3));
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("task '{}' (slot {}) is already running against {}: {} holds its "
+                          "lock; a task has one owner at a time, stop the other process first",
+                          options_.task, slot_, c.where(), holder));
+}
+
+std::string PgChangeCapture::SlotOwner(const std::string& slot) {
+  PgResult r = Sql().Exec(
+      "SELECT obj_description(oid, 'pg_publication') FROM pg_publication "
+      "WHERE obj_description(oid, 'pg_publication') IS NOT NULL",
+      "looking for the owner of a replication slot");
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const std::optional<cdc::CaptureOwner> o =
+        cdc::CaptureOwner::Parse(GetText(r.get(), i, 0).value_or(""));
+    if (o && o->slot == slot) return o->Describe();
+  }
+  return "";
+}
+
+bool PgChangeCapture::SlotExists() {
+  PgResult r = Sql().ExecParams("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                                {slot_}, "looking for replication slot " + slot_);
+  return PQntuples(r.get()) > 0;
+}
+
 cdc::PrepareResult PgChangeCapture::Prepare() {
   PgConnection& c = Sql();
-  EnsurePublication();
+  LockTask();
   const std::string what = fmt::format("preparing replication slot {}", slot_);
   cdc::PrepareResult result;
   PgResult s = c.ExecParams(
-      "SELECT plugin, slot_type, database, confirmed_flush_lsn::text, current_database() "
+      "SELECT plugin, slot_type, database, confirmed_flush_lsn::text, current_database(), "
+      "coalesce(wal_status, ''), active_pid::text "
       "FROM pg_replication_slots WHERE slot_name = $1",
       {slot_}, what);
-  if (PQntuples(s.get()) > 0) {
+  const bool exists = PQntuples(s.get()) > 0;
+  if (exists && options_.new_slot) {
+    const std::string owner = SlotOwner(slot_);
+    const std::optional<std::string> pid = GetText(s.get(), 0, 6);
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("replication slot {} already exists on {}{}, and it is not one task "
+                            "'{}' created: it appears to belong to {}. Ferry never reuses, "
+                            "advances or drops a slot it did not create for this task: drop it "
+                            "if it is abandoned (ferry cleanup --source ... lists Ferry's), or "
+                            "name it with --slot-name to start from it (cdc tasks)",
+                            slot_, c.where(), pid ? fmt::format(" (in use by process {})", *pid) : "",
+                            options_.task,
+                            owner.empty() ? std::string("no Ferry task recorded on the source")
+                                          : owner));
+  }
+  if (!exists && !options_.new_slot) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("replication slot {} of task '{}' does not exist on {}", slot_,
+                            options_.task, c.where()));
+  }
+  EnsurePublication();
+  if (exists) {
     const std::string plugin = GetText(s.get(), 0, 0).value_or("");
     const std::string database = GetText(s.get(), 0, 2).value_or("");
     if (plugin != "pgoutput" || database != *GetText(s.get(), 0, 4)) {
       throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("replication slot {} on {} exists but is not a pgoutput slot of "
-                              "database '{}' (plugin '{}', database '{}'): drop it or name "
-                              "another slot for task '{}'",
+                  fmt::format("replication slot {} on {} is not a pgoutput slot of database "
+                              "'{}' (plugin '{}', database '{}'): name another slot for task "
+                              "'{}'",
                               slot_, c.where(), *GetText(s.get(), 0, 4), plugin, database,
                               options_.task));
+    }
+    if (GetText(s.get(), 0, 5).value_or("") == "lost") {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("replication slot {} on {} has lost WAL it needs (wal_status "
+                              "'lost', max_slot_wal_keep_size): the changes since its confirmed "
+                              "position are gone; task '{}' must load the tables again",
+                              slot_, c.where(), options_.task));
     }
     result.slot_created = false;
     result.start = cdc::ParseLsn(GetText(s.get(), 0, 3).value_or("0/0")).value_or(0);
@@ -889,6 +999,20 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
       if (msg.empty()) msg = Trim(PQerrorMessage(conn));
       // A server shutting down ends the stream without a word.
       if (msg.empty()) msg = "no reason given (the server may be shutting down)";
+      // The walsender refusing what it decodes (a publication missing at that point of the
+      // WAL, an object gone) fails the same way again: not worth a retry.
+      const char* st = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+      const std::string state = st ? st : "";
+      if (state.size() == 5 && (state.rfind("42", 0) == 0 || state == "55000")) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("the server refused to stream slot {} from {}: {}{}", slot_,
+                                repl_->where(), repl_->Scrub(msg),
+                                state == "42704" && Contains(msg, "publication")
+                                    ? " (a slot decodes with the catalog as of each change: the "
+                                      "publication must have existed when the slot's position "
+                                      "was written; create it before the slot)"
+                                    : ""));
+      }
       throw Error(ErrorKind::kConnection,
                   fmt::format("the server ended the replication stream of slot {} from {}: {}",
                               slot_, repl_->where(), repl_->Scrub(msg)));
@@ -903,34 +1027,102 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
   }
 }
 
-void PgChangeCapture::DropSlot() {
+cdc::DropResult PgChangeCapture::DropObjects() {
   // Our own walsender holds the slot while streaming: end it first.
   streaming_ = false;
   repl_.reset();
   ReleaseSnapshot();
   PgConnection& c = Sql();
+  cdc::DropResult result;
   const std::string what = fmt::format("dropping replication slot {}", slot_);
-  for (int attempt = 0;; ++attempt) {
-    PgResult r = c.ExecParams(
-        "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", {slot_}, what);
-    if (PQntuples(r.get()) == 0) break;
-    const std::optional<std::string> pid = GetText(r.get(), 0, 0);
-    if (!pid) {
-      c.ExecParams("SELECT pg_drop_replication_slot($1)", {slot_}, what);
-      break;
+  if (options_.owns_slot) {
+    for (int attempt = 0;; ++attempt) {
+      PgResult r = c.ExecParams(
+          "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", {slot_}, what);
+      if (PQntuples(r.get()) == 0) break;
+      result.slot_found = true;
+      const std::optional<std::string> pid = GetText(r.get(), 0, 0);
+      if (!pid) {
+        PgResult d = c.ExecParams(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name = $1",
+            {slot_}, what);
+        result.slot_dropped = PQntuples(d.get()) > 0;
+        break;
+      }
+      if (attempt >= 100) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("{}: the slot is in use by process {} on {}; stop whatever "
+                                "reads it (another Ferry task?) and try again",
+                                what, *pid, c.where()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (attempt >= 100) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("{}: the slot is in use by process {} on {}; stop whatever reads "
-                              "it (another Ferry task?) and try again",
-                              what, *pid, c.where()));
+  }
+  if (options_.owns_publication) {
+    const std::string pwhat = "dropping publication " + publication_;
+    PgResult p = c.ExecParams(
+        "SELECT obj_description(oid, 'pg_publication') FROM pg_publication WHERE pubname = $1",
+        {publication_}, pwhat);
+    if (PQntuples(p.get()) > 0) {
+      result.publication_found = true;
+      const std::optional<cdc::CaptureOwner> owner =
+          cdc::CaptureOwner::Parse(GetText(p.get(), 0, 0).value_or(""));
+      // A version-1 task (no id) marked nothing; otherwise only our own publication goes.
+      const bool ours = options_.task_id.empty() || (owner && owner->task_id == options_.task_id);
+      if (ours) {
+        c.Exec("DROP PUBLICATION IF EXISTS " + QuoteIdent(publication_), pwhat);
+        result.publication_dropped = true;
+      } else {
+        logging::For(LogComponentId::kSourceCapture)
+            .warn("publication {} is not task '{}''s (it belongs to {}): kept", publication_,
+                  options_.task, owner ? owner->Describe() : "no Ferry task");
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (options_.publication.empty()) {
-    c.Exec("DROP PUBLICATION IF EXISTS " + QuoteIdent(publication_),
-           "dropping publication " + publication_);
+  return result;
+}
+
+std::vector<cdc::CaptureObject> PgChangeCapture::ListObjects() {
+  PgConnection& c = Sql();
+  const std::string what = "listing Ferry's replication slots and publications";
+  std::vector<cdc::CaptureObject> out;
+  std::map<std::string, cdc::CaptureOwner> by_slot;
+  PgResult p = c.Exec(
+      "SELECT pubname, obj_description(oid, 'pg_publication') FROM pg_publication ORDER BY 1",
+      what);
+  for (int i = 0; i < PQntuples(p.get()); ++i) {
+    std::optional<cdc::CaptureOwner> owner =
+        cdc::CaptureOwner::Parse(GetText(p.get(), i, 1).value_or(""));
+    const std::string name = *GetText(p.get(), i, 0);
+    if (!owner && name.rfind("ferry_", 0) != 0) continue;
+    cdc::CaptureObject o;
+    o.kind = "publication";
+    o.name = name;
+    o.owner = owner;
+    if (owner && !owner->slot.empty()) by_slot[owner->slot] = *owner;
+    out.push_back(std::move(o));
   }
+  PgResult r = c.Exec(
+      "SELECT slot_name, active, coalesce(confirmed_flush_lsn::text, ''), "
+      "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0)::text "
+      "FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database() "
+      "AND NOT temporary ORDER BY 1",
+      what);
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const std::string name = *GetText(r.get(), i, 0);
+    auto it = by_slot.find(name);
+    if (it == by_slot.end() && name.rfind("ferry_", 0) != 0) continue;
+    cdc::CaptureObject o;
+    o.kind = "slot";
+    o.name = name;
+    if (it != by_slot.end()) o.owner = it->second;
+    o.active = *GetText(r.get(), i, 1) == "t";
+    o.confirmed = cdc::ParseLsn(*GetText(r.get(), i, 2)).value_or(0);
+    o.retained_bytes = std::stoll(*GetText(r.get(), i, 3));
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace ferry::postgres

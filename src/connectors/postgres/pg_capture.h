@@ -59,8 +59,6 @@ std::string DescribeCdcProblems(const PgCdcFacts& facts);
 // "schema.name" with each part double-quoted only when SQL needs it.
 std::string SqlName(const std::string& schema, const std::string& name);
 
-// Lower-case [a-z0-9_] form of "ferry_<task>", at most 63 bytes (PostgreSQL's NAMEDATALEN).
-std::string DefaultCaptureName(const std::string& task);
 
 class PgChangeCapture : public cdc::ChangeCapture {
  public:
@@ -80,6 +78,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   const TableDef& table_def(uint32_t table) const { return encoders_.at(table).def(); }
 
   void CheckPrerequisites() override;
+  bool SlotExists() override;
   cdc::PrepareResult Prepare() override;
   cdc::PrepareResult ExportSnapshot() override;
   void ReleaseSnapshot() override;
@@ -87,7 +86,8 @@ class PgChangeCapture : public cdc::ChangeCapture {
   void Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait) override;
   void Confirm(cdc::Lsn applied) override;
   cdc::Lsn ServerPosition() const override { return server_end_; }
-  void DropSlot() override;
+  cdc::DropResult DropObjects() override;
+  std::vector<cdc::CaptureObject> ListObjects() override;
 
  private:
   class Replication;  // a replication=database connection (pg_capture.cc)
@@ -95,6 +95,11 @@ class PgChangeCapture : public cdc::ChangeCapture {
 
   PgConnection& Sql();
   void EnsurePublication();
+  // Takes the task's advisory lock on the source for the life of the SQL session (one owner
+  // per task, across machines); throws naming the session that holds it.
+  void LockTask();
+  // "task 'x' (id ...)" for the slot, from the Ferry publication that names it; "" if none.
+  std::string SlotOwner(const std::string& slot);
   // The imported snapshot id of `exported`, held open by holder_.
   std::string HoldSnapshot(const std::string& exported);
   void HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink, bool* table_data);
@@ -118,6 +123,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   int server_version_ = 0;
 
   std::unique_ptr<PgConnection> sql_;
+  bool task_locked_ = false;  // the advisory lock is held on sql_
   std::unique_ptr<PgCatalogReader> catalog_;
   std::unique_ptr<Replication> repl_;
   std::unique_ptr<Replication> temp_repl_;  // ExportSnapshot's temporary slot

@@ -66,6 +66,14 @@ class PgConnector : public Connector {
   Engine engine() const override { return Engine::kPostgres; }
   const EndpointUri& uri() const override { return uri_; }
   void TestConnection() override { PgConnection::Connect(uri_); }
+  std::string Identity() override {
+    std::unique_ptr<PgConnection> c = PgConnection::Connect(uri_);
+    PgResult r = c->Exec(
+        "SELECT system_identifier::text, current_database() FROM pg_control_system()",
+        "reading the server's identity");
+    return fmt::format("postgresql system {} database {}", GetText(r.get(), 0, 0).value_or("?"),
+                       GetText(r.get(), 0, 1).value_or("?"));
+  }
   std::unique_ptr<CatalogReader> OpenCatalog() override {
     return std::make_unique<PgCatalogReader>(PgConnection::Connect(uri_));
   }

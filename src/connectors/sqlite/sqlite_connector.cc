@@ -8,6 +8,8 @@
 #include "connectors/sqlite/sqlite_connector.h"
 
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <sys/stat.h>
 
 #include "connectors/sqlite/sqlite_applier.h"
@@ -85,6 +87,14 @@ class SqliteConnector : public Connector {
                   fmt::format("directory '{}' of SQLite database file '{}' does not exist", dir,
                               path));
     }
+  }
+
+  // The file's absolute path, symbolic links resolved (the file may not exist yet).
+  std::string Identity() override {
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::weakly_canonical(uri_.database, ec);
+    if (ec) p = std::filesystem::absolute(uri_.database);
+    return "sqlite file " + p.string();
   }
 
   std::unique_ptr<CatalogReader> OpenCatalog() override {
