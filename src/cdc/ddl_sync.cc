@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <utility>
 
 #include "common/error.h"
@@ -170,6 +171,7 @@ class Planner {
     for (const auto& [x, y] : diff.renamed) Rename(x, y);
     for (const std::string& x : diff.retyped) Retype(x);
     for (const std::string& y : diff.added) Add(y);
+    if (!sqlite_casts_.empty()) RebuildSqliteTable();
   }
 
  private:
@@ -324,12 +326,9 @@ class Planner {
       if (next.native_type != tcol.native_type) {
         const std::string sql = sql_.Retype(next);
         if (sql.empty()) {
-          // The file keeps the declared type (its affinity); values are checked as the new
-          // type, which SQLite stores whatever the declaration says.
-          Note(fmt::format("source column {} changed type to {}; SQLite cannot change the type "
-                           "of target column {}: it keeps its declared type {} and values are "
-                           "written as {}",
-                           x, now.native_type, tcol.name, tcol.native_type, next.native_type));
+          // SQLite cannot change a column's type: the table is rebuilt after the other
+          // statements (RebuildSqliteTable), each value converted as the source's ALTER did.
+          sqlite_casts_[next.name] = SqliteCast(tcol, next);
         } else {
           out_.statements.push_back(sql);
         }
@@ -377,9 +376,51 @@ class Planner {
   const TableDef& after_;
   const Connector& target_;
   Engine source_engine_;
+  // The value of `c` (declared `from`) as the source's ALTER ... TYPE converts it to `to`:
+  // a scaled decimal to text keeps its scale ('1.50', as numeric::text prints it); anything
+  // else is copied and SQLite applies the new column's affinity.
+  std::string SqliteCast(const ColumnDef& from, const ColumnDef& to) const {
+    const std::string q = sql_.Q(from.name);
+    if (from.type.kind == DmsKind::kNumeric && from.type.scale > 0 && IsText(to.type.kind)) {
+      return fmt::format("CASE WHEN {0} IS NULL THEN NULL ELSE printf('%.{1}f', {0}) END", q,
+                         from.type.scale);
+    }
+    return q;
+  }
+  // SQLite's way to change column types: a new table with the target's columns as they are
+  // now, every row copied (converted), the old table dropped and the new one renamed, then
+  // its unique indexes.
+  void RebuildSqliteTable() {
+    const TableDef& t = plan_.target;
+    TableDef temp = t;
+    temp.name = t.name + "__ferry_rebuild";
+    const std::vector<std::string> create = target_.dialect().CreateTableSql(temp);
+    const std::vector<std::string> final_sql = target_.dialect().CreateTableSql(t);
+    const auto qualified = [&](const std::string& name) {
+      return t.schema.empty() ? sql_.Q(name) : sql_.Q(t.schema) + "." + sql_.Q(name);
+    };
+    std::string names, values;
+    for (const ColumnDef& c : t.columns) {
+      names += (names.empty() ? "" : ", ") + sql_.Q(c.name);
+      auto it = sqlite_casts_.find(c.name);
+      values += (values.empty() ? "" : ", ") + (it != sqlite_casts_.end() ? it->second
+                                                                          : sql_.Q(c.name));
+    }
+    out_.statements.push_back("DROP TABLE IF EXISTS " + qualified(temp.name));
+    if (!create.empty()) out_.statements.push_back(create.front());
+    out_.statements.push_back(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}",
+                                          qualified(temp.name), names, values,
+                                          qualified(t.name)));
+    out_.statements.push_back("DROP TABLE " + qualified(t.name));
+    out_.statements.push_back(fmt::format("ALTER TABLE {} RENAME TO {}", qualified(temp.name),
+                                          sql_.Q(t.name)));
+    for (size_t i = 1; i < final_sql.size(); ++i) out_.statements.push_back(final_sql[i]);
+  }
+
   TableChangePlan& out_;
   TablePlan& plan_;
   AlterSql sql_;
+  std::map<std::string, std::string> sqlite_casts_;  // target column -> its copy expression
 };
 
 std::string Describe(const ColumnDiff& d) {

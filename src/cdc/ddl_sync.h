@@ -15,8 +15,9 @@
 //             rename, so rows already on the target keep their old value there);
 //   retyped   same name, other type (DmsType or native type): PostgreSQL `ALTER COLUMN c TYPE x
 //             USING c::x`, MySQL `MODIFY COLUMN c x [NOT NULL]`. SQLite cannot alter a column's
-//             type: the file keeps the declared type (a note says so) and the plan writes
-//             values as the new type (SQLite stores any value in any column).
+//             type: the table is rebuilt (a new table with the new declared types, every row
+//             copied, converted as PostgreSQL's cast would: a scaled decimal to text keeps its
+//             scale; the old table dropped, the new one renamed, its unique indexes created).
 // Nullability and default changes are not carried (the stream does not say them reliably).
 //
 // Plans with a row transform (add-column expressions, change-data-type): new source columns

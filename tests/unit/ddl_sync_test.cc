@@ -2,6 +2,8 @@
 // source column change, on each target engine. Nothing connects: only dialects are used.
 #include "cdc/ddl_sync.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -161,13 +163,23 @@ TEST_P(DdlSyncTest, TypeChange) {
       EXPECT_EQ(p.statements[0], Alter() + "MODIFY COLUMN `n` bigint NULL");
       EXPECT_EQ(n.native_type, "bigint");
       break;
-    case Engine::kSqlite:
-      EXPECT_TRUE(p.statements.empty());
-      ASSERT_EQ(p.notes.size(), 1u);
-      EXPECT_NE(p.notes[0].find("SQLite cannot change the type"), std::string::npos)
-          << p.notes[0];
-      EXPECT_NE(n.native_type, "INT");  // checked as the new type, declared INT in the file
+    case Engine::kSqlite: {
+      // Rebuilt: a new table with the new declared type, rows copied, renamed into place.
+      ASSERT_EQ(p.statements.size(), 5u) << fmt::format("{}", fmt::join(p.statements, "\n"));
+      EXPECT_EQ(p.statements[0], "DROP TABLE IF EXISTS \"main\".\"t__ferry_rebuild\"");
+      EXPECT_EQ(p.statements[1].rfind("CREATE TABLE \"t__ferry_rebuild\"", 0), 0u)
+          << p.statements[1];
+      EXPECT_NE(p.statements[1].find("\"n\" BIGINT"), std::string::npos) << p.statements[1];
+      EXPECT_EQ(p.statements[2],
+                "INSERT INTO \"main\".\"t__ferry_rebuild\" (\"id\", \"name\", \"n\") SELECT "
+                "\"id\", \"name\", \"n\" FROM \"main\".\"t\"");
+      EXPECT_EQ(p.statements[3], "DROP TABLE \"main\".\"t\"");
+      EXPECT_EQ(p.statements[4],
+                "ALTER TABLE \"main\".\"t__ferry_rebuild\" RENAME TO \"t\"");
+      EXPECT_TRUE(p.notes.empty());
+      EXPECT_EQ(n.native_type, "BIGINT");
       break;
+    }
   }
 }
 

@@ -794,15 +794,58 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
   oids.reserve(rel.columns.size());
   for (const pgoutput::RelationColumn& c : rel.columns) oids.push_back(BaseOid(c.type_oid));
   if (!enc.Matches(rel, oids)) {
-    if (!catalog_) catalog_ = std::make_unique<PgCatalogReader>(PgConnection::Connect(uri_));
-    TableDef fresh = catalog_->GetTable(schema, name);
-    if (!SameColumns(fresh, enc.def())) {
-      enc.SetDef(std::move(fresh));
+    // The table's shape at this point of the WAL is the Relation message's, not the catalog's
+    // now (later ALTERs may have renamed or retyped columns since): build it from the message,
+    // so every change decodes with the columns in force at its own position and each ALTER
+    // reaches the target between the changes it separates.
+    TableDef shaped = ShapeFromRelation(rel, oids, enc.def());
+    if (!SameColumns(shaped, enc.def())) {
+      enc.SetDef(std::move(shaped));
       sink.OnTableChanged(id, enc.def());
     }
   }
   enc.SetRelation(rel);
   relations_[rel.relation_id] = id;
+}
+
+TableDef PgChangeCapture::ShapeFromRelation(const pgoutput::Relation& rel,
+                                            const std::vector<uint32_t>& base_oids,
+                                            const TableDef& known) {
+  if (!catalog_) catalog_ = std::make_unique<PgCatalogReader>(PgConnection::Connect(uri_));
+  TableDef shaped = known;
+  shaped.columns.clear();
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < rel.columns.size(); ++i) {
+    const pgoutput::RelationColumn& rc = rel.columns[i];
+    const std::string name(rc.name);
+    if (rc.key) keys.push_back(name);
+    // A column as it was (same name, same type and modifier) keeps everything known of it.
+    const int k = known.ColumnIndex(name);
+    if (k >= 0) {
+      const ColumnDef& was = known.columns[static_cast<size_t>(k)];
+      ColumnDef now = catalog_->ColumnOfType(name, rc.type_oid, rc.type_modifier);
+      if (was.native_id == base_oids[i] && was.native_type == now.native_type) {
+        shaped.columns.push_back(was);
+        continue;
+      }
+      shaped.columns.push_back(std::move(now));
+      continue;
+    }
+    shaped.columns.push_back(catalog_->ColumnOfType(name, rc.type_oid, rc.type_modifier));
+  }
+  // The key: the replica identity's columns when it is the key or an index; with REPLICA
+  // IDENTITY FULL (every column flagged) the known key, as far as its columns remain.
+  if (rel.replica_identity == 'd' || rel.replica_identity == 'i') {
+    shaped.primary_key = keys;
+  } else {
+    std::vector<std::string> kept;
+    for (const std::string& k : known.primary_key) {
+      if (shaped.ColumnIndex(k) >= 0) kept.push_back(k);
+    }
+    if (kept.size() != known.primary_key.size()) kept.clear();
+    shaped.primary_key = kept;
+  }
+  return shaped;
 }
 
 TableChangeEncoder& PgChangeCapture::EncoderFor(uint32_t relation_id, cdc::Lsn lsn,

@@ -104,6 +104,10 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::string HoldSnapshot(const std::string& exported);
   void HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink, bool* table_data);
   void HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink, cdc::Lsn lsn);
+  // The table's columns as Relation message `rel` describes them (names, types with their
+  // modifiers, the replica identity's key), keeping what `known` says of unchanged columns.
+  TableDef ShapeFromRelation(const pgoutput::Relation& rel, const std::vector<uint32_t>& base_oids,
+                             const TableDef& known);
   TableChangeEncoder& EncoderFor(uint32_t relation_id, cdc::Lsn lsn, const char* message);
   uint32_t BaseOid(uint32_t oid);
   void SendStatus();

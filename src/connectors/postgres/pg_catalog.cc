@@ -127,7 +127,6 @@ std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std
   oids += "}";
   if (out.empty()) return out;
 
-  std::map<uint32_t, PgTypeInfo> domains;  // resolved once per domain type
   PgResult cols = conn_->ExecParams(kColumnsSql, {oids}, what);
   for (int r = 0; r < PQntuples(cols.get()); ++r) {
     TableDef& t = out[by_oid.at(static_cast<uint32_t>(std::stoul(*GetText(cols.get(), r, 0))))];
@@ -141,25 +140,7 @@ std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std
     info.typtype = GetText(cols.get(), r, 5)->at(0);
     info.category = GetText(cols.get(), r, 6)->at(0);
     info.elem_oid = static_cast<uint32_t>(std::stoul(*GetText(cols.get(), r, 7)));
-    if (info.typtype == 'd') {
-      const uint32_t domain_oid = info.oid;
-      auto it = domains.find(domain_oid);
-      if (it == domains.end()) {
-        PgTypeInfo base = info;
-        base.is_domain = true;
-        for (int depth = 0; depth < 32 && base.typtype == 'd'; ++depth) {
-          PgResult d = conn_->ExecParams(kDomainSql, {std::to_string(base.oid)}, what);
-          if (PQntuples(d.get()) != 1) break;
-          base.oid = static_cast<uint32_t>(std::stoul(*GetText(d.get(), 0, 0)));
-          base.formatted = *GetText(d.get(), 0, 1);
-          base.typtype = GetText(d.get(), 0, 2)->at(0);
-          base.category = GetText(d.get(), 0, 3)->at(0);
-          base.elem_oid = static_cast<uint32_t>(std::stoul(*GetText(d.get(), 0, 4)));
-        }
-        it = domains.emplace(domain_oid, base).first;
-      }
-      info = it->second;
-    }
+    if (info.typtype == 'd') info = ResolveDomain(info, what);
     const PgMappedType m = MapPgType(info);
     c.type = m.type;
     c.portable_native = m.portable_native;
@@ -239,6 +220,54 @@ std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std
     last_index = name;
   }
   return out;
+}
+
+PgTypeInfo PgCatalogReader::ResolveDomain(const PgTypeInfo& info, const std::string& what) {
+  auto it = domains_.find(info.oid);
+  if (it != domains_.end()) return it->second;
+  PgTypeInfo base = info;
+  base.is_domain = true;
+  for (int depth = 0; depth < 32 && base.typtype == 'd'; ++depth) {
+    PgResult d = conn_->ExecParams(kDomainSql, {std::to_string(base.oid)}, what);
+    if (PQntuples(d.get()) != 1) break;
+    base.oid = static_cast<uint32_t>(std::stoul(*GetText(d.get(), 0, 0)));
+    base.formatted = *GetText(d.get(), 0, 1);
+    base.typtype = GetText(d.get(), 0, 2)->at(0);
+    base.category = GetText(d.get(), 0, 3)->at(0);
+    base.elem_oid = static_cast<uint32_t>(std::stoul(*GetText(d.get(), 0, 4)));
+  }
+  domains_.emplace(info.oid, base);
+  return base;
+}
+
+ColumnDef PgCatalogReader::ColumnOfType(const std::string& name, uint32_t type_oid,
+                                        int32_t typmod) {
+  const std::string what = fmt::format("typing column {} of a replicated relation", name);
+  PgResult r = conn_->ExecParams(
+      "SELECT format_type(t.oid, $2::int), t.typtype, t.typcategory, t.typelem "
+      "FROM pg_type t WHERE t.oid = $1::oid",
+      {std::to_string(type_oid), std::to_string(typmod)}, what);
+  if (PQntuples(r.get()) != 1) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("{}: type OID {} does not exist on {}", what, type_oid,
+                            conn_->where()));
+  }
+  ColumnDef c;
+  c.name = name;
+  c.native_type = *GetText(r.get(), 0, 0);
+  c.nullable = true;
+  PgTypeInfo info;
+  info.formatted = c.native_type;
+  info.oid = type_oid;
+  info.typtype = GetText(r.get(), 0, 1)->at(0);
+  info.category = GetText(r.get(), 0, 2)->at(0);
+  info.elem_oid = static_cast<uint32_t>(std::stoul(*GetText(r.get(), 0, 3)));
+  if (info.typtype == 'd') info = ResolveDomain(info, what);
+  const PgMappedType m = MapPgType(info);
+  c.type = m.type;
+  c.portable_native = m.portable_native;
+  c.native_id = info.oid;
+  return c;
 }
 
 std::vector<TableDef> PgCatalogReader::ListTables(const std::string& schema) {

@@ -2,12 +2,14 @@
 // slow on big catalogs) in three queries per listing: tables, columns, keys.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "connectors/connector.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/pg_types.h"
 
 namespace ferry::postgres {
 
@@ -19,10 +21,19 @@ class PgCatalogReader : public CatalogReader {
   std::string ServerVersion() override;
   std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) override;
 
+  // A column named `name` of type `type_oid` with modifier `typmod` (as a pgoutput Relation
+  // message describes it), typed as Load types a column of that type: native type, DMS type,
+  // native_id (domains resolved to their base). Nullable; no default. Throws Error(kNotFound)
+  // when the type no longer exists.
+  ColumnDef ColumnOfType(const std::string& name, uint32_t type_oid, int32_t typmod);
+
  private:
   // Tables matching the filters ("" = any); fills columns and keys.
   std::vector<TableDef> Load(const std::string& schema, const std::string& name);
+  // Follows a domain down to its base type (info.typtype == 'd'); cached per domain.
+  PgTypeInfo ResolveDomain(const PgTypeInfo& info, const std::string& what);
   std::unique_ptr<PgConnection> conn_;
+  std::map<uint32_t, PgTypeInfo> domains_;
 };
 
 }  // namespace ferry::postgres
