@@ -706,6 +706,19 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   const TableDef before = t.captured;
   t.captured = change.def;
   ++t.stats->cdc_ddls;
+  if (change.in_transaction && t.mode != TableMode::kSuspended) {
+    // Its changes before the ALTER were encoded with the old columns, the ones after with the
+    // new; applying them in order needs the target's ALTER between them, inside the source's
+    // transaction. Ferry does not do that yet: stop applying the table instead of writing
+    // values into the wrong columns.
+    t.mapper->Rebind(change.def);
+    Suspend(t, fmt::format("the source table's columns changed inside a transaction, between "
+                           "its own changes of the table (source transaction {}); Ferry cannot "
+                           "replay such a transaction exactly, so the table is no longer "
+                           "applied: reload it (run the task again without --resume)",
+                           change.xid));
+    return;
+  }
   if (t.filter) {
     try {
       t.filter->Rebind(change.def);

@@ -69,6 +69,11 @@ struct TableChanged {
   uint32_t table = 0;
   TableDef def;          // the table's columns now (unused when dropped)
   bool dropped = false;  // the source table is gone (CaptureSink::OnTableDropped)
+  // The columns changed between changes of one transaction (OnTableChangedInTransaction, of
+  // source transaction `xid`): the table is suspended rather than applied with changes of the
+  // wrong shape.
+  bool in_transaction = false;
+  uint32_t xid = 0;
 };
 
 // The source is at `position` and every transaction ending at or before it has been queued

@@ -126,6 +126,14 @@ class CaptureSink {
   // Table `table` has new columns on the source (ALTER TABLE seen in the stream): `def` is its
   // definition now. Called before the first change encoded with the new columns.
   virtual void OnTableChanged(uint32_t table, const TableDef& def) = 0;
+  // As OnTableChanged, but the columns changed inside an open transaction that had already
+  // delivered changes of the table with its old columns (an ALTER between the own changes of
+  // transaction `xid`): those changes and the ones after cannot be applied in one order that
+  // is right for both shapes. The default passes it on as OnTableChanged.
+  virtual void OnTableChangedInTransaction(uint32_t table, const TableDef& def, uint32_t xid) {
+    (void)xid;
+    OnTableChanged(table, def);
+  }
   // Table `table` no longer exists on the source (DROP TABLE), and every transaction that
   // changed it before the drop has been delivered. Nothing of it follows.
   virtual void OnTableDropped(uint32_t table) { (void)table; }

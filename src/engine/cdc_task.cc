@@ -69,6 +69,14 @@ class CdcTask::Sink : public cdc::CaptureSink {
     ++task_.pushed_;  // counted as a transaction so "everything applied" waits for it
     task_.queue_.Push(cdc::TableChanged{table, def});
   }
+  void OnTableChangedInTransaction(uint32_t table, const TableDef& def,
+                                   uint32_t xid) override {
+    ++task_.pushed_;
+    cdc::TableChanged changed{table, def};
+    changed.in_transaction = true;
+    changed.xid = xid;
+    task_.queue_.Push(std::move(changed));
+  }
   void OnTableDropped(uint32_t table) override {
     ++task_.pushed_;
     task_.queue_.Push(cdc::TableChanged{table, {}, true});

@@ -87,8 +87,9 @@ TEST_P(CdcDdlTest, AlterTableBetweenChanges) {
   Run("UPDATE " + T() + " SET n = n * " + (sqlite ? "10" : "100000000") + " WHERE id % 17 = 0");
   EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after ALTER COLUMN TYPE bigint";
 
-  // Several at once, in one transaction with changes before and after.
-  Run("BEGIN; UPDATE " + T() + " SET n = 1 WHERE id = 1; ALTER TABLE " + T() +
+  // Several at once, in one transaction with changes before (of another table) and after.
+  // (Between the table's own changes, see SeveralAltersInARow.)
+  Run("BEGIN; UPDATE " + src_ + ".other SET v = 'before' WHERE id = 1; ALTER TABLE " + T() +
       " ADD COLUMN d date; ALTER TABLE " + T() + " DROP COLUMN extra; INSERT INTO " + T() +
       " (id, title, n, d) VALUES (1006, 'both', 6, date '2024-02-29'); COMMIT");
   Run("UPDATE " + T() + " SET d = date '2000-01-01' + id WHERE id % 3 = 0");
@@ -129,6 +130,8 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
   Run("INSERT INTO " + src_ + ".ra SELECT g, 'v' || g FROM generate_series(1, 20) g");
   Run("CREATE TABLE " + src_ + ".rnd (id integer PRIMARY KEY, c0 integer)");
   Run("INSERT INTO " + src_ + ".rnd SELECT g, g FROM generate_series(1, 50) g");
+  Run("CREATE TABLE " + src_ + ".mid (id integer PRIMARY KEY, a integer, b integer)");
+  Run("INSERT INTO " + src_ + ".mid VALUES (1, 10, 100), (2, 20, 200)");
   auto task = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options());
   std::thread runner([&] { task->Run(); });
   ASSERT_EQ(Converge(std::chrono::seconds(60)), "") << "after the full load";
@@ -144,6 +147,17 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
   Run("ALTER TABLE " + src_ + ".ra ALTER COLUMN x TYPE text");
   Run("INSERT INTO " + src_ + ".ra VALUES (100, 'new', 'text now')");
   EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after the two sequences";
+  // An ALTER inside a transaction before changes of the table (as migration tools run
+  // them) is fine; one between the transaction's own changes of the table cannot be replayed
+  // exactly yet: that table is suspended with the reason, never written with misread values.
+  Run("BEGIN; ALTER TABLE " + src_ + ".rb ADD COLUMN y integer; UPDATE " + src_ +
+      ".rb SET y = id WHERE id > 5; INSERT INTO " + src_ + ".rb VALUES (101, 'in txn', 1, 2); "
+      "COMMIT");
+  EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after an ALTER first in a transaction";
+  // Columns only added between a transaction's own changes: its earlier changes read the same.
+  Run("BEGIN; UPDATE " + src_ + ".rb SET x = x + 1 WHERE id <= 10; ALTER TABLE " + src_ +
+      ".rb ADD COLUMN z text; UPDATE " + src_ + ".rb SET z = 'z' || id WHERE id > 5; COMMIT");
+  EXPECT_EQ(Converge(std::chrono::seconds(60)), "") << "after an ADD between changes";
 
   // Random interleavings (seeded: a failure names its seed and can be replayed).
   const unsigned seed = static_cast<unsigned>(::getpid());
@@ -204,6 +218,19 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
     }
     log += sql + ";\n";
     Run(sql);
+    if (sql.rfind("ALTER", 0) == 0) {
+      // A change after each ALTER: pgoutput describes a table's columns only with its next
+      // change, and two ALTERs seen at once can be ambiguous (a DROP next to a RENAME or ADD of
+      // the same type reads like a rename; see the user guide).
+      std::string names = "id", values = std::to_string(next_id++);
+      for (const Col& c : cols) {
+        names += ", " + c.name;
+        values += ", " + value_for(c);
+      }
+      const std::string ins = fmt::format("INSERT INTO {} ({}) VALUES ({})", t, names, values);
+      log += ins + ";\n";
+      Run(ins);
+    }
   }
   // pgoutput describes a table's new columns with its next change: one after the last ALTER.
   {
@@ -219,11 +246,43 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
   EXPECT_EQ(Converge(std::chrono::seconds(90)), "")
       << "after a random interleaving (seed " << seed << "):\n" << log;
 
+  // An ALTER between a transaction's own changes of a table: suspended, not misapplied (a
+  // dropped middle column would otherwise shift b's values into a).
+  Run("BEGIN; UPDATE " + src_ + ".mid SET b = 101 WHERE id = 1; ALTER TABLE " + src_ +
+      ".mid DROP COLUMN a; UPDATE " + src_ + ".mid SET b = 202 WHERE id = 2; COMMIT");
+  Run("INSERT INTO " + src_ + ".rb VALUES (102, 'after', 1, 2)");  // the others go on
+  const auto until = testing::Clock::now() + std::chrono::seconds(60);
+  std::string mid_state, mid_error;
+  while (testing::Clock::now() < until && mid_state != "Suspended") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (const auto& st : task->stats()) {
+      std::lock_guard lock(st->mu);
+      if (st->SourceName() == src_ + ".mid") {
+        mid_state = st->state;
+        mid_error = st->error;
+      }
+    }
+  }
+  EXPECT_EQ(mid_state, "Suspended");
+  EXPECT_NE(mid_error.find("the source table's columns changed inside a transaction, between "
+                           "its own changes of the table"),
+            std::string::npos)
+      << mid_error;
+  auto target_rows = target_->OpenSession()->Query(
+      std::string("SELECT a, b FROM ") + (GetParam() == Engine::kSqlite ? "" : kDst + std::string(".")) +
+      "mid ORDER BY id");
+  ASSERT_EQ(target_rows.size(), 2u);
+  EXPECT_EQ(target_rows[0][0].value_or("NULL") + "," + target_rows[0][1].value_or("NULL"),
+            "10,100");
+  EXPECT_EQ(target_rows[1][0].value_or("NULL") + "," + target_rows[1][1].value_or("NULL"),
+            "20,200");
+
   task->Stop();
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
     std::lock_guard lock(st->mu);
+    if (st->SourceName() == src_ + ".mid") continue;
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
   }

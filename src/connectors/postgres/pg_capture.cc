@@ -659,6 +659,7 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   in_txn_ = false;
   in_stream_ = false;
   open_streams_.clear();
+  touched_.clear();
   confirmed_ = from;
   reported_ = 0;
   streaming_ = true;
@@ -681,7 +682,8 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   SendStatus();
 }
 
-void PgChangeCapture::Deliver(cdc::CaptureSink& sink, uint32_t message_xid) {
+void PgChangeCapture::Deliver(cdc::CaptureSink& sink, uint32_t message_xid, uint32_t table) {
+  touched_.insert(table);
   if (in_stream_) {
     // Inside a stream block each change names the (sub)transaction that wrote it.
     sink.OnStreamedChange(stream_xid_, message_xid, record_);
@@ -800,8 +802,21 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
     // reaches the target between the changes it separates.
     TableDef shaped = ShapeFromRelation(rel, oids, enc.def());
     if (!SameColumns(shaped, enc.def())) {
+      // Columns only appended: the transaction's earlier changes of the table read the same
+      // way under the new columns (the new ones absent, as they were). Anything else between
+      // its own changes cannot be applied in one order right for both shapes.
+      bool appended = shaped.columns.size() >= enc.def().columns.size();
+      for (size_t i = 0; appended && i < enc.def().columns.size(); ++i) {
+        const ColumnDef& a = enc.def().columns[i];
+        const ColumnDef& b = shaped.columns[i];
+        appended = a.name == b.name && a.native_type == b.native_type && a.type == b.type;
+      }
       enc.SetDef(std::move(shaped));
-      sink.OnTableChanged(id, enc.def());
+      if (!appended && (in_txn_ || !open_streams_.empty()) && touched_.count(id)) {
+        sink.OnTableChangedInTransaction(id, enc.def(), in_stream_ ? stream_xid_ : begin_.xid);
+      } else {
+        sink.OnTableChanged(id, enc.def());
+      }
     }
   }
   enc.SetRelation(rel);
@@ -896,6 +911,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
   if (auto* b = std::get_if<pgoutput::Begin>(&m)) {
     begin_ = *b;
     in_txn_ = true;
+    if (open_streams_.empty()) touched_.clear();
     *table_data = true;
     sink.OnBegin(b->xid);
   } else if (auto* c = std::get_if<pgoutput::Commit>(&m)) {
@@ -905,6 +921,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     info.end_lsn = c->end_lsn;
     info.commit_time_us = c->commit_time + kPgEpochMicros;
     in_txn_ = false;
+    if (open_streams_.empty()) touched_.clear();
     *table_data = true;
     last_txn_ = Clock::now();
     sink.OnCommit(info);
@@ -912,25 +929,29 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     HandleRelation(*rel, sink, lsn);
   } else if (auto* ins = std::get_if<pgoutput::Insert>(&m)) {
     record_.clear();
-    EncoderFor(ins->relation_id, lsn, "Insert").EncodeInsert(*ins, lsn, &record_);
+    TableChangeEncoder& enc = EncoderFor(ins->relation_id, lsn, "Insert");
+    enc.EncodeInsert(*ins, lsn, &record_);
     *table_data = true;
-    Deliver(sink, ins->xid);
+    Deliver(sink, ins->xid, enc.table_id());
   } else if (auto* up = std::get_if<pgoutput::Update>(&m)) {
     record_.clear();
-    EncoderFor(up->relation_id, lsn, "Update").EncodeUpdate(*up, lsn, &record_);
+    TableChangeEncoder& enc = EncoderFor(up->relation_id, lsn, "Update");
+    enc.EncodeUpdate(*up, lsn, &record_);
     *table_data = true;
-    Deliver(sink, up->xid);
+    Deliver(sink, up->xid, enc.table_id());
   } else if (auto* del = std::get_if<pgoutput::Delete>(&m)) {
     record_.clear();
-    EncoderFor(del->relation_id, lsn, "Delete").EncodeDelete(*del, lsn, &record_);
+    TableChangeEncoder& enc = EncoderFor(del->relation_id, lsn, "Delete");
+    enc.EncodeDelete(*del, lsn, &record_);
     *table_data = true;
-    Deliver(sink, del->xid);
+    Deliver(sink, del->xid, enc.table_id());
   } else if (auto* tr = std::get_if<pgoutput::Truncate>(&m)) {
     *table_data = true;
     for (uint32_t rid : tr->relation_ids) {
       record_.clear();
-      EncoderFor(rid, lsn, "Truncate").EncodeTruncate(&record_);
-      Deliver(sink, tr->xid);
+      TableChangeEncoder& enc = EncoderFor(rid, lsn, "Truncate");
+      enc.EncodeTruncate(&record_);
+      Deliver(sink, tr->xid, enc.table_id());
     }
   } else if (auto* ss = std::get_if<pgoutput::StreamStart>(&m)) {
     // A block of an in-progress transaction; others may commit between blocks.
@@ -955,6 +976,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     info.end_lsn = sc->end_lsn;
     info.commit_time_us = sc->commit_time + kPgEpochMicros;
     open_streams_.erase(sc->xid);
+    if (open_streams_.empty() && !in_txn_) touched_.clear();
     *table_data = true;
     last_txn_ = Clock::now();
     sink.OnCommit(info);

@@ -117,7 +117,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   void CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now);
   // Hands record_ (one change) to the sink: as a change of the open transaction, or inside a
   // stream block, of the streamed transaction with the subtransaction that wrote it.
-  void Deliver(cdc::CaptureSink& sink, uint32_t message_xid);
+  void Deliver(cdc::CaptureSink& sink, uint32_t message_xid, uint32_t table);
 
   EndpointUri uri_;
   cdc::CaptureOptions options_;
@@ -147,6 +147,9 @@ class PgChangeCapture : public cdc::ChangeCapture {
   uint32_t stream_xid_ = 0;
   std::set<uint32_t> open_streams_;
   std::string record_;
+  // Tables with changes delivered in the open transaction(s): an ALTER of one of them before
+  // the commit is an ALTER between a transaction's own changes.
+  std::set<uint32_t> touched_;
 
   cdc::Lsn confirmed_ = 0;
   cdc::Lsn reported_ = 0;
