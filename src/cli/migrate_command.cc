@@ -217,6 +217,24 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
     if (!args.json) std::cout << "Task stopped: " << task.stop_reason() << std::endl;
     return 1;
   }
+  // A table that is no longer applied (suspended, or its load failed) is not a normal end.
+  std::vector<std::string> broken;
+  for (const auto& st : task.stats()) {
+    std::lock_guard lock(st->mu);
+    if (st->state == "Suspended" || st->state == kStateError) {
+      broken.push_back(fmt::format("{} ({}): {}", st->SourceName(), st->state, st->error));
+    }
+  }
+  if (!broken.empty()) {
+    spdlog::error("task '{}': {} table(s) not applied: {}", o.task, broken.size(),
+                  fmt::join(broken, "; "));
+    if (!args.json) {
+      std::cout << fmt::format("{} table(s) are not applied (reload them: run the task again "
+                               "without --resume)\n",
+                               broken.size());
+    }
+    return 1;
+  }
   return 0;
 }
 

@@ -311,7 +311,15 @@ void CdcTask::Setup() {
   capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load && new_slot, new_slot));
   capture_->CheckPrerequisites();
 
-  // The target: checkpoint table and control tables.
+  // The target: its schemas (a MySQL target database may not exist yet), the checkpoint
+  // table and the control tables.
+  {
+    std::unique_ptr<TableWriter> writer = target_.OpenWriter();
+    std::set<std::string> schemas;
+    for (const TablePlan& plan : plans_) {
+      if (schemas.insert(plan.target.schema).second) writer->EnsureSchema(plan.target.schema);
+    }
+  }
   std::unique_ptr<cdc::ChangeApplier> probe = target_.OpenChangeApplier();
   const std::string control_schema = options_.settings.control_tables_settings.control_schema;
   probe->Prepare(control_schema);

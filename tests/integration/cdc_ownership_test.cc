@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -346,6 +347,48 @@ TEST_F(CdcOwnership, UserSlotIsANativeStartPoint) {
                         testing::TaskSlot(Dir("load"), "own-new") + "'")
                   .empty())
       << "the refused task left its new slot behind";
+}
+
+// Case 8: counters count what the target committed. A target table dropped behind Ferry's
+// back: the change is not counted as applied, the table is suspended with the reason, and the
+// task's exit code says so (transactional and batch apply).
+TEST_F(CdcOwnership, AppliedCountsOnlyWhatTheTargetCommitted) {
+  for (const bool batch : {false, true}) {
+    SCOPED_TRACE(batch ? "batch apply" : "transactional apply");
+    const std::string dir = Dir(batch ? "batch" : "txn"), db = Db(batch ? "batch" : "txn");
+    std::vector<std::string> args = Args("own-b", db, dir);
+    if (batch) {
+      const std::string settings = (base_ / "settings.json").string();
+      // (With task settings DMS's default DataErrorPolicy is LOG_ERROR: the change would be
+      // skipped and counted under Errors, the table kept.)
+      std::ofstream(settings) << R"({"TargetMetadata": {"BatchApplyEnabled": true},)"
+                              << R"( "ErrorBehavior": {"DataErrorPolicy": "SUSPEND_TABLE"},)"
+                              << R"( "ChangeProcessingTuning": {"BatchApplyTimeoutMin": 1}})";
+      args.push_back("--task-settings");
+      args.push_back(settings);
+    }
+    FerryProcess p = StartLive(args);
+    testing::Open("sqlite://" + db)->OpenSession()->Execute("DROP TABLE t");
+    s_->Execute("INSERT INTO own_src.t VALUES (700, 'lost target')");
+    std::string status;
+    for (int i = 0; i < 100; ++i) {
+      status = testing::RunFerry({"status", "--data-dir", dir, "--json"}).out;
+      if (status.find("\"Suspended\"") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CliRun run = StopFerry(p);
+    EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+    EXPECT_NE(run.out.find("1 table(s) are not applied"), std::string::npos) << run.out;
+    const nlohmann::json st =
+        nlohmann::json::parse(testing::RunFerry({"status", "--data-dir", dir, "--json"}).out);
+    const nlohmann::json& t = st["ReplicationTasks"][0]["TableStatistics"][0];
+    EXPECT_EQ(t["TableState"], "Suspended") << t.dump();
+    EXPECT_EQ(t["Inserts"], 1) << t.dump();
+    EXPECT_EQ(t["AppliedInserts"], 0) << "counted as applied: " << t.dump();
+    testing::RunFerry({"delete-task", "--task-name", "own-b", "--data-dir", dir, "--source",
+                       testing::PostgresUri()});
+    s_->Execute("DELETE FROM own_src.t WHERE id = 700");
+  }
 }
 
 // Case 8: delete-task says what it found.

@@ -45,7 +45,9 @@ class MyConnector : public Connector {
   const EndpointUri& uri() const override { return uri_; }
   void TestConnection() override { MyConnection conn(uri_); }
   std::string Identity() override {
-    MyConnection conn(uri_);
+    // The server's identity: the database may not exist yet (a target creates it).
+    const std::string no_database;
+    MyConnection conn(uri_, &no_database);
     // MySQL has a server_uuid; MariaDB does not, and its host, port and data directory name
     // one server as well.
     for (const auto& row : conn.Query("SHOW GLOBAL VARIABLES LIKE 'server_uuid'",
