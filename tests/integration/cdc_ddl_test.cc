@@ -174,6 +174,15 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
     if (c.type == "numeric(10,2)") return fmt::format("{}.{:02}", v, v % 100);
     return fmt::format("'s{}'", v);
   };
+  // A new row with a value in every current column.
+  auto insert_row = [&] {
+    std::string names = "id", values = std::to_string(next_id++);
+    for (const Col& c : cols) {
+      names += ", " + c.name;
+      values += ", " + value_for(c);
+    }
+    return fmt::format("INSERT INTO {} ({}) VALUES ({})", t, names, values);
+  };
   std::string log;
   for (int step = 0; step < 40; ++step) {
     const unsigned op = rng() % 8;
@@ -203,12 +212,7 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
                         to, cols[i].name, to);
       cols[i].type = to;
     } else if (op <= 5) {
-      std::string names = "id", values = std::to_string(next_id++);
-      for (const Col& c : cols) {
-        names += ", " + c.name;
-        values += ", " + value_for(c);
-      }
-      sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", t, names, values);
+      sql = insert_row();
     } else if (op == 6) {
       const Col& c = cols[rng() % cols.size()];
       sql = fmt::format("UPDATE {} SET {} = {} WHERE id % 3 = {}", t, c.name, value_for(c),
@@ -222,24 +226,14 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
       // A change after each ALTER: pgoutput describes a table's columns only with its next
       // change, and two ALTERs seen at once can be ambiguous (a DROP next to a RENAME or ADD of
       // the same type reads like a rename; see the user guide).
-      std::string names = "id", values = std::to_string(next_id++);
-      for (const Col& c : cols) {
-        names += ", " + c.name;
-        values += ", " + value_for(c);
-      }
-      const std::string ins = fmt::format("INSERT INTO {} ({}) VALUES ({})", t, names, values);
+      const std::string ins = insert_row();
       log += ins + ";\n";
       Run(ins);
     }
   }
   // pgoutput describes a table's new columns with its next change: one after the last ALTER.
   {
-    std::string names = "id", values = std::to_string(next_id++);
-    for (const Col& c : cols) {
-      names += ", " + c.name;
-      values += ", " + value_for(c);
-    }
-    const std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", t, names, values);
+    const std::string sql = insert_row();
     log += sql + ";\n";
     Run(sql);
   }
