@@ -17,6 +17,7 @@
 #include "cdc/change_applier.h"
 #include "cdc/change_capture.h"
 #include "cli/task_plan.h"
+#include "cli/validate_command.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
 #include "endpoint/endpoint_uri.h"
@@ -326,6 +327,30 @@ int RunMigrate(MigrateArgs args) {
     args.create_defaults |= settings.ferry_settings.create_column_defaults;
     logging::Configure(settings.logging, args.verbose);
     args.settings = std::move(settings);
+  }
+  // ValidationSettings.ValidationOnly: compare, migrate nothing (DMS "validation only" task).
+  if (args.settings && args.settings->validation_settings.validation_only) {
+    if (*type != MigrationType::kFullLoad) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--task-settings {}: ValidationOnly with --migration-type {} "
+                              "(continuous validation of changes) is not supported yet; use "
+                              "--migration-type full-load to validate the tables once, "
+                              "migrating nothing",
+                              args.task_settings, args.migration_type));
+    }
+    spdlog::info("ValidationOnly: validating, migrating nothing");
+    ValidateArgs v;
+    v.source = args.source;
+    v.target = args.target;
+    v.tables = args.tables;
+    v.schema = args.schema;
+    v.target_schema = args.target_schema;
+    v.target_schema_given = true;  // resolved above (flag, then the settings)
+    v.table_mappings = args.table_mappings;
+    v.task_settings = args.task_settings;
+    v.task_name = args.task_name;
+    v.json = args.json;
+    return RunValidate(std::move(v));
   }
   const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);

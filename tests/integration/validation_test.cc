@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "control/control_tables.h"
 #include "test_env.h"
@@ -285,6 +286,50 @@ TEST_F(Validation, PagilaValidatesClean) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// ValidationSettings.ValidationOnly (issue 10): `ferry migrate` compares and migrates nothing;
+// with a CDC migration type it is refused rather than ignored.
+TEST(ValidationOnly, MigrateComparesAndWritesNothing) {
+  FERRY_REQUIRE_POSTGRES();
+  auto pg = Open(PostgresUri());
+  auto s = pg->OpenSession();
+  s->Execute("DROP SCHEMA IF EXISTS vonly_src CASCADE; CREATE SCHEMA vonly_src");
+  s->Execute("CREATE TABLE vonly_src.t (id integer PRIMARY KEY, v text)");
+  s->Execute("INSERT INTO vonly_src.t SELECT g, 'v' || g FROM generate_series(1, 50) g");
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ferry-vonly-{}", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string db = (dir / "t.db").string();
+  ASSERT_EQ(RunFerry({"migrate", "--source", PostgresUri(), "--target", "sqlite://" + db,
+                      "--schema", "vonly_src", "--no-progress"})
+                .exit_code,
+            0);
+  auto target = Open("sqlite://" + db);
+  target->OpenSession()->Execute("DELETE FROM t WHERE id = 7");
+  const std::string settings = (dir / "settings.json").string();
+  std::ofstream(settings) << R"({"ValidationSettings": {"EnableValidation": true,)"
+                          << R"( "ValidationOnly": true}})";
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--target", "sqlite://" + db,
+                       "--schema", "vonly_src", "--task-settings", settings,
+                       "--target-table-prep-mode", "DROP_AND_CREATE", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("MISSING_TARGET"), std::string::npos) << r.out;
+  // Nothing was migrated: the deleted row is still missing, DROP_AND_CREATE did not run.
+  EXPECT_EQ(*target->OpenSession()->Query("SELECT count(*) FROM t")[0][0], "49");
+  r = RunFerry({"migrate", "--source", PostgresUri(), "--target", "sqlite://" + db, "--schema",
+                "vonly_src", "--task-settings", settings, "--migration-type", "cdc",
+                "--data-dir", (dir / "data").string(), "--no-progress"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("ValidationOnly with --migration-type cdc"), std::string::npos) << r.err;
+  s->Execute("DROP SCHEMA vonly_src CASCADE");
+  fs::remove_all(dir);
 }
 
 }  // namespace
