@@ -273,7 +273,7 @@ TEST_F(CdcOwnership, DeletedDataDirectoryIsNoticedAndCleanedUp) {
   EXPECT_FALSE(SlotExists(slot));
 
   // cleanup --drop: another task whose directory went away while it was stopped.
-  FerryProcess q = StartLive(With(Args("own-gone", db, dir), {}));
+  FerryProcess q = StartLive(With(Args("own-gone", Db("b"), dir), {}));
   ASSERT_EQ(StopFerry(q).exit_code, 0);
   const std::string slot2 = testing::TaskSlot(dir, "own-gone");
   // Still in its data directory: cleanup leaves it.
