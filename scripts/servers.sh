@@ -378,7 +378,8 @@ my_stop() {
   fi
   log "stopping MariaDB"
   # Clean shutdown via the socket; fall back to SIGTERM, then SIGKILL.
-  mariadb-admin --no-defaults --socket="$MY_SOCK" -uroot \
+  # (bounded: a server with wedged threads never finishes a clean shutdown)
+  timeout 30 mariadb-admin --no-defaults --socket="$MY_SOCK" -uroot \
     --connect-timeout=5 shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + TIMEOUT))
   while alive "$pid"; do

@@ -181,15 +181,17 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
     if (t.mode == TableMode::kLive) {
       if (info.end_lsn > t.skip_through) ++live;
     } else if (t.mode == TableMode::kPending && info.end_lsn > t.load_position) {
-      if (!t.cache) {
-        t.cache = std::make_unique<ChangeSpool>(options_.cache_dir /
-                                                fmt::format("table-{}.cache", v.table));
+      if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
+      ApplyTable::CachedRun& run = t.cache.back();
+      if (!run.spool) {
+        run.spool = std::make_unique<ChangeSpool>(
+            options_.cache_dir / fmt::format("table-{}-{}.cache", v.table, t.cache.size() - 1));
       }
       std::vector<DmsType> types;
-      for (const ColumnDef& c : t.captured.columns) types.push_back(c.type);
+      for (const ColumnDef& c : run.shape.columns) types.push_back(c.type);
       record.clear();
       EncodeChange(v, StorageOfColumns(types), &record);
-      t.cache->Append(info, record);
+      run.spool->Append(info, record);
     }
   }
   group_last_ = info;
@@ -322,10 +324,7 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
     t.stats->state = "Suspended";
     t.stats->error = reason;
   }
-  if (t.cache) {
-    t.cache->Remove();
-    t.cache.reset();
-  }
+  t.DropCache();
   control_rows_.push_back({true, t.plan.target.schema, t.plan.target.name, "", reason});
 }
 
@@ -338,6 +337,12 @@ bool ApplyStage::Applies(const ApplyTable& t, const TransactionInfo& info,
 
 void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
                                 Position* current) {
+  if (options_.validation_only) {
+    applier_->Begin();
+    const TransactionInfo& last = *group_last_;
+    applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
+    return;
+  }
   if (options_.batch_apply && !one_by_one && skip.empty()) {
     try {
       ApplyGroupNet();
@@ -500,6 +505,7 @@ void ApplyStage::CommitGroupOnce() {
     changes_applied_ += t.pending_inserts + t.pending_updates + t.pending_deletes + t.pending_ddls;
     t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
   }
+  if (options_.observer) ReportApplied();
   applied_time_us_ = group_last_->commit_time_us;
   applied_ = group_last_->end_lsn;
   for (const auto& entry : group_) {
@@ -509,6 +515,27 @@ void ApplyStage::CommitGroupOnce() {
   group_changes_ = 0;
   group_last_.reset();
   group_started_ = std::chrono::steady_clock::now();
+}
+
+void ApplyStage::ReportApplied() {
+  ChangeView v;
+  for (const auto& entry : group_) {
+    TxnSource& txn = *entry;
+    txn.Rewind();
+    while (txn.Next(&v)) {
+      ApplyTable& t = tables_[v.table];
+      if (!Applies(t, txn.info(), v)) continue;
+      bool upsert = false;
+      const std::optional<ChangeView> filtered = Filter(t, v, &upsert);
+      if (!filtered) continue;
+      try {
+        options_.observer->OnApplied(v.table, MapChange(t, *filtered, txn.info()));
+      } catch (const std::exception&) {
+        // A change the mapper refuses was skipped by an error policy: its row is compared by
+        // the next change of it, or not at all.
+      }
+    }
+  }
 }
 
 bool ApplyStage::SkipFailed(Position culprit, const std::string& error, DataErrorKind kind,
@@ -604,10 +631,7 @@ void ApplyStage::HandleLoadedTables() {
         std::lock_guard lock(t.stats->mu);
         error = t.stats->error;
       }
-      if (t.cache) {
-        t.cache->Remove();
-        t.cache.reset();
-      }
+      t.DropCache();
       t.mode = TableMode::kSuspended;
       Log().error("table {}: its full load did not complete; its changes are not applied: {}",
                    t.plan.source.QualifiedName(), error);
@@ -621,40 +645,70 @@ void ApplyStage::MakeLive(size_t table) {
   ApplyTable& t = tables_[table];
   t.mode = TableMode::kLive;
   ++live_tables_;
-  const int64_t cached = t.cache ? t.cache->changes() : 0;
-  if (cached > 0) {
-    Log().info("table {}: applying {} cached change(s)", t.plan.source.QualifiedName(), cached);
-    // Every transaction routed so far is handled once these are in: the checkpoint stays at
-    // the last one seen. Replayed in runs of MinTransactionSize changes (or 16 MB), each one
-    // target transaction, through the same error handling as live changes.
-    const TransactionInfo at{0, last_seen_, last_seen_, applied_time_us_.load()};
-    std::vector<DmsType> types;
-    for (const ColumnDef& c : t.captured.columns) types.push_back(c.type);
-    const std::vector<Storage> storage = StorageOfColumns(types);
-    ChangeSpool::Reader reader = t.cache->Read();
-    TransactionInfo info;
-    ChangeView v;
-    auto run = std::make_unique<CachedSource>(at);
-    int64_t in_run = 0;
-    auto flush = [&] {
-      if (in_run == 0) return;
-      group_.push_back(std::move(run));
-      group_changes_ = in_run;
-      group_last_ = at;
-      CommitGroup();
-      run = std::make_unique<CachedSource>(at);
-      in_run = 0;
-    };
-    while (reader.Next(&info, &v)) {
-      if (stop_.requested()) return;
-      EncodeChange(v, storage, &run->bytes());
-      ++in_run;
-      if (in_run >= options_.min_transaction_size || run->bytes().size() >= (16u << 20)) flush();
+  // Its loaded rows hold every transaction ending at or before the load's snapshot: a stream
+  // still behind it (a resumed task reloading the table) must not apply those again.
+  t.skip_through = std::max(t.skip_through, t.load_position);
+  const int64_t cached = t.CachedChanges();
+  if (!t.cache.empty()) {
+    if (cached > 0) {
+      Log().info("table {}: applying {} cached change(s)", t.plan.source.QualifiedName(),
+                 cached);
     }
-    flush();
-    if (stop_.requested()) return;
-    t.cache->Remove();
-    t.cache.reset();
+    // Every transaction routed so far is handled once these are in: the checkpoint stays at
+    // the last one seen. Replayed run by run (one source shape each, the target following
+    // the source's ALTERs between them), in pieces of MinTransactionSize changes (or 16 MB),
+    // each one target transaction, through the same error handling as live changes.
+    const TransactionInfo at{0, last_seen_, last_seen_, applied_time_us_.load()};
+    TableDef previous = t.cache.front().shape;
+    for (ApplyTable::CachedRun& cached_run : t.cache) {
+      if (stop_.requested()) return;
+      if (cached_run.alter_before) {
+        if (!FollowTableChange(table, previous, cached_run.shape)) return;
+      } else {
+        t.captured = cached_run.shape;
+        t.mapper->Rebind(cached_run.shape);
+      }
+      if (t.filter) {
+        try {
+          t.filter->Rebind(cached_run.shape);
+        } catch (const Error& e) {
+          Suspend(t, fmt::format("the source table changed and its filter cannot be "
+                                 "evaluated: {}",
+                                 e.what()));
+          return;
+        }
+      }
+      previous = cached_run.shape;
+      if (!cached_run.spool) continue;
+      std::vector<DmsType> types;
+      for (const ColumnDef& c : cached_run.shape.columns) types.push_back(c.type);
+      const std::vector<Storage> storage = StorageOfColumns(types);
+      ChangeSpool::Reader reader = cached_run.spool->Read();
+      TransactionInfo info;
+      ChangeView v;
+      auto run = std::make_unique<CachedSource>(at);
+      int64_t in_run = 0;
+      auto flush = [&] {
+        if (in_run == 0) return;
+        group_.push_back(std::move(run));
+        group_changes_ = in_run;
+        group_last_ = at;
+        CommitGroup();
+        run = std::make_unique<CachedSource>(at);
+        in_run = 0;
+      };
+      while (reader.Next(&info, &v)) {
+        if (stop_.requested()) return;
+        EncodeChange(v, storage, &run->bytes());
+        ++in_run;
+        if (in_run >= options_.min_transaction_size || run->bytes().size() >= (16u << 20)) {
+          flush();
+        }
+      }
+      flush();
+      if (stop_.requested() || t.mode != TableMode::kLive) return;
+    }
+    t.DropCache();
   }
   if (on_table_live) on_table_live(table);
 }
@@ -668,7 +722,7 @@ void ApplyStage::OnTableDropped(size_t table) {
     Log().warn("table {}: the source table was dropped before its changes went live", source);
     return;
   }
-  if (options_.handle_drop) {
+  if (options_.handle_drop && !options_.validation_only) {
     const Dialect& d = target_.dialect();
     const std::string sql = "DROP TABLE IF EXISTS " + d.QuoteIdentifier(t.plan.target.schema) +
                             "." + d.QuoteIdentifier(t.plan.target.name);
@@ -688,9 +742,9 @@ void ApplyStage::OnTableDropped(size_t table) {
     }
     ++t.stats->applied_ddls;
   } else {
-    Log().warn("table {}: dropped on the source; the target table {} stays "
-               "(HandleSourceTableDropped is false)",
-               source, t.plan.target.QualifiedName());
+    Log().warn("table {}: dropped on the source; the target table {} stays ({})", source,
+               t.plan.target.QualifiedName(),
+               options_.validation_only ? "ValidationOnly" : "HandleSourceTableDropped is false");
   }
   std::lock_guard lock(t.stats->mu);
   t.stats->state = kStateTableDropped;
@@ -719,32 +773,61 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
                            change.xid));
     return;
   }
+  if (t.mode == TableMode::kSuspended) {
+    t.mapper->Rebind(change.def);  // nothing reaches the target
+    return;
+  }
+  // A change the target already has: a live table's transactions up to skip_through were
+  // applied, a loading table's snapshot holds the ones before its load position.
+  const Lsn has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position;
+  if (change.commit_lsn != 0 && change.commit_lsn < has_through) {
+    if (options_.shapes) options_.shapes->Record(change.table, change.def, false);
+    t.mapper->Rebind(change.def);
+    if (t.filter) {
+      try {
+        t.filter->Rebind(change.def);
+      } catch (const Error& e) {
+        Suspend(t, fmt::format("the source table changed and its filter cannot be "
+                               "evaluated: {}",
+                               e.what()));
+      }
+    }
+    return;
+  }
+  if (t.mode == TableMode::kPending) {
+    // After the load's snapshot: held in order with the cached changes, and carried to the
+    // target between them when the table goes live (MakeLive).
+    if (t.cache.empty()) t.cache.push_back({before, false, nullptr});
+    t.cache.push_back({change.def, true, nullptr});
+    t.mapper->Rebind(change.def);
+    return;
+  }
   if (t.filter) {
     try {
       t.filter->Rebind(change.def);
     } catch (const Error& e) {
+      t.mapper->Rebind(change.def);
       Suspend(t, fmt::format("the source table changed and its filter cannot be evaluated: {}",
                              e.what()));
       return;
     }
   }
-  if (t.mode != TableMode::kLive) {
-    // Pending: the full load creates and fills the target with the columns it planned, and
-    // cached changes follow them; suspended: nothing reaches the target.
-    t.mapper->Rebind(change.def);
-    Log().warn("table {}: the source table's columns changed while the table was not live; "
-               "columns the task reads that are gone are applied as NULL (the change is not "
-               "replicated to the target)",
-               t.plan.source.QualifiedName());
-    return;
-  }
+  FollowTableChange(change.table, before, change.def);
+}
+
+bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const TableDef& after) {
+  ApplyTable& t = tables_[table];
   // ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered (ddl_sync.h).
-  TableChangePlan next = PlanTableChange(t.plan, before, change.def, target_, before.engine,
-                                         options_.handle_alter);
+  TableChangePlan next =
+      PlanTableChange(t.plan, before, after, target_, before.engine, options_.handle_alter);
   for (const std::string& note : next.notes) Log().warn("{}", note);
   // The applier's statements describe the old columns: it reopens at the next commit.
   if (applier_) applier_->Rollback();
   applier_.reset();
+  // Recorded before the target changes: a crash in between leaves the entry pending, and the
+  // restarted task finds out from the target table whether the ALTER ran.
+  const int64_t seq = options_.shapes ? options_.shapes->Record(table, after, true) : -1;
+  if (options_.validation_only) next.statements.clear();  // the target is not ours to alter
   for (bool done = next.statements.empty(); !done;) {
     try {
       std::unique_ptr<SqlSession> session = target_.OpenSession();
@@ -756,24 +839,23 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
       done = true;
     } catch (const Error& e) {
       if (IsTransient(e.kind()) && WaitToRetry(e)) continue;
-      if (stop_.requested()) return;
-      t.mapper->Rebind(change.def);
+      t.captured = after;
+      t.mapper->Rebind(after);
+      if (stop_.requested()) return false;
       Suspend(t, fmt::format("the source table changed and the target table could not follow: "
                              "{}",
                              e.what()));
-      return;
+      return false;
     }
   }
+  if (options_.shapes) options_.shapes->Confirm(table, seq);
   t.plan = std::move(next.new_plan);
-  // The plan may keep reading a column that is gone (read as NULL): bind it through a
-  // definition that still has it, then to the table as it is now.
-  TableDef known = change.def;
-  for (const ColumnDef& c : before.columns) {
-    if (known.ColumnIndex(c.name) < 0) known.columns.push_back(c);
-  }
-  t.mapper = std::make_unique<ChangeMapper>(known, t.plan);
-  t.mapper->Rebind(change.def);
-  ++t.stats->applied_ddls;
+  if (options_.observer) options_.observer->PlanChanged(table, t.plan);
+  t.captured = after;
+  // The plan may keep reading a column that is gone (read as NULL).
+  t.mapper = ChangeMapper::AfterTableChange(after, t.plan);
+  if (!options_.validation_only) ++t.stats->applied_ddls;
+  return true;
 }
 
 void ApplyStage::ApplyGroupNet() {

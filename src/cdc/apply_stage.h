@@ -58,7 +58,26 @@ struct ApplyTable {
   TableMode mode = TableMode::kPending;
   Lsn load_position = 0;  // pending: transactions ending at or before are in the loaded rows
   Lsn skip_through = 0;   // live: transactions ending at or before were applied before
-  std::unique_ptr<ChangeSpool> cache;  // pending: the held changes
+  // Pending: the held changes, in runs of one source shape each. A run after an ALTER that
+  // came after the load's snapshot starts with that ALTER (`alter_before`): when the table goes
+  // live, the target follows it between the runs, as it would have live.
+  struct CachedRun {
+    TableDef shape;  // the source columns its records are encoded with
+    bool alter_before = false;
+    std::unique_ptr<ChangeSpool> spool;
+  };
+  std::vector<CachedRun> cache;
+  int64_t CachedChanges() const {
+    int64_t n = 0;
+    for (const CachedRun& r : cache) n += r.spool ? r.spool->changes() : 0;
+    return n;
+  }
+  void DropCache() {
+    for (CachedRun& r : cache) {
+      if (r.spool) r.spool->Remove();
+    }
+    cache.clear();
+  }
   TableStats* stats = nullptr;
   // Changes applied in the open target transaction, added to stats at commit.
   int64_t pending_inserts = 0, pending_updates = 0, pending_deletes = 0, pending_ddls = 0;
@@ -74,6 +93,9 @@ struct TableChanged {
   // wrong shape.
   bool in_transaction = false;
   uint32_t xid = 0;
+  // The commit position of the transaction whose changes use `def` (0 = not known): a table
+  // still loading replays the change after its load only when it is past the load's snapshot.
+  Lsn commit_lsn = 0;
 };
 
 // The source is at `position` and every transaction ending at or before it has been queued
@@ -100,6 +122,33 @@ class TaskStop {
   std::atomic<bool> failed_{false};
   mutable std::mutex mu_;
   std::string reason_;  // GUARDED_BY(mu_)
+};
+
+// Where the apply keeps each table's shape history (task_store.h TableShapeRecord), so that a
+// restarted task decodes and applies with the shapes and plans in force at its checkpoint.
+// Called from the apply thread; a failure to record throws (the task stops: a history that
+// misses a change would replay wrongly).
+class ShapeJournal {
+ public:
+  virtual ~ShapeJournal() = default;
+  // Table `table` reads as `def` from now on. `ddl`: the target is about to be altered to
+  // follow it (cdc::PlanTableChange); the entry stays pending until Confirm. Otherwise only the
+  // decoding changed. Returns the entry's sequence number.
+  virtual int64_t Record(size_t table, const TableDef& def, bool ddl) = 0;
+  // The target's ALTER for entry `seq` of `table` ran.
+  virtual void Confirm(size_t table, int64_t seq) = 0;
+};
+
+// Told what the target committed, after each commit (data validation of changes,
+// validation/change_validator.h). Called from the apply thread.
+class AppliedObserver {
+ public:
+  virtual ~AppliedObserver() = default;
+  // One change of table `table` the target committed (or skipped by an error policy), in the
+  // plan's target columns.
+  virtual void OnApplied(size_t table, const ChangeView& mapped) = 0;
+  // The table's plan changed (an ALTER carried to the target).
+  virtual void PlanChanged(size_t table, const TablePlan& plan) = 0;
 };
 
 struct ApplyOptions {
@@ -129,6 +178,12 @@ struct ApplyOptions {
   std::chrono::milliseconds batch_timeout_max{30000};  // BatchApplyTimeoutMax
   size_t batch_memory_limit = size_t{500} << 20;      // BatchApplyMemoryLimit
   int64_t batch_split_size = 0;                        // BatchSplitSize
+  ShapeJournal* shapes = nullptr;  // null: shape changes are not recorded
+  AppliedObserver* observer = nullptr;  // null: nobody is told
+  // ValidationOnly: nothing is applied and no target table is altered, truncated or dropped;
+  // each group commits only the checkpoint, and the observer is told its changes as if applied
+  // (the target is kept up to date by something else).
+  bool validation_only = false;
 };
 
 class ApplyStage {
@@ -190,6 +245,10 @@ class ApplyStage {
   void HandleLoadedTables();
   void MakeLive(size_t table);
   void OnTableChanged(const TableChanged& change);
+  // The target follows the source table `table` from `before` to `after` (cdc/ddl_sync.h):
+  // journaled, run, and the table's plan, shape and mapper moved on. False when the table was
+  // suspended instead (or the task is stopping).
+  bool FollowTableChange(size_t table, const TableDef& before, const TableDef& after);
   void OnTableDropped(size_t table);
   void OnIdle(Lsn position);
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
@@ -197,6 +256,8 @@ class ApplyStage {
   void WriteControlRows();
   void CommitGroupOnce();
   void Suspend(ApplyTable& t, const std::string& reason);
+  // Tells options_.observer about every change of the group just committed.
+  void ReportApplied();
   void Apply(ApplyTable& t, const ChangeView& raw, const TransactionInfo& info, uint64_t tag);
   // A filtered table's change as its target needs it: an insert outside the filter is nothing
   // (nullopt); an update that leaves it becomes a delete of the row; an update that enters it

@@ -124,15 +124,18 @@ class CaptureSink {
   // only that subtransaction's changes). Only when the capture streams in-progress transactions.
   virtual void OnAbort(uint32_t xid, uint32_t subxid) { (void)xid; (void)subxid; }
   // Table `table` has new columns on the source (ALTER TABLE seen in the stream): `def` is its
-  // definition now. Called before the first change encoded with the new columns.
-  virtual void OnTableChanged(uint32_t table, const TableDef& def) = 0;
+  // definition now. Called before the first change encoded with the new columns. `commit_lsn`:
+  // the commit position of the transaction that change belongs to (0 when not known yet: a
+  // transaction streamed before its commit), so a table still being loaded can tell an ALTER
+  // its snapshot already has from one after it.
+  virtual void OnTableChanged(uint32_t table, const TableDef& def, Lsn commit_lsn) = 0;
   // As OnTableChanged, but the columns changed inside an open transaction that had already
   // delivered changes of the table with its old columns (an ALTER between the own changes of
   // transaction `xid`): those changes and the ones after cannot be applied in one order that
   // is right for both shapes. The default passes it on as OnTableChanged.
   virtual void OnTableChangedInTransaction(uint32_t table, const TableDef& def, uint32_t xid) {
     (void)xid;
-    OnTableChanged(table, def);
+    OnTableChanged(table, def, 0);
   }
   // Table `table` no longer exists on the source (DROP TABLE), and every transaction that
   // changed it before the drop has been delivered. Nothing of it follows.

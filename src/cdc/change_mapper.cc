@@ -21,7 +21,16 @@ class StrictSink : public RowIssueSink {
 
 }  // namespace
 
-ChangeMapper::ChangeMapper(const TableDef& captured, const TablePlan& plan) : plan_(plan) {
+ChangeMapper::ChangeMapper(const TableDef& captured, const TablePlan& plan)
+    : ChangeMapper(captured, plan, false) {}
+
+std::unique_ptr<ChangeMapper> ChangeMapper::AfterTableChange(const TableDef& captured,
+                                                             const TablePlan& plan) {
+  return std::unique_ptr<ChangeMapper>(new ChangeMapper(captured, plan, true));
+}
+
+ChangeMapper::ChangeMapper(const TableDef& captured, const TablePlan& plan, bool gone_is_null)
+    : plan_(plan) {
   const TableDef& input = plan_.transform ? plan_.transform->source : plan_.source;
   for (const ColumnDef& c : input.columns) input_names_.push_back(c.name);
   if (plan_.transform) {
@@ -29,7 +38,7 @@ ChangeMapper::ChangeMapper(const TableDef& captured, const TablePlan& plan) : pl
     if (transformer_->identity()) transformer_.reset();
   }
   Rebind(captured);
-  for (size_t i = 0; i < input_names_.size(); ++i) {
+  for (size_t i = 0; i < input_names_.size() && !gone_is_null; ++i) {
     if (from_captured_[i] < 0) {
       std::vector<std::string> names;
       for (const ColumnDef& c : captured.columns) names.push_back(c.name);

@@ -28,6 +28,12 @@ class ChangeMapper {
   ChangeMapper(const TableDef& captured, const TablePlan& plan);
   ~ChangeMapper();
 
+  // A mapper for a table whose columns changed since its plan was made (ALTER TABLE carried
+  // through cdc::PlanTableChange): the plan may keep reading a column that is gone (an
+  // add-column expression over a dropped column), which reads as NULL, as after Rebind.
+  static std::unique_ptr<ChangeMapper> AfterTableChange(const TableDef& captured,
+                                                        const TablePlan& plan);
+
   // The capture's columns changed (ALTER TABLE): records from now on follow `captured`.
   // Columns the plan reads that are gone become NULL. Throws like the constructor only for
   // internal inconsistencies.
@@ -41,6 +47,7 @@ class ChangeMapper {
   const TablePlan& plan() const { return plan_; }
 
  private:
+  ChangeMapper(const TableDef& captured, const TablePlan& plan, bool gone_is_null);
   void Pick(const Batch& in, int row);
   TablePlan plan_;
   std::vector<std::string> input_names_;  // the columns the plan reads, in its order

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "common/host.h"
 #include "control/control_tables.h"
 #include "mapping/mapping_apply.h"
 
@@ -30,8 +31,7 @@ std::string QuoteId(Engine engine, const std::string& name) {
 TxnStateSql::TxnStateSql(Engine engine, const std::string& control_schema)
     : engine_(engine), schema_(ControlSchemaFor(engine, control_schema)) {
   table_ = QuoteId(engine_, schema_) + "." + QuoteId(engine_, kTxnStateTable);
-  char buf[256] = {};
-  server_ = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost";
+  server_ = HostName();
 }
 
 std::string TxnStateSql::Col(const char* upper) const {

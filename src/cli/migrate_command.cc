@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -143,7 +144,8 @@ std::optional<cdc::Lsn> LsnFlag(const std::string& flag, const std::string& text
 // A CDC task in the foreground until Ctrl-C (or the stop position, or StopTaskCachedChanges*).
 int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, Connector& target,
                std::vector<TablePlan> plans, const FullLoadOptions& full_load,
-               const std::string& task_settings_json) {
+               const std::string& task_settings_json,
+               std::function<std::vector<TablePlan>(const std::vector<TableDef>&)> replan) {
   CdcTaskOptions o;
   o.task = args.task_name;
   o.type = type;
@@ -168,6 +170,13 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
   o.target_uri = args.target;
   if (!args.table_mappings.empty()) o.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
   o.task_settings_json = task_settings_json;
+  o.replan = std::move(replan);
+  if (args.settings && args.settings->validation_settings.validation_only) {
+    o.validation_only = true;
+    o.settings.validation_settings.enable_validation = true;
+    spdlog::info("ValidationOnly: validating the source's changes on the target, applying "
+                 "nothing");
+  }
   spdlog::info("task '{}' ({}): {} table(s) from {} to {}, state in {}", o.task,
                MigrationTypeName(type), plans.size(), source.uri().Describe(),
                target.uri().Describe(), o.data_dir.string());
@@ -218,6 +227,20 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
     if (!args.json) std::cout << "Task stopped: " << task.stop_reason() << std::endl;
     return 1;
   }
+  // Validation: rows that differ are not a normal end either (as with a full load).
+  int64_t mismatched = 0;
+  for (const auto& st : task.stats()) {
+    std::lock_guard lock(st->mu);
+    mismatched += st->validation_failed_records;
+  }
+  if (mismatched > 0) {
+    spdlog::error("task '{}': validation found {} row(s) that differ (see {})", o.task,
+                  mismatched, kValidationFailuresTable);
+    if (!args.json) {
+      std::cout << fmt::format("Validation: {} row(s) differ between source and target\n",
+                               mismatched);
+    }
+  }
   // A table that is no longer applied (suspended, or its load failed) is not a normal end.
   std::vector<std::string> broken;
   for (const auto& st : task.stats()) {
@@ -236,7 +259,7 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
     }
     return 1;
   }
-  return 0;
+  return mismatched > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -329,15 +352,10 @@ int RunMigrate(MigrateArgs args) {
     args.settings = std::move(settings);
   }
   // ValidationSettings.ValidationOnly: compare, migrate nothing (DMS "validation only" task).
-  if (args.settings && args.settings->validation_settings.validation_only) {
-    if (*type != MigrationType::kFullLoad) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("--task-settings {}: ValidationOnly with --migration-type {} "
-                              "(continuous validation of changes) is not supported yet; use "
-                              "--migration-type full-load to validate the tables once, "
-                              "migrating nothing",
-                              args.task_settings, args.migration_type));
-    }
+  // With a CDC migration type the task reads the source's changes and validates the rows they
+  // touch on a target something else keeps up to date (CdcTaskOptions::validation_only).
+  if (args.settings && args.settings->validation_settings.validation_only &&
+      *type == MigrationType::kFullLoad) {
     spdlog::info("ValidationOnly: validating, migrating nothing");
     ValidateArgs v;
     v.source = args.source;
@@ -357,26 +375,33 @@ int RunMigrate(MigrateArgs args) {
   std::unique_ptr<Connector> source = Connect(args.source, "source");
   std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
 
-  TaskTables planned_tables = PlanTaskTables(*source, *target, args.schema, args.target_schema,
-                                             mappings, args.table_mappings, args.tables, "migrate");
-  std::vector<TablePlan> plans = std::move(planned_tables.plans);
-  if (planned_tables.mapped) {
-    const std::vector<MappedTable>& mapped = *planned_tables.mapped;
-    // One plan per mapped table, in order: each gets its table's LOB settings.
-    for (size_t i = 0; i < plans.size(); ++i) {
-      ApplyLobSettings(args.settings, mapped[i].lob_settings, &plans[i]);
-    }
-    // partitions-auto / partitions-list: one segment per source partition; an unknown
-    // partition stops here, before anything is touched.
-    ResolvePartitionSegments(mapped, *mappings, *source, &plans);
-  } else {
-    for (TablePlan& plan : plans) ApplyLobSettings(args.settings, std::nullopt, &plan);
-  }
   schema::SchemaObjectOptions schema_options;
   schema_options.indexes = args.create_indexes;
   schema_options.foreign_keys = args.create_foreign_keys;
   schema_options.defaults = args.create_defaults;
-  schema::PrepareCreateTimeObjects(plans, source->engine(), schema_options);
+  // Every table's plan, from the catalog now or (a resumed CDC task, CdcTaskOptions::replan)
+  // with some tables as they were.
+  auto plan_tables = [&](const std::vector<TableDef>& as_of) {
+    TaskTables planned_tables =
+        PlanTaskTables(*source, *target, args.schema, args.target_schema, mappings,
+                       args.table_mappings, args.tables, "migrate", as_of);
+    std::vector<TablePlan> out = std::move(planned_tables.plans);
+    if (planned_tables.mapped) {
+      const std::vector<MappedTable>& mapped = *planned_tables.mapped;
+      // One plan per mapped table, in order: each gets its table's LOB settings.
+      for (size_t i = 0; i < out.size(); ++i) {
+        ApplyLobSettings(args.settings, mapped[i].lob_settings, &out[i]);
+      }
+      // partitions-auto / partitions-list: one segment per source partition; an unknown
+      // partition stops here, before anything is touched.
+      ResolvePartitionSegments(mapped, *mappings, *source, &out);
+    } else {
+      for (TablePlan& plan : out) ApplyLobSettings(args.settings, std::nullopt, &plan);
+    }
+    schema::PrepareCreateTimeObjects(out, source->engine(), schema_options);
+    return out;
+  };
+  std::vector<TablePlan> plans = plan_tables({});
   const std::vector<TablePlan> planned = plans;  // FullLoad takes `plans`
   FullLoadOptions options;
   options.prep_mode = mode;
@@ -397,7 +422,7 @@ int RunMigrate(MigrateArgs args) {
   options.create_pk_after_load = args.create_pk_after_load;
   if (*type != MigrationType::kFullLoad) {
     return RunCdcTask(args, *type, *source, *target, std::move(plans), options,
-                      task_settings_json);
+                      task_settings_json, plan_tables);
   }
   spdlog::info("full load of {} table(s) from {} to {} ({}, {} at a time)", plans.size(),
                source->uri().Describe(), target->uri().Describe(), TablePrepModeName(mode),

@@ -182,6 +182,12 @@ nlohmann::json TaskStatusJson(const TaskRecord& task, const std::vector<TableRec
     PutIfSet(s, "LastUpdateTime", TimeText(t.updated_at_us));
     PutIfSet(s, "LoadPosition", t.load_position);
     PutIfSet(s, "Error", t.last_error);
+    if (!t.validation_state.empty()) {
+      s["ValidationState"] = t.validation_state;
+      s["ValidationPendingRecords"] = t.validation_pending;
+      s["ValidationFailedRecords"] = t.validation_failed;
+      s["ValidationSuspendedRecords"] = t.validation_suspended;
+    }
     list.push_back(std::move(s));
   }
   j["TableStatistics"] = std::move(list);
@@ -242,6 +248,15 @@ std::string TaskStatusText(const TaskRecord& task, const std::vector<TableRecord
                     std::to_string(t.apply_errors)});
   }
   out += "\n" + FormatTable(rows, right);
+  bool validation_header = false;
+  for (const TableRecord& t : tables) {
+    if (t.validation_state.empty()) continue;
+    if (!validation_header) out += "  Validation:\n";
+    validation_header = true;
+    out += fmt::format("    {}.{}: {} ({} pending, {} failed, {} suspended)\n", t.source_schema,
+                       t.source_table, t.validation_state, t.validation_pending,
+                       t.validation_failed, t.validation_suspended);
+  }
   bool header = false;
   for (const TableRecord& t : tables) {
     if (t.last_error.empty()) continue;

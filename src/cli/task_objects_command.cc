@@ -12,6 +12,7 @@
 #include "cdc/change_applier.h"
 #include "cdc/change_capture.h"
 #include "cli/task_plan.h"
+#include "common/host.h"
 #include "connectors/connector.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
@@ -21,12 +22,6 @@
 namespace ferry {
 
 namespace {
-
-std::string HostName() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) return "";
-  return host;
-}
 
 std::filesystem::path DataDirOf(const std::string& flag) {
   return flag.empty() ? DefaultDataDir() : std::filesystem::path(flag);
@@ -66,7 +61,7 @@ cdc::CaptureOptions OptionsFor(const std::string& task, const std::string& task_
 // host, or no owner recorded).
 std::optional<bool> OwnerTaskExists(const std::optional<cdc::CaptureOwner>& owner) {
   if (!owner || owner->task_id.empty()) return std::nullopt;
-  if (owner->host != HostName()) return std::nullopt;
+  if (owner->host != HostName("")) return std::nullopt;
   std::unique_ptr<TaskStore> store;
   try {
     store = OpenExistingStore(owner->data_dir);

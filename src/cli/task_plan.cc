@@ -73,8 +73,9 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
                           const std::string& target_schema,
                           const std::optional<TableMappings>& mappings,
                           const std::string& mappings_path, const std::vector<std::string>& tables,
-                          const char* verb) {
-  std::vector<TableDef> source_tables = source.OpenCatalog()->ListTables(schema);
+                          const char* verb, const std::vector<TableDef>& as_of) {
+  std::vector<TableDef> source_tables =
+      TablesAsOf(source.OpenCatalog()->ListTables(schema), as_of);
   std::string schema_on_target = target.uri().Param("schema");
   if (!target_schema.empty()) schema_on_target = target_schema;
   TaskTables out;

@@ -45,11 +45,14 @@ struct TaskTables {
 // Plans the tables of `schema` on `source`: by `mappings` when given (`mappings_path` names
 // the file in errors), else those named by `tables` (every table when empty).
 // `target_schema` overrides the target URI's schema= when not empty. Throws
-// ErrorKind::kNotFound "no tables to <verb>: ..." when nothing is selected.
+// ErrorKind::kNotFound "no tables to <verb>: ..." when nothing is selected. `as_of`: source
+// tables planned as given instead of as the catalog has them now (a resumed CDC task's tables
+// as they were when it started, CdcTaskOptions::replan); one the catalog no longer lists is
+// planned too.
 TaskTables PlanTaskTables(Connector& source, Connector& target, const std::string& schema,
                           const std::string& target_schema,
                           const std::optional<TableMappings>& mappings,
                           const std::string& mappings_path, const std::vector<std::string>& tables,
-                          const char* verb);
+                          const char* verb, const std::vector<TableDef>& as_of = {});
 
 }  // namespace ferry

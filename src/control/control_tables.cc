@@ -7,6 +7,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "common/host.h"
 #include "mapping/mapping_apply.h"
 
 namespace ferry {
@@ -21,12 +22,6 @@ std::string ControlSchemaFor(Engine engine, const std::string& control_schema) {
 }
 
 namespace {
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
 
 }  // namespace
 

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include "catalog/table_def_json.h"
+#include "common/host.h"
+#include "engine/table_shapes.h"
 #include "logging/log.h"
 
 namespace ferry {
@@ -65,9 +68,11 @@ class CdcTask::Sink : public cdc::CaptureSink {
     task_.queue_.Push(std::move(txn));
   }
   void OnAbort(uint32_t xid, uint32_t subxid) override { task_.buffer_->Abort(xid, subxid); }
-  void OnTableChanged(uint32_t table, const TableDef& def) override {
+  void OnTableChanged(uint32_t table, const TableDef& def, cdc::Lsn commit_lsn) override {
     ++task_.pushed_;  // counted as a transaction so "everything applied" waits for it
-    task_.queue_.Push(cdc::TableChanged{table, def});
+    cdc::TableChanged changed{table, def};
+    changed.commit_lsn = commit_lsn;
+    task_.queue_.Push(std::move(changed));
   }
   void OnTableChangedInTransaction(uint32_t table, const TableDef& def,
                                    uint32_t xid) override {
@@ -136,9 +141,7 @@ cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_sl
   owner.task_id = record_.task_id;
   owner.slot = record_.slot;
   owner.publication = record_.publication;
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  owner.host = host;
+  owner.host = HostName("");
   std::error_code ec;
   owner.data_dir = std::filesystem::absolute(options_.data_dir, ec).string();
   o.owner = owner.ToText();
@@ -164,6 +167,7 @@ TaskRecord CdcTask::TaskRecordNow() const {
 CdcProgress CdcTask::progress() const {
   CdcProgress p;
   p.phase = stop_.requested() ? "STOPPED" : loading_ ? "FULL LOAD" : "CHANGE PROCESSING";
+  p.live_tables = apply_ ? apply_->live_tables() : 0;
   p.received = received_.load();
   p.applied = apply_ ? apply_->applied() : 0;
   p.server = server_position_.load();
@@ -227,6 +231,59 @@ void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn posit
   applier.Commit(options_.task, cdc::Checkpoint{cdc::FormatLsn(position), NowMicros()});
 }
 
+void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
+  const std::vector<ShapeHistory> histories =
+      ReadShapeHistories(*store_, options_.task, plans_.size());
+  // The live tables with a history (a task from an older Ferry has none: its tables are
+  // planned from the catalog, as that Ferry did).
+  std::vector<size_t> live;
+  std::vector<TableDef> initial;
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    const bool is_live = stored[i].cdc_live || options_.type == MigrationType::kCdc ||
+                         options_.validation_only;
+    if (!is_live || stored[i].state == "Suspended" || histories[i].defs.empty()) continue;
+    live.push_back(i);
+    initial.push_back(histories[i].defs.front());
+  }
+  if (live.empty()) return;
+  const std::vector<TablePlan> replanned = options_.replan ? options_.replan(initial) : plans_;
+  const bool handle_altered =
+      options_.settings.change_processing_ddl_handling_policy.handle_source_table_altered;
+  for (size_t i : live) {
+    const TableDef& first = histories[i].defs.front();
+    const TablePlan* initial_plan = nullptr;
+    for (const TablePlan& p : replanned) {
+      const TableDef& s = p.transform ? p.transform->source : p.source;
+      if (s.schema == first.schema && s.name == first.name) initial_plan = &p;
+    }
+    if (!initial_plan) {
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("--resume: table {} is not among the tables planned from its "
+                              "recorded shape",
+                              first.QualifiedName()));
+    }
+    const int64_t last_seq = histories[i].entries.back().seq;
+    RestoredTable r = ReplayShapeHistory(*initial_plan, histories[i], target_, handle_altered, [&] {
+      store_->ConfirmShape(options_.task, static_cast<int>(i), last_seq);
+    });
+    if (r.plan.target.schema != plans_[i].target.schema ||
+        r.plan.target.name != plans_[i].target.name) {
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("--resume: table {} replays to target {}, not {}",
+                              first.QualifiedName(), r.plan.target.QualifiedName(),
+                              plans_[i].target.QualifiedName()));
+    }
+    if (histories[i].defs.size() > 1) {
+      Log().info("resuming task '{}': table {} continues with the columns it had at the "
+                 "checkpoint ({} change(s) of its columns replayed)",
+                 options_.task, first.QualifiedName(), histories[i].defs.size() - 1);
+    }
+    plans_[i] = std::move(r.plan);
+    captured_[i] = std::move(r.captured);
+    suspend_at_start_[i] = std::move(r.suspend_reason);
+  }
+}
+
 void CdcTask::Setup() {
   paths_ = PathsFor(options_.data_dir, options_.task);
   // One owner per task: a second process is refused here, before it touches anything.
@@ -258,19 +315,57 @@ void CdcTask::Setup() {
                   target_identity, options_.target_uri);
   }
 
-  // The capture encodes every change with the source table's complete column list.
+  std::vector<TableRecord> stored;
+  captured_.assign(plans_.size(), TableDef{});
+  suspend_at_start_.assign(plans_.size(), std::string());
+  std::vector<bool> restored(plans_.size(), false);
+  if (options_.resume) {
+    stored = store_->GetTables(options_.task);
+    if (stored.size() != plans_.size()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--resume: task '{}' had {} table(s), the mappings now select {}; "
+                              "run it without --resume to start over",
+                              options_.task, stored.size(), plans_.size()));
+    }
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      const TableRecord& r = stored[i];
+      if (r.source_schema != plans_[i].source.schema || r.source_table != plans_[i].source.name) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--resume: task '{}' table {} was {}.{}; the table selection "
+                                "changed: run it without --resume to start over",
+                                options_.task, i, r.source_schema, r.source_table));
+      }
+      if (r.target_schema != plans_[i].target.schema || r.target_table != plans_[i].target.name) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--resume: task '{}' applied {}.{} to {}.{}, and would now apply "
+                                "it to {}.{}: the target mapping changed; run it without "
+                                "--resume to start over",
+                                options_.task, r.source_schema, r.source_table, r.target_schema,
+                                r.target_table, plans_[i].target.schema,
+                                plans_[i].target.name));
+      }
+    }
+    RestoreShapes(stored);
+    for (size_t i = 0; i < plans_.size(); ++i) restored[i] = !captured_[i].name.empty();
+  }
+  // The capture encodes every change with the source table's complete column list: as the
+  // shape history has it for a resumed live table, else as the catalog has it now.
   {
     auto catalog = source_.OpenCatalog();
-    for (const TablePlan& plan : plans_) {
-      const TableDef& s = plan.transform ? plan.transform->source : plan.source;
-      captured_.push_back(catalog->GetTable(s.schema, s.name));
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      if (restored[i]) continue;
+      const TableDef& s = plans_[i].transform ? plans_[i].transform->source : plans_[i].source;
+      captured_[i] = catalog->GetTable(s.schema, s.name);
     }
   }
   policies_ = options_.full_load.error_policies
                   ? options_.full_load.error_policies
                   : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
 
-  const bool full_load = options_.type == MigrationType::kFullLoadAndCdc;
+  // A validation-only task loads nothing: its tables are compared whole at the start instead.
+  const bool full_load =
+      options_.type == MigrationType::kFullLoadAndCdc && !options_.validation_only;
+  const bool tables_live_from_start = !full_load;
   if (options_.resume) {
     record_ = *existing;
     if (record_.task_id.empty()) {
@@ -313,7 +408,7 @@ void CdcTask::Setup() {
 
   // The target: its schemas (a MySQL target database may not exist yet), the checkpoint
   // table and the control tables.
-  {
+  if (!options_.validation_only) {
     std::unique_ptr<TableWriter> writer = target_.OpenWriter();
     std::set<std::string> schemas;
     for (const TablePlan& plan : plans_) {
@@ -329,7 +424,6 @@ void CdcTask::Setup() {
 
   // Per table: how it starts.
   tables_.resize(plans_.size());
-  std::vector<TableRecord> stored;
   cdc::Lsn resume_after = 0;
   load_mode_ = options_.full_load.prep_mode;
   if (!options_.resume) {
@@ -431,32 +525,12 @@ void CdcTask::Setup() {
     }
     stream_from_ = *from;
     resume_after = *from;
-    stored = store_->GetTables(options_.task);
-    if (stored.size() != plans_.size()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("--resume: task '{}' had {} table(s), the mappings now select {}; "
-                              "run it without --resume to start over",
-                              options_.task, stored.size(), plans_.size()));
-    }
     for (size_t i = 0; i < plans_.size(); ++i) {
       const TableRecord& r = stored[i];
-      if (r.source_schema != plans_[i].source.schema || r.source_table != plans_[i].source.name) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("--resume: task '{}' table {} was {}.{}; the table selection "
-                                "changed: run it without --resume to start over",
-                                options_.task, i, r.source_schema, r.source_table));
-      }
-      if (r.target_schema != plans_[i].target.schema || r.target_table != plans_[i].target.name) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("--resume: task '{}' applied {}.{} to {}.{}, and would now apply "
-                                "it to {}.{}: the target mapping changed; run it without "
-                                "--resume to start over",
-                                options_.task, r.source_schema, r.source_table, r.target_schema,
-                                r.target_table, plans_[i].target.schema,
-                                plans_[i].target.name));
-      }
       cdc::ApplyTable& t = tables_[i];
-      if (r.cdc_live || options_.type == MigrationType::kCdc) {
+      if (!suspend_at_start_[i].empty()) {
+        t.mode = cdc::TableMode::kSuspended;
+      } else if (r.cdc_live || tables_live_from_start) {
         t.mode = cdc::TableMode::kLive;
         t.skip_through = *from;
       } else if (r.state == "Suspended") {
@@ -497,7 +571,9 @@ void CdcTask::Setup() {
     cdc::ApplyTable& t = tables_[i];
     t.plan = plans_[i];
     t.captured = captured_[i];
-    t.mapper = std::make_unique<cdc::ChangeMapper>(captured_[i], plans_[i]);
+    // A table restored from its shape history may have a plan that reads a column gone since.
+    t.mapper = restored[i] ? cdc::ChangeMapper::AfterTableChange(captured_[i], plans_[i])
+                           : std::make_unique<cdc::ChangeMapper>(captured_[i], plans_[i]);
     if (!plans_[i].filters.empty()) {
       t.filter = std::make_unique<cdc::RowFilter>(plans_[i].filters, captured_[i]);
       for (const std::string& o : t.filter->text_orderings()) {
@@ -525,9 +601,16 @@ void CdcTask::Setup() {
         std::lock_guard lock(st.mu);
         st.state = r.state;
       }
+      if (!suspend_at_start_[i].empty()) {
+        Log().error("table {} suspended: {}", plans_[i].source.QualifiedName(),
+                    suspend_at_start_[i]);
+        std::lock_guard lock(st.mu);
+        st.state = "Suspended";
+        st.error = suspend_at_start_[i];
+      }
     }
   }
-  if (options_.type == MigrationType::kCdc && !options_.resume) {
+  if (options_.type == MigrationType::kCdc && !options_.resume && !options_.validation_only) {
     // CDC only: the target tables must exist; create the missing ones (DO_NOTHING).
     std::unique_ptr<TableWriter> writer = target_.OpenWriter();
     std::set<std::string> schemas;
@@ -561,10 +644,21 @@ void CdcTask::Setup() {
       std::lock_guard lock(tables_[i].stats->mu);
       r.state = tables_[i].stats->state;
     }
-    if (r.cdc_live && options_.type == MigrationType::kCdc) r.state = "Table completed";
+    if (r.cdc_live && (options_.type == MigrationType::kCdc || options_.validation_only)) {
+      r.state = "Table completed";
+    }
     records.push_back(r);
   }
   store_->PutTables(options_.task, records);
+  // Shape histories: every table a fresh task starts, and every table a resumed one reloads,
+  // starts from its shape now; a resumed live table keeps its history.
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (options_.resume && restored[i]) continue;
+    store_->ResetShape(options_.task, static_cast<int>(i), cdc::FormatLsn(stream_from_),
+                       TableDefToJson(captured_[i]));
+  }
+  shapes_ = std::make_unique<StoreShapeJournal>(
+      *store_, options_.task, [this] { return apply_ ? apply_->applied() : cdc::Lsn{0}; });
 
   cdc::BufferLimits limits;
   limits.memory_limit_bytes =
@@ -592,6 +686,18 @@ void CdcTask::Setup() {
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_truncated;
   ao.handle_drop =
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_dropped;
+  ao.shapes = shapes_.get();
+  ao.validation_only = options_.validation_only;
+  if (options_.settings.validation_settings.enable_validation) {
+    std::vector<TableStats*> stats;
+    for (size_t i = 0; i < plans_.size(); ++i) stats.push_back(tables_[i].stats);
+    validator_ = std::make_unique<ChangeValidator>(
+        source_, target_, options_.settings.validation_settings,
+        std::make_unique<ControlTables>(target_, options_.settings.control_tables_settings,
+                                        options_.task),
+        std::move(stats), [this] { return progress().latency_target_s; });
+    ao.observer = validator_.get();
+  }
   {
     const auto& tuning = options_.settings.change_processing_tuning;
     ao.batch_apply = options_.settings.target_metadata.batch_apply_enabled;
@@ -616,6 +722,7 @@ void CdcTask::Setup() {
       r.state = tables_[i].stats->state;
     }
     r.full_load_rows = tables_[i].stats->full_load_rows.load();
+    if (validator_) validator_->TableLive(i, tables_[i].plan);
     try {
       store_->PutTable(options_.task, r);
     } catch (const Error& e) {
@@ -736,6 +843,10 @@ void CdcTask::SaveProgress(bool final) {
       r.last_error = st.error;
       r.load_start_us = Micros(st.start_time);
       r.load_end_us = Micros(st.end_time);
+      r.validation_state = st.validation_state;
+      r.validation_pending = st.validation_pending_records;
+      r.validation_failed = st.validation_failed_records;
+      r.validation_suspended = st.validation_suspended_records;
     }
     if (r.cdc_live && r.state == kStateBeforeLoad) r.state = kStateCompleted;
     records.push_back(r);
@@ -822,6 +933,13 @@ void CdcTask::WaitForStop() {
 
 void CdcTask::Run() {
   Setup();
+  if (validator_) {
+    // Tables live from the start (a cdc task, a resumed one): their rows as they are now first.
+    for (size_t i = 0; i < tables_.size(); ++i) {
+      if (tables_[i].mode == cdc::TableMode::kLive) validator_->TableLive(i, tables_[i].plan);
+    }
+    validator_->Start();
+  }
   if (on_running) on_running();
   capture_thread_ = std::thread([this] { CaptureLoop(stream_from_); });
   apply_thread_ = std::thread([this] { apply_->Run(queue_); });
@@ -837,6 +955,7 @@ void CdcTask::Run() {
     queue_.Close();
     capture_thread_.join();
     apply_thread_.join();
+    if (validator_) validator_->Stop();
     SaveProgress(true);
     throw;
   }
@@ -846,6 +965,7 @@ void CdcTask::Run() {
   queue_.Close();
   capture_thread_.join();
   apply_thread_.join();
+  if (validator_) validator_->Stop();
   if (release_snapshot_.exchange(false) && capture_) {
     try {
       capture_->ReleaseSnapshot();

@@ -36,6 +36,7 @@
 #include "task/data_dir.h"
 #include "task/task_lock.h"
 #include "task/task_store.h"
+#include "validation/change_validator.h"
 
 namespace ferry {
 
@@ -59,6 +60,16 @@ struct CdcTaskOptions {
   // A named slot that exists is the user's: used as it is (cdc only), never dropped.
   std::string slot, publication;
   std::chrono::seconds heartbeat{60};
+  // Plans the tables again with the given source tables as they were (the first entry of each
+  // live table's shape history, engine/table_shapes.h) instead of as the catalog has them now,
+  // so a resumed task applies with the plans its checkpoint was made with. Null = the plans
+  // given are used as they are.
+  std::function<std::vector<TablePlan>(const std::vector<TableDef>& as_of)> replan;
+  // ValidationSettings.ValidationOnly: the source's changes are read and the rows they touch
+  // validated on the target (which something else keeps up to date); nothing is loaded or
+  // applied, no target table is created or altered. Only the task's checkpoint and the
+  // validation failures are written to the target's control tables.
+  bool validation_only = false;
   // Kept in the task store for `ferry status` (passwords are removed there).
   std::string source_uri, target_uri, table_mappings_json, task_settings_json;
 };
@@ -69,6 +80,7 @@ struct CdcProgress {
   cdc::Lsn received = 0, applied = 0, server = 0;
   int64_t latency_source_s = 0, latency_target_s = 0;
   int64_t pending_transactions = 0;
+  size_t live_tables = 0;  // tables whose changes are applied directly (loaded, caught up)
   // Recoverable errors retried (a lost connection, a server restart) since the task started.
   int64_t source_retries = 0, target_retries = 0;
   cdc::BufferStats buffer;
@@ -114,6 +126,9 @@ class CdcTask {
   // A fresh task's first checkpoint: where its changes start. A resume needs one on the
   // target, so a target that never had the task is refused.
   void WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position);
+  // Resume: the live tables' plans and captured shapes at the checkpoint, from their shape
+  // histories (engine/table_shapes.h); fills captured_ for them.
+  void RestoreShapes(const std::vector<TableRecord>& stored);
 
   Connector& source_;
   Connector& target_;
@@ -124,6 +139,9 @@ class CdcTask {
   std::unique_ptr<TaskStore> store_;
   TaskRecord record_;
   std::vector<TableDef> captured_;  // full source definitions, per table
+  // Per table, when a resumed table cannot continue (its shape history says so): why.
+  std::vector<std::string> suspend_at_start_;
+  std::unique_ptr<cdc::ShapeJournal> shapes_;
   // Owns every table's statistics; loads the tables in to_load_ (all of them, or the ones a
   // resumed task reloads).
   std::unique_ptr<FullLoad> load_;
@@ -139,6 +157,8 @@ class CdcTask {
   // transaction buffer, which spills open transactions to stay within it.
   BoundedQueue<cdc::CaptureItem> queue_{65536};
   std::unique_ptr<cdc::ApplyStage> apply_;
+  // ValidationSettings.EnableValidation: the tables once whole, then the rows changes touch.
+  std::unique_ptr<ChangeValidator> validator_;
   std::thread capture_thread_, apply_thread_;
   cdc::Lsn stream_from_ = 0;
   std::vector<size_t> to_load_;     // tables the full load takes, in plan order

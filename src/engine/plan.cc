@@ -286,4 +286,19 @@ std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, En
   return plans;
 }
 
+std::vector<TableDef> TablesAsOf(std::vector<TableDef> listed,
+                                 const std::vector<TableDef>& as_of) {
+  for (const TableDef& was : as_of) {
+    auto it = std::find_if(listed.begin(), listed.end(), [&](const TableDef& t) {
+      return t.schema == was.schema && t.name == was.name;
+    });
+    if (it != listed.end()) {
+      *it = was;
+    } else {
+      listed.push_back(was);
+    }
+  }
+  return listed;
+}
+
 }  // namespace ferry

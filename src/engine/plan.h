@@ -62,6 +62,11 @@ bool TableSelected(const TableDef& table, const std::vector<std::string>& patter
 TableDef MapTable(const TableDef& source, Engine source_engine, const Connector& target,
                   const std::string& target_schema);
 
+// `listed` (a catalog's tables) with the tables in `as_of` as given instead: replaced by schema
+// and name, appended when not listed. A resumed CDC task plans its live tables as they were
+// when it started (CdcTaskOptions::replan).
+std::vector<TableDef> TablesAsOf(std::vector<TableDef> listed, const std::vector<TableDef>& as_of);
+
 // Plans every selected table. Throws Error(kInvalidArgument) when two source tables would land
 // on the same target table, and Error(kNotFound) when a pattern without wildcards matches
 // nothing.

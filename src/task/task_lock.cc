@@ -12,18 +12,13 @@
 #include <ctime>
 
 #include "common/error.h"
+#include "common/host.h"
 
 namespace ferry {
 
 namespace {
 
 constexpr const char* kLockFile = "task.lock";
-
-std::string HostName() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) return "?";
-  return host;
-}
 
 std::string UtcNow() {
   const std::time_t now = std::time(nullptr);
@@ -82,7 +77,7 @@ std::unique_ptr<TaskLock> TaskLock::Acquire(const std::filesystem::path& task_di
                                             task, std::strerror(err)));
   }
   const std::string holder = fmt::format("process {} on host {}, started {}\n", ::getpid(),
-                                         HostName(), UtcNow());
+                                         HostName("?"), UtcNow());
   if (::ftruncate(fd, 0) != 0 ||
       ::pwrite(fd, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
     const int err = errno;

@@ -117,6 +117,10 @@ const std::vector<Field<TableRecord>>& TableFields() {
       {"load_end_us", &TableRecord::load_end_us},
       {"updated_at_us", &TableRecord::updated_at_us},
       {"last_error", &TableRecord::last_error},
+      {"validation_state", &TableRecord::validation_state},
+      {"validation_pending", &TableRecord::validation_pending},
+      {"validation_failed", &TableRecord::validation_failed},
+      {"validation_suspended", &TableRecord::validation_suspended},
   };
   return fields;
 }
@@ -260,6 +264,19 @@ struct TaskStore::Impl {
     put_table = std::make_unique<Statement>(
         conn, fmt::format("INSERT OR REPLACE INTO task_tables (task, {}) VALUES ({})",
                           table_cols, Placeholders(TableFields().size() + 1)));
+    delete_shapes = std::make_unique<Statement>(conn, "DELETE FROM table_shapes WHERE task = ?1");
+    delete_table_shapes = std::make_unique<Statement>(
+        conn, "DELETE FROM table_shapes WHERE task = ?1 AND table_index = ?2");
+    get_shapes = std::make_unique<Statement>(
+        conn, "SELECT table_index, seq, kind, pending, position, definition FROM table_shapes "
+              "WHERE task = ?1 ORDER BY table_index, seq");
+    append_shape = std::make_unique<Statement>(
+        conn, "INSERT INTO table_shapes (task, table_index, seq, kind, pending, position, "
+              "definition) VALUES (?1, ?2, (SELECT coalesce(max(seq), -1) + 1 FROM table_shapes "
+              "WHERE task = ?1 AND table_index = ?2), ?3, ?4, ?5, ?6) RETURNING seq");
+    confirm_shape = std::make_unique<Statement>(
+        conn, "UPDATE table_shapes SET pending = 0 WHERE task = ?1 AND table_index = ?2 AND "
+              "seq = ?3");
   }
 
   void CheckWritable(std::string_view what) const {
@@ -325,10 +342,16 @@ struct TaskStore::Impl {
   Connection conn;
   bool read_only;
   std::unique_ptr<Statement> begin, commit, rollback, get_task, list_tasks, put_task, save_task,
-      task_exists, delete_task, delete_tables, get_tables, put_table;
+      task_exists, delete_task, delete_tables, get_tables, put_table, delete_shapes,
+      delete_table_shapes, get_shapes, append_shape, confirm_shape;
 };
 
 namespace {
+
+constexpr const char* kCreateShapes =
+    "CREATE TABLE IF NOT EXISTS table_shapes (task TEXT NOT NULL, table_index INTEGER NOT NULL, "
+    "seq INTEGER NOT NULL, kind TEXT NOT NULL, pending INTEGER NOT NULL, position TEXT NOT NULL, "
+    "definition TEXT NOT NULL, PRIMARY KEY (task, table_index, seq))";
 
 // Adds the columns a newer schema version has to an older store's tables (their defaults are
 // what an older task means: source objects owned by Ferry, no recorded identity).
@@ -350,6 +373,18 @@ void UpgradeSchema(Connection& conn) {
                             : owned ? "INTEGER NOT NULL DEFAULT 1"
                                     : "INTEGER NOT NULL DEFAULT 0"));
     }
+    have.clear();
+    {
+      Statement st(conn, "SELECT name FROM pragma_table_info('task_tables')");
+      while (st.Step()) have.insert(std::string(st.ColumnText(0)));
+    }
+    for (const auto& f : TableFields()) {
+      if (have.count(f.column)) continue;
+      const bool text = std::holds_alternative<std::string TableRecord::*>(f.member);
+      conn.Exec(fmt::format("ALTER TABLE task_tables ADD COLUMN {} {}", f.column,
+                            text ? "TEXT NOT NULL DEFAULT ''" : "INTEGER NOT NULL DEFAULT 0"));
+    }
+    conn.Exec(kCreateShapes);
     conn.Exec(fmt::format("UPDATE ferry_schema SET version = {}", kTaskStoreSchemaVersion));
     conn.Exec("COMMIT");
   } catch (...) {
@@ -389,8 +424,10 @@ void SetUpSchema(Connection& conn, bool read_only) {
             "CREATE TABLE ferry_schema (application TEXT NOT NULL, version INTEGER NOT NULL);"
             "INSERT INTO ferry_schema VALUES ('ferry', {});"
             "CREATE TABLE tasks ({}, PRIMARY KEY (name));"
-            "CREATE TABLE task_tables (task TEXT NOT NULL, {}, PRIMARY KEY (task, table_index));",
-            kTaskStoreSchemaVersion, ColumnDefs(TaskFields()), ColumnDefs(TableFields())));
+            "CREATE TABLE task_tables (task TEXT NOT NULL, {}, PRIMARY KEY (task, table_index));"
+            "{};",
+            kTaskStoreSchemaVersion, ColumnDefs(TaskFields()), ColumnDefs(TableFields()),
+            kCreateShapes));
       }
       conn.Exec("COMMIT");
     } catch (...) {
@@ -516,7 +553,8 @@ void TaskStore::DeleteTask(const std::string& name) {
   std::lock_guard lock(mu_);
   impl_->CheckWritable(fmt::format("delete task '{}'", name));
   Impl::Transaction txn(*impl_);
-  for (Statement* st : {impl_->delete_tables.get(), impl_->delete_task.get()}) {
+  for (Statement* st :
+       {impl_->delete_shapes.get(), impl_->delete_tables.get(), impl_->delete_task.get()}) {
     st->Reset();
     st->BindText(1, name);
     st->Step();
@@ -566,6 +604,80 @@ void TaskStore::PutTable(const std::string& task, const TableRecord& table) {
   impl_->RequireTask(task);
   impl_->WriteTable(task, table, NowMicros());
   txn.Commit();
+}
+
+std::vector<TableShapeRecord> TaskStore::GetShapes(const std::string& task) {
+  std::lock_guard lock(mu_);
+  Statement& st = *impl_->get_shapes;
+  st.Reset();
+  st.BindText(1, task);
+  std::vector<TableShapeRecord> out;
+  while (st.Step()) {
+    TableShapeRecord& r = out.emplace_back();
+    r.table_index = static_cast<int>(st.ColumnInt(0));
+    r.seq = st.ColumnInt(1);
+    r.kind = std::string(st.ColumnText(2));
+    r.pending = st.ColumnInt(3) != 0;
+    r.position = std::string(st.ColumnText(4));
+    r.definition = std::string(st.ColumnText(5));
+  }
+  st.Reset();
+  return out;
+}
+
+void TaskStore::ResetShape(const std::string& task, int table_index, const std::string& position,
+                           const std::string& definition) {
+  std::lock_guard lock(mu_);
+  impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
+  Impl::Transaction txn(*impl_);
+  Statement& del = *impl_->delete_table_shapes;
+  del.Reset();
+  del.BindText(1, task);
+  del.BindInt(2, table_index);
+  del.Step();
+  del.Reset();
+  Statement& st = *impl_->append_shape;
+  st.Reset();
+  st.BindText(1, task);
+  st.BindInt(2, table_index);
+  st.BindText(3, "initial");
+  st.BindInt(4, 0);
+  st.BindText(5, position);
+  st.BindText(6, definition);
+  st.Step();
+  st.Reset();
+  txn.Commit();
+}
+
+int64_t TaskStore::AppendShape(const std::string& task, const TableShapeRecord& shape) {
+  std::lock_guard lock(mu_);
+  impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
+  Statement& st = *impl_->append_shape;
+  st.Reset();
+  st.BindText(1, task);
+  st.BindInt(2, shape.table_index);
+  st.BindText(3, shape.kind);
+  st.BindInt(4, shape.pending ? 1 : 0);
+  st.BindText(5, shape.position);
+  st.BindText(6, shape.definition);
+  int64_t seq = -1;
+  if (st.Step()) seq = st.ColumnInt(0);
+  while (st.Step()) {
+  }
+  st.Reset();
+  return seq;
+}
+
+void TaskStore::ConfirmShape(const std::string& task, int table_index, int64_t seq) {
+  std::lock_guard lock(mu_);
+  impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
+  Statement& st = *impl_->confirm_shape;
+  st.Reset();
+  st.BindText(1, task);
+  st.BindInt(2, table_index);
+  st.BindInt(3, seq);
+  st.Step();
+  st.Reset();
 }
 
 void TaskStore::SaveProgress(const TaskRecord& task, const std::vector<TableRecord>& tables) {

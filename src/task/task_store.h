@@ -69,12 +69,32 @@ struct TableRecord {
   int64_t load_start_us = 0, load_end_us = 0;
   int64_t updated_at_us = 0;  // 0 when writing = stamped with the current time by the store
   std::string last_error;
+  // Data validation (DMS ValidationState and Validation*Records; "" = not enabled).
+  std::string validation_state;
+  int64_t validation_pending = 0, validation_failed = 0, validation_suspended = 0;
+};
+
+// One entry of a table's shape history: the source table's columns as the task's change apply
+// knows them from that entry on. A live table's history starts with its shape when the task
+// started ("initial") and gains one entry per column change the apply saw: "ddl" when the
+// target was altered to follow it (through cdc::PlanTableChange), "rebind" when only the
+// decoding changed (the table was not live then, so the target kept its columns). Replayed in
+// order after a restart, the history gives the table's plan and shape at the checkpoint,
+// whatever the source catalog says now. `pending`: written before the target's ALTER ran and
+// not yet confirmed done (a crash in between leaves it pending).
+struct TableShapeRecord {
+  int table_index = 0;
+  int64_t seq = 0;           // order within the table (assigned by AppendShape)
+  std::string kind;          // "initial" | "ddl" | "rebind"
+  bool pending = false;
+  std::string position;      // the task's checkpoint when it was written (LSN text)
+  std::string definition;    // the TableDef (catalog/table_def_json.h)
 };
 
 // The schema version this Ferry writes; a store with a higher one is refused.
-// Version 2 added the task's identity and source-object ownership (a version 1 store is
-// upgraded in place when opened).
-inline constexpr int kTaskStoreSchemaVersion = 2;
+// Version 2 added the task's identity and source-object ownership, version 3 the table shape
+// history (an older store is upgraded in place when opened).
+inline constexpr int kTaskStoreSchemaVersion = 3;
 
 // `uri` with its password replaced by "***" (and any query parameter whose name contains
 // "password"). URIs Ferry cannot parse are redacted by their shape (scheme://user:***@rest).
@@ -109,7 +129,7 @@ class TaskStore {
   // Inserts or replaces the task named task.name (every field; endpoints redacted,
   // updated_at_us 0 stamped with now). Its tables are kept.
   void PutTask(const TaskRecord& task);
-  // Deletes the task and its tables; no-op when it does not exist.
+  // Deletes the task, its tables and their shape histories; no-op when it does not exist.
   void DeleteTask(const std::string& name);
 
   // The task's tables in index order (empty when none or no such task).
@@ -120,6 +140,16 @@ class TaskStore {
   // Inserts or replaces one table (by its index). Throws Error(kNotFound) when the task does
   // not exist.
   void PutTable(const std::string& task, const TableRecord& table);
+
+  // The shape history of every table of `task`, by table index then seq.
+  std::vector<TableShapeRecord> GetShapes(const std::string& task);
+  // Replaces table `table_index`'s history with one "initial" entry.
+  void ResetShape(const std::string& task, int table_index, const std::string& position,
+                  const std::string& definition);
+  // Appends `shape` (its seq is ignored) to its table's history; returns its seq.
+  int64_t AppendShape(const std::string& task, const TableShapeRecord& shape);
+  // Marks an entry no longer pending.
+  void ConfirmShape(const std::string& task, int table_index, int64_t seq);
 
   // The periodic write of a running task (every few seconds; prepared statements, one
   // transaction). Writes task.name's live figures only: recovery_checkpoint, source_position,

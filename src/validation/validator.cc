@@ -170,28 +170,12 @@ TableValidation Validator::Validate(const TablePlan& transformed_plan) {
                             plan.source.columns.size(), plan.target.columns.size()));
   }
 
-  // The target as its own catalog sees it, columns in plan order.
-  TableDef actual = target_.OpenCatalog()->GetTable(plan.target.schema, plan.target.name);
-  TableDef target_def = actual;
-  target_def.columns.clear();
-  std::vector<std::string> names;
-  std::vector<DmsType> source_types, target_types;
-  for (size_t c = 0; c < plan.target.columns.size(); ++c) {
-    const std::string& name = plan.target.columns[c].name;
-    int i = FindColumn(actual, name);
-    if (i < 0) {
-      throw Error(ErrorKind::kSchema,
-                  fmt::format("table {}: target column '{}' does not exist on the target",
-                              plan.target.QualifiedName(), name));
-    }
-    target_def.columns.push_back(actual.columns[i]);
-    names.push_back(name);
-    source_types.push_back(plan.source.columns[c].type);
-    target_types.push_back(actual.columns[i].type);
-  }
-  const CompareSpec spec = MakeCompareSpec(names, source_types, target_types, key, settings_);
+  const Prepared prepared = Prepare(plan, key);
+  const CompareSpec& spec = prepared.spec;
+  const TableDef& target_def = prepared.target_def;
 
-  const int64_t estimate = std::max(plan.source.estimated_rows, actual.estimated_rows);
+  const int64_t estimate =
+      std::max(plan.source.estimated_rows, prepared.target_def.estimated_rows);
   const int64_t partitions = PartitionCount(estimate, settings_.partition_size);
   out.partitions = partitions;
 
@@ -301,13 +285,7 @@ TableValidation Validator::Validate(const TablePlan& transformed_plan) {
   if (control_ != nullptr) {
     control_->ClearValidationFailures(plan.target.schema, plan.target.name);
     for (const RowDifference& d : out.differences) {
-      ValidationFailureRow row;
-      row.table_owner = plan.target.schema;
-      row.table_name = plan.target.name;
-      row.key = d.key_json;
-      row.failure_type = FailureTypeName(d.type);
-      row.details = d.details;
-      control_->RecordValidationFailure(row);
+      control_->RecordValidationFailure(FailureRow(plan.target, d));
     }
   }
 
@@ -324,6 +302,170 @@ TableValidation Validator::Validate(const TablePlan& transformed_plan) {
                "differ){}{}",
                table_desc, out.state, out.source_rows, out.target_rows, out.differing_partitions,
                out.partitions, out.message.empty() ? "" : ": ", out.message);
+  return out;
+}
+
+Validator::Prepared Validator::Prepare(const TablePlan& plan, const std::vector<std::string>& key) {
+  if (plan.source.columns.size() != plan.target.columns.size()) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("table {}: the plan has {} source and {} target columns",
+                            plan.target.QualifiedName(), plan.source.columns.size(),
+                            plan.target.columns.size()));
+  }
+  Prepared out;
+  out.plan = plan;
+  out.key = key;
+  // The target as its own catalog sees it, columns in plan order.
+  const TableDef actual = target_.OpenCatalog()->GetTable(plan.target.schema, plan.target.name);
+  out.target_def = actual;
+  out.target_def.columns.clear();
+  std::vector<std::string> names;
+  std::vector<DmsType> source_types, target_types;
+  for (size_t c = 0; c < plan.target.columns.size(); ++c) {
+    const std::string& name = plan.target.columns[c].name;
+    int i = FindColumn(actual, name);
+    if (i < 0) {
+      throw Error(ErrorKind::kSchema,
+                  fmt::format("table {}: target column '{}' does not exist on the target",
+                              plan.target.QualifiedName(), name));
+    }
+    out.target_def.columns.push_back(actual.columns[i]);
+    names.push_back(name);
+    source_types.push_back(plan.source.columns[c].type);
+    target_types.push_back(actual.columns[i].type);
+  }
+  out.spec = MakeCompareSpec(names, source_types, target_types, key, settings_);
+  return out;
+}
+
+namespace {
+
+// `text` (a value's canonical text, value_codec.h) as a SQL literal of `engine` for a column of
+// `type`; nullopt for types that are not compared by literal here.
+std::optional<std::string> KeyLiteral(Engine engine, const DmsType& type, const std::string& text) {
+  const DmsKind k = type.kind;
+  if (IsIntegerKind(k) || k == DmsKind::kNumeric) {
+    if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos) {
+      return std::nullopt;
+    }
+    return text;
+  }
+  const bool quoted = k == DmsKind::kString || k == DmsKind::kWstring || k == DmsKind::kDate ||
+                      k == DmsKind::kTime || k == DmsKind::kDatetime || k == DmsKind::kBoolean;
+  if (!quoted) return std::nullopt;
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'' ) {
+      out += "''";
+    } else if (engine == Engine::kMysql && c == '\\') {
+      out += "\\\\";
+    } else if (c == '\0') {
+      if (engine != Engine::kMysql) return std::nullopt;  // no NUL in PostgreSQL/SQLite text
+      out += "\\0";
+    } else {
+      out += c;
+    }
+  }
+  out += "'";
+  return out;
+}
+
+}  // namespace
+
+std::vector<RowDifference> Validator::CompareKeys(
+    const TablePlan& transformed_plan, const std::vector<std::vector<std::string>>& keys) {
+  std::vector<RowDifference> out;
+  if (keys.empty()) return out;
+  const TablePlan plan = ComparablePlan(transformed_plan);
+  const std::vector<std::string> key = plan.target.RowKey();
+  const std::string table = plan.target.QualifiedName();
+  if (key.empty()) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("table {}: no primary key or unique index on NOT NULL columns",
+                            table));
+  }
+  // Each key column on both sides: its name and type.
+  std::vector<int> at;
+  for (const std::string& k : key) {
+    const int i = plan.target.ColumnIndex(k);
+    if (i < 0) {
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("table {}: key column '{}' is not compared (built by a "
+                              "transformation)",
+                              table, k));
+    }
+    at.push_back(i);
+  }
+  const Prepared prepared = Prepare(plan, key);
+  auto predicate = [&](const Connector& side, const TableDef& def, bool source) {
+    const Dialect& d = side.dialect();
+    std::string columns;
+    for (size_t j = 0; j < at.size(); ++j) {
+      if (j > 0) columns += ", ";
+      columns += d.QuoteIdentifier(def.columns[static_cast<size_t>(at[j])].name);
+    }
+    std::string list;
+    for (const std::vector<std::string>& values : keys) {
+      if (values.size() != at.size()) {
+        throw Error(ErrorKind::kInternal,
+                    fmt::format("table {}: a key of {} values for {} key columns", table,
+                                values.size(), at.size()));
+      }
+      std::string tuple;
+      for (size_t j = 0; j < at.size(); ++j) {
+        const ColumnDef& col = def.columns[static_cast<size_t>(at[j])];
+        std::optional<std::string> lit = KeyLiteral(side.engine(), col.type, values[j]);
+        if (!lit) {
+          throw Error(ErrorKind::kUnsupported,
+                      fmt::format("table {}: key column '{}' ({}) cannot be read by value on "
+                                  "the {}",
+                                  table, col.name, DescribeDmsType(col.type),
+                                  source ? "source" : "target"));
+        }
+        tuple += (j > 0 ? ", " : "") + *lit;
+      }
+      list += (list.empty() ? "" : ", ") + (at.size() > 1 ? "(" + tuple + ")" : tuple);
+    }
+    return at.size() > 1 ? fmt::format("({}) IN ({})", columns, list)
+                         : fmt::format("{} IN ({})", columns, list);
+  };
+  ScanOptions source_scan;
+  source_scan.batch_rows = options_.batch_rows;
+  source_scan.where = predicate(source_, plan.source, true);
+  if (!plan.where.empty()) source_scan.where = "(" + plan.where + ") AND " + source_scan.where;
+  ScanOptions target_scan;
+  target_scan.batch_rows = options_.batch_rows;
+  target_scan.where = predicate(target_, prepared.target_def, false);
+
+  // Every source row of these keys is held (at most keys.size()), then the target's compared.
+  class Feed : public BatchSink {
+   public:
+    Feed(KeyedComparer& comparer, bool source, const KeyedComparer::Report& report)
+        : comparer_(comparer), source_(source), report_(report) {}
+    bool Push(Batch&& batch) override {
+      for (size_t r = 0; r < batch.rows(); ++r) {
+        if (source_) {
+          comparer_.AddSource(batch, r);
+        } else {
+          comparer_.CompareTarget(batch, r, report_);
+        }
+      }
+      return true;
+    }
+    void Warning(int, std::string_view) override {}
+
+   private:
+    KeyedComparer& comparer_;
+    bool source_;
+    const KeyedComparer::Report& report_;
+  };
+  const KeyedComparer::Report report = [&](RowDifference&& d) { out.push_back(std::move(d)); };
+  KeyedComparer comparer(prepared.spec);
+  Feed source_feed(comparer, true, report);
+  source_.OpenReader()->Scan(plan.source, source_scan, source_feed);
+  Feed target_feed(comparer, false, report);
+  target_.OpenReader()->Scan(prepared.target_def, target_scan, target_feed);
+  comparer.Finish(report);
   return out;
 }
 
@@ -363,6 +505,16 @@ std::vector<TableValidation> Validator::Run(const std::vector<TablePlan>& plans,
   worker();
   for (std::thread& t : pool) t.join();
   return results;
+}
+
+ValidationFailureRow FailureRow(const TableDef& target, const RowDifference& d) {
+  ValidationFailureRow row;
+  row.table_owner = target.schema;
+  row.table_name = target.name;
+  row.key = d.key_json;
+  row.failure_type = FailureTypeName(d.type);
+  row.details = d.details;
+  return row;
 }
 
 void ApplyValidationToStats(const TableValidation& r, TableStats* st) {

@@ -82,7 +82,25 @@ class Validator {
   // Asks running validations to stop soon (their tables end "Error", "cancelled").
   void Cancel() { cancelled_ = true; }
 
+  // Compares only the rows of `plan` (a plan as ValidateTable takes) whose target key
+  // (TableDef::RowKey of the plan's target: each key column's canonical text, in key order) is
+  // one of `keys`, read by key on both sides. Returns the differences, each naming its row by
+  // RowDifference::key_json (KeyJson of the same texts). Nothing is recorded. Throws Error:
+  // kUnsupported when rows cannot be read by key value (no key; a key column of a binary,
+  // floating or LOB type), kSchema when the target lacks a column, and read failures.
+  std::vector<RowDifference> CompareKeys(const TablePlan& plan,
+                                         const std::vector<std::vector<std::string>>& keys);
+
  private:
+  // A table's comparison set up: the comparable plan, the spec and the target as its own
+  // catalog has it (columns in plan order).
+  struct Prepared {
+    TablePlan plan;
+    std::vector<std::string> key;  // target key column names
+    CompareSpec spec;
+    TableDef target_def;
+  };
+  Prepared Prepare(const TablePlan& comparable, const std::vector<std::string>& key);
   TableValidation Validate(const TablePlan& plan);
 
   Connector& source_;
@@ -93,6 +111,9 @@ class Validator {
   std::atomic<int64_t> task_failures_{0};  // failures recorded across tables (FailureMaxCount)
   std::atomic<bool> cancelled_{false};
 };
+
+// The awsdms_validation_failures_v1 row of difference `d` of target table `target`.
+ValidationFailureRow FailureRow(const TableDef& target, const RowDifference& d);
 
 // Copies a result into the DMS statistics of its table.
 void ApplyValidationToStats(const TableValidation& result, TableStats* stats);

@@ -1,5 +1,5 @@
-// A randomised CDC soak (issue 10): a writer doing random DML on several tables (and, with
-// FERRY_SOAK_DDL=1, ALTER TABLE too), the ferry binary killed with -9 and resumed at random
+// A randomised CDC soak (issue 10): a writer doing random DML and ALTER TABLE (ADD, DROP,
+// RENAME, ALTER TYPE; FERRY_SOAK_DDL=0 leaves them out) on several tables, the ferry binary killed with -9 and resumed at random
 // moments, `ferry status` read concurrently the whole time, and at the end source = target by
 // canonical hash, on each target engine. Short in CI (FERRY_SOAK_SECONDS, default 40 per
 // target); run it longer by setting the variable. A failure prints its seed.
@@ -109,7 +109,7 @@ class CdcSoak : public ::testing::TestWithParam<Engine> {
 
 TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
   const int seconds = EnvInt("FERRY_SOAK_SECONDS", 40);
-  const bool ddl = EnvInt("FERRY_SOAK_DDL", 0) != 0;
+  const bool ddl = EnvInt("FERRY_SOAK_DDL", 1) != 0;
   const unsigned seed = static_cast<unsigned>(EnvInt("FERRY_SOAK_SEED", ::getpid()));
   SCOPED_TRACE(fmt::format("seed {} (FERRY_SOAK_SEED), {} s, DDL {}", seed, seconds, ddl));
 
@@ -122,6 +122,10 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
     std::mt19937 rng(seed);
     auto s = source_->OpenSession();
     int next_id = 1000000, extra = 0;
+    struct Extra {
+      std::string name, type;
+    };
+    std::vector<std::vector<Extra>> extras(3);  // per table: the columns the soak added
     try {
       while (writing) {
         const int t = static_cast<int>(rng() % 3);
@@ -149,9 +153,37 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
         sql += " COMMIT";
         s->Execute(sql);
         ++txns;
-        if (ddl && rng() % 200 == 0) {
-          s->Execute(fmt::format("ALTER TABLE {} ADD COLUMN x{} integer", table, extra++));
-          s->Execute(fmt::format("INSERT INTO {} (id, n) VALUES ({}, 0)", table, next_id++));
+        if (ddl && rng() % 150 == 0) {
+          // ADD, DROP, RENAME or retype one of the columns the soak added to this table.
+          std::vector<Extra>& ex = extras[static_cast<size_t>(t)];
+          const unsigned k = rng() % 4;
+          const size_t pick = ex.empty() ? 0 : rng() % ex.size();
+          if (ex.empty() || k == 0) {
+            ex.push_back({fmt::format("x{}", extra++), "integer"});
+            s->Execute(fmt::format("ALTER TABLE {} ADD COLUMN {} integer", table, ex.back().name));
+          } else if (k == 1) {
+            s->Execute(fmt::format("ALTER TABLE {} DROP COLUMN {}", table, ex[pick].name));
+            ex.erase(ex.begin() + static_cast<long>(pick));
+          } else if (k == 2) {
+            const std::string to = fmt::format("x{}", extra++);
+            s->Execute(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", table, ex[pick].name,
+                                   to));
+            ex[pick].name = to;
+          } else {
+            const std::string to = ex[pick].type == "integer" ? "bigint" : "text";
+            s->Execute(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table,
+                                   ex[pick].name, to, ex[pick].name, to));
+            ex[pick].type = to;
+          }
+          // A change of the table after it, with a value in every added column, so the stream
+          // describes the new columns.
+          std::string names = "id, n", values = fmt::format("{}, 0", next_id++);
+          for (const Extra& e : ex) {
+            names += ", " + e.name;
+            const int v = static_cast<int>(rng() % 1000);
+            values += e.type == "text" ? fmt::format(", 't{}'", v) : fmt::format(", {}", v);
+          }
+          s->Execute(fmt::format("INSERT INTO {} ({}) VALUES ({})", table, names, values));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 5));
       }

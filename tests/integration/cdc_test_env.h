@@ -199,6 +199,16 @@ class CdcFixture {
     std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(source_schema);
     return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
   }
+  // Options to resume the task over the tables of `source_schema`: planned as PlansFor does,
+  // with the task's recorded table shapes (CdcTaskOptions::replan), as `ferry migrate` does.
+  CdcTaskOptions ResumeOptions(const std::string& source_schema) {
+    CdcTaskOptions o = BaseOptions(true);
+    o.replan = [this, source_schema](const std::vector<TableDef>& as_of) {
+      return PlanTables(TablesAsOf(source_->OpenCatalog()->ListTables(source_schema), as_of),
+                        Engine::kPostgres, *target_, target_schema_, {});
+    };
+    return o;
+  }
   std::string ConvergeFrom(const std::string& source_schema, std::chrono::seconds timeout) {
     return Converge(*source_, source_schema, *target_, target_schema_, timeout);
   }

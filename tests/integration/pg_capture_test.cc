@@ -35,7 +35,7 @@ class RecordingSink : public cdc::CaptureSink {
     changes.push_back({xid, std::string(record)});
   }
   void OnCommit(const cdc::TransactionInfo& txn) override { commits.push_back(txn); }
-  void OnTableChanged(uint32_t table, const TableDef& def) override {
+  void OnTableChanged(uint32_t table, const TableDef& def, cdc::Lsn) override {
     table_changes.push_back({table, def});
     change_count_at_table_change.push_back(changes.size());
   }

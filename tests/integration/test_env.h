@@ -168,13 +168,20 @@ inline std::string ShellQuote(const std::string& s) {
   return q + "'";
 }
 
-// Runs the ferry binary (FERRY_BINARY) with `args`, each passed as one word; stdout and stderr
+// The ferry binary the tests run: FERRY_TEST_BINARY when set (e.g. a copy kept for a long soak
+// while the tree is rebuilt), else the one built with the tests (FERRY_BINARY).
+inline std::string FerryBinary() {
+  const char* env = std::getenv("FERRY_TEST_BINARY");
+  return env && *env ? std::string(env) : std::string(FERRY_BINARY);
+}
+
+// Runs the ferry binary (FerryBinary()) with `args`, each passed as one word; stdout and stderr
 // captured separately.
 inline CliRun RunFerry(const std::vector<std::string>& args) {
   static int n = 0;
   const std::filesystem::path err_file =
       std::filesystem::temp_directory_path() / fmt::format("ferry-cli-{}-{}.err", ::getpid(), n++);
-  std::string cmd = FERRY_BINARY;
+  std::string cmd = ShellQuote(FerryBinary());
   for (const std::string& a : args) cmd += " " + ShellQuote(a);
   cmd += " 2>" + err_file.string();
   CliRun run;
@@ -199,7 +206,7 @@ struct FerryProcess {
   std::filesystem::path out_file, err_file;
 };
 
-// Starts the ferry binary (FERRY_BINARY) with `args`, each passed as one word, and returns at
+// Starts the ferry binary (FerryBinary()) with `args`, each passed as one word, and returns at
 // once: the caller can kill -9 it (KillFerry) or wait for it (WaitFerry).
 inline FerryProcess StartFerry(const std::vector<std::string>& args) {
   static int n = 0;
@@ -207,7 +214,7 @@ inline FerryProcess StartFerry(const std::vector<std::string>& args) {
   const std::filesystem::path tmp = std::filesystem::temp_directory_path();
   p.out_file = tmp / fmt::format("ferry-bg-{}-{}.out", ::getpid(), n);
   p.err_file = tmp / fmt::format("ferry-bg-{}-{}.err", ::getpid(), n++);
-  std::vector<std::string> words{FERRY_BINARY};
+  std::vector<std::string> words{FerryBinary()};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());

@@ -88,6 +88,10 @@ TableRecord FullTable(int index) {
   t.load_end_us = 1'700'000'000'000'020;
   t.updated_at_us = 1'700'000'000'000'030;
   t.last_error = "duplicate key";
+  t.validation_state = "Mismatched records";
+  t.validation_pending = 10;
+  t.validation_failed = 11;
+  t.validation_suspended = 12;
   return t;
 }
 
@@ -141,6 +145,10 @@ void ExpectSameTable(const TableRecord& a, const TableRecord& b) {
   EXPECT_EQ(a.load_end_us, b.load_end_us);
   EXPECT_EQ(a.updated_at_us, b.updated_at_us);
   EXPECT_EQ(a.last_error, b.last_error);
+  EXPECT_EQ(a.validation_state, b.validation_state);
+  EXPECT_EQ(a.validation_pending, b.validation_pending);
+  EXPECT_EQ(a.validation_failed, b.validation_failed);
+  EXPECT_EQ(a.validation_suspended, b.validation_suspended);
 }
 
 TEST(TaskStore, TaskRoundTripsEveryField) {
@@ -331,6 +339,83 @@ TEST(TaskStore, DeleteTaskDeletesItsTables) {
   // A new task of the same name starts with no tables.
   store->PutTask(FullTask("store-d1"));
   EXPECT_TRUE(store->GetTables("store-d1").empty());
+}
+
+// Shape histories: one "initial" entry per ResetShape, entries appended in order with their
+// own sequence, confirmed in place; deleting the task deletes them.
+TEST(TaskStore, TableShapeHistory) {
+  TempDir dir;
+  auto store = TaskStore::Open(dir.path());
+  store->PutTask(FullTask("shapes"));
+  store->ResetShape("shapes", 1, "0/10", "{\"t\":1}");
+  store->ResetShape("shapes", 0, "0/10", "{\"t\":0}");
+  TableShapeRecord r;
+  r.table_index = 1;
+  r.kind = "ddl";
+  r.pending = true;
+  r.position = "0/20";
+  r.definition = "{\"t\":11}";
+  EXPECT_EQ(store->AppendShape("shapes", r), 1);
+  r.kind = "rebind";
+  r.pending = false;
+  r.definition = "{\"t\":12}";
+  EXPECT_EQ(store->AppendShape("shapes", r), 2);
+  store->ConfirmShape("shapes", 1, 1);
+  std::vector<TableShapeRecord> all = store->GetShapes("shapes");
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].table_index, 0);
+  EXPECT_EQ(all[0].kind, "initial");
+  EXPECT_EQ(all[1].table_index, 1);
+  EXPECT_EQ(all[1].seq, 0);
+  EXPECT_EQ(all[2].seq, 1);
+  EXPECT_EQ(all[2].kind, "ddl");
+  EXPECT_FALSE(all[2].pending);
+  EXPECT_EQ(all[2].position, "0/20");
+  EXPECT_EQ(all[3].definition, "{\"t\":12}");
+  // A table starting again keeps only its new initial shape.
+  store->ResetShape("shapes", 1, "0/30", "{\"t\":2}");
+  all = store->GetShapes("shapes");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].definition, "{\"t\":2}");
+  EXPECT_EQ(all[1].seq, 0);
+  store->DeleteTask("shapes");
+  EXPECT_TRUE(store->GetShapes("shapes").empty());
+}
+
+// A version-2 store (no shape history, no validation figures) is upgraded in place.
+TEST(TaskStore, Version2StoreIsUpgraded) {
+  TempDir dir;
+  {
+    auto store = TaskStore::Open(dir.path());
+    store->PutTask(FullTask("old"));
+    TableRecord t = FullTable(0);
+    store->PutTables("old", {t});
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / kStoreFileName).c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE table_shapes; ALTER TABLE task_tables DROP COLUMN "
+                           "validation_state; ALTER TABLE task_tables DROP COLUMN "
+                           "validation_pending; ALTER TABLE task_tables DROP COLUMN "
+                           "validation_failed; ALTER TABLE task_tables DROP COLUMN "
+                           "validation_suspended; UPDATE ferry_schema SET version = 2",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  // Read-only first: refused until opened writable once.
+  EXPECT_THROW(TaskStore::Open(dir.path(), /*read_only=*/true), Error);
+  auto store = TaskStore::Open(dir.path());
+  std::vector<TableRecord> tables = store->GetTables("old");
+  ASSERT_EQ(tables.size(), 1u);
+  EXPECT_EQ(tables[0].last_error, "duplicate key");
+  EXPECT_EQ(tables[0].validation_state, "");
+  store->ResetShape("old", 0, "0/1", "{}");
+  EXPECT_EQ(store->GetShapes("old").size(), 1u);
+  store->PutTables("old", {FullTable(0)});
+  EXPECT_EQ(store->GetTables("old")[0].validation_failed, 11);
 }
 
 TEST(TaskStore, WriterAndReadOnlyReaderAtOnce) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "common/host.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_types.h"
 #include "logging/log.h"
@@ -261,9 +262,8 @@ PgConnection& PgChangeCapture::Sql() {
     sql_ = PgConnection::Connect(uri_);
     server_version_ = PQserverVersion(sql_->get());
     // Says in pg_stat_activity whose session this is (and so who holds the task's lock).
-    char host[128] = {};
-    ::gethostname(host, sizeof host - 1);
-    std::string app = fmt::format("ferry task {} pid {} on {}", options_.task, ::getpid(), host);
+    std::string app =
+        fmt::format("ferry task {} pid {} on {}", options_.task, ::getpid(), HostName("?"));
     if (app.size() > 63) app.resize(63);
     sql_->ExecParams("SELECT set_config('application_name', $1, false)", {app},
                      "naming the capture session");
@@ -815,7 +815,8 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
       if (!appended && (in_txn_ || !open_streams_.empty()) && touched_.count(id)) {
         sink.OnTableChangedInTransaction(id, enc.def(), in_stream_ ? stream_xid_ : begin_.xid);
       } else {
-        sink.OnTableChanged(id, enc.def());
+        // A transaction streamed before its commit does not know its commit position yet.
+        sink.OnTableChanged(id, enc.def(), in_stream_ ? cdc::Lsn{0} : begin_.final_lsn);
       }
     }
   }

@@ -155,6 +155,11 @@ void Statement::BindText(int index, std::string_view text) {
   if (rc != SQLITE_OK) ThrowSqliteError(conn_.get(), rc, "binding a parameter");
 }
 
+void Statement::BindInt(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) ThrowSqliteError(conn_.get(), rc, "binding a parameter");
+}
+
 std::string_view Statement::ColumnText(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   if (!p) return {};

@@ -68,6 +68,7 @@ class Statement {
   bool Step();
   void Reset() { sqlite3_reset(stmt_); }
   void BindText(int index, std::string_view text);  // SQLITE_TRANSIENT: copies
+  void BindInt(int index, int64_t value);
   std::string_view ColumnText(int col) const;
   bool ColumnIsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
