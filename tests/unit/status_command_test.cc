@@ -75,6 +75,9 @@ class StatusCommandTest : public testing::Test {
     a.load_start_us = At(11);
     a.load_end_us = At(15);
     a.updated_at_us = At(70);
+    a.validation_state = "Mismatched records";
+    a.validation_pending = 4;
+    a.validation_failed = 2;
     TableRecord b;
     b.index = 1;
     b.source_schema = "public";
@@ -179,6 +182,10 @@ TEST_F(StatusCommandTest, Text) {
       << out;
   EXPECT_NE(table_lines[3].find("2  public.later   main.later    Before load"), std::string::npos)
       << out;
+  EXPECT_NE(out.find("  Validation:\n    public.orders: Mismatched records (4 pending, 2 failed, 0 "
+                     "suspended)\n  Table errors:\n"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("  Table errors:\n    public.items: value too long for column name\n"),
             std::string::npos)
       << out;
@@ -260,6 +267,11 @@ TEST_F(StatusCommandTest, Json) {
   EXPECT_EQ(ts[0]["FullLoadEndTime"], "2023-11-14T22:13:35.000Z");
   EXPECT_EQ(ts[0]["LastUpdateTime"], "2023-11-14T22:14:30.000Z");
   EXPECT_FALSE(ts[0].contains("Error"));
+  EXPECT_EQ(ts[0]["ValidationState"], "Mismatched records");
+  EXPECT_EQ(ts[0]["ValidationPendingRecords"], 4);
+  EXPECT_EQ(ts[0]["ValidationFailedRecords"], 2);
+  EXPECT_EQ(ts[0]["ValidationSuspendedRecords"], 0);
+  EXPECT_FALSE(ts[1].contains("ValidationState"));  // validation not enabled
   EXPECT_EQ(ts[1]["TableState"], "Table error");
   EXPECT_EQ(ts[1]["ApplyErrors"], 2);
   EXPECT_EQ(ts[1]["Error"], "value too long for column name");
