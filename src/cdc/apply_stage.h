@@ -152,7 +152,7 @@ class AppliedObserver {
 };
 
 struct ApplyOptions {
-  std::string task;
+  std::string task;  // the checkpoint's key in awsdms_txn_state (cdc::CheckpointKey)
   std::string control_schema;
   int64_t min_transaction_size = 1000;                // MinTransactionSize
   std::chrono::milliseconds commit_timeout{1000};     // CommitTimeout

@@ -84,6 +84,12 @@ std::optional<Lsn> ParseLsn(std::string_view text) {
   return (hi << 32) | lo;
 }
 
+std::string CheckpointKey(const std::string& task, const std::string& task_id) {
+  if (task_id.empty()) return task;
+  const std::string suffix = "#" + task_id;
+  return task.substr(0, 128 - suffix.size()) + suffix;
+}
+
 std::string CaptureObjectName(const std::string& task, const std::string& task_id) {
   std::string out = "ferry_";
   for (char c : task) {

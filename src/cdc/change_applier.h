@@ -49,7 +49,8 @@ class ChangeApplier {
   // TASK_NAME (key), CHECKPOINT, CHECKPOINT_TIME (UTC), UPDATED_AT; lower case on PostgreSQL,
   // upper case elsewhere (as control_tables.h).
   virtual void Prepare(const std::string& control_schema) = 0;
-  // This task's checkpoint, or nullopt when it has none yet.
+  // This task's checkpoint, or nullopt when it has none yet. `task` is the row's key: a CDC
+  // task's CheckpointKey (task name and id), so two same-named tasks never share a row.
   virtual std::optional<Checkpoint> ReadCheckpoint(const std::string& task) = 0;
   // Deletes this task's checkpoint row (a task started afresh).
   virtual void ClearCheckpoint(const std::string& task) = 0;

@@ -36,6 +36,11 @@ namespace ferry::cdc {
 std::string CaptureObjectName(const std::string& task, const std::string& task_id);
 // A new random task id: 8 lower-case hex digits.
 std::string NewTaskId();
+// The task's key in awsdms_txn_state (TASK_NAME): "<task>#<task_id>", so that tasks of one name
+// from two data directories (two machines, the default name "ferry") applying to one target
+// never read each other's checkpoint; the name alone for a task from before task ids. At most
+// 128 characters (the column's width): a long name is cut before "#<id>".
+std::string CheckpointKey(const std::string& task, const std::string& task_id);
 
 struct CaptureOptions {
   std::string task;         // the task's name, for messages

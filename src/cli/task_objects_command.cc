@@ -157,7 +157,8 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     }
     std::unique_ptr<cdc::ChangeApplier> applier = target->OpenChangeApplier();
     applier->Prepare(settings.control_tables_settings.control_schema);
-    applier->ClearCheckpoint(args.task_name);
+    applier->ClearCheckpoint(args.task_name);  // a task from before checkpoint keys had ids
+    if (!o.task_id.empty()) applier->ClearCheckpoint(cdc::CheckpointKey(args.task_name, o.task_id));
   }
   if (rec) {
     store->DeleteTask(rec->name);

@@ -226,9 +226,10 @@ void CheckIdentity(const TaskRecord& task, const char* side, const std::string& 
 }  // namespace
 
 void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position) {
-  applier.ClearCheckpoint(options_.task);
+  const std::string key = cdc::CheckpointKey(options_.task, record_.task_id);
+  applier.ClearCheckpoint(key);
   applier.Begin();
-  applier.Commit(options_.task, cdc::Checkpoint{cdc::FormatLsn(position), NowMicros()});
+  applier.Commit(key, cdc::Checkpoint{cdc::FormatLsn(position), NowMicros()});
 }
 
 void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
@@ -485,7 +486,17 @@ void CdcTask::Setup() {
     record_.created_at_us = NowMicros();
     record_.cdc_start_position = cdc::FormatLsn(stream_from_);
   } else {
-    std::optional<cdc::Checkpoint> cp = probe->ReadCheckpoint(options_.task);
+    std::optional<cdc::Checkpoint> cp =
+        probe->ReadCheckpoint(cdc::CheckpointKey(options_.task, record_.task_id));
+    if (!cp && !record_.task_id.empty()) {
+      // Written by a Ferry from before checkpoint keys held the task id: keyed by name alone.
+      cp = probe->ReadCheckpoint(options_.task);
+      if (cp) {
+        Log().info("resuming task '{}': its checkpoint row is keyed by its name alone (an "
+                   "older Ferry); it moves to '{}'",
+                   options_.task, cdc::CheckpointKey(options_.task, record_.task_id));
+      }
+    }
     if (!cp) {
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("--resume: target {} holds no checkpoint of task '{}' (no row in "
@@ -669,7 +680,7 @@ void CdcTask::Setup() {
   buffer_ = std::make_unique<cdc::TransactionBuffer>(limits);
 
   cdc::ApplyOptions ao;
-  ao.task = options_.task;
+  ao.task = cdc::CheckpointKey(options_.task, record_.task_id);
   ao.control_schema = control_schema;
   ao.min_transaction_size = options_.settings.change_processing_tuning.min_transaction_size;
   ao.commit_timeout =

@@ -193,6 +193,28 @@ TEST_F(CdcOwnership, TasksNeverShareASlot) {
   EXPECT_NE(comment[0][0].value_or("").find("\"ferry_task\":\"MyTask\""), std::string::npos);
 }
 
+// Two installations using the same task name on one target keep a checkpoint each (the
+// awsdms_txn_state key holds the task id): a resume never starts from the other task's
+// position. Before, the second task overwrote the first one's row and the first, resumed,
+// skipped the changes in between.
+TEST_F(CdcOwnership, SameNamedTasksKeepTheirOwnCheckpoint) {
+  s_->Execute("CREATE TABLE own_src.u (id integer PRIMARY KEY, v text)");
+  s_->Execute("INSERT INTO own_src.u VALUES (1, 'u')");
+  const std::string db = Db("shared");
+  const auto x = With(Args("ferry", db, Dir("x")), {"--tables", "t"});
+  const auto y = With(Args("ferry", db, Dir("y")), {"--tables", "u"});
+  FerryProcess p = StartLive(x);
+  ASSERT_EQ(StopFerry(p).exit_code, 0);
+  s_->Execute("INSERT INTO own_src.t SELECT g, 'between' FROM generate_series(101, 110) g");
+  p = StartLive(y);
+  ASSERT_EQ(StopFerry(p).exit_code, 0);
+  auto target = testing::Open("sqlite://" + db);
+  EXPECT_EQ(target->OpenSession()->Query("SELECT TASK_NAME FROM awsdms_txn_state").size(), 2u);
+  CliRun r = ResumeUntilNow(x);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(TargetRows(db), 110) << "task x resumed from task y's checkpoint";
+}
+
 // Case 5: one owner per task. While it runs, a second resume, a second fresh start and a
 // delete-task are refused at once, naming the holder; the running task is untouched.
 TEST_F(CdcOwnership, SecondProcessIsRefused) {

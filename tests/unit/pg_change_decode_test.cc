@@ -412,6 +412,12 @@ TEST(PgCdcNames, DefaultsAndQuoting) {
   const std::string long_name = cdc::CaptureObjectName(std::string(100, 'a'), "0a1b2c3d");
   EXPECT_EQ(long_name.size(), 63u);
   EXPECT_EQ(long_name.substr(54), "_0a1b2c3d");
+  // The checkpoint's key: the id keeps same-named tasks apart, within 128 characters.
+  EXPECT_EQ(cdc::CheckpointKey("ferry", "0a1b2c3d"), "ferry#0a1b2c3d");
+  EXPECT_EQ(cdc::CheckpointKey("ferry", ""), "ferry");
+  const std::string long_key = cdc::CheckpointKey(std::string(255, 'a'), "0a1b2c3d");
+  EXPECT_EQ(long_key.size(), 128u);
+  EXPECT_EQ(long_key.substr(119), "#0a1b2c3d");
   const std::string id = cdc::NewTaskId();
   EXPECT_EQ(id.size(), 8u);
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
