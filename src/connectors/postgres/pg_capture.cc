@@ -784,6 +784,24 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
     }
   }
   if (id == UINT32_MAX) {
+    // A task table renamed on the source keeps its OID: its changes keep going to its target
+    // table (the task's plan names the table as it was).
+    for (size_t i = 0; i < table_oids_.size(); ++i) {
+      if (table_oids_[i] != 0 && table_oids_[i] == rel.relation_id) {
+        id = static_cast<uint32_t>(i);
+        if (renamed_warned_.insert(id).second) {
+          logging::For(LogComponentId::kSourceCapture)
+              .warn("table {} was renamed on the source to {}: its changes keep going to the "
+                       "same target table (a --resume will plan the tables under their names "
+                       "then)",
+                       SqlName(encoders_[i].def().schema, encoders_[i].def().name),
+                       SqlName(schema, name));
+        }
+        break;
+      }
+    }
+  }
+  if (id == UINT32_MAX) {
     throw Error(ErrorKind::kData,
                 fmt::format("replication slot {} at LSN {} sent changes of table {}, which is "
                             "not one of task '{}''s tables: publication {} publishes it; remove "
@@ -927,7 +945,8 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     last_txn_ = Clock::now();
     sink.OnCommit(info);
   } else if (auto* rel = std::get_if<pgoutput::Relation>(&m)) {
-    HandleRelation(*rel, sink, lsn);
+    // A Relation message has no WAL position of its own (0): name its transaction's commit.
+    HandleRelation(*rel, sink, lsn != 0 ? lsn : begin_.final_lsn);
   } else if (auto* ins = std::get_if<pgoutput::Insert>(&m)) {
     record_.clear();
     TableChangeEncoder& enc = EncoderFor(ins->relation_id, lsn, "Insert");

@@ -163,6 +163,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   Clock::time_point last_wal_check_{};
   Clock::time_point last_drop_check_{};
   std::vector<uint32_t> table_oids_;  // per table id; 0 = unknown (resolved at Start)
+  std::set<uint32_t> renamed_warned_;  // tables seen renamed on the source (warned once)
   std::vector<bool> dropped_;         // per table id: reported dropped
   struct PendingDrop {
     uint32_t table;
