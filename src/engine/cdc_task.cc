@@ -359,6 +359,29 @@ void CdcTask::Setup() {
       captured_[i] = catalog->GetTable(s.schema, s.name);
     }
   }
+  // The plans were made from the catalog a moment earlier, and an ALTER may have come in
+  // between: plan those tables again from the definitions just read, so that what the load
+  // reads and what the stream decodes start from the same columns.
+  if (options_.replan) {
+    std::vector<TableDef> as_of;
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      if (!restored[i]) as_of.push_back(captured_[i]);
+    }
+    if (!as_of.empty()) {
+      const std::vector<TablePlan> replanned = options_.replan(as_of);
+      for (size_t i = 0; i < plans_.size(); ++i) {
+        if (restored[i]) continue;
+        for (const TablePlan& p : replanned) {
+          const TableDef& s = p.transform ? p.transform->source : p.source;
+          if (s.schema == captured_[i].schema && s.name == captured_[i].name &&
+              p.target.schema == plans_[i].target.schema &&
+              p.target.name == plans_[i].target.name) {
+            plans_[i] = p;
+          }
+        }
+      }
+    }
+  }
   policies_ = options_.full_load.error_policies
                   ? options_.full_load.error_policies
                   : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
