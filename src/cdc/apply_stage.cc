@@ -831,11 +831,16 @@ bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const T
   for (bool done = next.statements.empty(); !done;) {
     try {
       std::unique_ptr<SqlSession> session = target_.OpenSession();
+      // One transaction where the target's DDL is transactional (PostgreSQL, SQLite): a kill
+      // between the statements (a SQLite rebuild's DROP and RENAME) leaves the table whole.
+      const bool atomic = target_.engine() != Engine::kMysql && next.statements.size() > 1;
+      if (atomic) session->Execute("BEGIN");
       for (const std::string& sql : next.statements) {
         Log().info("table {}: source table changed, running on the target: {}",
                    t.plan.target.QualifiedName(), sql);
         session->Execute(sql);
       }
+      if (atomic) session->Execute("COMMIT");
       done = true;
     } catch (const Error& e) {
       if (IsTransient(e.kind()) && WaitToRetry(e)) continue;

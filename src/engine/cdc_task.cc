@@ -634,6 +634,7 @@ void CdcTask::Setup() {
         st.full_load_rows = r.full_load_rows;
         std::lock_guard lock(st.mu);
         st.state = r.state;
+        st.error = r.last_error;  // a suspended table keeps saying why
       }
       if (!suspend_at_start_[i].empty()) {
         Log().error("table {} suspended: {}", plans_[i].source.QualifiedName(),
