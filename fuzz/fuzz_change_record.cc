@@ -49,10 +49,13 @@ void CheckShape(const ChangeView& v) {
     Fail("new_row disagrees with op");
   }
   if (v.op == ChangeOp::kDelete && v.old_row < 0) Fail("a DELETE without an old image");
+  if (v.op != ChangeOp::kShape && !v.shape.empty()) Fail("a row change with a definition");
+  if (v.op == ChangeOp::kShape && v.rows->columns() != 0) Fail("a shape record with columns");
 }
 
 bool SameCells(const ChangeView& a, const ChangeView& b) {
   if (a.op != b.op || a.table != b.table || a.old_kind != b.old_kind) return false;
+  if (a.shape != b.shape) return false;  // a shape record's definition bytes
   if (a.rows->columns() != b.rows->columns() || a.rows->rows() != b.rows->rows()) return false;
   for (size_t r = 0; r < a.rows->rows(); ++r) {
     for (int c = 0; c < a.rows->columns(); ++c) {

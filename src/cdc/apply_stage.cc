@@ -4,8 +4,9 @@
 
 #include <thread>
 
-#include "cdc/net_changes.h"
+#include "catalog/table_def_json.h"
 #include "cdc/ddl_sync.h"
+#include "cdc/net_changes.h"
 #include "logging/log.h"
 
 namespace ferry::cdc {
@@ -163,6 +164,7 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
   }
   last_seen_ = info.end_lsn;
   int64_t live = 0;
+  bool alters_live = false;
   ChangeView v;
   std::string record;
   while (txn->Next(&v)) {
@@ -172,11 +174,21 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
                               FormatLsn(info.end_lsn)));
     }
     ApplyTable& t = tables_[v.table];
+    if (v.op == ChangeOp::kShape) {
+      if (RouteShape(v, info) && !alters_live) {
+        // Applied alone: what came before is committed first.
+        alters_live = true;
+        if (!group_.empty() || group_last_) CommitGroup();
+        if (stop_.requested()) return;
+      }
+      continue;
+    }
     switch (v.op) {
       case ChangeOp::kInsert: ++t.stats->cdc_inserts; break;
       case ChangeOp::kUpdate: ++t.stats->cdc_updates; break;
       case ChangeOp::kDelete: ++t.stats->cdc_deletes; break;
       case ChangeOp::kTruncate: ++t.stats->cdc_ddls; break;
+      case ChangeOp::kShape: break;
     }
     if (t.mode == TableMode::kLive) {
       if (info.end_lsn > t.skip_through) ++live;
@@ -196,6 +208,13 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
   }
   group_last_ = info;
   if (group_.empty() && group_changes_ == 0) group_started_ = std::chrono::steady_clock::now();
+  if (alters_live) {
+    group_changes_ = live;
+    txn->Rewind();
+    group_.push_back(std::make_unique<CommittedSource>(std::move(txn)));
+    CommitAlteringGroup();
+    return;
+  }
   if (live > 0) {
     group_changes_ += live;
     txn->Rewind();
@@ -278,6 +297,7 @@ void ApplyStage::Apply(ApplyTable& t, const ChangeView& in, const TransactionInf
     case ChangeOp::kUpdate: ++t.pending_updates; break;
     case ChangeOp::kDelete: ++t.pending_deletes; break;
     case ChangeOp::kTruncate: ++t.pending_ddls; break;
+    case ChangeOp::kShape: break;
   }
 }
 
@@ -330,6 +350,7 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
 
 bool ApplyStage::Applies(const ApplyTable& t, const TransactionInfo& info,
                          const ChangeView& v) const {
+  if (v.op == ChangeOp::kShape) return false;  // AlterInTransaction, RouteShape
   if (t.mode != TableMode::kLive || info.end_lsn <= t.skip_through) return false;
   // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
   return v.op != ChangeOp::kTruncate || options_.handle_truncate;
@@ -337,8 +358,18 @@ bool ApplyStage::Applies(const ApplyTable& t, const TransactionInfo& info,
 
 void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
                                 Position* current) {
+  if (!altering_.empty()) RestoreAltering();
   if (options_.validation_only) {
     applier_->Begin();
+    if (!altering_.empty()) {
+      // Nothing reaches the target, but plans and shapes follow the source.
+      ChangeView v;
+      TxnSource& txn = *group_.front();
+      txn.Rewind();
+      while (txn.Next(&v)) {
+        if (v.op == ChangeOp::kShape && Altering(v.table)) AlterInTransaction(v, txn.info());
+      }
+    }
     const TransactionInfo& last = *group_last_;
     applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
     return;
@@ -366,6 +397,12 @@ void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
     while (txn.Next(&v)) {
       ++idx;
       ApplyTable& t = tables_[v.table];
+      if (v.op == ChangeOp::kShape && Altering(v.table)) {
+        HandleIssues(applier_->Flush());  // the changes before it stand as they are
+        *current = {g, idx};
+        AlterInTransaction(v, txn.info());
+        continue;
+      }
       if (!Applies(t, txn.info(), v) || skip.count({g, idx})) continue;
       *current = {g, idx};
       Apply(t, v, txn.info(), (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx));
@@ -414,6 +451,7 @@ void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
       case ChangeOp::kUpdate: --t.pending_updates; break;
       case ChangeOp::kDelete: --t.pending_deletes; break;
       case ChangeOp::kTruncate: --t.pending_ddls; break;
+      case ChangeOp::kShape: break;
     }
     ++t.stats->cdc_apply_errors;
     switch (d.action) {
@@ -459,7 +497,9 @@ void ApplyStage::CommitGroup() {
 
 void ApplyStage::CommitGroupOnce() {
   std::set<Position> skip;
-  bool one_by_one = false;
+  // An altering group goes change by change: the ALTERs between them need the changes before
+  // sent first, and a failure is then always the change at `current`.
+  bool one_by_one = !altering_.empty();
   bool retried = false;
   while (true) {
     Position current{SIZE_MAX, -1};
@@ -488,10 +528,25 @@ void ApplyStage::CommitGroupOnce() {
         continue;
       }
       if (current.first == SIZE_MAX) throw;
+      ChangeView v;
+      Locate(current, &v);
+      if (v.op == ChangeOp::kShape) {
+        // The target could not follow an ALTER of the transaction: that table stops, the
+        // transaction is applied again without it.
+        const TransactionInfo& info = group_[current.first]->info();
+        Suspend(tables_[v.table],
+                fmt::format("the source table changed inside source transaction {} (ending at "
+                            "{}) and the target table could not follow: {}",
+                            info.xid, FormatLsn(info.end_lsn), e.what()));
+        continue;
+      }
       if (!SkipFailed(current, e.what(), DataErrorKind::kData, &skip)) return;
     }
     if (stop_.requested() && stop_.failed()) return;
   }
+  // The target committed the ALTERs of an altering group: their entries are settled.
+  for (const auto& [table, seq] : altering_entries_) options_.shapes->Confirm(table, seq);
+  altering_entries_.clear();
   if (stop_.requested() && stop_.failed()) return;
   if (retried) {
     policies_.Recovered(ErrorPolicies::Channel::kTarget);
@@ -524,7 +579,9 @@ void ApplyStage::ReportApplied() {
     txn.Rewind();
     while (txn.Next(&v)) {
       ApplyTable& t = tables_[v.table];
-      if (!Applies(t, txn.info(), v)) continue;
+      // An altered table's changes before its ALTER read with other columns: it is compared
+      // whole instead (below).
+      if (!Applies(t, txn.info(), v) || Altering(v.table)) continue;
       bool upsert = false;
       const std::optional<ChangeView> filtered = Filter(t, v, &upsert);
       if (!filtered) continue;
@@ -535,6 +592,12 @@ void ApplyStage::ReportApplied() {
         // the next change of it, or not at all.
       }
     }
+  }
+  for (const AlteredTable& a : altering_) {
+    const ApplyTable& t = tables_[a.table];
+    if (t.mode != TableMode::kLive) continue;
+    options_.observer->PlanChanged(a.table, t.plan);
+    options_.observer->TableRewritten(a.table, t.plan);
   }
 }
 
@@ -761,15 +824,17 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   t.captured = change.def;
   ++t.stats->cdc_ddls;
   if (change.in_transaction && t.mode != TableMode::kSuspended) {
-    // Its changes before the ALTER were encoded with the old columns, the ones after with the
-    // new; applying them in order needs the target's ALTER between them, inside the source's
-    // transaction. Ferry does not do that yet: stop applying the table instead of writing
-    // values into the wrong columns.
+    // A transaction streamed before its commit (or one committed while such a one was open
+    // with changes of the table): changes of both shapes are already on their way, with no
+    // place between them to alter the target. Stop applying the table instead of writing
+    // values into the wrong columns. (A whole committed transaction carries a shape record
+    // instead: RouteShape.)
     t.mapper->Rebind(change.def);
     Suspend(t, fmt::format("the source table's columns changed inside a transaction, between "
-                           "its own changes of the table (source transaction {}); Ferry cannot "
-                           "replay such a transaction exactly, so the table is no longer "
-                           "applied: reload it (run the task again without --resume)",
+                           "its own changes of the table (source transaction {}), while a "
+                           "transaction streamed before its commit held changes of it; Ferry "
+                           "cannot replay that exactly, so the table is no longer applied: "
+                           "reload it (run the task again without --resume)",
                            change.xid));
     return;
   }
@@ -781,17 +846,7 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   // applied, a loading table's snapshot holds the ones before its load position.
   const Lsn has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position;
   if (change.commit_lsn != 0 && change.commit_lsn < has_through) {
-    if (options_.shapes) options_.shapes->Record(change.table, change.def, false);
-    t.mapper->Rebind(change.def);
-    if (t.filter) {
-      try {
-        t.filter->Rebind(change.def);
-      } catch (const Error& e) {
-        Suspend(t, fmt::format("the source table changed and its filter cannot be "
-                               "evaluated: {}",
-                               e.what()));
-      }
-    }
+    RebindOnly(change.table, change.def);
     return;
   }
   if (t.mode == TableMode::kPending) {
@@ -815,6 +870,146 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   FollowTableChange(change.table, before, change.def);
 }
 
+void ApplyStage::RebindOnly(size_t table, const TableDef& def) {
+  ApplyTable& t = tables_[table];
+  t.captured = def;
+  if (options_.shapes) options_.shapes->Record(table, def, ShapeJournal::Kind::kRebind);
+  t.mapper->Rebind(def);
+  if (t.filter) {
+    try {
+      t.filter->Rebind(def);
+    } catch (const Error& e) {
+      Suspend(t, fmt::format("the source table changed and its filter cannot be evaluated: {}",
+                             e.what()));
+    }
+  }
+}
+
+bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
+  ApplyTable& t = tables_[v.table];
+  ++t.stats->cdc_ddls;
+  const TableDef def = TableDefFromJson(
+      v.shape, fmt::format("the shape record of table {} in source transaction {} (ending at {})",
+                           t.plan.source.QualifiedName(), info.xid, FormatLsn(info.end_lsn)));
+  if (t.mode == TableMode::kLive && info.end_lsn > t.skip_through) {
+    if (options_.validation_only || target_.engine() != Engine::kMysql) return true;
+    // Its changes before the ALTER were encoded with the old columns, the ones after with the
+    // new; applying them in order needs the target's ALTER between them, inside one target
+    // transaction, which a MySQL target cannot hold (it commits each ALTER at once). Stop
+    // applying the table instead of writing values into the wrong columns.
+    t.captured = def;
+    t.mapper->Rebind(def);
+    Suspend(t, fmt::format("the source table's columns changed inside source transaction {} "
+                           "(ending at {}), between its own changes of the table; a {} target "
+                           "commits each ALTER TABLE at once, so that transaction cannot be "
+                           "applied with the ALTER between its changes and the table is no "
+                           "longer applied: reload it (run the task again without --resume)",
+                           info.xid, FormatLsn(info.end_lsn), EngineName(target_.engine())));
+    return false;
+  }
+  if (t.mode == TableMode::kSuspended) {
+    t.captured = def;
+    t.mapper->Rebind(def);  // nothing reaches the target
+    return false;
+  }
+  if (t.mode == TableMode::kPending && info.end_lsn > t.load_position) {
+    // The records after it form a new run of cached changes, the target following between.
+    if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
+    t.cache.push_back({def, true, nullptr});
+    t.captured = def;
+    t.mapper->Rebind(def);
+    return false;
+  }
+  RebindOnly(v.table, def);  // the target has the transaction: its loaded rows, or applied
+  return false;
+}
+
+bool ApplyStage::Altering(size_t table) const {
+  for (const AlteredTable& a : altering_) {
+    if (a.table == table) return true;
+  }
+  return false;
+}
+
+void ApplyStage::CommitAlteringGroup() {
+  // The live tables the transaction alters, as they are before it: each attempt starts there.
+  altering_.clear();
+  altering_entries_.clear();
+  TxnSource& txn = *group_.front();
+  ChangeView v;
+  txn.Rewind();
+  while (txn.Next(&v)) {
+    if (v.op != ChangeOp::kShape || Altering(v.table)) continue;
+    const ApplyTable& t = tables_[v.table];
+    if (t.mode == TableMode::kLive && txn.info().end_lsn > t.skip_through) {
+      altering_.push_back({v.table, t.plan, t.captured});
+    }
+  }
+  CommitGroup();
+  if (!group_.empty()) RestoreAltering();  // not committed: the task is stopping
+  altering_.clear();
+  altering_entries_.clear();
+}
+
+void ApplyStage::RestoreAltering() {
+  for (const auto& [table, seq] : altering_entries_) options_.shapes->Discard(table, seq);
+  altering_entries_.clear();
+  for (const AlteredTable& a : altering_) {
+    ApplyTable& t = tables_[a.table];
+    t.plan = a.plan;
+    t.captured = a.captured;
+    t.mapper = ChangeMapper::AfterTableChange(a.captured, a.plan);
+    if (t.filter) {
+      try {
+        t.filter->Rebind(a.captured);
+      } catch (const Error&) {
+        // It was evaluable with these columns before the transaction.
+      }
+    }
+    if (options_.observer) options_.observer->PlanChanged(a.table, t.plan);
+  }
+}
+
+void ApplyStage::AlterInTransaction(const ChangeView& v, const TransactionInfo& info) {
+  ApplyTable& t = tables_[v.table];
+  const TableDef after = TableDefFromJson(
+      v.shape, fmt::format("the shape record of table {} in source transaction {} (ending at {})",
+                           t.plan.source.QualifiedName(), info.xid, FormatLsn(info.end_lsn)));
+  if (t.mode != TableMode::kLive) {  // suspended by an earlier attempt
+    t.captured = after;
+    t.mapper->Rebind(after);
+    return;
+  }
+  TableChangePlan next =
+      PlanTableChange(t.plan, t.captured, after, target_, t.captured.engine, options_.handle_alter);
+  for (const std::string& note : next.notes) Log().warn("{}", note);
+  if (options_.shapes) {
+    // Pending until the target commits the transaction (or discarded when it rolls back).
+    altering_entries_.emplace_back(
+        v.table, options_.shapes->Record(v.table, after, ShapeJournal::Kind::kInTransaction,
+                                         info.end_lsn));
+  }
+  if (!options_.validation_only) {
+    for (const std::string& sql : next.statements) {
+      Log().info("table {}: source table changed inside source transaction {}, running in the "
+                 "same target transaction: {}",
+                 t.plan.target.QualifiedName(), info.xid, sql);
+      applier_->ExecuteInTransaction(sql);
+    }
+  }
+  if (t.filter) {
+    try {
+      t.filter->Rebind(after);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kSchema, fmt::format("its filter cannot be evaluated: {}", e.what()));
+    }
+  }
+  t.plan = std::move(next.new_plan);
+  t.captured = after;
+  t.mapper = ChangeMapper::AfterTableChange(after, t.plan);
+  if (!options_.validation_only) ++t.pending_ddls;
+}
+
 bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const TableDef& after) {
   ApplyTable& t = tables_[table];
   // ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered (ddl_sync.h).
@@ -826,7 +1021,7 @@ bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const T
   applier_.reset();
   // Recorded before the target changes: a crash in between leaves the entry pending, and the
   // restarted task finds out from the target table whether the ALTER ran.
-  const int64_t seq = options_.shapes ? options_.shapes->Record(table, after, true) : -1;
+  const int64_t seq = options_.shapes ? options_.shapes->Record(table, after, ShapeJournal::Kind::kDdl) : -1;
   if (options_.validation_only) next.statements.clear();  // the target is not ours to alter
   for (bool done = next.statements.empty(); !done;) {
     try {
@@ -945,6 +1140,7 @@ void ApplyStage::ApplyGroupNet() {
         case ChangeOp::kUpdate: ++t.pending_updates; break;
         case ChangeOp::kDelete: ++t.pending_deletes; break;
         case ChangeOp::kTruncate: ++t.pending_ddls; break;
+        case ChangeOp::kShape: break;
       }
       if (net->ByteSize() >= options_.batch_memory_limit) apply_net(t, *net);
     }

@@ -130,13 +130,20 @@ class TaskStop {
 // misses a change would replay wrongly).
 class ShapeJournal {
  public:
+  enum class Kind {
+    kRebind,         // only the decoding changed (the target keeps its columns)
+    kDdl,            // the target is about to be altered to follow (cdc::PlanTableChange)
+    kInTransaction,  // the same, inside the target transaction of source transaction `txn_end`
+  };
   virtual ~ShapeJournal() = default;
-  // Table `table` reads as `def` from now on. `ddl`: the target is about to be altered to
-  // follow it (cdc::PlanTableChange); the entry stays pending until Confirm. Otherwise only the
-  // decoding changed. Returns the entry's sequence number.
-  virtual int64_t Record(size_t table, const TableDef& def, bool ddl) = 0;
-  // The target's ALTER for entry `seq` of `table` ran.
+  // Table `table` reads as `def` from now on. kDdl and kInTransaction entries stay pending
+  // until Confirm (kInTransaction: once the transaction ending at `txn_end` is committed).
+  // Returns the entry's sequence number.
+  virtual int64_t Record(size_t table, const TableDef& def, Kind kind, Lsn txn_end = 0) = 0;
+  // The target's ALTER for entry `seq` of `table` ran (and committed).
   virtual void Confirm(size_t table, int64_t seq) = 0;
+  // Entry `seq` of `table` is void: its target transaction rolled back.
+  virtual void Discard(size_t table, int64_t seq) = 0;
 };
 
 // Told what the target committed, after each commit (data validation of changes,
@@ -149,6 +156,9 @@ class AppliedObserver {
   virtual void OnApplied(size_t table, const ChangeView& mapped) = 0;
   // The table's plan changed (an ALTER carried to the target).
   virtual void PlanChanged(size_t table, const TablePlan& plan) = 0;
+  // The table's rows changed in a way its changes do not tell one by one (a transaction that
+  // altered it between its own changes of it): the whole table is compared again.
+  virtual void TableRewritten(size_t table, const TablePlan& plan) = 0;
 };
 
 struct ApplyOptions {
@@ -249,6 +259,24 @@ class ApplyStage {
   // journaled, run, and the table's plan, shape and mapper moved on. False when the table was
   // suspended instead (or the task is stopping).
   bool FollowTableChange(size_t table, const TableDef& before, const TableDef& after);
+  // A shape record of `v.table` in the transaction being routed: its columns change between
+  // the transaction's own changes of it. True when that ALTER is applied with the transaction
+  // (a live table, on a target whose DDL is transactional); otherwise handled here (pending:
+  // a new run of cached changes; the target already has the transaction: decoding only;
+  // a live table on a MySQL target: suspended).
+  bool RouteShape(const ChangeView& v, const TransactionInfo& info);
+  // Decoding (and filter) only: the target already has the transactions the new columns
+  // belong to. Journaled as a rebind.
+  void RebindOnly(size_t table, const TableDef& def);
+  // Applies the group (one source transaction with shape records of live tables) alone,
+  // change by change, each ALTER run inside the target transaction where the source ran it.
+  void CommitAlteringGroup();
+  // Puts the tables the group alters back as they were before it (a new attempt, or none).
+  void RestoreAltering();
+  bool Altering(size_t table) const;
+  // The shape record `v` of the altering group: the target follows it inside the open target
+  // transaction. Throws Error when the target cannot.
+  void AlterInTransaction(const ChangeView& v, const TransactionInfo& info);
   void OnTableDropped(size_t table);
   void OnIdle(Lsn position);
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
@@ -302,6 +330,16 @@ class ApplyStage {
   std::atomic<int64_t> retries_{0};
   std::atomic<int64_t> changes_applied_{0};
   std::atomic<size_t> live_tables_{0};
+
+  // While an altering group is applied (CommitAlteringGroup): its tables as they were before
+  // it, and the journal entries of the attempt in progress.
+  struct AlteredTable {
+    size_t table = 0;
+    TablePlan plan;
+    TableDef captured;
+  };
+  std::vector<AlteredTable> altering_;
+  std::vector<std::pair<size_t, int64_t>> altering_entries_;
 
   struct ControlRow {
     bool suspended = false;  // awsdms_suspended_tables, else awsdms_apply_exceptions

@@ -146,6 +146,7 @@ const char* ChangeOpName(ChangeOp op) {
     case ChangeOp::kUpdate: return "UPDATE";
     case ChangeOp::kDelete: return "DELETE";
     case ChangeOp::kTruncate: return "TRUNCATE";
+    case ChangeOp::kShape: return "ALTER TABLE";
   }
   return "?";
 }
@@ -171,6 +172,15 @@ void EncodeChange(const ChangeView& change, const std::vector<Storage>& storage,
   }
 }
 
+void EncodeShapeChange(uint32_t table, std::string_view definition, std::string* out) {
+  out->push_back(static_cast<char>(ChangeOp::kShape));
+  PutU32(table, out);
+  out->push_back(static_cast<char>(OldImage::kNone));
+  PutU16(0, out);
+  PutU32(static_cast<uint32_t>(definition.size()), out);
+  out->append(definition);
+}
+
 bool ChangeReader::Next(ChangeView* out) {
   if (pos_ >= bytes_.size()) return false;
   const size_t start = pos_;
@@ -182,7 +192,7 @@ bool ChangeReader::Next(ChangeView* out) {
   const char* p = bytes_.data() + pos_;
   const auto op = static_cast<ChangeOp>(p[0]);
   if (op != ChangeOp::kInsert && op != ChangeOp::kUpdate && op != ChangeOp::kDelete &&
-      op != ChangeOp::kTruncate) {
+      op != ChangeOp::kTruncate && op != ChangeOp::kShape) {
     throw Error(ErrorKind::kData, fmt::format("change record at byte {} has unknown operation "
                                               "byte 0x{:02x}", start, static_cast<uint8_t>(p[0])));
   }
@@ -204,6 +214,27 @@ bool ChangeReader::Next(ChangeView* out) {
   out->rows = &batch_;
   out->old_row = -1;
   out->new_row = -1;
+  out->shape = {};
+  if (op == ChangeOp::kShape) {
+    if (old_kind != OldImage::kNone || columns != 0 || bytes_.size() - pos_ < 4) {
+      throw Error(ErrorKind::kData,
+                  fmt::format("shape record at byte {} is malformed (old-image kind 0x{:02x}, "
+                              "{} columns, {} bytes left)",
+                              start, static_cast<uint8_t>(p[5]), columns, bytes_.size() - pos_));
+    }
+    uint32_t length;
+    std::memcpy(&length, bytes_.data() + pos_, 4);
+    pos_ += 4;
+    if (bytes_.size() - pos_ < length) {
+      throw Error(ErrorKind::kData,
+                  fmt::format("shape record at byte {} is truncated: {} bytes of definition, "
+                              "{} left",
+                              start, length, bytes_.size() - pos_));
+    }
+    out->shape = bytes_.substr(pos_, length);
+    pos_ += length;
+    return true;
+  }
   int row = 0;
   if (old_kind != OldImage::kNone) {
     ReadImage(columns, start);

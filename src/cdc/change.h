@@ -3,12 +3,16 @@
 // table that is still loading all use the same record layout, so nothing is converted twice.
 //
 // Record layout (all integers little-endian):
-//   u8  op ('I' insert, 'U' update, 'D' delete, 'T' truncate)
+//   u8  op ('I' insert, 'U' update, 'D' delete, 'T' truncate, 'S' shape)
 //   u32 table      the task's table index (the capture side's numbering)
 //   u8  old_kind   0 none, 'K' key columns only, 'O' the whole old row
 //   u16 columns    values per image
 //   [old image]    when old_kind != 0
 //   [new image]    for 'I' and 'U'
+//   [definition]   for 'S': u32 length, then the table's new definition (table_def_json.h)
+// A shape record ('S', old_kind 0, columns 0) marks where, between a transaction's own changes
+// of the table, the source table's columns changed: the records before it use the old columns,
+// the ones after it the new (see CaptureSink::OnChange).
 // Image: per column a tag, then its payload:
 //   0 NULL, 1 unchanged (not sent by the source, see Cell::unchanged),
 //   2 int64 (8 bytes), 3 uint64 (8 bytes), 4 double (8 bytes, IEEE bits),
@@ -35,8 +39,14 @@ std::string FormatLsn(Lsn lsn);
 // Parses "16/B374D848" (hex, either case); nullopt when malformed.
 std::optional<Lsn> ParseLsn(std::string_view text);
 
-enum class ChangeOp : uint8_t { kInsert = 'I', kUpdate = 'U', kDelete = 'D', kTruncate = 'T' };
-const char* ChangeOpName(ChangeOp op);  // "INSERT", "UPDATE", "DELETE", "TRUNCATE"
+enum class ChangeOp : uint8_t {
+  kInsert = 'I',
+  kUpdate = 'U',
+  kDelete = 'D',
+  kTruncate = 'T',
+  kShape = 'S',  // the table's columns change here (ChangeView::shape)
+};
+const char* ChangeOpName(ChangeOp op);  // "INSERT", "UPDATE", "DELETE", "TRUNCATE", "ALTER TABLE"
 
 enum class OldImage : uint8_t { kNone = 0, kKey = 'K', kFull = 'O' };
 
@@ -51,12 +61,18 @@ struct ChangeView {
   const Batch* rows = nullptr;
   int old_row = -1;  // row of `rows` with the old image, -1 when none
   int new_row = -1;  // row of `rows` with the new image, -1 when none
+  // kShape: the table's definition from here on (catalog/table_def_json.h TableDefToJson);
+  // `rows` is then an empty batch.
+  std::string_view shape;
 };
 
 // Appends `change` as one record to `out`. `storage` gives each column's Storage (StorageOf of
 // the column's DmsKind), which says which cell field holds the value.
 void EncodeChange(const ChangeView& change, const std::vector<Storage>& storage,
                   std::string* out);
+
+// Appends a shape record: table `table` reads as `definition` (TableDefToJson) from here on.
+void EncodeShapeChange(uint32_t table, std::string_view definition, std::string* out);
 
 // The Storage of each column of a table, for EncodeChange.
 std::vector<Storage> StorageOfColumns(const std::vector<DmsType>& types);

@@ -6,6 +6,13 @@
 
 namespace ferry::cdc {
 
+void ChangeApplier::ExecuteInTransaction(const std::string& sql) {
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("this target commits DDL at once, so it cannot run inside a "
+                          "transaction of applied changes: {}",
+                          sql));
+}
+
 void ChangeApplier::ApplyNet(const TableDef& target, const Batch& remove_keys,
                              const Batch& rows) {
   const int n = static_cast<int>(target.columns.size());

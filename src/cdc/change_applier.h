@@ -77,6 +77,13 @@ class ChangeApplier {
   // Abandons the transaction. Never throws.
   virtual void Rollback() noexcept = 0;
 
+  // Runs `sql` (a target ALTER that follows the source table's columns, cdc/ddl_sync.h) inside
+  // the open transaction, so it commits or rolls back with the changes around it. Call Flush
+  // first. Statements prepared before are forgotten (the tables they name may have other
+  // columns now). Throws Error when it fails (call Rollback), and Error(kUnsupported) on a
+  // target whose DDL is not transactional (MySQL commits each ALTER at once): the default.
+  virtual void ExecuteInTransaction(const std::string& sql);
+
   // Batch apply (see net_changes.h): inside the open transaction, deletes every row of
   // `target` whose primary key is in `remove_keys` (rows of the key columns only, in
   // target.primary_key order; a key matching no row is fine), then inserts `rows` (full rows

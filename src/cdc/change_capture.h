@@ -116,7 +116,10 @@ class CaptureSink {
  public:
   virtual ~CaptureSink() = default;
   virtual void OnBegin(uint32_t xid) = 0;
-  // One change of `xid`, encoded (change.h) with the current columns of its table.
+  // One change of `xid`, encoded (change.h) with the current columns of its table; or a
+  // shape record (EncodeShapeChange) where the table's columns changed between the
+  // transaction's own changes of it: the records before it use the old columns, the ones
+  // after it the new.
   virtual void OnChange(uint32_t xid, std::string_view record) = 0;
   // One change of a transaction streamed before its commit, written by subtransaction `subxid`
   // (== xid for the transaction itself): OnAbort(xid, subxid) may take it back.
@@ -134,9 +137,10 @@ class CaptureSink {
   // transaction streamed before its commit), so a table still being loaded can tell an ALTER
   // its snapshot already has from one after it.
   virtual void OnTableChanged(uint32_t table, const TableDef& def, Lsn commit_lsn) = 0;
-  // As OnTableChanged, but the columns changed inside an open transaction that had already
-  // delivered changes of the table with its old columns (an ALTER between the own changes of
-  // transaction `xid`): those changes and the ones after cannot be applied in one order that
+  // As OnTableChanged, but the columns changed inside a transaction streamed before its
+  // commit (or while one is open) that had already delivered changes of the table with its old
+  // columns (an ALTER between the own changes of transaction `xid`), where no shape record can
+  // stand between them: those changes and the ones after cannot be applied in one order that
   // is right for both shapes. The default passes it on as OnTableChanged.
   virtual void OnTableChangedInTransaction(uint32_t table, const TableDef& def, uint32_t xid) {
     (void)xid;

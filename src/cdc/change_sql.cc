@@ -117,6 +117,8 @@ std::string ChangeSql(const ChangeSqlTable& t, const ChangeView& ch, bool upsert
       return "DELETE FROM " + t.sql_name + WhereSql(t, ch, strict, value);
     case ChangeOp::kTruncate:
       return "DELETE FROM " + t.sql_name;
+    case ChangeOp::kShape:
+      break;  // not a row change: no statement
   }
   return {};
 }

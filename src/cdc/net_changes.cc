@@ -103,6 +103,7 @@ bool NetChanges::Add(const ChangeView& change) {
   };
   switch (change.op) {
     case ChangeOp::kTruncate:
+    case ChangeOp::kShape:
       return false;
     case ChangeOp::kInsert: {
       if (change.new_row < 0 || has_unchanged(change.new_row)) return false;

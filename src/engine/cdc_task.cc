@@ -250,6 +250,21 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
   const std::vector<TablePlan> replanned = options_.replan ? options_.replan(initial) : plans_;
   const bool handle_altered =
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_altered;
+  // The target's checkpoint, read when a pending in-transaction ALTER needs it (0: none).
+  std::optional<cdc::Lsn> checkpoint;
+  const std::function<cdc::Lsn()> checkpoint_at = [&]() -> cdc::Lsn {
+    if (!checkpoint) {
+      std::unique_ptr<cdc::ChangeApplier> applier = target_.OpenChangeApplier();
+      applier->Prepare(options_.settings.control_tables_settings.control_schema);
+      const std::optional<TaskRecord> task = store_->GetTask(options_.task);
+      std::optional<cdc::Checkpoint> cp =
+          applier->ReadCheckpoint(cdc::CheckpointKey(options_.task, task ? task->task_id : ""));
+      if (!cp) cp = applier->ReadCheckpoint(options_.task);  // keyed by name (older Ferry)
+      const std::optional<cdc::Lsn> at = cp ? cdc::ParseLsn(cp->position) : std::nullopt;
+      checkpoint = at.value_or(0);
+    }
+    return *checkpoint;
+  };
   for (size_t i : live) {
     const TableDef& first = histories[i].defs.front();
     const TablePlan* initial_plan = nullptr;
@@ -263,10 +278,16 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
                               "recorded shape",
                               first.QualifiedName()));
     }
-    const int64_t last_seq = histories[i].entries.back().seq;
-    RestoredTable r = ReplayShapeHistory(*initial_plan, histories[i], target_, handle_altered, [&] {
-      store_->ConfirmShape(options_.task, static_cast<int>(i), last_seq);
-    });
+    ShapeSettlement settle;
+    settle.checkpoint = checkpoint_at;
+    settle.confirm = [&](int64_t seq) {
+      store_->ConfirmShape(options_.task, static_cast<int>(i), seq);
+    };
+    settle.discard = [&](int64_t seq) {
+      store_->DeleteShape(options_.task, static_cast<int>(i), seq);
+    };
+    RestoredTable r =
+        ReplayShapeHistory(*initial_plan, histories[i], target_, handle_altered, settle);
     if (r.plan.target.schema != plans_[i].target.schema ||
         r.plan.target.name != plans_[i].target.name) {
       throw Error(ErrorKind::kInternal,

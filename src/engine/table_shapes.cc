@@ -32,18 +32,23 @@ std::vector<std::string> ColumnNames(const TableDef& def) {
 
 }  // namespace
 
-int64_t StoreShapeJournal::Record(size_t table, const TableDef& def, bool ddl) {
+int64_t StoreShapeJournal::Record(size_t table, const TableDef& def, Kind kind,
+                                  cdc::Lsn txn_end) {
   TableShapeRecord r;
   r.table_index = static_cast<int>(table);
-  r.kind = ddl ? "ddl" : "rebind";
-  r.pending = ddl;
-  r.position = cdc::FormatLsn(position_());
+  r.kind = kind == Kind::kRebind ? "rebind" : kind == Kind::kDdl ? "ddl" : "txn";
+  r.pending = kind != Kind::kRebind;
+  r.position = cdc::FormatLsn(kind == Kind::kInTransaction ? txn_end : position_());
   r.definition = TableDefToJson(def);
   return store_.AppendShape(task_, r);
 }
 
 void StoreShapeJournal::Confirm(size_t table, int64_t seq) {
   store_.ConfirmShape(task_, static_cast<int>(table), seq);
+}
+
+void StoreShapeJournal::Discard(size_t table, int64_t seq) {
+  store_.DeleteShape(task_, static_cast<int>(table), seq);
 }
 
 std::vector<ShapeHistory> ReadShapeHistories(TaskStore& store, const std::string& task,
@@ -62,20 +67,34 @@ std::vector<ShapeHistory> ReadShapeHistories(TaskStore& store, const std::string
 
 RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHistory& history,
                                  Connector& target, bool handle_altered,
-                                 const std::function<void()>& confirm) {
+                                 const ShapeSettlement& settle) {
   RestoredTable out;
   out.plan = initial_plan;
   out.captured = history.defs.front();
   for (size_t k = 1; k < history.defs.size(); ++k) {
     const TableShapeRecord& e = history.entries[k];
     const TableDef& def = history.defs[k];
-    if (e.kind != "ddl") {
+    if (e.kind != "ddl" && e.kind != "txn") {
       out.captured = def;
       continue;
     }
+    if (e.kind == "txn" && e.pending) {
+      // Altered inside the target transaction of the source transaction ending at
+      // e.position: committed with that transaction's checkpoint, or not at all.
+      const std::optional<cdc::Lsn> end = cdc::ParseLsn(e.position);
+      if (!end || *end > settle.checkpoint()) {
+        // Rolled back: the stream restarts before that transaction and brings the change again.
+        Log().info("table {}: the task stopped inside a source transaction that altered it "
+                   "(ending at {}); that transaction is applied again",
+                   out.plan.target.QualifiedName(), e.position);
+        settle.discard(e.seq);
+        continue;
+      }
+      settle.confirm(e.seq);
+    }
     cdc::TableChangePlan next = cdc::PlanTableChange(out.plan, out.captured, def, target,
                                                      out.captured.engine, handle_altered);
-    if (e.pending) {
+    if (e.pending && e.kind == "ddl") {
       // The task stopped between recording this change and confirming the target's ALTER.
       const std::vector<std::string> before = ColumnNames(out.plan.target);
       const std::vector<std::string> after = ColumnNames(next.new_plan.target);
@@ -122,7 +141,7 @@ RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHisto
             fmt::join(before, ", "), fmt::join(after, ", "));
         return out;
       }
-      confirm();
+      settle.confirm(e.seq);
     }
     out.plan = std::move(next.new_plan);
     out.captured = def;

@@ -28,8 +28,9 @@ class StoreShapeJournal : public cdc::ShapeJournal {
  public:
   StoreShapeJournal(TaskStore& store, std::string task, std::function<cdc::Lsn()> position)
       : store_(store), task_(std::move(task)), position_(std::move(position)) {}
-  int64_t Record(size_t table, const TableDef& def, bool ddl) override;
+  int64_t Record(size_t table, const TableDef& def, Kind kind, cdc::Lsn txn_end) override;
   void Confirm(size_t table, int64_t seq) override;
+  void Discard(size_t table, int64_t seq) override;
 
  private:
   TaskStore& store_;
@@ -56,14 +57,23 @@ struct RestoredTable {
   std::string suspend_reason;
 };
 
+// How ReplayShapeHistory settles the pending entries it meets.
+struct ShapeSettlement {
+  std::function<cdc::Lsn()> checkpoint;      // the task's checkpoint on the target
+  std::function<void(int64_t seq)> confirm;  // entry `seq` is settled: its ALTER ran
+  std::function<void(int64_t seq)> discard;  // entry `seq` is void (its transaction rolled back)
+};
+
 // Replays `history` from `initial_plan` (the table's plan made from history.defs[0]): each
-// "ddl" entry through cdc::PlanTableChange, as the apply did. A pending last "ddl" entry (the
-// task stopped between recording it and confirming its ALTER) is settled against the target
-// table: its columns as after the ALTER = it ran; as before = its statements run now; anything
-// else = suspended (the ALTER ran in part). `confirm` is called once it is settled.
-// Throws Error for a target that cannot be read or altered (connection errors included).
+// "ddl" and "txn" entry through cdc::PlanTableChange, as the apply did. A pending last "ddl"
+// entry (the task stopped between recording it and confirming its ALTER) is settled against
+// the target table: its columns as after the ALTER = it ran; as before = its statements run
+// now; anything else = suspended (the ALTER ran in part). A pending "txn" entry ran when the
+// checkpoint reached its transaction's end (confirmed), and else rolled back with it
+// (discarded: the stream brings it again). Throws Error for a target that cannot be read or
+// altered (connection errors included).
 RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHistory& history,
                                  Connector& target, bool handle_altered,
-                                 const std::function<void()>& confirm);
+                                 const ShapeSettlement& settle);
 
 }  // namespace ferry

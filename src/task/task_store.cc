@@ -277,6 +277,19 @@ struct TaskStore::Impl {
     confirm_shape = std::make_unique<Statement>(
         conn, "UPDATE table_shapes SET pending = 0 WHERE task = ?1 AND table_index = ?2 AND "
               "seq = ?3");
+    delete_shape = std::make_unique<Statement>(
+        conn, "DELETE FROM table_shapes WHERE task = ?1 AND table_index = ?2 AND seq = ?3");
+  }
+
+  // Runs `st` (confirm_shape, delete_shape) on entry `seq` of a table's shape history.
+  void RunOnShape(Statement& st, const std::string& task, int table_index, int64_t seq) {
+    CheckWritable(fmt::format("write the table shapes of task '{}'", task));
+    st.Reset();
+    st.BindText(1, task);
+    st.BindInt(2, table_index);
+    st.BindInt(3, seq);
+    st.Step();
+    st.Reset();
   }
 
   void CheckWritable(std::string_view what) const {
@@ -343,7 +356,7 @@ struct TaskStore::Impl {
   bool read_only;
   std::unique_ptr<Statement> begin, commit, rollback, get_task, list_tasks, put_task, save_task,
       task_exists, delete_task, delete_tables, get_tables, put_table, delete_shapes,
-      delete_table_shapes, get_shapes, append_shape, confirm_shape;
+      delete_table_shapes, get_shapes, append_shape, confirm_shape, delete_shape;
 };
 
 namespace {
@@ -670,14 +683,12 @@ int64_t TaskStore::AppendShape(const std::string& task, const TableShapeRecord& 
 
 void TaskStore::ConfirmShape(const std::string& task, int table_index, int64_t seq) {
   std::lock_guard lock(mu_);
-  impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
-  Statement& st = *impl_->confirm_shape;
-  st.Reset();
-  st.BindText(1, task);
-  st.BindInt(2, table_index);
-  st.BindInt(3, seq);
-  st.Step();
-  st.Reset();
+  impl_->RunOnShape(*impl_->confirm_shape, task, table_index, seq);
+}
+
+void TaskStore::DeleteShape(const std::string& task, int table_index, int64_t seq) {
+  std::lock_guard lock(mu_);
+  impl_->RunOnShape(*impl_->delete_shape, task, table_index, seq);
 }
 
 void TaskStore::SaveProgress(const TaskRecord& task, const std::vector<TableRecord>& tables) {

@@ -78,16 +78,21 @@ struct TableRecord {
 // knows them from that entry on. A live table's history starts with its shape when the task
 // started ("initial") and gains one entry per column change the apply saw: "ddl" when the
 // target was altered to follow it (through cdc::PlanTableChange), "rebind" when only the
-// decoding changed (the table was not live then, so the target kept its columns). Replayed in
+// decoding changed (the table was not live then, so the target kept its columns), "txn" when
+// the target was altered inside the target transaction of the source transaction that made the
+// change between its own changes of the table (committed with that transaction's checkpoint,
+// or not at all). Replayed in
 // order after a restart, the history gives the table's plan and shape at the checkpoint,
 // whatever the source catalog says now. `pending`: written before the target's ALTER ran and
 // not yet confirmed done (a crash in between leaves it pending).
 struct TableShapeRecord {
   int table_index = 0;
   int64_t seq = 0;           // order within the table (assigned by AppendShape)
-  std::string kind;          // "initial" | "ddl" | "rebind"
+  std::string kind;          // "initial" | "ddl" | "rebind" | "txn"
   bool pending = false;
-  std::string position;      // the task's checkpoint when it was written (LSN text)
+  // The task's checkpoint when it was written (LSN text); for "txn", the end of the source
+  // transaction the change came in.
+  std::string position;
   std::string definition;    // the TableDef (catalog/table_def_json.h)
 };
 
@@ -150,6 +155,8 @@ class TaskStore {
   int64_t AppendShape(const std::string& task, const TableShapeRecord& shape);
   // Marks an entry no longer pending.
   void ConfirmShape(const std::string& task, int table_index, int64_t seq);
+  // Removes one entry (a change whose target transaction rolled back).
+  void DeleteShape(const std::string& task, int table_index, int64_t seq);
 
   // The periodic write of a running task (every few seconds; prepared statements, one
   // transaction). Writes task.name's live figures only: recovery_checkpoint, source_position,

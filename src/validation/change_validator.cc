@@ -101,6 +101,16 @@ void ChangeValidator::PlanChanged(size_t table, const TablePlan& plan) {
   SetPlan(tables_[table], plan);
 }
 
+void ChangeValidator::TableRewritten(size_t table, const TablePlan& plan) {
+  {
+    std::lock_guard lock(mu_);
+    if (table >= tables_.size() || !tables_[table].live) return;
+    SetPlan(tables_[table], plan);
+    tables_[table].whole_pending = true;
+  }
+  wake_.notify_all();
+}
+
 void ChangeValidator::OnApplied(size_t table, const cdc::ChangeView& mapped) {
   if (mapped.rows == nullptr) return;  // TRUNCATE: the rows are gone on both sides
   const auto due = Clock::now() + std::chrono::seconds(settings_.validation_query_cdc_delay_seconds);

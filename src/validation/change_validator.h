@@ -15,7 +15,7 @@
 // ValidationState: "Pending records" while the whole-table pass or rows wait, "Mismatched
 // records" once a row failed, else "Validated"; "No primary key" / "Error" as ferry validate.
 //
-// Threading: TableLive, PlanChanged and OnApplied are called from the apply thread; the
+// Threading: TableLive, PlanChanged, TableRewritten and OnApplied are called from the apply thread; the
 // comparisons run on the validator's own thread (Start/Stop). Memory: one entry per row
 // waiting (its key), deduplicated.
 #pragma once
@@ -65,6 +65,8 @@ class ChangeValidator : public cdc::AppliedObserver {
   void TableLive(size_t table, const TablePlan& plan);
   // The table's plan changed (an ALTER carried to the target): rows compare with this one.
   void PlanChanged(size_t table, const TablePlan& plan) override;
+  // Compares the live table whole again (as TableLive).
+  void TableRewritten(size_t table, const TablePlan& plan) override;
   // The target committed `mapped` (a change in the plan's target columns): its rows are
   // compared once ValidationQueryCdcDelaySeconds have passed.
   void OnApplied(size_t table, const cdc::ChangeView& mapped) override;

@@ -451,5 +451,105 @@ TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
 }
 
+// kill -9 while the target transaction of a source transaction that altered a table between
+// its own changes is open (issue 10): the ALTER is held back by a lock on the target, so the
+// task is killed with the shape change journaled as pending and the target transaction
+// uncommitted. The resumed task must drop that entry (the transaction rolled back) and apply
+// the whole transaction again, its ALTER between the changes it separates; the journal ends
+// with one confirmed entry for it.
+TEST(CdcCrash, KilledInsideATransactionThatAltersATable) {
+  FERRY_REQUIRE_POSTGRES();
+  auto source = testing::Open(testing::PostgresUri());
+  auto s = source->OpenSession();
+  if (s->Query("SHOW wal_level")[0][0].value_or("") != "logical") {
+    GTEST_SKIP() << "wal_level is not logical on the test server";
+  }
+  const std::string task = "crash-alter-txn";
+  testing::DropSlot(*s, cdc::CaptureObjectName(task, ""));
+  s->Execute("DROP SCHEMA IF EXISTS crash_alter_src CASCADE; CREATE SCHEMA crash_alter_src; "
+             "DROP SCHEMA IF EXISTS crash_alter_dst CASCADE");
+  s->Execute("CREATE TABLE crash_alter_src.mid (id integer PRIMARY KEY, a integer, b integer)");
+  s->Execute("INSERT INTO crash_alter_src.mid SELECT g, g * 10, g * 100 FROM "
+             "generate_series(1, 50) g");
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("ferry-crash-alter-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::vector<std::string> args{"migrate", "--source", testing::PostgresUri(), "--target",
+                                testing::PostgresUri(), "--schema", "crash_alter_src",
+                                "--target-schema", "crash_alter_dst", "--migration-type",
+                                "full-load-and-cdc", "--data-dir", dir.string(), "--task-name",
+                                task, "--heartbeat", "1", "--no-progress"};
+  testing::FerryProcess p = testing::StartFerry(args);
+  for (int i = 0; i < 600 && testing::Running(p) &&
+                  ReadText(p.err_file).find(kAllLive) == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(testing::Running(p)) << testing::WaitFerry(p).err;
+  // The target table locked by another session: the task's ALTER waits for it.
+  auto target = testing::Open(testing::PostgresUri());
+  auto locker = target->OpenSession();
+  locker->Execute("BEGIN; LOCK TABLE crash_alter_dst.mid IN ACCESS SHARE MODE");
+  s->Execute("BEGIN; UPDATE crash_alter_src.mid SET b = 101 WHERE id = 1; ALTER TABLE "
+             "crash_alter_src.mid DROP COLUMN a; UPDATE crash_alter_src.mid SET b = 202 WHERE "
+             "id = 2; COMMIT");
+  // The backend of the task's ALTER waiting for the lock ("" = none yet).
+  auto waiting_alter = [&] {
+    std::string pid;
+    for (int i = 0; i < 300 && pid.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto rows = s->Query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND query LIKE 'ALTER TABLE \"crash_alter_dst\".\"mid\"%'");
+      if (!rows.empty()) pid = rows[0][0].value_or("");
+    }
+    return pid;
+  };
+  const std::string first = waiting_alter();
+  ASSERT_NE(first, "") << "the task's ALTER never waited for the lock:\n" << ReadText(p.err_file);
+  auto txn_entries = [&](int* pending) {
+    auto store = TaskStore::Open(dir, /*read_only=*/true);
+    int n = 0;
+    *pending = 0;
+    for (const TableShapeRecord& r : store->GetShapes(task)) {
+      if (r.kind != "txn") continue;
+      ++n;
+      if (r.pending) ++*pending;
+    }
+    return n;
+  };
+  int pending = 0;
+  EXPECT_EQ(txn_entries(&pending), 1);
+  EXPECT_EQ(pending, 1) << "journaled before the ALTER, pending until the commit";
+  // Its connection lost: the transaction is rolled back and applied again from its start,
+  // the journal entry of the lost attempt dropped.
+  s->Execute("SELECT pg_terminate_backend(" + first + ")");
+  std::string second;
+  for (int i = 0; i < 10 && (second.empty() || second == first); ++i) second = waiting_alter();
+  ASSERT_NE(second, "") << ReadText(p.err_file);
+  ASSERT_NE(second, first) << ReadText(p.err_file);
+  EXPECT_EQ(txn_entries(&pending), 1) << ReadText(p.err_file);
+  EXPECT_EQ(pending, 1);
+  testing::KillFerry(p);
+  locker->Execute("COMMIT");
+  // Resumed: the transaction again, whole, then a change after it.
+  args.push_back("--resume");
+  s->Execute("UPDATE crash_alter_src.mid SET b = 303 WHERE id = 3");
+  const std::string stop = *s->Query("SELECT pg_current_wal_lsn()::text")[0][0];
+  args.push_back("--cdc-stop-position");
+  args.push_back(stop);
+  const testing::CliRun run = testing::RunFerry(args);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("that transaction is applied again"), std::string::npos) << run.err;
+  EXPECT_EQ(DigestDiff(UserTableDigests(*source, "crash_alter_src"),
+                       UserTableDigests(*target, "crash_alter_dst")),
+            "")
+      << run.err;
+  EXPECT_EQ(txn_entries(&pending), 1);
+  EXPECT_EQ(pending, 0);
+  testing::DropSlot(*s, cdc::CaptureObjectName(task, ""));
+  s->Execute("DROP SCHEMA crash_alter_src CASCADE; DROP SCHEMA crash_alter_dst CASCADE");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ferry

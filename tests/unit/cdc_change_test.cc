@@ -116,7 +116,7 @@ TEST(CdcChange, NullUnchangedAndNaN) {
   rows.AppendNull();
   const std::vector<Storage> storage = {Storage::kInt, Storage::kBytes, Storage::kDouble,
                                         Storage::kDouble, Storage::kUint};
-  ChangeView v{ChangeOp::kInsert, 9, OldImage::kNone, &rows, -1, 0};
+  ChangeView v{ChangeOp::kInsert, 9, OldImage::kNone, &rows, -1, 0, {}};
   std::string bytes;
   EncodeChange(v, storage, &bytes);
   ChangeReader reader(bytes);
@@ -132,14 +132,14 @@ TEST(CdcChange, NullUnchangedAndNaN) {
 
 TEST(CdcChange, ZeroColumnsAndOldRowMissing) {
   Batch rows(0);
-  ChangeView t{ChangeOp::kTruncate, 5, OldImage::kNone, &rows, -1, -1};
+  ChangeView t{ChangeOp::kTruncate, 5, OldImage::kNone, &rows, -1, -1, {}};
   std::string bytes;
   EncodeChange(t, {}, &bytes);
   EXPECT_EQ(bytes.size(), 8u);
   // An old kind without an old row is written as "no old image".
   Batch one(1);
   one.AppendInt(4);
-  ChangeView u{ChangeOp::kUpdate, 1, OldImage::kFull, &one, -1, 0};
+  ChangeView u{ChangeOp::kUpdate, 1, OldImage::kFull, &one, -1, 0, {}};
   EncodeChange(u, {Storage::kInt}, &bytes);
   ChangeReader reader(bytes);
   ChangeView out;
@@ -159,7 +159,7 @@ TEST(CdcChange, BytesOfZeroAnd20MB) {
   Batch rows(2);
   rows.AppendBytes("");
   rows.AppendBytes(big);
-  ChangeView v{ChangeOp::kInsert, 2, OldImage::kNone, &rows, -1, 0};
+  ChangeView v{ChangeOp::kInsert, 2, OldImage::kNone, &rows, -1, 0, {}};
   std::string bytes;
   EncodeChange(v, {Storage::kBytes, Storage::kBytes}, &bytes);
   EXPECT_EQ(bytes.size(), 8 + 5 + 5 + big.size());
@@ -172,6 +172,46 @@ TEST(CdcChange, BytesOfZeroAnd20MB) {
   EXPECT_FALSE(reader.Next(&out));
 }
 
+// A shape record between row changes: read back with its table and definition, the rows
+// around it unchanged; a malformed one is refused naming its byte.
+TEST(CdcChange, ShapeRecordBetweenChanges) {
+  Batch b(1);
+  b.AppendInt(7);
+  std::string bytes;
+  EncodeChange({ChangeOp::kInsert, 2, OldImage::kNone, &b, -1, 0, {}}, {Storage::kInt}, &bytes);
+  const std::string def = R"({"schema":"s","name":"t","columns":[]})";
+  EncodeShapeChange(2, def, &bytes);
+  EncodeChange({ChangeOp::kInsert, 2, OldImage::kNone, &b, -1, 0, {}}, {Storage::kInt}, &bytes);
+  ChangeReader reader(bytes);
+  ChangeView v;
+  ASSERT_TRUE(reader.Next(&v));
+  EXPECT_EQ(v.op, ChangeOp::kInsert);
+  EXPECT_TRUE(v.shape.empty());
+  ASSERT_TRUE(reader.Next(&v));
+  EXPECT_EQ(v.op, ChangeOp::kShape);
+  EXPECT_EQ(v.table, 2u);
+  EXPECT_EQ(v.shape, def);
+  EXPECT_EQ(v.rows->columns(), 0);
+  EXPECT_STREQ(ChangeOpName(v.op), "ALTER TABLE");
+  ASSERT_TRUE(reader.Next(&v));
+  EXPECT_EQ(v.op, ChangeOp::kInsert);
+  EXPECT_EQ(v.rows->at(static_cast<size_t>(v.new_row), 0).i, 7);
+  EXPECT_FALSE(reader.Next(&v));
+
+  std::string cut;
+  EncodeShapeChange(1, def, &cut);
+  cut.resize(cut.size() - 3);
+  ChangeReader truncated(cut);
+  try {
+    truncated.Next(&v);
+    FAIL() << "a truncated shape record was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("shape record at byte 0 is truncated"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(CdcChange, ReaderReusedAcrossColumnCounts) {
   Batch a(1), b(3);
   a.AppendInt(1);
@@ -179,10 +219,10 @@ TEST(CdcChange, ReaderReusedAcrossColumnCounts) {
   b.AppendInt(2);
   b.AppendBytes("x");
   std::string bytes;
-  EncodeChange({ChangeOp::kInsert, 0, OldImage::kNone, &b, -1, 0},
+  EncodeChange({ChangeOp::kInsert, 0, OldImage::kNone, &b, -1, 0, {}},
                {Storage::kInt, Storage::kInt, Storage::kBytes}, &bytes);
-  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &a, -1, 0}, {Storage::kInt}, &bytes);
-  EncodeChange({ChangeOp::kInsert, 0, OldImage::kNone, &b, -1, 0},
+  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &a, -1, 0, {}}, {Storage::kInt}, &bytes);
+  EncodeChange({ChangeOp::kInsert, 0, OldImage::kNone, &b, -1, 0, {}},
                {Storage::kInt, Storage::kInt, Storage::kBytes}, &bytes);
   ChangeReader reader(bytes);
   ChangeView out;
@@ -248,9 +288,9 @@ TEST(CdcChange, TruncatedAtEveryByte) {
   AppendRow(&rows, 0);
   AppendRow(&rows, 2);
   std::string first;
-  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &rows, -1, 1}, kStorage, &first);
+  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &rows, -1, 1, {}}, kStorage, &first);
   std::string second;
-  EncodeChange({ChangeOp::kUpdate, 7, OldImage::kFull, &rows, 0, 1}, kStorage, &second);
+  EncodeChange({ChangeOp::kUpdate, 7, OldImage::kFull, &rows, 0, 1, {}}, kStorage, &second);
   const std::string whole = first + second;
   {
     ChangeReader ok(whole);
@@ -277,7 +317,7 @@ TEST(CdcChange, MalformedRecords) {
   Batch rows(1);
   rows.AppendInt(5);
   std::string good;
-  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &rows, -1, 0}, {Storage::kInt}, &good);
+  EncodeChange({ChangeOp::kInsert, 1, OldImage::kNone, &rows, -1, 0, {}}, {Storage::kInt}, &good);
 
   std::string bad = good;
   bad[0] = 'X';

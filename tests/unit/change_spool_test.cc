@@ -30,7 +30,7 @@ std::string Record(int64_t i, size_t pad = 0, ChangeOp op = ChangeOp::kInsert) {
     rows.AppendUnchanged();
   }
   std::string out;
-  ChangeView v{op, static_cast<uint32_t>(i % 5), OldImage::kNone, &rows, -1, 0};
+  ChangeView v{op, static_cast<uint32_t>(i % 5), OldImage::kNone, &rows, -1, 0, {}};
   if (op == ChangeOp::kUpdate) {
     v.old_kind = OldImage::kKey;
     v.old_row = 1;

@@ -55,7 +55,7 @@ class NetChangesTest : public ::testing::Test {
   bool Insert(int64_t id, std::optional<std::string> v, std::optional<std::string> big = "B") {
     b_.Clear();
     AppendRow(b_, id, v, big);
-    ChangeView c{ChangeOp::kInsert, 0, OldImage::kNone, &b_, -1, 0};
+    ChangeView c{ChangeOp::kInsert, 0, OldImage::kNone, &b_, -1, 0, {}};
     return net_.Add(c);
   }
   // old_id < 0: no old image (the key did not change).
@@ -65,13 +65,13 @@ class NetChangesTest : public ::testing::Test {
     if (old_id >= 0) AppendRow(b_, old_id, std::nullopt, std::nullopt);
     AppendRow(b_, id, v, big);
     ChangeView c{ChangeOp::kUpdate, 0, old_id >= 0 ? OldImage::kKey : OldImage::kNone, &b_,
-                 old_id >= 0 ? 0 : -1, old_id >= 0 ? 1 : 0};
+                 old_id >= 0 ? 0 : -1, old_id >= 0 ? 1 : 0, {}};
     return net_.Add(c);
   }
   bool Delete(int64_t id) {
     b_.Clear();
     AppendRow(b_, id, std::nullopt, std::nullopt);
-    ChangeView c{ChangeOp::kDelete, 0, OldImage::kKey, &b_, 0, -1};
+    ChangeView c{ChangeOp::kDelete, 0, OldImage::kKey, &b_, 0, -1, {}};
     return net_.Add(c);
   }
   // The removed keys, in order.
@@ -156,7 +156,7 @@ TEST_F(NetChangesTest, UpdateWithUnchangedCellsAndNoEarlierImageIsNotNetted) {
 
 TEST_F(NetChangesTest, TruncateAndInsertWithUnchangedCellsAreNotNetted) {
   b_.Clear();
-  ChangeView t{ChangeOp::kTruncate, 0, OldImage::kNone, &b_, -1, -1};
+  ChangeView t{ChangeOp::kTruncate, 0, OldImage::kNone, &b_, -1, -1, {}};
   EXPECT_FALSE(net_.Add(t));
   EXPECT_FALSE(Insert(1, "a", "?"));
   EXPECT_TRUE(net_.empty());

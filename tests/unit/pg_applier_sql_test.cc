@@ -122,7 +122,7 @@ TEST(PgApplierSql, ShapesFollowTheChange) {
   Batch k(3);
   Row(&k, 1, "a", "1");
   Row(&k, 2, "a", "1");
-  cdc::ChangeView kc{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kKey, &k, 0, 1};
+  cdc::ChangeView kc{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kKey, &k, 0, 1, {}};
   ASSERT_TRUE(PgApplyShapeOf(t, key, kc, true, &s));
   EXPECT_EQ(s.kind, PgApplyKind::kUpsertUpdate);
   EXPECT_EQ(s.set_columns, std::vector<int>({0, 1, 2}));
@@ -132,12 +132,12 @@ TEST(PgApplierSql, ShapesFollowTheChange) {
   n.AppendInt(1);
   n.AppendUnchanged();
   n.AppendUnchanged();
-  cdc::ChangeView noop{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kNone, &n, -1, 0};
+  cdc::ChangeView noop{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kNone, &n, -1, 0, {}};
   EXPECT_FALSE(PgApplyShapeOf(t, key, noop, false, &s));
 
   // No key and no whole old row: the source needs REPLICA IDENTITY FULL.
   const TableDef nk = Table(false);
-  cdc::ChangeView del{cdc::ChangeOp::kDelete, 0, cdc::OldImage::kKey, &b, 0, -1};
+  cdc::ChangeView del{cdc::ChangeOp::kDelete, 0, cdc::OldImage::kKey, &b, 0, -1, {}};
   try {
     PgApplyShapeOf(nk, {}, del, false, &s);
     FAIL() << "expected an error";
@@ -160,17 +160,17 @@ TEST(PgApplierSql, StatementRendersLiterals) {
   b.AppendInt(6);
   b.AppendNull();
   b.AppendBytes("-3");
-  cdc::ChangeView ins{cdc::ChangeOp::kInsert, 0, cdc::OldImage::kNone, &b, -1, 0};
+  cdc::ChangeView ins{cdc::ChangeOp::kInsert, 0, cdc::OldImage::kNone, &b, -1, 0, {}};
   EXPECT_EQ(applier.Statement(t, ins),
             R"(INSERT INTO "s"."t" ("id", "name", "amount") VALUES (5, 'it''s', 12.5))");
-  cdc::ChangeView up{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kNone, &b, -1, 1};
+  cdc::ChangeView up{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kNone, &b, -1, 1, {}};
   EXPECT_EQ(applier.Statement(t, up), R"(UPDATE "s"."t" SET "name"='x' WHERE "id"=5)");
-  cdc::ChangeView kc{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kKey, &b, 0, 2};
+  cdc::ChangeView kc{cdc::ChangeOp::kUpdate, 0, cdc::OldImage::kKey, &b, 0, 2, {}};
   EXPECT_EQ(applier.Statement(t, kc),
             R"(UPDATE "s"."t" SET "id"=6, "name"=NULL, "amount"=-3 WHERE "id"=5)");
-  cdc::ChangeView del{cdc::ChangeOp::kDelete, 0, cdc::OldImage::kKey, &b, 0, -1};
+  cdc::ChangeView del{cdc::ChangeOp::kDelete, 0, cdc::OldImage::kKey, &b, 0, -1, {}};
   EXPECT_EQ(applier.Statement(t, del), R"(DELETE FROM "s"."t" WHERE "id"=5)");
-  cdc::ChangeView tr{cdc::ChangeOp::kTruncate, 0, cdc::OldImage::kNone, nullptr, -1, -1};
+  cdc::ChangeView tr{cdc::ChangeOp::kTruncate, 0, cdc::OldImage::kNone, nullptr, -1, -1, {}};
   EXPECT_EQ(applier.Statement(t, tr), R"(TRUNCATE TABLE "s"."t")");
 }
 
@@ -182,7 +182,7 @@ TEST(PgApplierSql, StatementShortensLongAndShowsBadValues) {
   b.AppendInt(1);
   b.AppendBytes(long_text);  // too long for varchar(10): still shown, shortened
   b.AppendBytes("1");
-  cdc::ChangeView ins{cdc::ChangeOp::kInsert, 0, cdc::OldImage::kNone, &b, -1, 0};
+  cdc::ChangeView ins{cdc::ChangeOp::kInsert, 0, cdc::OldImage::kNone, &b, -1, 0, {}};
   EXPECT_EQ(applier.Statement(t, ins), R"(INSERT INTO "s"."t" ("id", "name", "amount") VALUES )"
                                        "(1, '" +
                                            std::string(200, 'y') + "...', 1)");

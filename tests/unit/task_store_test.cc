@@ -372,6 +372,15 @@ TEST(TaskStore, TableShapeHistory) {
   EXPECT_FALSE(all[2].pending);
   EXPECT_EQ(all[2].position, "0/20");
   EXPECT_EQ(all[3].definition, "{\"t\":12}");
+  // An in-transaction entry whose transaction rolled back is removed; the next takes its seq.
+  r.kind = "txn";
+  r.pending = true;
+  EXPECT_EQ(store->AppendShape("shapes", r), 3);
+  store->DeleteShape("shapes", 1, 3);
+  EXPECT_EQ(store->GetShapes("shapes").size(), 4u);
+  EXPECT_EQ(store->AppendShape("shapes", r), 3);
+  EXPECT_EQ(store->GetShapes("shapes").back().kind, "txn");
+  store->DeleteShape("shapes", 1, 3);
   // A table starting again keeps only its new initial shape.
   store->ResetShape("shapes", 1, "0/30", "{\"t\":2}");
   all = store->GetShapes("shapes");

@@ -29,7 +29,7 @@ std::string Record(int64_t i, uint32_t table = 1, size_t pad = 0) {
   text.append(pad, 'p');
   rows.AppendBytes(text);
   std::string out;
-  EncodeChange({ChangeOp::kInsert, table, OldImage::kNone, &rows, -1, 0}, kStorage, &out);
+  EncodeChange({ChangeOp::kInsert, table, OldImage::kNone, &rows, -1, 0, {}}, kStorage, &out);
   return out;
 }
 

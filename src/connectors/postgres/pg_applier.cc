@@ -214,10 +214,12 @@ bool PgApplyShapeOf(const TableDef& table, const std::vector<int>& key,
       return !shape->set_columns.empty();
     }
     case cdc::ChangeOp::kTruncate:
+    case cdc::ChangeOp::kShape:
       break;
   }
   throw Error(ErrorKind::kInternal,
-              "PgApplyShapeOf called for TRUNCATE on table " + table.QualifiedName());
+              fmt::format("PgApplyShapeOf called for {} on table {}", cdc::ChangeOpName(change.op),
+                          table.QualifiedName()));
 }
 
 std::string PgApplySql(const TableDef& table, const PgApplyShape& shape, bool for_display,
@@ -706,6 +708,16 @@ void PgChangeApplier::Commit(const std::string& task, const cdc::Checkpoint& che
   SyncAndRead();
   in_txn_ = false;
   LeavePipeline();
+}
+
+void PgChangeApplier::ExecuteInTransaction(const std::string& sql) {
+  if (!in_txn_) throw Error(ErrorKind::kInternal, "ExecuteInTransaction outside a transaction");
+  SyncAndRead();  // what was queued before stands before the ALTER
+  SendControl(sql, "altering a target table inside the applied transaction");
+  SyncAndRead();
+  // Statements prepared for the table's old columns are not used again.
+  tables_.clear();
+  last_ = nullptr;
 }
 
 void PgChangeApplier::Reconnect() noexcept {

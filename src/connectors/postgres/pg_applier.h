@@ -84,6 +84,7 @@ class PgChangeApplier : public cdc::ChangeApplier {
   void Commit(const std::string& task, const cdc::Checkpoint& checkpoint) override;
   void Rollback() noexcept override;
   std::string Statement(const TableDef& target, const cdc::ChangeView& change) override;
+  void ExecuteInTransaction(const std::string& sql) override;
   // Set-based: the queued changes are read, pipeline mode is left, the keys and the rows are
   // sent by COPY (binary; text when a column has no binary encoder) into two temporary tables
   // (ON COMMIT DROP), then DELETE FROM t USING keys and INSERT INTO t SELECT FROM rows; pipeline

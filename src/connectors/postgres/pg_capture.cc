@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "catalog/table_def_json.h"
 #include "common/host.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_types.h"
@@ -831,7 +832,18 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
       }
       enc.SetDef(std::move(shaped));
       if (!appended && (in_txn_ || !open_streams_.empty()) && touched_.count(id)) {
-        sink.OnTableChangedInTransaction(id, enc.def(), in_stream_ ? stream_xid_ : begin_.xid);
+        if (in_txn_ && !in_stream_ && open_streams_.empty()) {
+          // Within this (whole, committed) transaction: a shape record between its changes,
+          // so the apply alters the target right there, inside the same target transaction.
+          shape_record_.clear();
+          cdc::EncodeShapeChange(id, TableDefToJson(enc.def()), &shape_record_);
+          sink.OnChange(begin_.xid, shape_record_);
+        } else {
+          // A transaction streamed before its commit (or one open next to such): its
+          // subtransactions may still roll back, and other open transactions already hold
+          // changes of the old shape.
+          sink.OnTableChangedInTransaction(id, enc.def(), in_stream_ ? stream_xid_ : begin_.xid);
+        }
       } else {
         // A transaction streamed before its commit does not know its commit position yet.
         sink.OnTableChanged(id, enc.def(), in_stream_ ? cdc::Lsn{0} : begin_.final_lsn);

@@ -150,6 +150,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   // Tables with changes delivered in the open transaction(s): an ALTER of one of them before
   // the commit is an ALTER between a transaction's own changes.
   std::set<uint32_t> touched_;
+  std::string shape_record_;  // scratch for a shape record
 
   cdc::Lsn confirmed_ = 0;
   cdc::Lsn reported_ = 0;

@@ -236,6 +236,16 @@ void SqliteChangeApplier::Commit(const std::string& task, const cdc::Checkpoint&
   lock_->Unlock();
 }
 
+void SqliteChangeApplier::ExecuteInTransaction(const std::string& sql) {
+  if (!in_txn_) {
+    throw Error(ErrorKind::kInternal, "ExecuteInTransaction called outside an SQLite transaction");
+  }
+  // Prepared statements of the table's old columns go first (a rebuild drops the table).
+  statements_.clear();
+  tables_.clear();
+  conn_.Exec(sql);
+}
+
 void SqliteChangeApplier::Rollback() noexcept {
   issues_.clear();
   if (!in_txn_) return;

@@ -45,6 +45,7 @@ class SqliteChangeApplier : public cdc::ChangeApplier {
   void Commit(const std::string& task, const cdc::Checkpoint& checkpoint) override;
   void Rollback() noexcept override;
   std::string Statement(const TableDef& target, const cdc::ChangeView& change) override;
+  void ExecuteInTransaction(const std::string& sql) override;
 
  private:
   struct TableInfo;
