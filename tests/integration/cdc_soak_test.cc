@@ -1,5 +1,6 @@
 // A randomised CDC soak (issue 10): a writer doing random DML and ALTER TABLE (ADD, DROP,
-// RENAME, ALTER TYPE; FERRY_SOAK_DDL=0 leaves them out) on several tables, the ferry binary killed with -9 and resumed at random
+// RENAME, ALTER TYPE, alone or inside a transaction between its changes of the table;
+// FERRY_SOAK_DDL=0 leaves them out) on several tables, the ferry binary killed with -9 and resumed at random
 // moments, `ferry status` read concurrently the whole time, and at the end source = target by
 // canonical hash, on each target engine. Short in CI (FERRY_SOAK_SECONDS, default 40 per
 // target); run it longer by setting the variable. A failure prints its seed.
@@ -25,6 +26,12 @@ using testing::Seconds;
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
+}
+
+int Occurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 class CdcSoak : public ::testing::TestWithParam<Engine> {
@@ -158,21 +165,21 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
           std::vector<Extra>& ex = extras[static_cast<size_t>(t)];
           const unsigned k = rng() % 4;
           const size_t pick = ex.empty() ? 0 : rng() % ex.size();
+          std::string alter;
           if (ex.empty() || k == 0) {
             ex.push_back({fmt::format("x{}", extra++), "integer"});
-            s->Execute(fmt::format("ALTER TABLE {} ADD COLUMN {} integer", table, ex.back().name));
+            alter = fmt::format("ALTER TABLE {} ADD COLUMN {} integer", table, ex.back().name);
           } else if (k == 1) {
-            s->Execute(fmt::format("ALTER TABLE {} DROP COLUMN {}", table, ex[pick].name));
+            alter = fmt::format("ALTER TABLE {} DROP COLUMN {}", table, ex[pick].name);
             ex.erase(ex.begin() + static_cast<long>(pick));
           } else if (k == 2) {
             const std::string to = fmt::format("x{}", extra++);
-            s->Execute(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", table, ex[pick].name,
-                                   to));
+            alter = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", table, ex[pick].name, to);
             ex[pick].name = to;
           } else {
             const std::string to = ex[pick].type == "integer" ? "bigint" : "text";
-            s->Execute(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table,
-                                   ex[pick].name, to, ex[pick].name, to));
+            alter = fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table,
+                                ex[pick].name, to, ex[pick].name, to);
             ex[pick].type = to;
           }
           // A change of the table after it, with a value in every added column, so the stream
@@ -183,7 +190,18 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
             const int v = static_cast<int>(rng() % 1000);
             values += e.type == "text" ? fmt::format(", 't{}'", v) : fmt::format(", {}", v);
           }
-          s->Execute(fmt::format("INSERT INTO {} ({}) VALUES ({})", table, names, values));
+          const std::string insert =
+              fmt::format("INSERT INTO {} ({}) VALUES ({})", table, names, values);
+          if (GetParam() != Engine::kMysql && rng() % 2 == 0) {
+            // Inside a transaction, between its own changes of the table: the target is
+            // altered inside the same target transaction (a MySQL target cannot: it suspends
+            // the table instead, so that form is left out there).
+            s->Execute(fmt::format("BEGIN; UPDATE {} SET n = n + 1 WHERE id = {}; {}; {}; COMMIT",
+                                   table, 1 + rng() % 20000, alter, insert));
+          } else {
+            s->Execute(alter);
+            s->Execute(insert);
+          }
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 5));
       }
@@ -223,6 +241,10 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
   const auto start = testing::Clock::now();
   int kills = 0;
   bool stored = false;
+  // What the runs said: ALTERs carried to the target (alone, inside a source transaction),
+  // and the whole log of any run that suspended a table.
+  int alters = 0, alters_in_txn = 0;
+  std::string suspended_log;
   while (Seconds(start) < seconds) {
     ferry_ = testing::StartFerry(Args(stored));
     const int ms = 1000 + static_cast<int>(rng() % 6000);
@@ -232,6 +254,9 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
     ferry_ = {};
     ASSERT_TRUE(was_running) << "ferry ended on its own before the kill:\n" << run.err;
     ++kills;
+    alters += Occurrences(run.err, "running on the target: ALTER");
+    alters_in_txn += Occurrences(run.err, "running in the same target transaction");
+    if (run.err.find("suspended") != std::string::npos) suspended_log += run.err;
     if (!stored) {
       // Resume once the task is in the store (the slot and the store exist).
       stored = std::filesystem::exists(dir_ / "data" / "ferry.db") &&
@@ -256,13 +281,18 @@ TEST_P(CdcSoak, RandomChangesKillsAndStatusConverge) {
   auto target = testing::Open(target_uri_);
   const std::string diff = testing::DigestDiff(testing::UserTableDigests(*source_, src_),
                                                testing::UserTableDigests(*target, target_schema_));
+  alters += Occurrences(run.err, "running on the target: ALTER");
+  alters_in_txn += Occurrences(run.err, "running in the same target transaction");
   EXPECT_EQ(diff, "") << kills << " kill -9, " << txns << " transactions; the last run said:\n"
                       << run.out << run.err.substr(run.err.size() > 4000 ? run.err.size() - 4000
-                                                                         : 0);
+                                                                         : 0)
+                      << (suspended_log.empty() ? "" : "\na run that suspended a table said:\n")
+                      << suspended_log.substr(0, 20000);
   std::cout << fmt::format("[ soak     ] {}: {} s, {} kill -9, {} transactions, {} status reads, "
-                           "seed {}\n",
+                           "{} target ALTERs ({} inside a source transaction's target "
+                           "transaction), seed {}\n",
                            EngineName(GetParam()), seconds, kills, txns.load(),
-                           status_runs.load(), seed);
+                           status_runs.load(), alters + alters_in_txn, alters_in_txn, seed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, CdcSoak,
