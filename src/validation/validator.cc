@@ -56,32 +56,16 @@ struct Slice {
   int64_t rows;  // source rows expected
 };
 
-// Pass 2: feeds the rows of one round's slices to a KeyedComparer.
-class RoundSink : public BatchSink {
+// Feeds scanned rows to a KeyedComparer: the source's are held, the target's compared with
+// them. Selected() picks the rows that take part (all by default).
+class ComparerFeed : public BatchSink {
  public:
-  RoundSink(const CompareSpec& spec, Side side, int64_t partitions,
-            const std::unordered_map<uint64_t, std::vector<Slice>>& slices,
-            KeyedComparer& comparer, const KeyedComparer::Report& report,
-            const std::atomic<bool>& stop)
-      : spec_(spec),
-        side_(side),
-        partitions_(partitions),
-        slices_(slices),
-        comparer_(comparer),
-        report_(report),
-        stop_(stop) {}
-
+  ComparerFeed(KeyedComparer& comparer, Side side, const KeyedComparer::Report& report)
+      : comparer_(comparer), side_(side), report_(report) {}
   bool Push(Batch&& batch) override {
-    if (stop_) return false;
+    if (Stopped()) return false;
     for (size_t r = 0; r < batch.rows(); ++r) {
-      MakeRowImage(batch, r, spec_, side_, &image_);
-      auto it = slices_.find(PartitionOf(image_.key_hash, partitions_));
-      if (it == slices_.end()) continue;
-      bool in = false;
-      for (const Slice& s : it->second) {
-        if (SubPartitionOf(image_.key_hash, s.ways) == s.part) in = true;
-      }
-      if (!in) continue;
+      if (!Selected(batch, r)) continue;
       if (side_ == Side::kSource) {
         comparer_.AddSource(batch, r);
       } else {
@@ -92,13 +76,49 @@ class RoundSink : public BatchSink {
   }
   void Warning(int, std::string_view) override {}
 
+ protected:
+  virtual bool Stopped() const { return false; }
+  virtual bool Selected(const Batch& batch, size_t row) {
+    (void)batch;
+    (void)row;
+    return true;
+  }
+  Side side() const { return side_; }
+
  private:
-  const CompareSpec& spec_;
+  KeyedComparer& comparer_;
   Side side_;
+  const KeyedComparer::Report& report_;
+};
+
+// Pass 2: feeds the rows of one round's slices to a KeyedComparer.
+class RoundSink : public ComparerFeed {
+ public:
+  RoundSink(const CompareSpec& spec, Side side, int64_t partitions,
+            const std::unordered_map<uint64_t, std::vector<Slice>>& slices,
+            KeyedComparer& comparer, const KeyedComparer::Report& report,
+            const std::atomic<bool>& stop)
+      : ComparerFeed(comparer, side, report),
+        spec_(spec),
+        partitions_(partitions),
+        slices_(slices),
+        stop_(stop) {}
+
+ private:
+  bool Stopped() const override { return stop_; }
+  bool Selected(const Batch& batch, size_t row) override {
+    MakeRowImage(batch, row, spec_, side(), &image_);
+    auto it = slices_.find(PartitionOf(image_.key_hash, partitions_));
+    if (it == slices_.end()) return false;
+    for (const Slice& s : it->second) {
+      if (SubPartitionOf(image_.key_hash, s.ways) == s.part) return true;
+    }
+    return false;
+  }
+
+  const CompareSpec& spec_;
   int64_t partitions_;
   const std::unordered_map<uint64_t, std::vector<Slice>>& slices_;
-  KeyedComparer& comparer_;
-  const KeyedComparer::Report& report_;
   const std::atomic<bool>& stop_;
   RowImage image_;
 };
@@ -438,32 +458,11 @@ std::vector<RowDifference> Validator::CompareKeys(
   target_scan.where = predicate(target_, prepared.target_def, false);
 
   // Every source row of these keys is held (at most keys.size()), then the target's compared.
-  class Feed : public BatchSink {
-   public:
-    Feed(KeyedComparer& comparer, bool source, const KeyedComparer::Report& report)
-        : comparer_(comparer), source_(source), report_(report) {}
-    bool Push(Batch&& batch) override {
-      for (size_t r = 0; r < batch.rows(); ++r) {
-        if (source_) {
-          comparer_.AddSource(batch, r);
-        } else {
-          comparer_.CompareTarget(batch, r, report_);
-        }
-      }
-      return true;
-    }
-    void Warning(int, std::string_view) override {}
-
-   private:
-    KeyedComparer& comparer_;
-    bool source_;
-    const KeyedComparer::Report& report_;
-  };
   const KeyedComparer::Report report = [&](RowDifference&& d) { out.push_back(std::move(d)); };
   KeyedComparer comparer(prepared.spec);
-  Feed source_feed(comparer, true, report);
+  ComparerFeed source_feed(comparer, Side::kSource, report);
   source_.OpenReader()->Scan(plan.source, source_scan, source_feed);
-  Feed target_feed(comparer, false, report);
+  ComparerFeed target_feed(comparer, Side::kTarget, report);
   target_.OpenReader()->Scan(prepared.target_def, target_scan, target_feed);
   comparer.Finish(report);
   return out;

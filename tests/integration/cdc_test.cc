@@ -336,5 +336,45 @@ TEST_F(CdcStreaming, SavepointsAndRollbacksInStreamedTransactions) {
   EXPECT_GE(streamed, 2) << "the large transactions were not streamed";
 }
 
+// ALTERs between a streamed transaction's own changes of the table: each one is a shape
+// record in its subtransaction's changes, applied inside the same target transaction; one in
+// a savepoint rolled back goes with that savepoint's changes.
+TEST_F(CdcStreaming, AltersBetweenAStreamedTransactionsChanges) {
+  auto task = std::make_unique<CdcTask>(*source_, *target_, PlansFor("cdc_stream"),
+                                        BaseOptions());
+  std::thread runner([&] { task->Run(); });
+  ASSERT_EQ(ConvergeFrom("cdc_stream", std::chrono::seconds(60)), "") << "after the load";
+  const auto big = [](int from, int to) {
+    return fmt::format("INSERT INTO cdc_stream.t SELECT g, repeat('s', 300), g FROM "
+                       "generate_series({}, {}) g",
+                       from, to);
+  };
+  // Streamed, renamed and retyped between its changes; a DROP inside a savepoint rolled back.
+  admin_->Execute("BEGIN; " + big(10001, 13000) +
+                  "; ALTER TABLE cdc_stream.t RENAME COLUMN v TO label; UPDATE cdc_stream.t SET "
+                  "label = 'renamed' WHERE id BETWEEN 10001 AND 10100; SAVEPOINT a; ALTER TABLE "
+                  "cdc_stream.t DROP COLUMN n; UPDATE cdc_stream.t SET label = 'gone' WHERE id < "
+                  "50; ROLLBACK TO SAVEPOINT a; UPDATE cdc_stream.t SET n = -n WHERE id BETWEEN "
+                  "10001 AND 10200; ALTER TABLE cdc_stream.t ALTER COLUMN n TYPE text USING "
+                  "n::text; " + big(20001, 22000) + "; UPDATE cdc_stream.t SET n = n || '!' WHERE "
+                  "id % 7 = 0; COMMIT");
+  EXPECT_EQ(ConvergeFrom("cdc_stream", std::chrono::seconds(90)), "");
+  task->Stop();
+  runner.join();
+  EXPECT_FALSE(task->failed()) << task->stop_reason();
+  for (const auto& st : task->stats()) {
+    std::lock_guard lock(st->mu);
+    EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
+  }
+  int64_t streamed = 0;
+  for (int i = 0; i < 50 && streamed < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto st = admin_->Query("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '" +
+                            testing::TaskSlot(data_dir_, task_) + "'");
+    streamed = st.empty() || !st[0][0] ? 0 : std::stoll(*st[0][0]);
+  }
+  EXPECT_GE(streamed, 1) << "the transaction was not streamed";
+}
+
 }  // namespace
 }  // namespace ferry

@@ -832,17 +832,25 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
       }
       enc.SetDef(std::move(shaped));
       if (!appended && (in_txn_ || !open_streams_.empty()) && touched_.count(id)) {
-        if (in_txn_ && !in_stream_ && open_streams_.empty()) {
-          // Within this (whole, committed) transaction: a shape record between its changes,
-          // so the apply alters the target right there, inside the same target transaction.
+        if (in_stream_ || (in_txn_ && open_streams_.empty())) {
+          // A shape record between the transaction's changes, so the apply alters the target
+          // right there, inside the same target transaction. In a transaction streamed before
+          // its commit it belongs to the subtransaction that ran the ALTER (the Relation
+          // message's xid): rolled back to a savepoint, it goes with that subtransaction's
+          // changes, and the server describes the table again (its old columns) with the
+          // next change, which writes another shape record.
           shape_record_.clear();
           cdc::EncodeShapeChange(id, TableDefToJson(enc.def()), &shape_record_);
-          sink.OnChange(begin_.xid, shape_record_);
+          if (in_stream_) {
+            sink.OnStreamedChange(stream_xid_, rel.xid != 0 ? rel.xid : stream_xid_,
+                                  shape_record_);
+          } else {
+            sink.OnChange(begin_.xid, shape_record_);
+          }
         } else {
-          // A transaction streamed before its commit (or one open next to such): its
-          // subtransactions may still roll back, and other open transactions already hold
-          // changes of the old shape.
-          sink.OnTableChangedInTransaction(id, enc.def(), in_stream_ ? stream_xid_ : begin_.xid);
+          // A whole transaction while another is streamed open with changes of the table in
+          // its old shape (the server's locks make this rare): no place between them.
+          sink.OnTableChangedInTransaction(id, enc.def(), begin_.xid);
         }
       } else {
         // A transaction streamed before its commit does not know its commit position yet.
