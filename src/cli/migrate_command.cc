@@ -315,6 +315,24 @@ int RunMigrate(MigrateArgs args) {
       throw Error(ErrorKind::kInvalidArgument, "--task-name: " + why);
     }
   }
+  // Numbers in range, before anything connects.
+  if (given(args.parallel_opt) && (args.parallel < 1 || args.parallel > 256)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--parallel {}: expected the number of tables loaded at once, "
+                            "1 to 256 (leave it out for one per core)",
+                            args.parallel));
+  }
+  if (given(args.batch_rows_opt) && (args.batch_rows < 1 || args.batch_rows > 10'000'000)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--batch-rows {}: expected rows per batch, 1 to 10000000",
+                            args.batch_rows));
+  }
+  if (args.heartbeat_seconds < 0) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--heartbeat {}: expected seconds between heartbeats, 0 (off) or "
+                            "more",
+                            args.heartbeat_seconds));
+  }
   // CDC flags are checked before anything connects.
   LsnFlag("--cdc-start-position", args.cdc_start_position);
   LsnFlag("--cdc-stop-position", args.cdc_stop_position);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -28,6 +29,31 @@ std::vector<std::string> SplitList(const std::vector<std::string>& items) {
 }
 
 std::string ReadFile(const std::string& path, const char* what) {
+  // JSON inputs are small: a directory, a device or a pipe, or a file past this, is refused
+  // before anything is read.
+  constexpr uintmax_t kMaxBytes = uintmax_t{16} << 20;
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}': {}", what, path,
+                                                  ec ? ec.message() : "no such file"));
+  }
+  if (std::filesystem::is_directory(st)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} '{}' is a directory; give the JSON file", what, path));
+  }
+  if (!std::filesystem::is_regular_file(st)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} '{}' is not a regular file (a device, pipe or socket); give the "
+                            "JSON file",
+                            what, path));
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxBytes) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} file '{}' is {} bytes; Ferry reads such files up to {} MB",
+                            what, path, size, kMaxBytes >> 20));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw Error(ErrorKind::kNotFound, fmt::format("cannot read {} file '{}'", what, path));

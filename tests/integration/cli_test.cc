@@ -355,5 +355,42 @@ TEST_F(Cli, BadPrepModeIsExplained) {
       << r.err;
 }
 
+// Numbers out of range and inputs that are not JSON files are refused before anything
+// happens, each with what was expected (issue 11, case 10; the old code accepted the numbers,
+// said "internal error: basic_filebuf::underflow" for a directory and read /dev/zero until it
+// ran out of memory).
+TEST_F(Cli, FlagsOutOfRangeAndNonFilesAreRefused) {
+  const std::vector<std::string> base{"migrate", "--source", Lite("a.db"), "--target",
+                                      Lite("b.db")};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return RunFerry(a);
+  };
+  struct Case {
+    std::vector<std::string> flags;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"--parallel", "0"}, "--parallel 0: expected the number of tables loaded at once, 1 to 256"},
+      {{"--parallel", "-3"}, "--parallel -3: expected"},
+      {{"--batch-rows", "0"}, "--batch-rows 0: expected rows per batch, 1 to 10000000"},
+      {{"--heartbeat", "-5"}, "--heartbeat -5: expected seconds between heartbeats, 0 (off) or more"},
+      {{"--table-mappings", tmp_.string()}, "table mappings '" + tmp_.string() + "' is a directory"},
+      {{"--task-settings", "/dev/zero"}, "'/dev/zero' is not a regular file"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = with(c.flags);
+    EXPECT_EQ(r.exit_code, 2) << c.flags[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(tmp_ / "b.db")) << "nothing may be created for bad flags";
+  CliRun r = RunFerry({"settings", "/dev/zero"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("task settings '/dev/zero' is not a regular file"), std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace ferry::testing
