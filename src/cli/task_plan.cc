@@ -116,9 +116,33 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
         PlanTables(source_tables, source.engine(), target, schema_on_target, SplitList(tables));
   }
   if (out.plans.empty()) {
+    // Say what selected nothing, and what there is to select.
+    std::vector<TableDef> all = source_tables;
+    if (!schema.empty()) all = source.OpenCatalog()->ListTables("");
+    std::vector<std::string> names;
+    for (const TableDef& t : all) {
+      if (names.size() < 20) names.push_back(t.QualifiedName());
+    }
+    const std::string there =
+        all.empty() ? "it has no user tables"
+                    : fmt::format("it has {} table(s): {}{}", all.size(), fmt::join(names, ", "),
+                                  all.size() > names.size()
+                                      ? fmt::format(" and {} more", all.size() - names.size())
+                                      : "");
+    std::string what;
+    if (!schema.empty() && source_tables.empty()) {
+      what = fmt::format("--schema '{}' has no user tables", schema);
+    } else if (mappings) {
+      what = fmt::format("the selection rules of '{}' matched none of the {} table(s) in scope",
+                         mappings_path, source_tables.size());
+    } else if (!tables.empty()) {
+      what = "--tables matched none of the tables in scope";
+    } else {
+      what = "nothing to select";
+    }
     throw Error(ErrorKind::kNotFound,
-                fmt::format("no tables to {}: the source {} has no user tables{}", verb,
-                            source.uri().Describe(), tables.empty() ? "" : " matching --tables"));
+                fmt::format("no tables to {} from source {}: {}; {}", verb,
+                            source.uri().Describe(), what, there));
   }
   return out;
 }

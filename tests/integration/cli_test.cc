@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "connectors/sqlite/sqlite_connection.h"
 #include "test_env.h"
 
 namespace ferry::testing {
@@ -389,6 +390,34 @@ TEST_F(Cli, FlagsOutOfRangeAndNonFilesAreRefused) {
   CliRun r = RunFerry({"settings", "/dev/zero"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("task settings '/dev/zero' is not a regular file"), std::string::npos)
+      << r.err;
+}
+
+// Selection that matches nothing says which selection, and what the source has (issue 11,
+// case 10: the old message said "the source has no user tables" for a source with tables).
+TEST_F(Cli, NothingSelectedSaysWhyAndWhatExists) {
+  {
+    sqlite::Connection db((tmp_ / "a.db").string(), sqlite::Connection::Mode::kReadWrite);
+    db.Exec("CREATE TABLE alpha (id integer PRIMARY KEY); CREATE TABLE beta (id integer)");
+  }
+  std::ofstream(tmp_ / "none.json") << R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "none",
+       "object-locator": {"schema-name": "%", "table-name": "zzz%"},
+       "rule-action": "include"}]})";
+  CliRun r = RunFerry({"migrate", "--source", Lite("a.db"), "--target", Lite("b.db"),
+                       "--table-mappings", (tmp_ / "none.json").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("matched none of the 2 table(s) in scope; it has 2 table(s): main.alpha, "
+                       "main.beta"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("has no user tables"), std::string::npos) << r.err;
+  if (PostgresUri().empty()) return;
+  r = RunFerry({"migrate", "--source", PostgresUri(), "--target", Lite("b.db"), "--schema",
+                "it_no_such_schema"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--schema 'it_no_such_schema' has no user tables; it has "),
+            std::string::npos)
       << r.err;
 }
 
