@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include "common/error.h"
 #include "endpoint/endpoint_uri.h"
+#include "engine/target_names.h"
 
 namespace ferry {
 
@@ -95,6 +97,28 @@ std::optional<TableMappings> LoadTableMappings(const std::string& path,
   return std::move(parsed).ValueOrThrow();
 }
 
+namespace {
+
+// One past the largest numeric rule-id of `mappings` (1 without): the id of the first rule a
+// message suggests adding.
+int NextRuleId(const std::optional<TableMappings>& mappings) {
+  long long next = 1;
+  auto see = [&](const std::string& id) {
+    if (id.empty() || id.size() > 9 || id.find_first_not_of("0123456789") != std::string::npos) {
+      return;
+    }
+    next = std::max(next, std::stoll(id) + 1);
+  };
+  if (mappings) {
+    for (const SelectionRule& r : mappings->selections) see(r.rule_id);
+    for (const TransformationRule& r : mappings->transformations) see(r.rule_id);
+    for (const TableSettingsRule& r : mappings->table_settings) see(r.rule_id);
+  }
+  return static_cast<int>(next);
+}
+
+}  // namespace
+
 TaskTables PlanTaskTables(Connector& source, Connector& target, const std::string& schema,
                           const std::string& target_schema,
                           const std::optional<TableMappings>& mappings,
@@ -115,7 +139,19 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
     out.plans =
         PlanTables(source_tables, source.engine(), target, schema_on_target, SplitList(tables));
   }
-  if (out.plans.empty()) {
+  if (!out.plans.empty()) {
+    // Without a mappings file the suggested rules need a selection rule beside them (rule-id 1).
+    std::string hint;
+    if (!mappings) {
+      hint = fmt::format(
+          "Table-mapping rules go in a --table-mappings file, beside a selection rule such as "
+          "{{\"rule-type\":\"selection\",\"rule-id\":\"1\",\"rule-name\":\"1\",\"object-locator\":"
+          "{{\"schema-name\":\"{}\",\"table-name\":\"%\"}},\"rule-action\":\"include\"}}",
+          schema.empty() ? "%" : schema);
+    }
+    CheckTargetNames(out.plans, *target.TargetNameRules(), mappings ? NextRuleId(mappings) : 2,
+                     hint);
+  } else {
     // Say what selected nothing, and what there is to select.
     std::vector<TableDef> all = source_tables;
     if (!schema.empty()) all = source.OpenCatalog()->ListTables("");

@@ -19,6 +19,7 @@
 
 #include "catalog/table_def.h"
 #include "common/error.h"
+#include "connectors/name_rules.h"
 #include "endpoint/endpoint_uri.h"
 #include "types/batch.h"
 
@@ -219,6 +220,9 @@ class Connector {
   virtual std::unique_ptr<TableWriter> OpenWriter() = 0;
   virtual std::unique_ptr<SqlSession> OpenSession() = 0;
   virtual const Dialect& dialect() const = 0;
+  // How this endpoint, as a target, folds, limits and refuses names (connectors/name_rules.h).
+  // May connect (MySQL reads lower_case_table_names); throws Error as TestConnection does.
+  virtual std::unique_ptr<NameRules> TargetNameRules() = 0;
   // Where a source table from `source_schema` on `source_engine` lands on this endpoint
   // when no schema is configured: MySQL the URI's database; PostgreSQL the source schema
   // name (SQLite's "main" and MySQL databases map as they are, "main" -> "public"); SQLite

@@ -421,5 +421,114 @@ TEST_F(Cli, NothingSelectedSaysWhyAndWhatExists) {
       << r.err;
 }
 
+// The table-mapping rules a refusal suggests (each at the end of a line), as a mappings
+// document.
+std::string MappingsFromSuggestions(const std::string& message) {
+  nlohmann::json doc;
+  for (size_t at = message.find("{\"rule-type\""); at != std::string::npos;
+       at = message.find("{\"rule-type\"", at + 1)) {
+    const size_t end = message.find('\n', at);
+    doc["rules"].push_back(nlohmann::json::parse(
+        message.substr(at, end == std::string::npos ? std::string::npos : end - at)));
+  }
+  return doc.dump();
+}
+
+// Source tables or columns the target would merge or cut (SQLite folds ASCII case, MySQL
+// folds column names, PostgreSQL cuts at 63 bytes) are refused before anything is created,
+// and the rules the message suggests make the same migration go through.
+TEST_F(Cli, NamesTheTargetWouldMergeOrCutAreRefusedWithTheRuleThatFixesThem) {
+  FERRY_REQUIRE_POSTGRES();
+  std::unique_ptr<Connector> pg = Open(PostgresUri());
+  std::unique_ptr<SqlSession> sql = pg->OpenSession();
+  sql->Execute(R"(DROP SCHEMA IF EXISTS it_names CASCADE; CREATE SCHEMA it_names;
+      CREATE TABLE it_names."Dup" (id int PRIMARY KEY, v text);
+      CREATE TABLE it_names.dup (id int PRIMARY KEY, w text);
+      CREATE TABLE it_names.cols (id int PRIMARY KEY, "A" int, a int);
+      INSERT INTO it_names."Dup" VALUES (1, 'upper'), (2, 'upper');
+      INSERT INTO it_names.dup VALUES (1, 'lower');
+      INSERT INTO it_names.cols VALUES (1, 10, 20);)");
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--schema", "it_names", "--target",
+                       Lite("folded.db")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("source table it_names.Dup and source table it_names.dup would both be "
+                       "target table main.Dup: on the target, SQLite treats table names that "
+                       "differ only in ASCII letter case as one; rename it with a table-mapping "
+                       "rule such as {\"rule-type\":\"transformation\",\"rule-id\":\"3\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("source column it_names.cols.A and source column it_names.cols.a would "
+                       "both be target column 'A' of target table main.cols"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("Table-mapping rules go in a --table-mappings file, beside a selection "
+                       "rule such as {\"rule-type\":\"selection\",\"rule-id\":\"1\""),
+            std::string::npos)
+      << r.err;
+  if (fs::exists(tmp_ / "folded.db")) {
+    sqlite::Connection db((tmp_ / "folded.db").string(), sqlite::Connection::Mode::kReadOnly);
+    EXPECT_EQ(db.QueryInt("SELECT count(*) FROM sqlite_schema"), 0) << "nothing was created";
+  }
+  // The suggested rules, added to a selection of the schema, make it go through with every row.
+  std::ofstream(tmp_ / "fix.json") << MappingsFromSuggestions(r.err);
+  r = RunFerry({"migrate", "--source", PostgresUri(), "--target", Lite("folded.db"),
+                "--table-mappings", (tmp_ / "fix.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {
+    sqlite::Connection db((tmp_ / "folded.db").string(), sqlite::Connection::Mode::kReadOnly);
+    EXPECT_EQ(db.QueryInt("SELECT count(*) FROM \"Dup\" WHERE v = 'upper'"), 2);
+    EXPECT_EQ(db.QueryInt("SELECT count(*) FROM dup_2 WHERE w = 'lower'"), 1);
+    EXPECT_EQ(db.QueryInt("SELECT \"A\" * 100 + a_2 FROM cols"), 1020);
+  }
+  if (!MysqlUri().empty()) {
+    // MySQL keeps table names apart (lower_case_table_names=0) but folds column names.
+    r = RunFerry({"migrate", "--source", PostgresUri(), "--schema", "it_names", "--target",
+                  WithDatabase(MysqlUri(), "it_names_my")});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("1 target name(s) would be changed or merged"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("target column 'A' of target table it_names_my.cols: on the target, "
+                         "MySQL and MariaDB treat column names that differ only in letter case "
+                         "as one"),
+              std::string::npos)
+        << r.err;
+  }
+  // A SQLite source with names longer than PostgreSQL keeps.
+  const std::string long_a = std::string(63, 'n') + "_first";
+  const std::string long_b = std::string(63, 'n') + "_second";
+  const std::string long_col = std::string(64, 'c');
+  {
+    sqlite::Connection db((tmp_ / "long.db").string(), sqlite::Connection::Mode::kReadWrite);
+    db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY); CREATE TABLE {} (id integer "
+                        "PRIMARY KEY, {} text); INSERT INTO {} VALUES (1, 'kept');",
+                        long_a, long_b, long_col, long_b));
+  }
+  sql->Execute("DROP SCHEMA IF EXISTS it_names_long CASCADE");
+  r = RunFerry({"migrate", "--source", Lite("long.db"), "--target", PostgresUri(),
+                "--target-schema", "it_names_long"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("source column main." + long_b + "." + long_col + " would be target "
+                       "column '" + long_col + "', but the name is 64 bytes long; PostgreSQL "
+                       "keeps only the first 63 bytes of a name"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("3 target name(s)"), std::string::npos) << r.err;
+  EXPECT_TRUE(pg->OpenSession()
+                  ->Query("SELECT 1 FROM pg_namespace WHERE nspname = 'it_names_long'")
+                  .empty())
+      << "nothing was created";
+  std::ofstream(tmp_ / "long.json") << MappingsFromSuggestions(r.err);
+  r = RunFerry({"migrate", "--source", Lite("long.db"), "--target", PostgresUri(),
+                "--target-schema", "it_names_long", "--table-mappings",
+                (tmp_ / "long.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = pg->OpenSession()->Query(
+      fmt::format("SELECT {} FROM it_names_long.{}_2", std::string(63, 'c'),
+                  std::string(61, 'n')));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "kept");
+  sql->Execute("DROP SCHEMA it_names CASCADE; DROP SCHEMA it_names_long CASCADE");
+}
+
 }  // namespace
 }  // namespace ferry::testing

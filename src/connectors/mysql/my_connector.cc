@@ -5,6 +5,7 @@
 #include "connectors/mysql/my_applier.h"
 #include "connectors/mysql/my_catalog.h"
 #include "connectors/mysql/my_connection.h"
+#include "connectors/mysql/my_names.h"
 #include "connectors/mysql/my_partitions.h"
 #include "connectors/mysql/my_reader.h"
 #include "connectors/mysql/my_types.h"
@@ -78,6 +79,7 @@ class MyConnector : public Connector {
     return std::make_unique<MySqlSession>(uri_);
   }
   const Dialect& dialect() const override { return dialect_; }
+  std::unique_ptr<NameRules> TargetNameRules() override { return OpenMyNameRules(uri_); }
   std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
     return std::make_unique<MyChangeApplier>(uri_);
   }

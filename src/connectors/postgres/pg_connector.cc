@@ -91,6 +91,14 @@ class PgConnector : public Connector {
     return std::make_unique<PgChangeApplier>(PgConnection::Connect(uri_));
   }
   const Dialect& dialect() const override { return dialect_; }
+  // Names are compared exactly (Ferry quotes every one); a longer name is cut to
+  // NAMEDATALEN - 1 bytes with only a NOTICE.
+  std::unique_ptr<NameRules> TargetNameRules() override {
+    auto rules = std::make_unique<FixedNameRules>();
+    rules->engine = "PostgreSQL";
+    rules->max_bytes = 63;
+    return rules;
+  }
   std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& /*table*/) override {
     return OpenPgSnapshot(uri_);
   }

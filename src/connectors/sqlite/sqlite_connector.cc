@@ -110,6 +110,15 @@ class SqliteConnector : public Connector {
     return std::make_unique<SqliteSession>(uri_.database);
   }
   const Dialect& dialect() const override { return dialect_; }
+  // SQLite compares every name ignoring ASCII letter case (only ASCII: "É" and "é" differ)
+  // and keeps table names starting with sqlite_ for itself; names have no length limit.
+  std::unique_ptr<NameRules> TargetNameRules() override {
+    auto rules = std::make_unique<FixedNameRules>();
+    rules->engine = "SQLite";
+    rules->ascii_case_insensitive = true;
+    rules->reserved_prefix = "sqlite_";
+    return rules;
+  }
   std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
     return std::make_unique<SqliteChangeApplier>(uri_.database);
   }
