@@ -152,6 +152,71 @@ TEST_F(Cli, ZeroDatesAreCountedAndReported) {
   admin->Execute("DROP DATABASE it_cli_zero");
 }
 
+// Numbers in SQLite DATE/DATETIME/TIME columns have no certain reading: each reading is the
+// documented one for the setting, and every value read so is counted per column.
+TEST_F(Cli, SqliteDatetimeNumbersAreReadAsTheSettingSaysAndCounted) {
+  FERRY_REQUIRE_POSTGRES();
+  Open(Lite("n.db"))->OpenSession()->Execute(
+      "CREATE TABLE s (id INTEGER PRIMARY KEY, t DATETIME, d DATE);"
+      "INSERT INTO s VALUES (1, 0, '2024-01-01'), (2, 2024, 86400), (3, 2460000.5, 2460000.5),"
+      " (4, '2024-05-06 07:08:09', NULL)");
+  auto pg = Open(PostgresUri())->OpenSession();
+  auto run = [&](const std::string& setting) {
+    pg->Execute("DROP SCHEMA IF EXISTS it_cli_numbers CASCADE");
+    return RunFerry({"migrate", "--source", Lite("n.db") + setting, "--target", PostgresUri(),
+                     "--target-schema", "it_cli_numbers", "--no-progress", "--json"});
+  };
+  auto values = [&] {
+    std::vector<std::string> out;
+    for (const auto& row : pg->Query("SELECT t::text, d::text FROM it_cli_numbers.s ORDER BY id")) {
+      out.push_back(row[0].value_or("NULL") + " | " + row[1].value_or("NULL"));
+    }
+    return out;
+  };
+  CliRun r = run("");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(values(), (std::vector<std::string>{"1970-01-01 00:00:00 | 2024-01-01",
+                                                "1970-01-01 00:33:44 | 1970-01-02",
+                                                "2023-02-25 00:00:00 | 2023-02-25",
+                                                "2024-05-06 07:08:09 | NULL"}));
+  auto warnings = nlohmann::json::parse(r.out)["TableStatistics"][0]["Warnings"];
+  EXPECT_EQ(warnings["column t: INTEGER values read as Unix seconds (SQLite source "
+                     "datetime_numbers=auto; auto, unixepoch, julianday or refuse choose the "
+                     "reading)"],
+            2)
+      << warnings.dump();
+  EXPECT_EQ(warnings["column t: REAL values read as Julian day numbers (SQLite source "
+                     "datetime_numbers=auto; auto, unixepoch, julianday or refuse choose the "
+                     "reading)"],
+            1)
+      << warnings.dump();
+  EXPECT_EQ(warnings.size(), 4u) << warnings.dump();
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+
+  r = run("?datetime_numbers=unixepoch");
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;  // 2460000.5 s has a time of day: not a DATE
+  EXPECT_NE(r.err.find("column \"d\" (DATE declared 'DATE'): REAL value 2460000.5 has a time "
+                       "of day, which a DATE cannot hold"),
+            std::string::npos)
+      << r.out << r.err;
+
+  r = run("?datetime_numbers=refuse");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("INTEGER value 0 is a number, and the SQLite source's "
+                       "datetime_numbers=refuse reads no number as a date or time"),
+            std::string::npos)
+      << r.out << r.err;
+
+  r = RunFerry({"catalog", Lite("n.db") + "?datetime_numbers=seconds"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("SQLite URI parameter datetime_numbers='seconds': expected auto, "
+                       "unixepoch, julianday or refuse"),
+            std::string::npos)
+      << r.err;
+  pg->Execute("DROP SCHEMA IF EXISTS it_cli_numbers CASCADE");
+}
+
+
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();
   src->Execute(

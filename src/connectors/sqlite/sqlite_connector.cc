@@ -65,6 +65,7 @@ class SqliteConnector : public Connector {
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("SQLite endpoint {} names no database file", uri_.Describe()));
     }
+    datetime_numbers_ = ParseDatetimeNumbers(uri_.Param("datetime_numbers"));
   }
 
   Engine engine() const override { return Engine::kSqlite; }
@@ -101,7 +102,7 @@ class SqliteConnector : public Connector {
     return std::make_unique<SqliteCatalogReader>(uri_.database);
   }
   std::unique_ptr<TableReader> OpenReader() override {
-    return std::make_unique<SqliteTableReader>(uri_.database);
+    return std::make_unique<SqliteTableReader>(uri_.database, datetime_numbers_);
   }
   std::unique_ptr<TableWriter> OpenWriter() override {
     return std::make_unique<SqliteTableWriter>(uri_.database);
@@ -129,6 +130,7 @@ class SqliteConnector : public Connector {
 
  private:
   EndpointUri uri_;
+  DatetimeNumbers datetime_numbers_ = DatetimeNumbers::kAuto;
   SqliteDialect dialect_;
 };
 

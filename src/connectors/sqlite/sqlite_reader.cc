@@ -26,7 +26,29 @@ struct ColumnPlan {
   int64_t min = 0;
   int64_t max = 0;
   uint64_t umax = 0;
+  DatetimeNumbers numbers = DatetimeNumbers::kAuto;
+  // DATE/DATETIME/TIME: the warning each INTEGER / REAL value read as a date or time counts.
+  std::string integer_warning;
+  std::string real_warning;
 };
+
+bool IsDatetimeKind(DmsKind kind) {
+  return kind == DmsKind::kDate || kind == DmsKind::kDatetime || kind == DmsKind::kTime;
+}
+
+// How `storage` (SQLITE_INTEGER or SQLITE_FLOAT) values of a `kind` column are read under
+// `mode`, as the warning that counts them.
+std::string NumberWarning(DmsKind kind, int storage, DatetimeNumbers mode) {
+  const char* what = storage == SQLITE_INTEGER ? "INTEGER" : "REAL";
+  const bool julian =
+      mode == DatetimeNumbers::kJulianDay || (mode == DatetimeNumbers::kAuto && storage == SQLITE_FLOAT);
+  const char* reading = kind == DmsKind::kTime
+                            ? (julian ? "the time of day of a Julian day number" : "seconds")
+                            : (julian ? "Julian day numbers" : "Unix seconds");
+  return fmt::format("{} values read as {} (SQLite source datetime_numbers={}; "
+                     "auto, unixepoch, julianday or refuse choose the reading)",
+                     what, reading, DatetimeNumbersName(mode));
+}
 
 bool ParseInt64(std::string_view s, int64_t* v) {
   s = TrimSpaces(s);
@@ -56,6 +78,37 @@ bool JulianToMicros(double jd, int64_t* micros) {
   const int64_t ms = std::llround(jd * 86400000.0);
   *micros = (ms - kUnixEpochJulianMs) * 1000;
   return true;
+}
+
+// A number (storage SQLITE_INTEGER or SQLITE_FLOAT) in a DATE, DATETIME or TIME column as
+// microseconds since the Unix epoch, read as `mode` says. Returns nullptr, or why not.
+const char* NumberToMicros(sqlite3_stmt* st, int i, int storage, DatetimeNumbers mode,
+                           int64_t* micros) {
+  if (mode == DatetimeNumbers::kRefuse) {
+    return "is a number, and the SQLite source's datetime_numbers=refuse reads no number as a "
+           "date or time (auto, unixepoch or julianday choose a reading)";
+  }
+  const bool julian =
+      mode == DatetimeNumbers::kJulianDay || (mode == DatetimeNumbers::kAuto && storage == SQLITE_FLOAT);
+  if (julian) {
+    if (!JulianToMicros(sqlite3_column_double(st, i), micros)) {
+      return "is not a Julian day number (0 to 5373484.5)";
+    }
+    return nullptr;
+  }
+  if (storage == SQLITE_INTEGER) {
+    const int64_t s = sqlite3_column_int64(st, i);
+    // Unix seconds; beyond +-292,000 years the microseconds overflow.
+    if (s > INT64_MAX / kMicrosPerSecond || s < INT64_MIN / kMicrosPerSecond) {
+      return "is out of range for Unix seconds";
+    }
+    *micros = s * kMicrosPerSecond;
+    return nullptr;
+  }
+  const double us = sqlite3_column_double(st, i) * 1e6;
+  if (!(std::fabs(us) < 9.2e18)) return "is out of range for Unix seconds";
+  *micros = std::llround(us);
+  return nullptr;
 }
 
 // "REAL value 3.5", "TEXT value 'abc'", "BLOB of 3 bytes" for messages.
@@ -248,22 +301,12 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         batch.AppendInt(*dt / kMicrosPerDay);
         return nullptr;
       }
+      if (storage != SQLITE_INTEGER && storage != SQLITE_FLOAT) return "is not a date";
       int64_t micros;
-      if (storage == SQLITE_INTEGER) {
-        const int64_t s = sqlite3_column_int64(st, i);
-        if (s % 86400 != 0) return "has a time of day, which a DATE cannot hold";
-        batch.AppendInt(s / 86400);
-        return nullptr;
-      }
-      if (storage == SQLITE_FLOAT) {
-        if (!JulianToMicros(sqlite3_column_double(st, i), &micros)) {
-          return "is not a julian day number";
-        }
-        if (micros % kMicrosPerDay != 0) return "has a time of day, which a DATE cannot hold";
-        batch.AppendInt(micros / kMicrosPerDay);
-        return nullptr;
-      }
-      return "is not a date";
+      if (const char* why = NumberToMicros(st, i, storage, plan.numbers, &micros)) return why;
+      if (micros % kMicrosPerDay != 0) return "has a time of day, which a DATE cannot hold";
+      batch.AppendInt(micros / kMicrosPerDay);
+      return nullptr;
     }
     case DmsKind::kDatetime: {
       int64_t micros;
@@ -271,17 +314,8 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         auto dt = ParseDatetime(TrimSpaces(text()));
         if (!dt) return "is not a datetime (YYYY-MM-DD HH:MM:SS[.ffffff])";
         micros = *dt;
-      } else if (storage == SQLITE_INTEGER) {
-        const int64_t s = sqlite3_column_int64(st, i);
-        // Unix seconds; beyond +-292,000 years the microseconds overflow.
-        if (s > INT64_MAX / kMicrosPerSecond || s < INT64_MIN / kMicrosPerSecond) {
-          return "is out of range for unix seconds";
-        }
-        micros = s * kMicrosPerSecond;
-      } else if (storage == SQLITE_FLOAT) {
-        if (!JulianToMicros(sqlite3_column_double(st, i), &micros)) {
-          return "is not a julian day number";
-        }
+      } else if (storage == SQLITE_INTEGER || storage == SQLITE_FLOAT) {
+        if (const char* why = NumberToMicros(st, i, storage, plan.numbers, &micros)) return why;
       } else {
         return "is not a datetime";
       }
@@ -300,6 +334,15 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         }
         if (!v) return "is not a time (HH:MM:SS[.ffffff])";
         batch.AppendInt(*v);
+        return nullptr;
+      }
+      const bool number = storage == SQLITE_INTEGER || storage == SQLITE_FLOAT;
+      if (number && (plan.numbers == DatetimeNumbers::kRefuse ||
+                     plan.numbers == DatetimeNumbers::kJulianDay)) {
+        int64_t micros;
+        if (const char* why = NumberToMicros(st, i, storage, plan.numbers, &micros)) return why;
+        const int64_t of_day = micros % kMicrosPerDay;
+        batch.AppendInt(of_day < 0 ? of_day + kMicrosPerDay : of_day);
         return nullptr;
       }
       if (storage == SQLITE_INTEGER) {
@@ -411,8 +454,34 @@ class ReadTransaction {
 
 }  // namespace
 
-SqliteTableReader::SqliteTableReader(const std::string& path)
-    : conn_(path, Connection::Mode::kReadOnly) {}
+DatetimeNumbers ParseDatetimeNumbers(const std::string& text) {
+  for (DatetimeNumbers mode : {DatetimeNumbers::kAuto, DatetimeNumbers::kUnixEpoch,
+                               DatetimeNumbers::kJulianDay, DatetimeNumbers::kRefuse}) {
+    if (text == DatetimeNumbersName(mode)) return mode;
+  }
+  if (text.empty()) return DatetimeNumbers::kAuto;
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("SQLite URI parameter datetime_numbers='{}': expected auto, unixepoch, "
+                          "julianday or refuse",
+                          text));
+}
+
+const char* DatetimeNumbersName(DatetimeNumbers mode) {
+  switch (mode) {
+    case DatetimeNumbers::kAuto:
+      return "auto";
+    case DatetimeNumbers::kUnixEpoch:
+      return "unixepoch";
+    case DatetimeNumbers::kJulianDay:
+      return "julianday";
+    case DatetimeNumbers::kRefuse:
+      return "refuse";
+  }
+  return "auto";
+}
+
+SqliteTableReader::SqliteTableReader(const std::string& path, DatetimeNumbers numbers)
+    : conn_(path, Connection::Mode::kReadOnly), numbers_(numbers) {}
 
 int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& options,
                                 BatchSink& sink) {
@@ -428,6 +497,11 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
     plans[c].type = col.type;
     SignedRange(col.type.kind, &plans[c].min, &plans[c].max);
     plans[c].umax = UnsignedMax(col.type.kind);
+    plans[c].numbers = numbers_;
+    if (IsDatetimeKind(col.type.kind)) {
+      plans[c].integer_warning = NumberWarning(col.type.kind, SQLITE_INTEGER, numbers_);
+      plans[c].real_warning = NumberWarning(col.type.kind, SQLITE_FLOAT, numbers_);
+    }
     if (c) sql += ", ";
     sql += QuoteIdent(col.name);
   }
@@ -463,6 +537,11 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
             DescribeStoredValue(st, c, storage), why);
         std::string key = RowKeyOf(st, table);
         throw RowError(c, row, std::move(message), std::move(key));
+      }
+      if ((storage == SQLITE_INTEGER || storage == SQLITE_FLOAT) &&
+          !plans[c].integer_warning.empty()) {
+        sink.Warning(c, storage == SQLITE_INTEGER ? plans[c].integer_warning
+                                                  : plans[c].real_warning);
       }
     }
     ++total;

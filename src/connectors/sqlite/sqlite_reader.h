@@ -8,9 +8,11 @@
 //   REAL4/8    REAL; INTEGER exactly representable; TEXT parsed; REAL4 must be an exact float
 //   NUMERIC    INTEGER as decimal text; REAL as its shortest round-trip text; TEXT normalised;
 //              checked against NUMERIC(p,s) when the column declares a precision
-//   DATE       TEXT 'YYYY-MM-DD' (or a datetime at midnight); INTEGER unix seconds; REAL
-//   DATETIME   julian day (rounded to milliseconds, as SQLite's own date functions do)
-//   TIME       TEXT 'HH:MM[:SS[.ffffff]]' (beyond 24h and negative too); INTEGER seconds
+//   DATE       TEXT 'YYYY-MM-DD' (or a datetime at midnight)
+//   DATETIME   TEXT 'YYYY-MM-DD HH:MM:SS[.ffffff]' (ISO 8601 variants)
+//   TIME       TEXT 'HH:MM[:SS[.ffffff]]' (beyond 24h and negative too)
+//   numbers in DATE/DATETIME/TIME columns: read as DatetimeNumbers says, each counted as a
+//              warning on its column (BatchSink::Warning), since no reading is certain
 //   text       TEXT (must be valid UTF-8 and within a declared length); INTEGER and REAL as
 //              their text; BLOB only when it is valid UTF-8
 //   binary     BLOB; TEXT as its bytes
@@ -24,13 +26,29 @@
 
 namespace ferry::sqlite {
 
+// How INTEGER and REAL values in DATE, DATETIME and TIME columns are read: the SQLite
+// source URI parameter datetime_numbers=. SQLite has no date storage class; applications
+// store Unix seconds, Julian day numbers or text, and SQLite's own date functions take any
+// number as a Julian day.
+enum class DatetimeNumbers {
+  kAuto,       // INTEGER as Unix seconds, REAL as a Julian day number (the default)
+  kUnixEpoch,  // INTEGER and REAL as Unix seconds (REAL to the microsecond)
+  kJulianDay,  // INTEGER and REAL as Julian day numbers
+  kRefuse,     // a row error naming the value
+};
+// The setting named by `text` ("" = auto); throws Error(kInvalidArgument) naming the choices.
+DatetimeNumbers ParseDatetimeNumbers(const std::string& text);
+const char* DatetimeNumbersName(DatetimeNumbers mode);  // "auto", "unixepoch", ...
+
 class SqliteTableReader : public TableReader {
  public:
-  explicit SqliteTableReader(const std::string& path);
+  explicit SqliteTableReader(const std::string& path,
+                             DatetimeNumbers numbers = DatetimeNumbers::kAuto);
   int64_t Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) override;
 
  private:
   Connection conn_;
+  DatetimeNumbers numbers_;
 };
 
 }  // namespace ferry::sqlite
