@@ -453,7 +453,8 @@ int RunMigrate(MigrateArgs args) {
   std::thread watcher([&] {
     while (!finished) {
       if (g_signals.load() > 0 && !load.cancelled()) {
-        spdlog::warn("stopping: finishing nothing new, rolling back tables in progress");
+        spdlog::warn("stopping: starting no new table; each table in progress is rolled back to "
+                     "how it was before its load (its summary line says if any rows stay)");
         load.Cancel();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -156,8 +156,12 @@ class TableWriter {
   virtual void Write(const Batch& batch) = 0;
   // Finishes the load; on return every row written is committed.
   virtual void EndLoad() = 0;
-  // Abandons the current load (rolls back what is not yet committed). Never throws.
-  virtual void AbortLoad() noexcept = 0;
+  // Abandons the current load: rolls back what is not yet committed and, where the writer
+  // committed parts of the load already (MySQL and SQLite commit as they go) into a table that
+  // was empty when BeginLoad ran, empties the table again, so a cancelled or failed load leaves
+  // the table as it was. Returns the rows of this load that stay committed (a table that had
+  // rows before, or a cleanup the server refused). Never throws.
+  virtual int64_t AbortLoad() noexcept = 0;
   // CreatePkAfterFullLoad: adds target.primary_key to `target`, a table created without it
   // (PrepareTable given a copy with primary_key empty) and fully loaded (after EndLoad).
   // SQLite cannot add a primary key to an existing table: it creates a UNIQUE index on the key

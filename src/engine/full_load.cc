@@ -360,10 +360,19 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   }
   st.running = true;
 
+  // Rows of an abandoned load that stay committed in the target (TableWriter::AbortLoad).
+  int64_t left_behind = 0;
   // Ends the table "Table error" (or "Table cancelled" when the load was cancelled); with
   // `table_policy`, TableErrorPolicy and its escalation then apply to it.
-  auto fail = [&](const std::string& message, bool table_policy = true) {
+  auto fail = [&](std::string message, bool table_policy = true) {
     st.running = false;
+    if (left_behind > 0) {
+      message += fmt::format(
+          "; {} row(s) of this load stay committed in target table {} (it had rows before the "
+          "load, so they cannot be told apart): rerun with --target-table-prep-mode "
+          "TRUNCATE_BEFORE_LOAD or DROP_AND_CREATE to load it whole",
+          left_behind, plan.target.QualifiedName());
+    }
     spdlog::error("table {}: {}", table_name, message);
     bool in_error;
     {
@@ -389,7 +398,11 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   auto abandon = [&] {
     queue.CloseAndClear();
     if (read_thread.joinable()) read_thread.join();
-    if (load_open && writer) writer->AbortLoad();
+    if (load_open && writer) {
+      // What the target keeps of the load is what the table's count says.
+      left_behind = writer->AbortLoad();
+      st.full_load_rows = left_behind;
+    }
     load_open = false;
   };
 

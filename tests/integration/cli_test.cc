@@ -216,6 +216,57 @@ TEST_F(Cli, SqliteDatetimeNumbersAreReadAsTheSettingSaysAndCounted) {
   pg->Execute("DROP SCHEMA IF EXISTS it_cli_numbers CASCADE");
 }
 
+// SQLite (and MySQL) writers commit a big table in chunks. A load that stops after some chunks
+// leaves a table that started empty empty again, and says how many rows stay in a table that
+// already had rows; FullLoadRows counts only what stays committed.
+TEST_F(Cli, AFailedLoadLeavesNoCommittedChunksBehind) {
+  Open(Lite("big.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+      "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 120000)"
+      " INSERT INTO t SELECT i, 'row ' || i FROM g");
+  // The added column's expression fails on the last row (abs() of the smallest integer
+  // overflows), and DataErrorPolicy STOP_TASK ends the table there, after two commits.
+  std::ofstream(tmp_ / "boom.json") << R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "1",
+       "object-locator": {"schema-name": "%", "table-name": "%"}, "rule-action": "include"},
+      {"rule-type": "transformation", "rule-id": "2", "rule-name": "2", "rule-target": "column",
+       "object-locator": {"schema-name": "%", "table-name": "t"}, "rule-action": "add-column",
+       "value": "boom", "expression": "CASE WHEN $id = 120000 THEN abs(-9223372036854775807 - 1) ELSE 0 END",
+       "data-type": {"type": "int8"}}]})";
+  std::ofstream(tmp_ / "stop.json") << R"({"ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}})";
+  auto run = [&](const std::string& target) {
+    return RunFerry({"migrate", "--source", Lite("big.db"), "--target", Lite(target),
+                     "--table-mappings", (tmp_ / "boom.json").string(), "--task-settings",
+                     (tmp_ / "stop.json").string(), "--no-progress", "--json"});
+  };
+  CliRun r = run("empty.db");
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("integer overflow"), std::string::npos) << r.err;
+  {
+    sqlite::Connection db((tmp_ / "empty.db").string(), sqlite::Connection::Mode::kReadOnly);
+    EXPECT_EQ(db.QueryInt("SELECT count(*) FROM t", -1), 0) << "the committed chunks are gone";
+  }
+  auto rows_of = [](const std::string& out) -> int64_t {
+    const auto json = nlohmann::json::parse(out, nullptr, false);
+    if (json.is_discarded() || json["TableStatistics"].empty()) return -1;
+    return json["TableStatistics"][0]["FullLoadRows"].get<int64_t>();
+  };
+  EXPECT_EQ(rows_of(r.out), 0) << r.out;
+  // A table that had a row before the load keeps the chunks: the error says how many.
+  Open(Lite("filled.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, boom INTEGER);"
+      "INSERT INTO t VALUES (0, 'before', 0)");
+  r = run("filled.db");
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("; 100000 row(s) of this load stay committed in target table main.t (it "
+                       "had rows before the load, so they cannot be told apart): rerun with "
+                       "--target-table-prep-mode TRUNCATE_BEFORE_LOAD or DROP_AND_CREATE"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(rows_of(r.out), 100000) << r.out;
+  sqlite::Connection db((tmp_ / "filled.db").string(), sqlite::Connection::Mode::kReadOnly);
+  EXPECT_EQ(db.QueryInt("SELECT count(*) FROM t", -1), 100001);
+}
 
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();

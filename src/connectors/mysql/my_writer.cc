@@ -118,8 +118,14 @@ void MyTableWriter::BeginLoad(const TableDef& target) {
   conn_.Execute(fmt::format("SET SESSION foreign_key_checks = 0, unique_checks = {}",
                             target_.unique_indexes.empty() ? 0 : 1),
                 what);
+  const auto any = conn_.Query(
+      "SELECT EXISTS (SELECT 1 FROM " + QuoteIdent(target_.schema) + "." +
+          QuoteIdent(target_.name) + ")",
+      what);
+  started_empty_ = !any.empty() && !any[0].empty() && any[0][0].value_or("1") == "0";
   conn_.Execute("START TRANSACTION", what);
   rows_since_commit_ = 0;
+  rows_committed_ = 0;
   in_load_ = true;
 }
 
@@ -154,6 +160,7 @@ void MyTableWriter::Write(const Batch& batch) {
   rows_since_commit_ += static_cast<int64_t>(rows);
   if (rows_since_commit_ >= kCommitRows) {
     conn_.Execute("COMMIT; START TRANSACTION", what);
+    rows_committed_ += rows_since_commit_;
     rows_since_commit_ = 0;
   }
   if (buffer_.capacity() > (64u << 20)) std::string().swap(buffer_);  // after a huge LOB batch
@@ -166,14 +173,21 @@ void MyTableWriter::EndLoad() {
   conn_.Execute("SET SESSION foreign_key_checks = 1, unique_checks = 1", what);
 }
 
-void MyTableWriter::AbortLoad() noexcept {
-  if (!in_load_) return;
+int64_t MyTableWriter::AbortLoad() noexcept {
+  if (!in_load_) return 0;
   in_load_ = false;
   // A connection that failed may not take the ROLLBACK; either way the server rolls the open
   // transaction back when the session ends.
   for (const char* sql : {"ROLLBACK", "SET SESSION foreign_key_checks = 1, unique_checks = 1"}) {
     if (mysql_real_query(conn_.get(), sql, std::strlen(sql)) != 0) break;
   }
+  if (rows_committed_ == 0 || !started_empty_) return rows_committed_;
+  // The chunks committed so far are the only rows of a table that started empty.
+  const std::string table = QuoteIdent(target_.schema) + "." + QuoteIdent(target_.name);
+  for (const std::string& sql : {"TRUNCATE TABLE " + table, "DELETE FROM " + table}) {
+    if (mysql_real_query(conn_.get(), sql.data(), sql.size()) == 0) return 0;
+  }
+  return rows_committed_;
 }
 
 void MyTableWriter::AddPrimaryKey(const TableDef& target) {

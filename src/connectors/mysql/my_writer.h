@@ -29,7 +29,7 @@ class MyTableWriter : public TableWriter {
   void BeginLoad(const TableDef& target) override;
   void Write(const Batch& batch) override;
   void EndLoad() override;
-  void AbortLoad() noexcept override;
+  int64_t AbortLoad() noexcept override;
   void AddPrimaryKey(const TableDef& target) override;
 
   // Rows per transaction: a load commits every this many rows (at a batch boundary) and at
@@ -48,6 +48,8 @@ class MyTableWriter : public TableWriter {
   std::string buffer_;   // the current batch as LOAD DATA text, reused
   std::string scratch_;  // per-value conversions, reused
   int64_t rows_since_commit_ = 0;
+  int64_t rows_committed_ = 0;  // rows of this load committed in earlier chunks
+  bool started_empty_ = false;  // the table had no rows when the load began
   bool in_load_ = false;
 };
 

@@ -704,10 +704,12 @@ void PgTableWriter::EndLoad() {
   }
 }
 
-void PgTableWriter::AbortLoad() noexcept {
-  if (!loading_) return;
+int64_t PgTableWriter::AbortLoad() noexcept {
+  // The whole load is one transaction: nothing of it stays.
+  if (!loading_) return 0;
   loading_ = false;
   conn_->ResetAfterFailedCopy();
+  return 0;
 }
 
 void PgTableWriter::AddPrimaryKey(const TableDef& target) {

@@ -55,7 +55,7 @@ class PgTableWriter : public TableWriter {
   void BeginLoad(const TableDef& target) override;
   void Write(const Batch& batch) override;
   void EndLoad() override;
-  void AbortLoad() noexcept override;
+  int64_t AbortLoad() noexcept override;
   void AddPrimaryKey(const TableDef& target) override;
 
  private:

@@ -348,6 +348,9 @@ void SqliteTableWriter::BeginLoad(const TableDef& target) {
   sql += ") VALUES (" + values + ")";
   insert_ = std::make_unique<Statement>(conn_, sql);
   BeginWrite();
+  started_empty_ = conn_.QueryInt("SELECT NOT EXISTS (SELECT 1 FROM main." +
+                                  QuoteIdent(target.name) + ")") == 1;
+  rows_committed_ = 0;
 }
 
 void SqliteTableWriter::CheckBatch(const Batch& batch) const {
@@ -421,7 +424,9 @@ void SqliteTableWriter::Write(const Batch& batch) {
   rows_in_txn_ += static_cast<int64_t>(batch.rows());
   bytes_in_txn_ += static_cast<int64_t>(batch.ByteSize());
   if (rows_in_txn_ >= kCommitRows || bytes_in_txn_ >= kCommitBytes) {
+    const int64_t rows = rows_in_txn_;
     CommitWrite();
+    rows_committed_ += rows;
     BeginWrite();
   }
 }
@@ -429,11 +434,25 @@ void SqliteTableWriter::Write(const Batch& batch) {
 void SqliteTableWriter::EndLoad() {
   if (in_txn_) CommitWrite();
   insert_.reset();
+  rows_committed_ = 0;
 }
 
-void SqliteTableWriter::AbortLoad() noexcept {
+int64_t SqliteTableWriter::AbortLoad() noexcept {
   RollbackWrite();
   insert_.reset();
+  const int64_t committed = rows_committed_;
+  rows_committed_ = 0;
+  if (committed == 0 || !started_empty_) return committed;
+  // The chunks committed so far are the only rows of a table that started empty.
+  try {
+    BeginWrite();
+    conn_.Exec("DELETE FROM main." + QuoteIdent(target_.name));
+    CommitWrite();
+    return 0;
+  } catch (...) {
+    RollbackWrite();
+    return committed;
+  }
 }
 
 void SqliteTableWriter::AddPrimaryKey(const TableDef& target) {

@@ -109,7 +109,7 @@ class SqliteTableWriter : public TableWriter {
   void BeginLoad(const TableDef& target) override;
   void Write(const Batch& batch) override;
   void EndLoad() override;
-  void AbortLoad() noexcept override;
+  int64_t AbortLoad() noexcept override;
   void AddPrimaryKey(const TableDef& target) override;
 
  private:
@@ -130,6 +130,8 @@ class SqliteTableWriter : public TableWriter {
   std::vector<ColumnPlan> plans_;
   std::vector<std::string> scratch_;  // per column: date/time/uint text bound SQLITE_STATIC
   int64_t rows_in_txn_ = 0;
+  int64_t rows_committed_ = 0;  // rows of this load committed in earlier chunks
+  bool started_empty_ = false;  // the table had no rows when the load began
   int64_t bytes_in_txn_ = 0;
 };
 
