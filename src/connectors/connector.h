@@ -202,6 +202,20 @@ class Dialect {
                               bool in_key) const = 0;
   // The statements that create `target` (table, then unique indexes), in order.
   virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
+  // True when values read from `source_engine` must reach this engine as they are stored, not
+  // through a DMS type (SQLite -> SQLite: a value keeps its storage class whatever the declared
+  // type). The planner then types the columns of a table copied unchanged (no transform)
+  // DmsKind::kEngineValue on both sides, and keeps their declared types.
+  virtual bool KeepsSourceValues(Engine source_engine) const {
+    (void)source_engine;
+    return false;
+  }
+  // The SQL literal of a DmsKind::kEngineValue this engine's reader made (its cell bytes), or
+  // nullopt when the engine makes none.
+  virtual std::optional<std::string> EngineValueLiteral(std::string_view encoded) const {
+    (void)encoded;
+    return std::nullopt;
+  }
 };
 
 class Connector {

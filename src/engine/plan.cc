@@ -71,6 +71,17 @@ void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_e
   }
 }
 
+// A table copied unchanged to an engine that takes the source's values as stored
+// (Dialect::KeepsSourceValues): its columns carry DmsKind::kEngineValue on both sides, so no
+// value goes through a DMS type. The target keeps the declared types MapColumn chose.
+void KeepSourceValues(Engine source_engine, const Connector& target, TablePlan* plan) {
+  if (plan->transform || !target.dialect().KeepsSourceValues(source_engine)) return;
+  for (size_t i = 0; i < plan->target.columns.size() && i < plan->source.columns.size(); ++i) {
+    plan->source.columns[i].type = DmsType{DmsKind::kEngineValue};
+    plan->target.columns[i].type = DmsType{DmsKind::kEngineValue};
+  }
+}
+
 }  // namespace
 
 TableDef MapTable(const TableDef& source, Engine source_engine, const Connector& target,
@@ -235,6 +246,7 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
         plan.segments.push_back(Segment{std::move(predicate), "", ""});
       }
     }
+    KeepSourceValues(source.engine(), target, &plan);
     plans.push_back(std::move(plan));
   }
   CheckDistinctTargets(plans);
@@ -280,6 +292,7 @@ std::vector<TablePlan> PlanTables(const std::vector<TableDef>& source_tables, En
     TablePlan plan;
     plan.source = source;
     plan.target = MapTable(source, source_engine, target, target_schema);
+    KeepSourceValues(source_engine, target, &plan);
     plans.push_back(std::move(plan));
   }
   CheckDistinctTargets(plans);

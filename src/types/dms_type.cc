@@ -36,7 +36,9 @@ namespace {
 constexpr const char* kNames[] = {"BOOLEAN", "BYTES",  "DATE",   "TIME",    "DATETIME", "INT1",
                                   "INT2",    "INT4",   "INT8",   "UINT1",   "UINT2",    "UINT4",
                                   "UINT8",   "NUMERIC", "REAL4", "REAL8",   "STRING",   "WSTRING",
-                                  "BLOB",    "CLOB",   "NCLOB"};
+                                  "BLOB",    "CLOB",   "NCLOB",  "ENGINE_VALUE"};
+// The names a user may write (task settings, mapping rules): the DMS types only.
+constexpr size_t kDmsNames = static_cast<size_t>(DmsKind::kNclob) + 1;
 }  // namespace
 
 const char* DmsKindName(DmsKind kind) { return kNames[static_cast<int>(kind)]; }
@@ -45,7 +47,7 @@ std::optional<DmsKind> ParseDmsKindName(std::string_view name) {
   std::string upper(name);
   std::transform(upper.begin(), upper.end(), upper.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  for (size_t i = 0; i < std::size(kNames); ++i) {
+  for (size_t i = 0; i < kDmsNames; ++i) {
     if (upper == kNames[i]) return static_cast<DmsKind>(i);
   }
   return std::nullopt;

@@ -35,6 +35,12 @@ enum class DmsKind : uint8_t {
   kBlob,      // binary large object
   kClob,      // character large object
   kNclob,     // Unicode character large object
+  // Not a DMS type: a value in its engine's own form, copied between two endpoints of the same
+  // engine where any conversion could change it (SQLite: a value keeps its storage class
+  // whatever the declared type, so 5000000000 in an INT column or 2024 in a DATETIME column
+  // stays exactly that). Only that engine's reader makes it (see Dialect::KeepsSourceValues)
+  // and only its writer takes it; the bytes are the engine's encoding (sqlite_types.h).
+  kEngineValue,
 };
 
 // How a kind's values are held in a Batch cell (see batch.h).

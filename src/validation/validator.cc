@@ -350,9 +350,13 @@ Validator::Prepared Validator::Prepare(const TablePlan& plan, const std::vector<
                               plan.target.QualifiedName(), name));
     }
     out.target_def.columns.push_back(actual.columns[i]);
+    // Values copied as stored (DmsKind::kEngineValue) are read back so on the target too.
+    if (plan.target.columns[c].type.kind == DmsKind::kEngineValue) {
+      out.target_def.columns.back().type = plan.target.columns[c].type;
+    }
     names.push_back(name);
     source_types.push_back(plan.source.columns[c].type);
-    target_types.push_back(actual.columns[i].type);
+    target_types.push_back(out.target_def.columns.back().type);
   }
   out.spec = MakeCompareSpec(names, source_types, target_types, key, settings_);
   return out;
@@ -434,7 +438,10 @@ std::vector<RowDifference> Validator::CompareKeys(
       std::string tuple;
       for (size_t j = 0; j < at.size(); ++j) {
         const ColumnDef& col = def.columns[static_cast<size_t>(at[j])];
-        std::optional<std::string> lit = KeyLiteral(side.engine(), col.type, values[j]);
+        std::optional<std::string> lit =
+            col.type.kind == DmsKind::kEngineValue
+                ? side.dialect().EngineValueLiteral(values[j])
+                : KeyLiteral(side.engine(), col.type, values[j]);
         if (!lit) {
           throw Error(ErrorKind::kUnsupported,
                       fmt::format("table {}: key column '{}' ({}) cannot be read by value on "

@@ -282,6 +282,58 @@ TEST_F(Cli, AFailedLoadLeavesNoCommittedChunksBehind) {
   admin->Execute("DROP DATABASE it_cli_chunks");
 }
 
+// SQLite -> SQLite keeps every stored value exactly, storage class included, whatever the
+// declared type says: a 64-bit integer in an INT column, 300 in a TINYINT, numbers and
+// date-only text in DATETIME columns, text in an INT column, a NULL in a non-rowid primary key,
+// a column without a type. `ferry validate` then finds both sides equal.
+TEST_F(Cli, SqliteToSqliteKeepsEveryStoredValue) {
+  Open(Lite("src.db"))->OpenSession()->Execute(
+      "CREATE TABLE s (id INTEGER PRIMARY KEY, t DATETIME, n INT, b TINYINT, d DATE, r REAL,"
+      " x);"
+      "INSERT INTO s VALUES (1, 0, 5000000000, 300, '2017-08-08', 1, 1),"
+      " (2, 2024, 'abc', 1.5, 2460000.5, 'not a number', 2.5),"
+      " (3, 2460000.5, NULL, -1, x'00ff', -0.0, 'text'),"
+      " (4, '2024-05-06T07:08:09Z', -9223372036854775808, 0, NULL, 1e308, x'');"
+      "CREATE TABLE k (a TEXT PRIMARY KEY, v INT);"
+      "INSERT INTO k VALUES (NULL, 1), ('x', 2.0), ('2', '3');"
+      "CREATE TABLE i (id INT PRIMARY KEY, v);"  // INT PRIMARY KEY is not a rowid alias
+      "INSERT INTO i VALUES ('seven', 7), (NULL, 8), (2.5, 9)");
+  CliRun r = RunFerry({"migrate", "--source", Lite("src.db"), "--target", Lite("dst.db"),
+                       "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto dump = [&](const std::string& db) {
+    sqlite::Connection conn((tmp_ / db).string(), sqlite::Connection::Mode::kReadOnly);
+    std::string out;
+    for (const char* sql :
+         {"SELECT group_concat(typeof(t) || ':' || quote(t) || ' ' || typeof(n) || ':' || "
+          "quote(n) || ' ' || quote(b) || ' ' || quote(d) || ' ' || typeof(r) || ':' || "
+          "quote(r) || ' ' || typeof(x) || ':' || quote(x), ' | ') FROM (SELECT * FROM s ORDER "
+          "BY id)",
+          "SELECT group_concat(quote(a) || '=' || typeof(v) || ':' || quote(v), ' | ') FROM "
+          "(SELECT * FROM k ORDER BY a)",
+          "SELECT group_concat(typeof(id) || ':' || quote(id) || '=' || quote(v), ' | ') FROM "
+          "(SELECT * FROM i ORDER BY v)"}) {
+      sqlite::Statement st(conn, sql);
+      if (st.Step()) {
+        const unsigned char* text = sqlite3_column_text(st.get(), 0);
+        out += text ? reinterpret_cast<const char*>(text) : "NULL";
+      }
+      out += "\n";
+    }
+    return out;
+  };
+  const std::string source = dump("src.db");
+  EXPECT_NE(source.find("integer:5000000000"), std::string::npos) << source;
+  EXPECT_EQ(dump("dst.db"), source);
+  // The declared types are the source's own (a column without one has none).
+  TableDef i = Open(Lite("dst.db"))->OpenCatalog()->GetTable("main", "i");
+  EXPECT_EQ(i.columns[0].native_type, "INT");
+  EXPECT_EQ(i.columns[1].native_type, "");
+  r = RunFerry({"validate", "--source", Lite("src.db"), "--target", Lite("dst.db")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("3 of 3 tables validated"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();
   src->Execute(

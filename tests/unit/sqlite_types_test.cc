@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "test_types.h"
 
 namespace ferry::sqlite {
@@ -160,13 +162,13 @@ TEST(SqliteTypesTest, MapColumnEveryKind) {
   EXPECT_EQ(d.MapColumn(Col("u", T(DmsKind::kString, 36), "uuid"), Engine::kPostgres, false)
                 .native_type,
             "UUID");
-  // Same engine keeps the declared type; an untyped column becomes TEXT.
+  // Same engine keeps the declared type; an untyped column stays untyped (any storage class).
   EXPECT_EQ(d.MapColumn(Col("n", T(DmsKind::kWstring, 160), "NVARCHAR(160)"), Engine::kSqlite,
                         false)
                 .native_type,
             "NVARCHAR(160)");
   EXPECT_EQ(d.MapColumn(Col("n", T(DmsKind::kNclob), ""), Engine::kSqlite, false).native_type,
-            "TEXT");
+            "");
   // A non-portable native type falls back to the DMS type.
   ColumnDef e = Col("e", T(DmsKind::kWstring, 5), "mood");
   e.portable_native = false;
@@ -201,6 +203,40 @@ TEST(SqliteTypesTest, CreateTableSql) {
   t.primary_key = {"id", "code"};
   EXPECT_EQ(RowidAliasColumn(t), -1);
   EXPECT_EQ(d.QuoteIdentifier("a\"b"), "\"a\"\"b\"");
+}
+
+// DmsKind::kEngineValue as SQLite carries it: every storage class round-trips exactly and
+// quotes as SQLite's own literal.
+TEST(SqliteStoredValue, EveryStorageClassRoundTripsAndQuotes) {
+  std::string enc;
+  AppendStoredInteger(INT64_MIN, &enc);
+  StoredValue v;
+  ASSERT_TRUE(DecodeStoredValue(enc, &v));
+  EXPECT_EQ(v.tag, ValueTag::kInteger);
+  EXPECT_EQ(v.integer, INT64_MIN);
+  EXPECT_EQ(QuoteStoredValue(enc), "-9223372036854775808");
+  for (double d : {0.1, -0.0, 1e308, 2460000.5, 5e-324}) {
+    enc.clear();
+    AppendStoredReal(d, &enc);
+    ASSERT_TRUE(DecodeStoredValue(enc, &v)) << enc;
+    EXPECT_EQ(v.tag, ValueTag::kReal);
+    EXPECT_EQ(std::memcmp(&v.real, &d, sizeof d), 0) << enc << " reads back bit for bit";
+  }
+  enc.clear();
+  AppendStoredReal(1.0, &enc);
+  EXPECT_EQ(QuoteStoredValue(enc), "1.0") << "a REAL never quotes like an INTEGER";
+  enc.clear();
+  AppendStoredBytes(ValueTag::kText, "it's", &enc);
+  EXPECT_EQ(QuoteStoredValue(enc), "'it''s'");
+  enc.clear();
+  AppendStoredBytes(ValueTag::kBlob, std::string("\0\xff", 2), &enc);
+  EXPECT_EQ(QuoteStoredValue(enc), "X'00FF'");
+  SqliteDialect d;
+  EXPECT_EQ(d.EngineValueLiteral(enc).value_or(""), "X'00FF'");
+  EXPECT_FALSE(DecodeStoredValue("", &v));
+  EXPECT_FALSE(DecodeStoredValue("i12x", &v));
+  EXPECT_FALSE(DecodeStoredValue("q", &v));
+  EXPECT_FALSE(d.EngineValueLiteral("r1.5.5").has_value());
 }
 
 }  // namespace

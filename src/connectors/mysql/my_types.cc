@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/error.h"
 #include "connectors/ddl.h"
 
 namespace ferry::mysql {
@@ -516,6 +517,10 @@ ColumnDef MapColumnToMysql(const ColumnDef& source, Engine source_engine, bool i
       out.native_type =
           t.precision > 0 ? fmt::format("datetime({})", std::min(t.precision, 6)) : "datetime";
       break;
+    case DmsKind::kEngineValue:
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("column {}: another engine's own value cannot go to MySQL",
+                              source.name));
   }
   return out;
 }

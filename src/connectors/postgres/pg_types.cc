@@ -356,6 +356,8 @@ std::string PgDdlType(const ColumnDef& source, Engine source_engine) {
     case DmsKind::kDatetime:
       return fmt::format("{}({})", t.with_time_zone ? "timestamptz" : "timestamp",
                          std::clamp(t.precision, 0, 6));
+    case DmsKind::kEngineValue:
+      break;  // never planned for PostgreSQL (Dialect::KeepsSourceValues)
   }
   return "text";
 }

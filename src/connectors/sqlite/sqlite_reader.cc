@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "connectors/sqlite/sqlite_types.h"
 #include "types/utf8.h"
 #include "types/value_codec.h"
 
@@ -362,6 +363,22 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         return nullptr;
       }
       return "is not a time";
+    }
+    case DmsKind::kEngineValue: {
+      // A SQLite -> SQLite copy: the value as stored, storage class included.
+      std::string& arena = batch.arena();
+      const size_t start = arena.size();
+      if (storage == SQLITE_INTEGER) {
+        AppendStoredInteger(sqlite3_column_int64(st, i), &arena);
+      } else if (storage == SQLITE_FLOAT) {
+        AppendStoredReal(sqlite3_column_double(st, i), &arena);
+      } else if (storage == SQLITE_TEXT) {
+        AppendStoredBytes(ValueTag::kText, text(), &arena);
+      } else {
+        AppendStoredBytes(ValueTag::kBlob, blob(), &arena);
+      }
+      batch.CommitBytes(start);
+      return nullptr;
     }
     case DmsKind::kString:
     case DmsKind::kWstring:

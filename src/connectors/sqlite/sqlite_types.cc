@@ -190,6 +190,78 @@ DmsType DmsTypeFromDeclared(std::string_view declared) {
   return Make(DmsKind::kNclob);
 }
 
+void AppendStoredInteger(int64_t v, std::string* out) {
+  char buf[24];
+  buf[0] = static_cast<char>(ValueTag::kInteger);
+  auto res = std::to_chars(buf + 1, buf + sizeof buf, v);
+  out->append(buf, res.ptr);
+}
+
+void AppendStoredReal(double v, std::string* out) {
+  char buf[40];
+  buf[0] = static_cast<char>(ValueTag::kReal);
+  auto res = std::to_chars(buf + 1, buf + sizeof buf, v);  // shortest round trip
+  out->append(buf, res.ptr);
+}
+
+void AppendStoredBytes(ValueTag tag, std::string_view v, std::string* out) {
+  out->push_back(static_cast<char>(tag));
+  out->append(v);
+}
+
+bool DecodeStoredValue(std::string_view encoded, StoredValue* out) {
+  if (encoded.empty()) return false;
+  out->tag = static_cast<ValueTag>(encoded[0]);
+  const std::string_view rest = encoded.substr(1);
+  switch (out->tag) {
+    case ValueTag::kInteger: {
+      auto res = std::from_chars(rest.data(), rest.data() + rest.size(), out->integer);
+      return res.ec == std::errc() && res.ptr == rest.data() + rest.size();
+    }
+    case ValueTag::kReal: {
+      auto res = std::from_chars(rest.data(), rest.data() + rest.size(), out->real);
+      return res.ec == std::errc() && res.ptr == rest.data() + rest.size();
+    }
+    case ValueTag::kText:
+    case ValueTag::kBlob:
+      out->bytes = rest;
+      return true;
+  }
+  return false;
+}
+
+std::string QuoteStoredValue(std::string_view encoded) {
+  StoredValue v;
+  if (!DecodeStoredValue(encoded, &v)) return "?";
+  switch (v.tag) {
+    case ValueTag::kInteger:
+      return std::to_string(v.integer);
+    case ValueTag::kReal: {
+      std::string s = fmt::format("{}", v.real);  // shortest text that reads back exactly
+      if (s.find_first_of(".eEin") == std::string::npos) s += ".0";
+      return s;
+    }
+    case ValueTag::kText: {
+      std::string s = "'";
+      for (char c : v.bytes) {
+        if (c == '\'') s += '\'';
+        s += c;
+      }
+      return s + "'";
+    }
+    case ValueTag::kBlob: {
+      static const char* digits = "0123456789ABCDEF";
+      std::string s = "X'";
+      for (unsigned char c : v.bytes) {
+        s += digits[c >> 4];
+        s += digits[c & 15];
+      }
+      return s + "'";
+    }
+  }
+  return "?";
+}
+
 std::string SqliteDialect::QuoteIdentifier(std::string_view name) const {
   return QuoteIdent(name);
 }
@@ -226,6 +298,7 @@ std::string SqliteDialect::DeclaredTypeFor(const DmsType& t) {
     case DmsKind::kDate: return "DATE";
     case DmsKind::kTime: return "TIME";
     case DmsKind::kDatetime: return "DATETIME";
+    case DmsKind::kEngineValue: return "";  // any storage class (no affinity: BLOB)
   }
   return "TEXT";
 }
@@ -233,9 +306,8 @@ std::string SqliteDialect::DeclaredTypeFor(const DmsType& t) {
 ColumnDef SqliteDialect::MapColumn(const ColumnDef& source, Engine source_engine,
                                    bool in_key) const {
   ColumnDef out = source;
-  if (source_engine == Engine::kSqlite && source.portable_native &&
-      !source.native_type.empty()) {
-    return out;  // same engine: the declared type as it was written
+  if (source_engine == Engine::kSqlite && source.portable_native) {
+    return out;  // same engine: the declared type as it was written (none stays none)
   }
   const std::string native = Lower(source.native_type);
   if (IsText(source.type.kind) && (native == "json" || native == "jsonb")) {

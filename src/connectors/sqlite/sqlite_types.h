@@ -42,9 +42,46 @@ DmsType DmsTypeFromDeclared(std::string_view declared);
 // SQLite fills a NULL inserted there with a new rowid, so writers refuse NULLs in it.
 int RowidAliasColumn(const TableDef& target);
 
+// DmsKind::kEngineValue as SQLite reads and writes it: one tag byte naming the storage class,
+// then the value. A SQLite -> SQLite copy carries every value so, and binds it back with the
+// same storage class into a column of the same declared type (so the same affinity): the
+// target stores exactly what the source stored, whatever the declared type says. Numbers are
+// text so the canonical form (hashes, comparisons, row keys in messages) stays readable.
+enum class ValueTag : char {
+  kInteger = 'i',  // then the integer in decimal
+  kReal = 'r',     // then the shortest decimal text that reads back as the same double
+  kText = 't',     // then the text bytes (as stored; not checked for UTF-8)
+  kBlob = 'b',     // then the blob bytes
+};
+
+// A stored SQLite value, decoded from its kEngineValue bytes. `bytes` views the input.
+struct StoredValue {
+  ValueTag tag = ValueTag::kText;
+  int64_t integer = 0;
+  double real = 0;
+  std::string_view bytes;
+};
+void AppendStoredInteger(int64_t v, std::string* out);
+void AppendStoredReal(double v, std::string* out);
+void AppendStoredBytes(ValueTag tag, std::string_view v, std::string* out);
+// False when `encoded` is not a value the functions above made.
+bool DecodeStoredValue(std::string_view encoded, StoredValue* out);
+// SQLite's quote() of the value ("5000000000", "2.5", "'it''s'", "X'00FF'"), for messages,
+// hashes and comparisons: equal values quote equally, and every storage class differs.
+std::string QuoteStoredValue(std::string_view encoded);
+
 class SqliteDialect : public Dialect {
  public:
   std::string QuoteIdentifier(std::string_view name) const override;
+  // A SQLite source's values go to a SQLite target as they are stored (DmsKind::kEngineValue).
+  bool KeepsSourceValues(Engine source_engine) const override {
+    return source_engine == Engine::kSqlite;
+  }
+  std::optional<std::string> EngineValueLiteral(std::string_view encoded) const override {
+    StoredValue v;
+    if (!DecodeStoredValue(encoded, &v)) return std::nullopt;
+    return QuoteStoredValue(encoded);
+  }
   ColumnDef MapColumn(const ColumnDef& source, Engine source_engine,
                       bool in_key) const override;
   // CREATE TABLE with NOT NULL and the primary key, then one CREATE UNIQUE INDEX per

@@ -194,6 +194,31 @@ void BindCell(sqlite3_stmt* st, int idx, const ColumnPlan& p, const Batch& batch
       sqlite3_bind_text64(st, idx, batch.Bytes(r, c).data(), cell.s.length, SQLITE_STATIC,
                           SQLITE_UTF8);
       break;
+    case DmsKind::kEngineValue: {
+      // A SQLite source's value as stored: bound with its own storage class.
+      StoredValue v;
+      const std::string_view encoded = batch.Bytes(r, c);
+      if (!DecodeStoredValue(encoded, &v)) {
+        throw Error(ErrorKind::kInternal,
+                    "a value for a SQLite -> SQLite copy is not a stored SQLite value");
+      }
+      switch (v.tag) {
+        case ValueTag::kInteger:
+          sqlite3_bind_int64(st, idx, v.integer);
+          break;
+        case ValueTag::kReal:
+          sqlite3_bind_double(st, idx, v.real);
+          break;
+        case ValueTag::kText:
+          sqlite3_bind_text64(st, idx, v.bytes.data(), v.bytes.size(), SQLITE_STATIC,
+                              SQLITE_UTF8);
+          break;
+        case ValueTag::kBlob:
+          sqlite3_bind_blob64(st, idx, v.bytes.data(), v.bytes.size(), SQLITE_STATIC);
+          break;
+      }
+      break;
+    }
     default:  // BOOLEAN and the signed integers
       sqlite3_bind_int64(st, idx, cell.i);
       break;
