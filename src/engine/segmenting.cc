@@ -108,7 +108,12 @@ std::vector<Segment> KeyAutoSegments(Connector& source, const TablePlan& plan,
   const std::string& key = t.primary_key[0];
   auto col = std::find_if(t.columns.begin(), t.columns.end(),
                           [&](const ColumnDef& c) { return c.name == key; });
-  if (col == t.columns.end() || !IsIntegerKind(col->type.kind)) {
+  // A SQLite -> SQLite copy reads values as stored (DmsKind::kEngineValue): its integers are
+  // measured below like any SQLite key's.
+  const bool stored_sqlite =
+      col != t.columns.end() && col->type.kind == DmsKind::kEngineValue &&
+      source.engine() == Engine::kSqlite;
+  if (col == t.columns.end() || !(IsIntegerKind(col->type.kind) || stored_sqlite)) {
     spdlog::debug("table {}: no automatic segments: primary key {} is not an integer",
                   t.QualifiedName(), key);
     return {};
