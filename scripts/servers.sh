@@ -132,6 +132,33 @@ pg_psql() {
     -U postgres "$@"
 }
 
+# A test certificate authority and a server certificate for 127.0.0.1 / localhost, made once:
+# both servers offer TLS with it, and tests verify it ($TLS_DIR/ca.pem, FERRY_TEST_TLS_CA).
+TLS_DIR="$BASE/tls"
+tls_make() {
+  if [[ -f "$TLS_DIR/server.pem" && -f "$TLS_DIR/ca.pem" ]]; then
+    return 0
+  fi
+  log "making a test CA and server certificate in $TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ferry test CA" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key \
+      -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem
+  ) >"$BASE/tls.log" 2>&1 || {
+    err "could not make the test certificates"
+    show_log_tail "$BASE/tls.log"
+    return 1
+  }
+  chmod 755 "$TLS_DIR"
+  chmod 644 "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem"
+}
+
 # Settings written at every start, so FERRY_PG_PORT may change between runs.
 pg_write_config() {
   cat >"$PG_CONF_EXTRA" <<EOF
@@ -151,9 +178,16 @@ synchronous_commit = off
 full_page_writes = off
 # Benchmarks write GBs of WAL: fewer forced checkpoints, steadier timings.
 max_wal_size = 8GB
+# TLS offered (not required) with the test certificate.
+ssl = on
+ssl_cert_file = 'server.pem'
+ssl_key_file = 'server.key'
 EOF
+  # PostgreSQL wants its key owned by its own user and private.
+  cp "$TLS_DIR/server.pem" "$TLS_DIR/server.key" "$PG_DATA/"
+  chmod 600 "$PG_DATA/server.key"
   if ((EUID == 0)); then
-    chown "$PG_USER": "$PG_CONF_EXTRA"
+    chown "$PG_USER": "$PG_CONF_EXTRA" "$PG_DATA/server.pem" "$PG_DATA/server.key"
   fi
 }
 
@@ -205,6 +239,7 @@ pg_start() {
   if [[ ! -f "$BASE/pg.initialized" || ! -f "$PG_DATA/PG_VERSION" ]]; then
     pg_init
   fi
+  tls_make
   pg_write_config
   # After a crash the old postmaster may linger as a zombie for a moment, and
   # PostgreSQL will not start while its PID still exists.
@@ -319,6 +354,7 @@ my_start() {
   if ((EUID == 0)); then
     user_opt=(--user=root)
   fi
+  tls_make
   log "starting MariaDB on 127.0.0.1:$MY_PORT"
   rm -f "$MY_PID"
   # setsid: own session, so the server outlives this shell and its terminal;
@@ -345,6 +381,9 @@ my_start() {
     --sync-binlog=0 \
     --innodb-buffer-pool-size=512M \
     --innodb-log-file-size=256M \
+    --ssl-ca="$TLS_DIR/ca.pem" \
+    --ssl-cert="$TLS_DIR/server.pem" \
+    --ssl-key="$TLS_DIR/server.key" \
     </dev/null >>"$MY_LOG" 2>&1 9>&- &
   local server_pid=$!
 
@@ -469,6 +508,10 @@ cmd_status() {
 cmd_env() {
   echo "export FERRY_TEST_PG_URI=postgresql://ferry:ferry@127.0.0.1:$PG_PORT/ferry"
   echo "export FERRY_TEST_MYSQL_URI=mysql://ferry:ferry@127.0.0.1:$MY_PORT/ferry"
+  echo "export FERRY_TEST_TLS_CA=$TLS_DIR/ca.pem"
+  # Both servers offer TLS, and libpq would take it unasked (sslmode=prefer): the tests that
+  # test TLS ask for it in their URIs; every other connection stays plain, as before.
+  echo "export PGSSLMODE=disable"
 }
 
 # One start/stop at a time (e.g. two engineers, or CI and a developer).

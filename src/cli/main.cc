@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -48,8 +49,9 @@
 namespace ferry {
 namespace {
 
-int RunCatalog(const std::string& uri_text, const std::string& schema, bool json) {
-  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint");
+int RunCatalog(const std::string& uri_text, const std::string& password_file,
+               const std::string& schema, bool json) {
+  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint", false, password_file);
   auto catalog = connector->OpenCatalog();
   std::vector<TableDef> tables = catalog->ListTables(schema);
   if (json) {
@@ -95,15 +97,38 @@ int RunCatalog(const std::string& uri_text, const std::string& schema, bool json
   return 0;
 }
 
-int RunHash(const std::string& uri_text, const std::string& schema,
-            const std::vector<std::string>& patterns, bool json, bool rows) {
-  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint");
+int RunHash(const std::string& uri_text, const std::string& password_file,
+            const std::string& schema, const std::vector<std::string>& patterns, bool json,
+            bool rows) {
+  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint", false, password_file);
   std::vector<TableDef> tables = connector->OpenCatalog()->ListTables(schema);
   auto reader = connector->OpenReader();
   nlohmann::json out = nlohmann::json::array();
+  int failed = 0;
   for (const TableDef& t : tables) {
     if (!TableSelected(t, patterns)) continue;
-    TableDigest d = DigestTable(*reader, t, rows);
+    TableDigest d;
+    try {
+      d = DigestTable(*reader, t, rows);
+    } catch (const RowError& e) {
+      // A value the reader cannot read: this table has no hash; the others still do.
+      ++failed;
+      const std::string column =
+          e.column >= 0 && e.column < static_cast<int>(t.columns.size())
+              ? t.columns[static_cast<size_t>(e.column)].name
+              : "?";
+      const std::string message =
+          fmt::format("table {}: column {}, row {}: {}", t.QualifiedName(), column,
+                      e.row_key.empty() ? "?" : e.row_key, e.what());
+      spdlog::error("{}", message);
+      if (json) {
+        out.push_back({{"schema", t.schema}, {"table", t.name}, {"error", message}});
+      } else {
+        std::cout << fmt::format("{:<50} {:>12} {}\n", t.QualifiedName(), "-", "ERROR");
+      }
+      reader = connector->OpenReader();  // the failed scan may have left its connection mid-read
+      continue;
+    }
     if (json) {
       out.push_back({{"schema", t.schema}, {"table", t.name}, {"rows", d.rows},
                      {"hash", d.HashHex()}});
@@ -113,6 +138,10 @@ int RunHash(const std::string& uri_text, const std::string& schema,
     }
   }
   if (json) std::cout << out.dump(2) << std::endl;
+  if (failed > 0) {
+    spdlog::error("{} table(s) could not be hashed (see above); the others were", failed);
+    return 1;
+  }
   return 0;
 }
 
@@ -131,17 +160,19 @@ int main(int argc, char** argv) {
   MigrateArgs m;
   CLI::App* migrate = AddMigrateCommand(app, &m);
 
-  std::string uri, schema;
+  std::string uri, schema, password_file;
   bool json = false, rows = false;
   std::vector<std::string> tables;
   CLI::App* catalog = app.add_subcommand("catalog", "Print tables, columns, native and DMS types, keys");
   catalog->add_option("uri", uri, "Endpoint URI")->required();
   catalog->add_option("--schema", schema, "Only this schema/database");
+  catalog->add_option("--password-file", password_file, "File whose first line is the password");
   catalog->add_flag("--json", json, "JSON output");
 
   CLI::App* hash = app.add_subcommand("hash", "Row count and canonical content hash per table (engine-independent)");
   hash->add_option("uri", uri, "Endpoint URI")->required();
   hash->add_option("--schema", schema, "Only this schema/database");
+  hash->add_option("--password-file", password_file, "File whose first line is the password");
   hash->add_option("--tables", tables, "Tables (as for migrate)");
   hash->add_flag("--json", json, "JSON output");
   hash->add_flag("--rows", rows, "Also print every row's canonical values (small tables)");
@@ -170,6 +201,11 @@ int main(int argc, char** argv) {
   CLI::App* validate_cmd = AddValidateCommand(app, &validate_args);
 
   CLI11_PARSE(app, argc, argv);
+  // CLI11 holds its own copies now: blank the passwords of URIs in the process's arguments, so
+  // ps and /proc/<pid>/cmdline no longer show them (a CDC task runs for days).
+  for (int i = 1; i < argc; ++i) {
+    for (const auto& [at, length] : PasswordSpans(argv[i])) std::memset(argv[i] + at, 'x', length);
+  }
   if (verbose) logging::Configure(Logging{}, verbose);
   m.verbose = verbose;
   try {
@@ -188,8 +224,8 @@ int main(int argc, char** argv) {
       status_options.data_dir = status_dir.empty() ? DefaultDataDir() : std::filesystem::path(status_dir);
       return RunStatusCommand(status_options, std::cout, std::cerr);
     }
-    if (*catalog) return RunCatalog(uri, schema, json);
-    if (*hash) return RunHash(uri, schema, SplitList(tables), json, rows);
+    if (*catalog) return RunCatalog(uri, password_file, schema, json);
+    if (*hash) return RunHash(uri, password_file, schema, SplitList(tables), json, rows);
     std::cout << "ferry " << FERRY_VERSION << "\n";
     return 0;
   } catch (const Error& e) {

@@ -268,6 +268,8 @@ CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* m) {
   CLI::App* migrate = app.add_subcommand("migrate", "Copy tables, schema and data, source to target");
   migrate->add_option("--source", m->source, "Source URI: postgresql://, mysql://, mariadb://, sqlite:///path")->required();
   migrate->add_option("--target", m->target, "Target URI")->required();
+  migrate->add_option("--source-password-file", m->source_password_file, "File whose first line is the source password (instead of the URI, where ps shows it; PGPASSWORD, ~/.pgpass and MYSQL_PWD work too)");
+  migrate->add_option("--target-password-file", m->target_password_file, "File whose first line is the target password");
   migrate->add_option("--tables", m->tables, "Tables to copy: name or schema.name, '*' and '%' wildcards, comma-separated (default: all)");
   migrate->add_option("--schema", m->schema, "Source schema (PostgreSQL) or database (MySQL) to read (default: all user schemas / the URI's database)");
   m->target_schema_opt = migrate->add_option("--target-schema", m->target_schema, "Target schema (overrides the URI's schema= and the default)");
@@ -390,8 +392,10 @@ int RunMigrate(MigrateArgs args) {
   }
   const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);
-  std::unique_ptr<Connector> source = Connect(args.source, "source");
-  std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
+  std::unique_ptr<Connector> source =
+      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<Connector> target =
+      Connect(args.target, "target", /*as_target=*/true, args.target_password_file);
 
   schema::SchemaObjectOptions schema_options;
   schema_options.indexes = args.create_indexes;

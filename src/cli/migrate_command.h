@@ -20,6 +20,7 @@ namespace ferry {
 
 struct MigrateArgs {
   std::string source, target;
+  std::string source_password_file, target_password_file;  // first line = the password
   std::vector<std::string> tables;
   std::string schema;
   std::string target_schema;

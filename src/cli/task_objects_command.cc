@@ -86,6 +86,8 @@ CLI::App* AddDeleteTaskCommand(CLI::App& app, DeleteTaskArgs* a) {
   cmd->add_option("--source", a->source, "Source URI (with its password: the store keeps none)")
       ->required();
   cmd->add_option("--target", a->target, "Target URI: also delete the task's awsdms_txn_state row");
+  cmd->add_option("--source-password-file", a->source_password_file, "File whose first line is the source password");
+  cmd->add_option("--target-password-file", a->target_password_file, "File whose first line is the target password");
   return cmd;
 }
 
@@ -101,7 +103,8 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     // Not while it runs: the running process would recreate what is deleted.
     lock = TaskLock::Acquire(PathsFor(dir, rec->name).task_dir, rec->name);
   }
-  std::unique_ptr<Connector> source = Connect(args.source, "source");
+  std::unique_ptr<Connector> source =
+      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
   std::vector<cdc::CaptureOptions> targets;
   if (rec) {
     bool owns_publication = rec->publication_owned;
@@ -149,7 +152,8 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
   const cdc::CaptureOptions& o = targets.front();
   const cdc::DropResult dropped = source->OpenChangeCapture(o)->DropObjects();
   if (!args.target.empty()) {
-    std::unique_ptr<Connector> target = Connect(args.target, "target", /*as_target=*/true);
+    std::unique_ptr<Connector> target =
+        Connect(args.target, "target", /*as_target=*/true, args.target_password_file);
     TaskSettings settings;
     if (rec && !rec->task_settings_json.empty()) {
       settings = ParseTaskSettings(rec->task_settings_json, "the task's stored settings")
@@ -179,13 +183,15 @@ CLI::App* AddCleanupCommand(CLI::App& app, CleanupArgs* a) {
       "cleanup", "List the replication slots and publications Ferry created on a source and "
                  "whose task each belongs to; with --drop, drop those whose task is gone");
   cmd->add_option("--source", a->source, "Source URI")->required();
+  cmd->add_option("--source-password-file", a->source_password_file, "File whose first line is the source password");
   cmd->add_option("--data-dir", a->data_dir, "A data directory whose tasks count as existing (default as for migrate)");
   cmd->add_flag("--drop", a->drop, "Drop the objects whose task no longer exists (never an active slot)");
   return cmd;
 }
 
 int RunCleanup(const CleanupArgs& args) {
-  std::unique_ptr<Connector> source = Connect(args.source, "source");
+  std::unique_ptr<Connector> source =
+      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
   const std::filesystem::path dir = DataDirOf(args.data_dir);
   std::unique_ptr<TaskStore> store = OpenExistingStore(dir);
   std::vector<TaskRecord> tasks = store ? store->ListTasks() : std::vector<TaskRecord>{};

@@ -25,12 +25,14 @@ struct DeleteTaskArgs {
   std::string data_dir;  // "" = DefaultDataDir()
   std::string source;    // the source URI (the store keeps it without its password)
   std::string target;    // optional
+  std::string source_password_file, target_password_file;
 };
 CLI::App* AddDeleteTaskCommand(CLI::App& app, DeleteTaskArgs* args);
 int RunDeleteTask(const DeleteTaskArgs& args);
 
 struct CleanupArgs {
   std::string source;
+  std::string source_password_file;
   std::string data_dir;  // "" = DefaultDataDir()
   bool drop = false;
 };

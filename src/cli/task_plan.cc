@@ -42,12 +42,12 @@ std::string ReadFile(const std::string& path, const char* what) {
   }
   if (std::filesystem::is_directory(st)) {
     throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("{} '{}' is a directory; give the JSON file", what, path));
+                fmt::format("{} '{}' is a directory; give the file itself", what, path));
   }
   if (!std::filesystem::is_regular_file(st)) {
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("{} '{}' is not a regular file (a device, pipe or socket); give the "
-                            "JSON file",
+                            "file itself",
                             what, path));
   }
   const uintmax_t size = std::filesystem::file_size(path, ec);
@@ -69,18 +69,44 @@ TaskSettings LoadTaskSettings(const std::string& path) {
   return std::move(settings).ValueOrThrow();
 }
 
-std::unique_ptr<Connector> Connect(const std::string& text, const char* role, bool as_target) {
-  Result<EndpointUri> uri = ParseEndpointUri(text);
-  if (!uri.ok()) throw uri.error();
-  std::unique_ptr<Connector> connector = OpenConnector(*uri);
+std::unique_ptr<Connector> Connect(const std::string& text, const char* role, bool as_target,
+                                   const std::string& password_file) {
+  Result<EndpointUri> parsed = ParseEndpointUri(text);
+  if (!parsed.ok()) throw parsed.error();
+  EndpointUri uri = *parsed;
+  if (!password_file.empty()) {
+    const std::string what = fmt::format("{} password", role);
+    if (!uri.password.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("the {} URI {} has a password and a password file '{}' is given "
+                              "too: give one",
+                              role, uri.Describe(), password_file));
+    }
+    std::string password = ReadFile(password_file, what.c_str());
+    password = password.substr(0, password.find('\n'));
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("{} file '{}' is empty; its first line is the password", what,
+                              password_file));
+    }
+    std::error_code ec;
+    const auto perms = std::filesystem::status(password_file, ec).permissions();
+    using std::filesystem::perms;
+    if (!ec && (perms & (perms::group_all | perms::others_all)) != perms::none) {
+      spdlog::warn("{} file '{}' can be read by other users; chmod 600 it", what, password_file);
+    }
+    uri.password = std::move(password);
+  }
+  std::unique_ptr<Connector> connector = OpenConnector(uri);
   try {
     connector->TestConnection();
   } catch (const Error& e) {
-    if (as_target && e.kind() == ErrorKind::kNotFound && uri->engine == Engine::kMysql) {
-      spdlog::info("target database '{}' does not exist yet; it will be created", uri->database);
+    if (as_target && e.kind() == ErrorKind::kNotFound && uri.engine == Engine::kMysql) {
+      spdlog::info("target database '{}' does not exist yet; it will be created", uri.database);
       return connector;
     }
-    throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri->Describe(), e.what()));
+    throw Error(e.kind(), fmt::format("cannot use {} {}: {}", role, uri.Describe(), e.what()));
   }
   return connector;
 }

@@ -27,9 +27,12 @@ TaskSettings LoadTaskSettings(const std::string& path);
 
 // Opens and tests the endpoint `text`; `role` ("source", "target", ...) names it in errors.
 // `as_target`: a MySQL database that does not exist yet is fine for a target (the load
-// creates it, as it creates a missing PostgreSQL schema).
+// creates it, as it creates a missing PostgreSQL schema). `password_file`, when not empty,
+// holds the password (its first line; --source-password-file and the like), so it need not
+// be in the URI, where `ps` would show it; a URI that has a password too is refused.
+// Without either, PostgreSQL takes PGPASSWORD or ~/.pgpass (libpq) and MySQL MYSQL_PWD.
 std::unique_ptr<Connector> Connect(const std::string& text, const char* role,
-                                   bool as_target = false);
+                                   bool as_target = false, const std::string& password_file = "");
 
 // The --table-mappings file, parsed; nullopt when `path` is empty. Throws when `tables`
 // (--tables) selects tables too.

@@ -58,6 +58,8 @@ CLI::App* AddValidateCommand(CLI::App& app, ValidateArgs* a) {
       "validate", "Compare source and target row by row (AWS DMS data validation)");
   cmd->add_option("--source", a->source, "Source URI")->required();
   cmd->add_option("--target", a->target, "Target URI")->required();
+  cmd->add_option("--source-password-file", a->source_password_file, "File whose first line is the source password");
+  cmd->add_option("--target-password-file", a->target_password_file, "File whose first line is the target password");
   cmd->add_option("--tables", a->tables,
                   "Tables to validate: name or schema.name, '*' and '%' wildcards, "
                   "comma-separated (default: all)");
@@ -88,8 +90,10 @@ int RunValidate(ValidateArgs args) {
     if (!args.target_schema_given) args.target_schema = settings.target_metadata.target_schema;
   }
   const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
-  std::unique_ptr<Connector> source = Connect(args.source, "source");
-  std::unique_ptr<Connector> target = Connect(args.target, "target");
+  std::unique_ptr<Connector> source =
+      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<Connector> target =
+      Connect(args.target, "target", /*as_target=*/false, args.target_password_file);
 
   std::vector<TablePlan> plans =
       PlanTaskTables(*source, *target, args.schema, args.target_schema, mappings,

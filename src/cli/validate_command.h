@@ -16,6 +16,7 @@ namespace ferry {
 
 struct ValidateArgs {
   std::string source, target;
+  std::string source_password_file, target_password_file;
   std::vector<std::string> tables;  // patterns, as for migrate (comma-separated allowed)
   std::string schema;               // source schema / database
   std::string target_schema;

@@ -9,20 +9,13 @@ namespace ferry {
 
 namespace {
 
-// The URI as it may be shown. Users type unencoded '/', '?' and '@' in passwords, so the
-// credentials are everything between "://" and the LAST '@' of the URI; the part after the
-// first ':' of them is replaced, whatever it contains.
+// The URI as it may be shown: each password span (PasswordSpans) replaced by "***".
 std::string Redact(std::string_view uri) {
-  size_t scheme_end = uri.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(uri);
-  size_t auth_start = scheme_end + 3;
-  size_t at = uri.rfind('@');
-  if (at == std::string_view::npos || at < auth_start) return std::string(uri);
-  size_t colon = uri.find(':', auth_start);
-  if (colon == std::string_view::npos || colon > at) return std::string(uri);
-  std::string out(uri.substr(0, colon));
-  out += ":***";
-  out += uri.substr(at);
+  std::string out(uri);
+  const auto spans = PasswordSpans(uri);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+    out.replace(it->first, it->second, "***");
+  }
   return out;
 }
 
@@ -79,10 +72,74 @@ std::string EndpointUri::Describe() const {
   char sep = '?';
   for (const auto& [k, v] : params) {
     out += sep;
-    out += k + "=" + v;
+    std::string lower = k;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out += k + "=" + (lower.find("password") != std::string::npos ? "***" : v);
     sep = '&';
   }
   return out;
+}
+
+std::string ScrubPassword(std::string message, const std::string& password) {
+  if (password.empty()) return message;
+  for (const std::string& prefix : {std::string(":"), std::string("password="),
+                                    std::string("password = "), std::string("password='")}) {
+    const std::string needle = prefix + password;
+    for (size_t p = message.find(needle); p != std::string::npos;
+         p = message.find(needle, p + prefix.size() + 3)) {
+      const size_t end = p + needle.size();
+      // ":<password>" only counts before the '@' of a URI's credentials.
+      if (prefix == ":" && (end >= message.size() || message[end] != '@')) continue;
+      message.replace(p + prefix.size(), password.size(), "***");
+    }
+  }
+  return message;
+}
+
+const std::vector<std::string>& KnownParameters(Engine engine) {
+  static const std::vector<std::string> postgres = {
+      "application_name", "connect_timeout", "password", "schema",     "sslcert",
+      "sslcrl",           "sslkey",          "sslmode",  "sslrootcert"};
+  static const std::vector<std::string> mysql = {"password", "schema",   "ssl-ca",    "ssl-cert",
+                                                 "ssl-key",  "ssl-mode", "zero_dates"};
+  static const std::vector<std::string> sqlite = {"datetime_numbers", "schema"};
+  switch (engine) {
+    case Engine::kPostgres:
+      return postgres;
+    case Engine::kMysql:
+      return mysql;
+    case Engine::kSqlite:
+      return sqlite;
+  }
+  return sqlite;
+}
+
+std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view arg) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  const size_t scheme_end = arg.find("://");
+  if (scheme_end == std::string_view::npos) return spans;
+  const size_t auth_start = scheme_end + 3;
+  const size_t at = arg.rfind('@');
+  if (at != std::string_view::npos && at >= auth_start) {
+    const size_t colon = arg.find(':', auth_start);
+    if (colon != std::string_view::npos && colon < at) spans.emplace_back(colon + 1, at - colon - 1);
+  }
+  const size_t query = arg.find('?', at == std::string_view::npos ? auth_start : at);
+  for (size_t p = query; p != std::string_view::npos && p < arg.size();) {
+    const size_t start = p + 1;
+    const size_t end = std::min(arg.find('&', start), arg.size());
+    const std::string_view pair = arg.substr(start, end - start);
+    std::string key(pair.substr(0, pair.find('=')));
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (key.find("password") != std::string::npos && pair.find('=') != std::string_view::npos) {
+      const size_t value = start + pair.find('=') + 1;
+      spans.emplace_back(value, end - value);
+    }
+    p = end < arg.size() ? end : std::string_view::npos;
+  }
+  return spans;
 }
 
 Result<EndpointUri> ParseEndpointUri(std::string_view uri) {
@@ -141,6 +198,16 @@ Result<EndpointUri> ParseEndpointUri(std::string_view uri) {
       return Bad(uri, "bad percent-encoding in query parameters");
     }
     out.params[key] = value;
+  }
+  const std::vector<std::string>& known = KnownParameters(out.engine);
+  for (const auto& [key, value] : out.params) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      return Bad(uri, fmt::format("unknown parameter '{}' for a {} endpoint (the parameters are: "
+                                  "{})",
+                                  key, EngineName(out.engine), list));
+    }
   }
 
   if (out.engine == Engine::kSqlite) {
@@ -201,6 +268,13 @@ Result<EndpointUri> ParseEndpointUri(std::string_view uri) {
     }
     if (p <= 0 || p > 65535) return Bad(uri, fmt::format("port {} is out of range 1-65535", p));
     out.port = p;
+  }
+  if (auto it = out.params.find("password"); it != out.params.end()) {
+    if (!out.password.empty()) {
+      return Bad(uri, "the password is given twice (user:password@ and ?password=)");
+    }
+    out.password = it->second;
+    out.params.erase(it);
   }
   if (!PercentDecode(path, &out.database)) return Bad(uri, "bad percent-encoding in database");
   if (out.database.empty()) {

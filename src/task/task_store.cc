@@ -201,32 +201,19 @@ void ReadFields(const Statement& st, int first, const std::vector<Field<R>>& fie
   }
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 }  // namespace
 
 std::string RedactEndpointUri(std::string_view uri) {
   if (uri.empty()) return "";
   auto parsed = ParseEndpointUri(uri);
   if (parsed.ok()) {
-    EndpointUri u = *parsed;
-    for (auto& [key, value] : u.params) {
-      if (Lower(key).find("password") != std::string::npos) value = "***";
-    }
-    return u.Describe();
+    return parsed->Describe();  // masks the password and any *password* parameter
   }
-  // Unparsable: keep scheme://user and whatever follows the last '@'; hide the rest.
-  size_t start = uri.find("://");
-  start = start == std::string_view::npos ? 0 : start + 3;
-  size_t at = uri.rfind('@');
-  if (at == std::string_view::npos || at < start) return std::string(uri);
-  size_t colon = uri.find(':', start);
-  if (colon == std::string_view::npos || colon > at) return std::string(uri);
-  return fmt::format("{}:***{}", uri.substr(0, colon), uri.substr(at));
+  // Unparsable: every password span (the credentials' and any password= value) masked.
+  std::string out(uri);
+  const auto spans = PasswordSpans(uri);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second, "***");
+  return out;
 }
 
 struct TaskStore::Impl {

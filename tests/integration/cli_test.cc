@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "connectors/sqlite/sqlite_connection.h"
 #include "test_env.h"
@@ -280,6 +282,18 @@ TEST_F(Cli, AFailedLoadLeavesNoCommittedChunksBehind) {
   EXPECT_EQ(rows_of(r.out), 0) << r.out;
   EXPECT_EQ(admin->Query("SELECT count(*) FROM it_cli_chunks.t")[0][0].value_or(""), "0");
   admin->Execute("DROP DATABASE it_cli_chunks");
+  if (PostgresUri().empty()) return;
+  // PostgreSQL loads a table in one transaction: FullLoadRows says 0, not the rows it sent.
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute("DROP SCHEMA IF EXISTS it_cli_chunks CASCADE");
+  r = RunFerry({"migrate", "--source", Lite("big.db"), "--target", PostgresUri(),
+                "--target-schema", "it_cli_chunks", "--table-mappings",
+                (tmp_ / "boom.json").string(), "--task-settings", (tmp_ / "stop.json").string(),
+                "--no-progress", "--json"});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(rows_of(r.out), 0) << r.out;
+  EXPECT_EQ(pg->Query("SELECT count(*) FROM it_cli_chunks.t")[0][0].value_or(""), "0");
+  pg->Execute("DROP SCHEMA it_cli_chunks CASCADE");
 }
 
 // SQLite -> SQLite keeps every stored value exactly, storage class included, whatever the
@@ -332,6 +346,114 @@ TEST_F(Cli, SqliteToSqliteKeepsEveryStoredValue) {
   r = RunFerry({"validate", "--source", Lite("src.db"), "--target", Lite("dst.db")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("3 of 3 tables validated"), std::string::npos) << r.out;
+}
+
+// A zero date into a NOT NULL column says where the NULL came from and which setting reads
+// it otherwise; zero_dates= chooses NULL, a refusal or a date.
+TEST_F(Cli, ZeroDatesInNotNullColumnsNameTheSetting) {
+  FERRY_REQUIRE_MYSQL();
+  auto admin = Open(MysqlUri())->OpenSession();
+  admin->Execute(
+      "DROP DATABASE IF EXISTS it_cli_zero_nn; CREATE DATABASE it_cli_zero_nn;"
+      "SET SESSION sql_mode='';"
+      "CREATE TABLE it_cli_zero_nn.t (id int PRIMARY KEY, d date NOT NULL, ts datetime);"
+      "INSERT INTO it_cli_zero_nn.t VALUES (1, '2024-01-01', NULL),"
+      " (2, '0000-00-00', '0000-00-00 00:00:00')");
+  const std::string source = WithDatabase(MysqlUri(), "it_cli_zero_nn");
+  CliRun r = RunFerry({"migrate", "--source", source, "--target", Lite("nn.db"), "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("column `d` (date NOT NULL): zero date '0000-00-00': a zero date reads as "
+                       "NULL (the MySQL source's zero_dates=null) and the column is NOT NULL: set "
+                       "zero_dates to a date to read it as (e.g. zero_dates=0001-01-01) or to "
+                       "refuse"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("(id=2)"), std::string::npos) << r.err;
+  r = RunFerry({"migrate", "--source", source + "?zero_dates=0001-01-01", "--target",
+                Lite("replaced.db"), "--no-progress", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto rows = Open(Lite("replaced.db"))
+                  ->OpenSession()
+                  ->Query("SELECT d || ' ' || ts FROM t WHERE id = 2");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "0001-01-01 0001-01-01 00:00:00");
+  const auto warnings = nlohmann::json::parse(r.out)["TableStatistics"][0]["Warnings"];
+  EXPECT_EQ(warnings["column d: zero date '0000-00-00' read as 0001-01-01 (MySQL source "
+                     "zero_dates=0001-01-01)"],
+            1)
+      << warnings.dump();
+  r = RunFerry({"migrate", "--source", source + "?zero_dates=refuse", "--tables", "t",
+                "--target", Lite("refused.db"), "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("the MySQL source's zero_dates=refuse refuses zero dates"),
+            std::string::npos)
+      << r.err;
+  r = RunFerry({"catalog", source + "?zero_dates=never"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("zero_dates='never': expected null, refuse or a date YYYY-MM-DD"),
+            std::string::npos)
+      << r.err;
+  admin->Execute("DROP DATABASE it_cli_zero_nn");
+}
+
+// `ferry hash` reports a table it cannot read (table, column, row key) and hashes the rest.
+TEST_F(Cli, HashReportsAnUnreadableTableAndHashesTheRest) {
+  Open(Lite("h.db"))->OpenSession()->Execute(
+      "CREATE TABLE a (id INTEGER PRIMARY KEY); INSERT INTO a VALUES (1);"
+      "CREATE TABLE b (id INTEGER PRIMARY KEY, n INT); INSERT INTO b VALUES (1, 1), (2, 'abc');"
+      "CREATE TABLE c (id INTEGER PRIMARY KEY); INSERT INTO c VALUES (1), (2)");
+  CliRun r = RunFerry({"hash", Lite("h.db")});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("main.a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("main.c"), std::string::npos) << r.out << "the table after it is hashed";
+  EXPECT_NE(r.out.find("ERROR"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("table main.b: column n, row (id=2): "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TEXT value 'abc' is not an integer"), std::string::npos) << r.err;
+  r = RunFerry({"hash", Lite("h.db"), "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  const auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json.size(), 3u) << r.out;
+  EXPECT_TRUE(json[1].contains("error")) << r.out;
+  EXPECT_EQ(json[2]["rows"], 2) << r.out;
+}
+
+// A PostgreSQL target role needs only what the work needs: USAGE and CREATE on an existing
+// schema (not CREATE on the database); a missing privilege is named with its GRANT.
+TEST_F(Cli, PostgresTargetNeedsOnlyThePrivilegesTheWorkNeeds) {
+  FERRY_REQUIRE_POSTGRES();
+  auto admin = Open(PostgresUri())->OpenSession();
+  admin->Execute(
+      "DROP SCHEMA IF EXISTS it_priv CASCADE; DROP SCHEMA IF EXISTS it_priv_ro CASCADE;"
+      "DROP ROLE IF EXISTS it_limited; CREATE ROLE it_limited LOGIN PASSWORD 'limited';"
+      "CREATE SCHEMA it_priv; GRANT USAGE, CREATE ON SCHEMA it_priv TO it_limited;"
+      "CREATE SCHEMA it_priv_ro; GRANT USAGE ON SCHEMA it_priv_ro TO it_limited");
+  Open(Lite("p.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x')");
+  EndpointUri pg = ParseEndpointUri(PostgresUri()).ValueOrThrow();
+  const std::string limited = fmt::format("postgresql://it_limited:limited@{}:{}/{}", pg.host,
+                                          pg.PortOrDefault(), pg.database);
+  CliRun r = RunFerry({"migrate", "--source", Lite("p.db"), "--target", limited,
+                       "--target-schema", "it_priv", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = RunFerry({"migrate", "--source", Lite("p.db"), "--target", limited, "--target-schema",
+                "it_priv_missing", "--no-progress"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("target schema 'it_priv_missing' does not exist and PostgreSQL role "
+                       "'it_limited' may not create it: GRANT CREATE ON DATABASE \"ferry\" TO "
+                       "\"it_limited\""),
+            std::string::npos)
+      << r.out << r.err;
+  r = RunFerry({"migrate", "--source", Lite("p.db"), "--target", limited, "--target-schema",
+                "it_priv_ro", "--no-progress"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the role needs CREATE on the schema to create tables there (GRANT "
+                       "CREATE ON SCHEMA \"it_priv_ro\" TO \"it_limited\"); the server said: "
+                       "ERROR:  permission denied for schema it_priv_ro"),
+            std::string::npos)
+      << r.out << r.err;
+  admin->Execute(
+      "DROP SCHEMA it_priv CASCADE; DROP SCHEMA it_priv_ro CASCADE;"
+      "DROP ROLE it_limited");
 }
 
 TEST_F(Cli, SummaryJsonAndHashAgree) {
@@ -710,6 +832,73 @@ TEST_F(Cli, NamesTheTargetWouldMergeOrCutAreRefusedWithTheRuleThatFixesThem) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0].value_or(""), "kept");
   sql->Execute("DROP SCHEMA it_names CASCADE; DROP SCHEMA it_names_long CASCADE");
+}
+
+// Passwords need not be in the URI (where ps shows them for a CDC task's whole life): a
+// password file, PGPASSWORD and MYSQL_PWD work, and the URI's own password is blanked out of
+// the process's argument list.
+TEST_F(Cli, PasswordsFromFilesAndEnvironmentAndNeverInTheProcessList) {
+  FERRY_REQUIRE_POSTGRES();
+  EndpointUri pg = ParseEndpointUri(PostgresUri()).ValueOrThrow();
+  ASSERT_FALSE(pg.password.empty());
+  const std::string bare = fmt::format("postgresql://{}@{}:{}/{}", pg.user, pg.host,
+                                       pg.PortOrDefault(), pg.database);
+  std::ofstream(tmp_ / "pw") << pg.password << "\n";
+  fs::permissions(tmp_ / "pw", fs::perms::owner_read | fs::perms::owner_write);
+  CliRun r = RunFerry({"catalog", bare, "--password-file", (tmp_ / "pw").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("can be read by other users"), std::string::npos) << r.err;
+  // A password in the URI and a file: refused, neither shown.
+  r = RunFerry({"catalog", PostgresUri(), "--password-file", (tmp_ / "pw").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has a password and a password file"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(":" + pg.password + "@"), std::string::npos) << r.err;
+  std::ofstream(tmp_ / "empty_pw") << "\n";
+  r = RunFerry({"catalog", bare, "--password-file", (tmp_ / "empty_pw").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is empty; its first line is the password"), std::string::npos) << r.err;
+  // Without any, libpq's PGPASSWORD.
+  ::setenv("PGPASSWORD", pg.password.c_str(), 1);
+  r = RunFerry({"catalog", bare});
+  ::unsetenv("PGPASSWORD");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (!MysqlUri().empty()) {
+    EndpointUri my = ParseEndpointUri(MysqlUri()).ValueOrThrow();
+    ::setenv("MYSQL_PWD", my.password.c_str(), 1);
+    r = RunFerry({"catalog", fmt::format("mysql://{}@{}:{}/{}", my.user, my.host,
+                                         my.PortOrDefault(), my.database)});
+    ::unsetenv("MYSQL_PWD");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  // A long-running task: its URI password is gone from /proc/<pid>/cmdline.
+  auto admin = Open(PostgresUri())->OpenSession();
+  admin->Execute("DROP SCHEMA IF EXISTS it_cli_pw CASCADE; CREATE SCHEMA it_cli_pw;"
+                 "CREATE TABLE it_cli_pw.t (id int PRIMARY KEY)");
+  const std::string uri_arg = PostgresUri();
+  FerryProcess p = StartFerry({"migrate", "--source", uri_arg, "--target", Lite("pw.db"),
+                               "--schema", "it_cli_pw", "--migration-type", "cdc", "--data-dir",
+                               (tmp_ / "state").string(), "--task-name", "pwtask",
+                               "--no-progress"});
+  std::string cmdline;
+  for (int i = 0; i < 100 && Running(p); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream in(fmt::format("/proc/{}/cmdline", p.pid), std::ios::binary);
+    cmdline.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (cmdline.find("it_cli_pw") != std::string::npos &&
+        cmdline.find(":" + pg.password + "@") == std::string::npos) {
+      break;
+    }
+  }
+  EXPECT_NE(cmdline.find("it_cli_pw"), std::string::npos) << "read the running task's cmdline";
+  EXPECT_EQ(cmdline.find(":" + pg.password + "@"), std::string::npos) << cmdline;
+  EXPECT_NE(cmdline.find(":" + std::string(pg.password.size(), 'x') + "@"), std::string::npos)
+      << cmdline;
+  ::kill(p.pid, SIGINT);
+  WaitFerry(p);
+  r = RunFerry({"delete-task", "--task-name", "pwtask", "--data-dir", (tmp_ / "state").string(),
+                "--source", PostgresUri()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  admin->Execute("DROP SCHEMA it_cli_pw CASCADE");
 }
 
 }  // namespace

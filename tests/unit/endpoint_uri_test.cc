@@ -93,5 +93,63 @@ TEST(EndpointUri, MalformedInputsExplainThemselves) {
   }
 }
 
+// A typo in a parameter is refused, not ignored: ?sslmod=require would be a plain connection.
+TEST(EndpointUri, UnknownParametersAreRefusedNamingTheOnesThatExist) {
+  auto u = ParseEndpointUri("postgresql://u:secret@h/db?sslmod=require");
+  ASSERT_FALSE(u.ok());
+  const std::string msg = u.error().what();
+  EXPECT_NE(msg.find("unknown parameter 'sslmod' for a postgresql endpoint (the parameters are: "
+                     "application_name, connect_timeout, password, schema, sslcert, sslcrl, "
+                     "sslkey, sslmode, sslrootcert)"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+  u = ParseEndpointUri("mysql://u@h/db?foo=bar");
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(std::string(u.error().what())
+                .find("unknown parameter 'foo' for a mysql endpoint (the parameters are: "
+                      "password, schema, ssl-ca, ssl-cert, ssl-key, ssl-mode, zero_dates)"),
+            std::string::npos)
+      << u.error().what();
+  EXPECT_FALSE(ParseEndpointUri("sqlite:///tmp/x.db?sslmode=require").ok());
+  EXPECT_TRUE(ParseEndpointUri("sqlite:///tmp/x.db?datetime_numbers=refuse&schema=main").ok());
+}
+
+// ?password= is the password: never shown, and not given twice.
+TEST(EndpointUri, PasswordParameterIsThePasswordAndIsMasked) {
+  auto u = ParseEndpointUri("postgresql://u@h/db?password=p%26w&schema=app");
+  ASSERT_TRUE(u.ok()) << u.error().what();
+  EXPECT_EQ(u->password, "p&w");
+  EXPECT_EQ(u->Param("password"), "");
+  EXPECT_EQ(u->Describe(), "postgresql://u:***@h/db?schema=app");
+  auto twice = ParseEndpointUri("postgresql://u:a@h/db?password=b");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(std::string(twice.error().what()).find("the password is given twice"),
+            std::string::npos);
+  EXPECT_EQ(std::string(twice.error().what()).find("=b"), std::string::npos)
+      << twice.error().what();
+}
+
+// The spans ferry blanks out of its own argument list, so ps never shows a password.
+TEST(EndpointUri, PasswordSpansCoverCredentialsAndParameters) {
+  const std::string arg = "--source=postgresql://u:pa@ss@h/db?schema=x&password=zz&sslpassword=k";
+  std::string blanked = arg;
+  for (const auto& [at, n] : PasswordSpans(arg)) blanked.replace(at, n, std::string(n, 'x'));
+  EXPECT_EQ(blanked, "--source=postgresql://u:xxxxx@h/db?schema=x&password=xx&sslpassword=x");
+  EXPECT_TRUE(PasswordSpans("sqlite:///tmp/a.db").empty());
+  EXPECT_TRUE(PasswordSpans("--tables=a,b").empty());
+}
+
+// Masking is by component: a password that is also a word elsewhere stays where it is a word.
+TEST(EndpointUri, ScrubMasksThePasswordOnlyWhereItIsAPassword) {
+  EXPECT_EQ(ScrubPassword("replication slot \"ferry_tw\" is active", "ferry"),
+            "replication slot \"ferry_tw\" is active");
+  EXPECT_EQ(ScrubPassword("could not connect: postgresql://app:ferry@h/db", "ferry"),
+            "could not connect: postgresql://app:***@h/db");
+  EXPECT_EQ(ScrubPassword("host=h password=ferry dbname=x", "ferry"),
+            "host=h password=*** dbname=x");
+  EXPECT_EQ(ScrubPassword("text", ""), "text");
+}
+
 }  // namespace
 }  // namespace ferry

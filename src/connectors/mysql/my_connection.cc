@@ -47,6 +47,44 @@ ErrorKind KindForMysqlError(unsigned code) {
   }
 }
 
+namespace {
+
+// TLS as the URI asks (ssl-mode, ssl-ca, ssl-cert, ssl-key, named as the mariadb client names
+// them). ssl-mode: disabled, preferred (TLS when the server offers it), required, verify_ca,
+// verify_identity; with ssl-ca and no ssl-mode, verify_ca. Connector/C checks the host name
+// whenever it verifies the certificate, so verify_ca does too.
+void ConfigureTls(MYSQL* my, const EndpointUri& uri) {
+  std::string mode = uri.Param("ssl-mode");
+  std::transform(mode.begin(), mode.end(), mode.begin(), [](unsigned char c) {
+    return c == '-' ? '_' : static_cast<char>(std::tolower(c));
+  });
+  const std::string ca = uri.Param("ssl-ca"), cert = uri.Param("ssl-cert"),
+                    key = uri.Param("ssl-key");
+  if (mode.empty()) mode = !ca.empty() ? "verify_ca" : (!cert.empty() ? "preferred" : "");
+  if (mode.empty() || mode == "disabled") return;
+  const bool verify = mode == "verify_ca" || mode == "verify_identity";
+  if (mode != "preferred" && mode != "required" && !verify) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("MySQL URI parameter ssl-mode='{}': expected disabled, preferred, "
+                            "required, verify_ca or verify_identity",
+                            uri.Param("ssl-mode")));
+  }
+  if (verify && ca.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("MySQL URI parameter ssl-mode={} needs ssl-ca (the certificate "
+                            "authority that signed the server's certificate)",
+                            uri.Param("ssl-mode").empty() ? mode : uri.Param("ssl-mode")));
+  }
+  mysql_ssl_set(my, key.empty() ? nullptr : key.c_str(), cert.empty() ? nullptr : cert.c_str(),
+                ca.empty() ? nullptr : ca.c_str(), nullptr, nullptr);
+  my_bool enforce = mode != "preferred";
+  mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &enforce);
+  my_bool verify_cert = verify;
+  mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify_cert);
+}
+
+}  // namespace
+
 MyConnection::MyConnection(const EndpointUri& uri, const std::string* database_override,
                            unsigned long extra_client_flags)
     : uri_(uri) {
@@ -70,8 +108,19 @@ void MyConnection::Connect(const std::string& database, unsigned long extra_clie
   mysql_options(my_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_options(my_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
   mysql_options(my_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  try {
+    ConfigureTls(my_, uri_);
+  } catch (...) {
+    mysql_close(my_);
+    my_ = nullptr;
+    throw;
+  }
   const std::string host = uri_.host.empty() ? "127.0.0.1" : uri_.host;
-  if (!mysql_real_connect(my_, host.c_str(), uri_.user.c_str(), uri_.password.c_str(),
+  // Without a password in the URI (or a password file), the mysql client's MYSQL_PWD.
+  const char* env_password = std::getenv("MYSQL_PWD");
+  const std::string password =
+      uri_.password.empty() && env_password != nullptr ? env_password : uri_.password;
+  if (!mysql_real_connect(my_, host.c_str(), uri_.user.c_str(), password.c_str(),
                           database.empty() ? nullptr : database.c_str(),
                           static_cast<unsigned>(uri_.PortOrDefault()), nullptr,
                           CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | extra_client_flags)) {

@@ -41,7 +41,9 @@ class MySqlSession : public SqlSession {
 
 class MyConnector : public Connector {
  public:
-  explicit MyConnector(const EndpointUri& uri) : uri_(uri) {}
+  explicit MyConnector(const EndpointUri& uri) : uri_(uri) {
+    ParseZeroDates(uri_.Param("zero_dates"));  // a bad setting stops before anything connects
+  }
   Engine engine() const override { return Engine::kMysql; }
   const EndpointUri& uri() const override { return uri_; }
   void TestConnection() override { MyConnection conn(uri_); }

@@ -5,8 +5,28 @@
 
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_value_text.h"
+#include "types/value_codec.h"
 
 namespace ferry::mysql {
+
+ZeroDates ParseZeroDates(const std::string& text) {
+  ZeroDates out;
+  out.text = text.empty() ? "null" : text;
+  if (text.empty() || text == "null") return out;
+  if (text == "refuse") {
+    out.mode = ZeroDates::Mode::kRefuse;
+    return out;
+  }
+  if (auto days = ParseDate(text); days && text.size() == 10) {
+    out.mode = ZeroDates::Mode::kReplace;
+    out.days = *days;
+    return out;
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("MySQL URI parameter zero_dates='{}': expected null, refuse or a date "
+                          "YYYY-MM-DD to read zero dates as (e.g. 0001-01-01)",
+                          text));
+}
 
 int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) {
   const std::string name = table.QualifiedName();
@@ -78,10 +98,41 @@ int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, B
       switch (AppendFieldValue(plan[i], text, &batch)) {
         case ReadStatus::kOk:
           break;
-        case ReadStatus::kZeroDate:
-          batch.AppendNull();
-          sink.Warning(i, fmt::format("zero date '{}' read as NULL", text));
+        case ReadStatus::kZeroDate: {
+          const ColumnDef& c = table.columns[i];
+          std::string why;
+          if (zero_dates_.mode == ZeroDates::Mode::kRefuse) {
+            why = "the MySQL source's zero_dates=refuse refuses zero dates (zero_dates=null reads "
+                  "them as NULL, zero_dates=YYYY-MM-DD as that date)";
+          } else if (zero_dates_.mode == ZeroDates::Mode::kNull && !c.nullable) {
+            why = "a zero date reads as NULL (the MySQL source's zero_dates=null) and the column "
+                  "is NOT NULL: set zero_dates to a date to read it as (e.g. "
+                  "zero_dates=0001-01-01) or to refuse";
+          }
+          if (!why.empty()) {
+            const size_t at = batch.rows();
+            batch.AppendNull();  // DescribeRowKey reads the row's cells up to here
+            std::string key = DescribeRowKey(batch, at, table);
+            batch.TruncateToRows(at);
+            throw RowError(i, static_cast<int64_t>(at),
+                           fmt::format("MySQL table {} column `{}` ({}{}): zero date '{}': {}",
+                                       name, c.name, c.native_type,
+                                       c.nullable ? "" : " NOT NULL", text, why),
+                           std::move(key));
+          }
+          if (zero_dates_.mode == ZeroDates::Mode::kReplace) {
+            batch.AppendInt(plan[i].kind == DmsKind::kDate ? zero_dates_.days
+                                                           : zero_dates_.days * kMicrosPerDay);
+            sink.Warning(i, fmt::format("zero date '{}' read as {} (MySQL source zero_dates={})",
+                                        text, zero_dates_.text, zero_dates_.text));
+          } else {
+            batch.AppendNull();
+            sink.Warning(i, fmt::format("zero date '{}' read as NULL (MySQL source "
+                                        "zero_dates=null)",
+                                        text));
+          }
           break;
+        }
         case ReadStatus::kBad: {
           const size_t at = batch.rows();  // the half-written row
           std::string key = DescribeRowKey(batch, at, table);

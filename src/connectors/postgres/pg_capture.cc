@@ -81,11 +81,7 @@ class PgChangeCapture::Replication {
     const std::string host = uri.host.empty() ? "localhost" : uri.host;
     const std::string port = std::to_string(uri.PortOrDefault());
     const std::string database = uri.database.empty() ? uri.user : uri.database;
-    const std::string app_name =
-        uri.Param("application_name").empty() ? "ferry" : uri.Param("application_name");
-    std::vector<const char*> keys = {"host",    "port",        "dbname",          "user",
-                                     "password", "application_name", "connect_timeout",
-                                     "replication", "options",  "client_encoding"};
+    std::vector<std::pair<std::string, std::string>> params = PgConnectParams(uri);
     // The settings that fix the values' text form, after the user's PGOPTIONS (which this
     // explicit option would otherwise replace): e.g. -c logical_decoding_work_mem=256MB.
     const char* user_options = std::getenv("PGOPTIONS");
@@ -93,13 +89,13 @@ class PgChangeCapture::Replication {
         std::string(user_options ? user_options : "") +
         " -c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 "
         "-c bytea_output=hex -c lc_monetary=C";
-    std::vector<const char*> values = {
-        host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
-        app_name.c_str(), "10", "database", options.c_str(), "UTF8"};
-    const std::string sslmode = uri.Param("sslmode");
-    if (!sslmode.empty()) {
-      keys.push_back("sslmode");
-      values.push_back(sslmode.c_str());
+    params.emplace_back("replication", "database");
+    params.emplace_back("options", options);
+    params.emplace_back("client_encoding", "UTF8");
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : params) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
@@ -127,15 +123,7 @@ class PgChangeCapture::Replication {
   PGconn* get() const { return conn_; }
   const std::string& where() const { return where_; }
 
-  std::string Scrub(std::string message) const {
-    if (!password_.empty()) {
-      size_t p;
-      while ((p = message.find(password_)) != std::string::npos) {
-        message.replace(p, password_.size(), "***");
-      }
-    }
-    return message;
-  }
+  std::string Scrub(std::string message) const { return ScrubPassword(std::move(message), password_); }
 
   Error MakeError(const std::string& what, const PGresult* result) const {
     std::string msg;

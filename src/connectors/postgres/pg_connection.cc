@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "connectors/postgres/pg_types.h"
+
 namespace ferry::postgres {
 
 namespace {
@@ -42,22 +44,33 @@ PgConnection::PgConnection(PGconn* conn, std::string where, std::string password
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
+std::vector<std::pair<std::string, std::string>> PgConnectParams(const EndpointUri& uri) {
+  std::vector<std::pair<std::string, std::string>> out = {
+      {"host", uri.host.empty() ? "localhost" : uri.host},
+      {"port", std::to_string(uri.PortOrDefault())},
+      {"dbname", uri.database.empty() ? uri.user : uri.database},
+      {"user", uri.user},
+      // Ferry's sessions show as "ferry" in pg_stat_activity unless the URI names another.
+      {"application_name",
+       uri.Param("application_name").empty() ? "ferry" : uri.Param("application_name")},
+      {"connect_timeout",
+       uri.Param("connect_timeout").empty() ? "10" : uri.Param("connect_timeout")}};
+  if (!uri.password.empty()) out.emplace_back("password", uri.password);
+  for (const char* key : {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl"}) {
+    if (!uri.Param(key).empty()) out.emplace_back(key, uri.Param(key));
+  }
+  return out;
+}
+
 std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
   const std::string host = uri.host.empty() ? "localhost" : uri.host;
   const std::string port = std::to_string(uri.PortOrDefault());
   const std::string database = uri.database.empty() ? uri.user : uri.database;
-  // Ferry's sessions show as "ferry" in pg_stat_activity unless the URI names another.
-  const std::string app_name =
-      uri.Param("application_name").empty() ? "ferry" : uri.Param("application_name");
-  std::vector<const char*> keys = {
-      "host", "port", "dbname", "user", "password", "application_name", "connect_timeout"};
-  std::vector<const char*> values = {
-      host.c_str(), port.c_str(), database.c_str(), uri.user.c_str(), uri.password.c_str(),
-      app_name.c_str(), "10"};
-  const std::string sslmode = uri.Param("sslmode");
-  if (!sslmode.empty()) {
-    keys.push_back("sslmode");
-    values.push_back(sslmode.c_str());
+  const auto params = PgConnectParams(uri);
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
@@ -106,13 +119,7 @@ std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
 }
 
 std::string PgConnection::Scrub(std::string message) const {
-  if (password_.size() >= 1) {
-    size_t p;
-    while ((p = message.find(password_)) != std::string::npos) {
-      message.replace(p, password_.size(), "***");
-    }
-  }
-  return message;
+  return ScrubPassword(std::move(message), password_);
 }
 
 Error PgConnection::MakeError(const std::string& what, const PGresult* result) const {
@@ -124,7 +131,32 @@ Error PgConnection::MakeError(const std::string& what, const PGresult* result) c
   }
   if (msg.empty()) msg = Trim(PQerrorMessage(conn_));
   if (PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kConnection;
-  return Error(kind, fmt::format("{} failed on {}: {}", what, where_, Scrub(msg)));
+  std::string hint;
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  if (state != nullptr && std::string_view(state) == "42501") {
+    // insufficient_privilege: name the GRANT that gives what the work needs.
+    const char* user = PQuser(conn_);
+    const std::string role = QuoteIdent(user ? user : "");
+    const std::string_view m(msg);
+    constexpr std::string_view kSchema = "permission denied for schema ";
+    constexpr std::string_view kTable = "permission denied for table ";
+    if (auto at = m.find(kSchema); at != std::string_view::npos) {
+      std::string_view name = m.substr(at + kSchema.size());
+      name = name.substr(0, name.find_first_of("\n "));
+      hint = fmt::format("the role needs CREATE on the schema to create tables there (GRANT "
+                         "CREATE ON SCHEMA {} TO {})",
+                         QuoteIdent(name), role);
+    } else if (auto at2 = m.find(kTable); at2 != std::string_view::npos) {
+      std::string_view name = m.substr(at2 + kTable.size());
+      name = name.substr(0, name.find_first_of("\n "));
+      hint = fmt::format("a load needs INSERT on the table, TRUNCATE_BEFORE_LOAD also TRUNCATE, "
+                         "DROP_AND_CREATE ownership, CDC also UPDATE and DELETE (GRANT INSERT, "
+                         "UPDATE, DELETE, TRUNCATE ON TABLE {} TO {})",
+                         QuoteIdent(name), role);
+    }
+  }
+  return Error(kind, fmt::format("{} failed on {}: {}{}", what, where_,
+                                 hint.empty() ? "" : hint + "; the server said: ", Scrub(msg)));
 }
 
 PgResult PgConnection::Exec(const std::string& sql, const std::string& what) {

@@ -20,6 +20,12 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
+// The libpq keywords and values for `uri`: host, port, dbname, user, password (left out when
+// empty, so libpq takes PGPASSWORD or ~/.pgpass), application_name ("ferry" unless the URI
+// names one), connect_timeout (10 s unless the URI says) and the URI's sslmode, sslrootcert,
+// sslcert, sslkey and sslcrl. Shared by SQL and replication connections.
+std::vector<std::pair<std::string, std::string>> PgConnectParams(const EndpointUri& uri);
+
 class PgConnection {
  public:
   // Connects (blocking). Throws Error: kAuth when the server refused the credentials,
@@ -43,7 +49,8 @@ class PgConnection {
 
   // Error for a failed result (or the connection's last error when `result` is null).
   Error MakeError(const std::string& what, const PGresult* result) const;
-  // The server's message with the password removed.
+  // The server's message with the password masked where it stands as a password
+  // (ScrubPassword).
   std::string Scrub(std::string message) const;
   // Drains a COPY in progress and any pending results so the connection can be reused.
   // Never throws.

@@ -580,6 +580,38 @@ PgTableWriter::~PgTableWriter() {
 }
 
 void PgTableWriter::EnsureSchema(const std::string& schema) {
+  // Only what the work needs: an existing schema needs USAGE (CREATE is checked when a table
+  // is created), a missing one CREATE on the database. CREATE SCHEMA IF NOT EXISTS alone would
+  // ask for CREATE on the database even when the schema is there.
+  const std::string what = fmt::format("checking target schema '{}'", schema);
+  PgResult r = conn_->ExecParams(
+      "SELECT has_schema_privilege(oid, 'USAGE'), current_user, current_database() "
+      "FROM pg_namespace WHERE nspname = $1",
+      {schema}, what);
+  if (PQntuples(r.get()) > 0) {
+    if (std::string_view(PQgetvalue(r.get(), 0, 0)) != "t") {
+      throw Error(ErrorKind::kAuth,
+                  fmt::format("PostgreSQL role '{}' may not use target schema '{}': GRANT USAGE "
+                              "ON SCHEMA {} TO {}",
+                              PQgetvalue(r.get(), 0, 1), schema, QuoteIdent(schema),
+                              QuoteIdent(PQgetvalue(r.get(), 0, 1))));
+    }
+    return;
+  }
+  PgResult who = conn_->ExecParams(
+      "SELECT has_database_privilege(current_database(), 'CREATE'), current_user, "
+      "current_database()",
+      {}, what);
+  const std::string user = PQgetvalue(who.get(), 0, 1);
+  const std::string database = PQgetvalue(who.get(), 0, 2);
+  if (std::string_view(PQgetvalue(who.get(), 0, 0)) != "t") {
+    throw Error(ErrorKind::kAuth,
+                fmt::format("target schema '{}' does not exist and PostgreSQL role '{}' may not "
+                            "create it: GRANT CREATE ON DATABASE {} TO {}; or create it for the "
+                            "role: CREATE SCHEMA {} AUTHORIZATION {}",
+                            schema, user, QuoteIdent(database), QuoteIdent(user),
+                            QuoteIdent(schema), QuoteIdent(user)));
+  }
   conn_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema),
               fmt::format("creating schema '{}'", schema));
 }
