@@ -253,6 +253,10 @@ std::string FormatDatetime(int64_t micros) {
 }
 
 std::optional<int64_t> ParseDate(std::string_view text) {
+  // The inverse of AppendDate for PostgreSQL's infinite dates, so a target that keeps them as
+  // text (SQLite) reads back what it was given.
+  if (text == "infinity") return kDateInfinity;
+  if (text == "-infinity") return kDateMinusInfinity;
   Cursor c{text};
   int64_t y;
   unsigned m, d;
@@ -277,6 +281,8 @@ std::optional<int64_t> ParseTime(std::string_view text) {
 }
 
 std::optional<int64_t> ParseDatetime(std::string_view text) {
+  if (text == "infinity") return kDatetimeInfinity;
+  if (text == "-infinity") return kDatetimeMinusInfinity;
   Cursor c{text};
   int64_t y;
   unsigned mo, d;

@@ -456,6 +456,30 @@ TEST_F(Cli, PostgresTargetNeedsOnlyThePrivilegesTheWorkNeeds) {
       "DROP ROLE it_limited");
 }
 
+// PostgreSQL infinity reaches SQLite as text, and Ferry reads back what it wrote:
+// PostgreSQL -> SQLite -> PostgreSQL is hash-identical.
+TEST_F(Cli, PostgresInfinityRoundTripsThroughSqlite) {
+  FERRY_REQUIRE_POSTGRES();
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute("DROP SCHEMA IF EXISTS it_inf CASCADE; DROP SCHEMA IF EXISTS it_inf_back CASCADE;"
+              "CREATE SCHEMA it_inf;"
+              "CREATE TABLE it_inf.t (id int PRIMARY KEY, ts timestamp, d date, tz timestamptz);"
+              "INSERT INTO it_inf.t VALUES (1, 'infinity', '-infinity', '-infinity'),"
+              " (2, '2020-01-01 10:00', '2020-01-01', 'infinity')");
+  CliRun r = RunFerry({"migrate", "--source", PostgresUri(), "--schema", "it_inf", "--target",
+                       Lite("inf.db"), "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = RunFerry({"migrate", "--source", Lite("inf.db"), "--target", PostgresUri(),
+                "--target-schema", "it_inf_back", "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  CliRun there = RunFerry({"hash", PostgresUri(), "--schema", "it_inf", "--json"});
+  CliRun back = RunFerry({"hash", PostgresUri(), "--schema", "it_inf_back", "--json"});
+  ASSERT_EQ(there.exit_code, 0) << there.err;
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(nlohmann::json::parse(there.out)[0]["hash"], nlohmann::json::parse(back.out)[0]["hash"]);
+  pg->Execute("DROP SCHEMA it_inf CASCADE; DROP SCHEMA it_inf_back CASCADE");
+}
+
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();
   src->Execute(

@@ -44,6 +44,17 @@ TEST(TimeText, BeyondADayAndNegative) {
   EXPECT_TRUE(ParseTime("12:00:00.1234560"));
 }
 
+// PostgreSQL's infinite dates print as infinity / -infinity and read back as the same
+// sentinels, so a target that keeps them as text (SQLite) reads back what it was given.
+TEST(DatetimeText, InfinityReadsBackAsItPrints) {
+  EXPECT_EQ(FormatDate(kDateInfinity), "infinity");
+  EXPECT_EQ(ParseDate(FormatDate(kDateInfinity)), kDateInfinity);
+  EXPECT_EQ(ParseDate(FormatDate(kDateMinusInfinity)), kDateMinusInfinity);
+  EXPECT_EQ(ParseDatetime(FormatDatetime(kDatetimeInfinity)), kDatetimeInfinity);
+  EXPECT_EQ(ParseDatetime(FormatDatetime(kDatetimeMinusInfinity)), kDatetimeMinusInfinity);
+  EXPECT_FALSE(ParseDate("infinite").has_value());
+}
+
 TEST(DatetimeText, MicrosecondsZonesAndEdges) {
   EXPECT_EQ(FormatDatetime(*ParseDatetime("2024-05-06 07:08:09.123456")),
             "2024-05-06 07:08:09.123456");
