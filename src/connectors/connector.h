@@ -226,6 +226,11 @@ class Connector {
   // Connects once and disconnects: throws Error(kConnection | kAuth | kNotFound) with a
   // message naming host, port, database and user (never the password).
   virtual void TestConnection() = 0;
+  // As a target: checks, without writing any data, what can be known up front about whether
+  // the endpoint takes writes (SQLite: its directory takes new files, which the database, its
+  // journal and WAL need). Throws Error naming what is missing. The default checks nothing
+  // (server privileges are named with their GRANT when an operation meets them).
+  virtual void TestWritable() {}
   // Which database this endpoint is, whatever host name, port or user reaches it: the text a
   // task records when it is created and compares on resume, so a task never continues against
   // another database. PostgreSQL "postgresql system <system identifier> database <name>",

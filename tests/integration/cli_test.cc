@@ -480,6 +480,21 @@ TEST_F(Cli, PostgresInfinityRoundTripsThroughSqlite) {
   pg->Execute("DROP SCHEMA it_inf CASCADE; DROP SCHEMA it_inf_back CASCADE");
 }
 
+// A SQLite target whose directory takes no new files is refused up front (exit 2), not as
+// one "unable to open database file" per table. /sys refuses even root.
+TEST_F(Cli, ReadOnlySqliteTargetDirectoryIsRefusedUpFront) {
+  Open(Lite("ro_src.db"))->OpenSession()->Execute("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  CliRun r = RunFerry({"migrate", "--source", Lite("ro_src.db"), "--target",
+                       "sqlite:///sys/ferry-it.db", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot use target sqlite:///sys/ferry-it.db: SQLite database file "
+                       "'/sys/ferry-it.db' cannot be written: its directory '/sys' takes no new "
+                       "files"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("Table error"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();
   src->Execute(

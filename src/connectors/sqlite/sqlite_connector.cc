@@ -7,10 +7,14 @@
 // for how writers share the file's single write lock).
 #include "connectors/sqlite/sqlite_connector.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
-
-#include <filesystem>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "connectors/sqlite/sqlite_applier.h"
 #include "connectors/sqlite/sqlite_catalog.h"
@@ -87,6 +91,33 @@ class SqliteConnector : public Connector {
       throw Error(ErrorKind::kNotFound,
                   fmt::format("directory '{}' of SQLite database file '{}' does not exist", dir,
                               path));
+    }
+  }
+
+  // A probe file created and removed in the database's directory: a read-only directory or
+  // file system (which even root cannot write) is refused before any table starts.
+  void TestWritable() override {
+    const std::string& path = uri_.database;
+    const size_t slash = path.find_last_of('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string probe = fmt::format("{}/.ferry-write-probe-{}", dir, ::getpid());
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const int err = errno;
+      throw Error(ErrorKind::kAuth,
+                  fmt::format("SQLite database file '{}' cannot be written: its directory '{}' "
+                              "takes no new files ({}), and SQLite needs that for the database "
+                              "and its journal",
+                              path, dir, std::strerror(err)));
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && ::access(path.c_str(), W_OK) != 0) {
+      throw Error(ErrorKind::kAuth,
+                  fmt::format("SQLite database file '{}' is read-only ({})", path,
+                              std::strerror(errno)));
     }
   }
 
