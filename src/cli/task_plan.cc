@@ -66,6 +66,9 @@ std::string ReadFile(const std::string& path, const char* what) {
 TaskSettings LoadTaskSettings(const std::string& path) {
   Result<TaskSettings> settings = ParseTaskSettings(ReadFile(path, "task settings"), path);
   if (!settings.ok()) throw settings.error();
+  for (const std::string& note : SettingsNotActedOn(*settings)) {
+    spdlog::warn("{}: {}", path, note);
+  }
   return std::move(settings).ValueOrThrow();
 }
 

@@ -229,12 +229,49 @@ std::optional<int64_t> LenientInt(const Ctx& ctx, const Json& j, const std::stri
   return v;
 }
 
+// Values DMS documents that cannot apply to Ferry's engines or that Ferry does not do: each
+// refused by name with the reason, rather than as malformed JSON.
+struct NotApplicable {
+  const char* value;
+  const char* why;
+};
+constexpr NotApplicable kNotApplicable[] = {
+    {"table-tablespace",
+     "is a DMS rule-target for Oracle targets only (PostgreSQL, MySQL/MariaDB and SQLite "
+     "targets have no tablespace setting); remove the rule"},
+    {"index-tablespace",
+     "is a DMS rule-target for Oracle targets only (PostgreSQL, MySQL/MariaDB and SQLite "
+     "targets have no tablespace setting); remove the rule"},
+    {"subpartitions-auto",
+     "is a DMS parallel-load type for Oracle sources only; use partitions-auto, "
+     "partitions-list or ranges"},
+    {"subpartitions-list",
+     "is a DMS parallel-load type for Oracle sources only; use partitions-auto, "
+     "partitions-list or ranges"},
+    {"subpartitions-range",
+     "is a DMS parallel-load type for Oracle sources only; use partitions-auto, "
+     "partitions-list or ranges"},
+    {"add-before-image-columns",
+     "is a DMS rule-action for streaming targets (Kinesis, Kafka), which Ferry does not have; "
+     "remove the rule"},
+    {"include-column", "is a DMS rule-action Ferry does not support yet; remove the rule"},
+    {"data-masking-digits-mask",
+     "is a DMS rule-action Ferry does not support yet; remove the rule"},
+    {"data-masking-digits-randomize",
+     "is a DMS rule-action Ferry does not support yet; remove the rule"},
+    {"data-masking-hash-mask",
+     "is a DMS rule-action Ferry does not support yet; remove the rule"},
+};
+
 template <size_t N>
 size_t Enum(const Ctx& ctx, const Json& j, const std::string& path, const char* const (&names)[N]) {
   if (j.is_string()) {
     const auto& s = j.get_ref<const std::string&>();
     for (size_t i = 0; i < N; ++i) {
       if (s == names[i]) return i;
+    }
+    for (const NotApplicable& n : kNotApplicable) {
+      if (s == n.value) ctx.Fail(path, fmt::format("\"{}\" {}", s, n.why));
     }
   }
   ctx.Expected(path, "one of " + JoinNames(names), j);
@@ -622,8 +659,10 @@ LobSettings ParseLobSettings(const Ctx& ctx, const Json& j, const std::string& p
   RequireObject(ctx, j, path);
   CheckKeys(ctx, j, path, {"mode", "bulk-max-size"});
   LobSettings l;
-  l.mode = static_cast<LobMode>(
-      Enum(ctx, Required(ctx, j, path, "mode"), Child(path, "mode"), kLobModeNames));
+  // DMS does not require mode; a block that gives only bulk-max-size means limited mode.
+  if (const Json* m = Member(j, "mode")) {
+    l.mode = static_cast<LobMode>(Enum(ctx, *m, Child(path, "mode"), kLobModeNames));
+  }
   if (const Json* b = Member(j, "bulk-max-size")) {
     l.bulk_max_size_kb =
         LenientInt(ctx, *b, Child(path, "bulk-max-size"), 0, int64_t{1} << 32, false);

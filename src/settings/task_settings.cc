@@ -40,6 +40,16 @@ constexpr std::array<EnumName<ErrorPolicy>, 6> kErrorPolicies{{
     {ErrorPolicy::kUpdateRecord, "UPDATE_RECORD"},
 }};
 
+constexpr std::array<EnumName<EventErrorPolicy>, 2> kEventErrorPolicies{{
+    {EventErrorPolicy::kIgnore, "IGNORE"},
+    {EventErrorPolicy::kStopTask, "STOP_TASK"},
+}};
+
+constexpr std::array<EnumName<TtEncryptionMode>, 2> kEncryptionModes{{
+    {TtEncryptionMode::kSseS3, "SSE_S3"},
+    {TtEncryptionMode::kSseKms, "SSE_KMS"},
+}};
+
 constexpr std::array<EnumName<LoggerSeverity>, 6> kSeverities{{
     {LoggerSeverity::kError, "LOGGER_SEVERITY_ERROR"},
     {LoggerSeverity::kWarning, "LOGGER_SEVERITY_WARNING"},
@@ -458,6 +468,7 @@ void VisitErrorBehavior(V& v, ErrorBehavior& s) {
   v.Int("ApplyErrorEscalationCount", s.apply_error_escalation_count, 0, kInt64Max);
   v.Bool("ApplyErrorFailOnTruncationDdl", s.apply_error_fail_on_truncation_ddl);
   v.Bool("FullLoadIgnoreConflicts", s.full_load_ignore_conflicts);
+  v.Enum("EventErrorPolicy", s.event_error_policy, AllOf(kEventErrorPolicies));
   v.Bool("FailOnTransactionConsistencyBreached", s.fail_on_transaction_consistency_breached);
   v.Bool("FailOnNoTablesCaptured", s.fail_on_no_tables_captured);
 }
@@ -525,6 +536,24 @@ void VisitBeforeImage(V& v, BeforeImageSettings& s) {
 }
 
 template <typename V>
+void VisitTimeTravel(V& v, TimeTravelSettings& s) {
+  v.Bool("EnableTT", s.enable_tt);
+  v.Object("TTS3Settings", [&s](V& o) {
+    o.Enum("EncryptionMode", s.encryption_mode, AllOf(kEncryptionModes));
+    o.String("ServerSideEncryptionKmsKeyId", s.server_side_encryption_kms_key_id);
+    o.String("ServiceAccessRoleArn", s.service_access_role_arn);
+    o.String("BucketName", s.bucket_name);
+    o.String("BucketFolder", s.bucket_folder);
+    o.Bool("EnableDeletingFromS3OnTaskDelete", s.enable_deleting_from_s3_on_task_delete);
+  });
+  v.Object("TTRecordSettings", [&s](V& o) {
+    o.Bool("EnableRawData", s.enable_raw_data);
+    o.String("OperationsToLog", s.operations_to_log);
+    o.Int("MaxRecordSize", s.max_record_size, 0, kInt64Max);
+  });
+}
+
+template <typename V>
 void VisitDocument(V& v, TaskSettings& s) {
   v.Object("TargetMetadata", [&s](V& o) { VisitTargetMetadata(o, s.target_metadata); });
   v.Object("FullLoadSettings", [&s](V& o) { VisitFullLoad(o, s.full_load_settings); });
@@ -544,6 +573,7 @@ void VisitDocument(V& v, TaskSettings& s) {
   v.Object("LoopbackPreventionSettings",
            [&s](V& o) { VisitLoopback(o, s.loopback_prevention_settings); });
   v.Object("BeforeImageSettings", [&s](V& o) { VisitBeforeImage(o, s.before_image_settings); });
+  v.Object("TTSettings", [&s](V& o) { VisitTimeTravel(o, s.tt_settings); });
   v.Bool("FailTaskWhenCleanTaskResourceFailed", s.fail_task_when_clean_task_resource_failed);
   // Ferry extension: written only when not all defaults (see NormalizeTaskSettings).
   if constexpr (std::is_same_v<V, Writer>) {
@@ -665,6 +695,20 @@ nlohmann::ordered_json NormalizeTaskSettings(const TaskSettings& settings) {
   Writer writer;
   VisitDocument(writer, copy);
   return std::move(writer.out);
+}
+
+std::vector<std::string> SettingsNotActedOn(const TaskSettings& settings) {
+  std::vector<std::string> out;
+  if (settings.tt_settings.enable_tt) {
+    out.push_back("TTSettings.EnableTT: Time Travel logs to an S3 bucket in AWS; Ferry has no "
+                  "Time Travel, so nothing is logged there (its own logs and control tables "
+                  "record the task)");
+  }
+  if (settings.error_behavior.event_error_policy == EventErrorPolicy::kStopTask) {
+    out.push_back("ErrorBehavior.EventErrorPolicy STOP_TASK: Ferry sends no task events, so no "
+                  "event error can stop the task");
+  }
+  return out;
 }
 
 }  // namespace ferry

@@ -35,6 +35,10 @@ enum class ErrorPolicy {
   kUpdateRecord,  // UPDATE_RECORD: ApplyErrorUpdatePolicy only (insert the missing row)
 };
 
+// ErrorBehavior.EventErrorPolicy: what DMS does when sending a task event fails. Ferry sends no
+// events, so it is accepted and not acted on (SettingsNotActedOn).
+enum class EventErrorPolicy { kIgnore, kStopTask };
+
 // Ordered from least to most verbose; a component logs messages at or below its severity.
 enum class LoggerSeverity {
   kError,          // LOGGER_SEVERITY_ERROR
@@ -189,6 +193,7 @@ struct ErrorBehavior {
   bool full_load_ignore_conflicts = true;
   bool fail_on_transaction_consistency_breached = false;
   bool fail_on_no_tables_captured = true;  // Default: service output (guide prose: false)
+  EventErrorPolicy event_error_policy = EventErrorPolicy::kIgnore;  // IGNORE | STOP_TASK
   bool operator==(const ErrorBehavior&) const = default;
 };
 
@@ -249,6 +254,26 @@ struct CharacterSetSettings {
   bool operator==(const CharacterSetSettings&) const = default;
 };
 
+// TTSettings: DMS Time Travel, which logs a task's changes to an S3 bucket in AWS. Ferry has no
+// Time Travel: the section is accepted and checked, not acted on (SettingsNotActedOn).
+enum class TtEncryptionMode { kSseS3, kSseKms };
+
+struct TimeTravelSettings {
+  bool enable_tt = false;
+  // TTS3Settings
+  TtEncryptionMode encryption_mode = TtEncryptionMode::kSseS3;  // SSE_S3 | SSE_KMS
+  std::string server_side_encryption_kms_key_id;
+  std::string service_access_role_arn;
+  std::string bucket_name;
+  std::string bucket_folder;
+  bool enable_deleting_from_s3_on_task_delete = false;
+  // TTRecordSettings
+  bool enable_raw_data = false;
+  std::string operations_to_log = "ALL";  // INSERT, UPDATE, DELETE, COMMIT, ROLLBACK, ALL
+  int64_t max_record_size = 64;           // KB
+  bool operator==(const TimeTravelSettings&) const = default;
+};
+
 struct BeforeImageSettings {
   bool enable_before_image = false;
   std::string field_name;  // required (non-empty) when enable_before_image
@@ -279,6 +304,7 @@ struct TaskSettings {
   CharacterSetSettings character_set_settings;
   LoopbackPreventionSettings loopback_prevention_settings;
   BeforeImageSettings before_image_settings;
+  TimeTravelSettings tt_settings;                          // "TTSettings"
   bool fail_task_when_clean_task_resource_failed = false;  // a top-level key
   FerrySettings ferry_settings;  // Ferry extension ("FerrySettings")
   bool operator==(const TaskSettings&) const = default;
@@ -306,5 +332,10 @@ Result<TaskSettings> ParseTaskSettings(std::string_view json, std::string_view s
 // example order. LogComponents lists every component in LogComponentId order.
 // ParseTaskSettings(NormalizeTaskSettings(x).dump(), ...) == x for any x ParseTaskSettings made.
 nlohmann::ordered_json NormalizeTaskSettings(const TaskSettings& settings);
+
+// One line per setting of `settings` that asks for something Ferry accepts but does not do
+// (TTSettings.EnableTT, ErrorBehavior.EventErrorPolicy STOP_TASK, ...), naming the key and
+// why; empty when there is none. Callers log them as warnings.
+std::vector<std::string> SettingsNotActedOn(const TaskSettings& settings);
 
 }  // namespace ferry

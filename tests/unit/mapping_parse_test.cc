@@ -383,14 +383,13 @@ TEST(MappingParse, TransformationErrors) {
   };
   EXPECT_EQ(tr(R"("rule-action": "include-column", "rule-target": "column",
                   "object-locator": {"schema-name": "s"})"),
-            "m.json: rules[1].rule-action (rule-id 5): expected one of rename, convert-lowercase, "
-            "convert-uppercase, add-prefix, remove-prefix, replace-prefix, add-suffix, "
-            "remove-suffix, replace-suffix, remove-column, add-column, change-data-type, "
-            "define-primary-key, found string \"include-column\"");
+            "m.json: rules[1].rule-action (rule-id 5): \"include-column\" is a DMS rule-action Ferry "
+            "does not support yet; remove the rule");
   EXPECT_EQ(tr(R"("rule-action": "rename", "rule-target": "table-tablespace",
                   "object-locator": {"schema-name": "s"}, "value": "x")"),
-            "m.json: rules[1].rule-target (rule-id 5): expected one of schema, table, column, "
-            "found string \"table-tablespace\"");
+            "m.json: rules[1].rule-target (rule-id 5): \"table-tablespace\" is a DMS rule-target for "
+            "Oracle targets only (PostgreSQL, MySQL/MariaDB and SQLite targets have no tablespace "
+            "setting); remove the rule");
   EXPECT_EQ(tr(R"("rule-action": "remove-column", "rule-target": "table",
                   "object-locator": {"schema-name": "s", "table-name": "t"})"),
             "m.json: rules[1].rule-target (rule-id 5): rule-action \"remove-column\" needs "
@@ -493,8 +492,9 @@ TEST(MappingParse, TableSettingsErrors) {
             "m.json: rules[1] (rule-id 8): a table-settings rule needs \"parallel-load\" "
             "or \"lob-settings\"");
   EXPECT_EQ(ts(R"(, "parallel-load": {"type": "subpartitions-auto"})"),
-            "m.json: rules[1].parallel-load.type (rule-id 8): expected one of none, "
-            "partitions-auto, partitions-list, ranges, found string \"subpartitions-auto\"");
+            "m.json: rules[1].parallel-load.type (rule-id 8): \"subpartitions-auto\" is a DMS "
+            "parallel-load type for Oracle sources only; use partitions-auto, partitions-list or "
+            "ranges");
   EXPECT_EQ(ts(R"(, "parallel-load": {"type": "ranges", "boundaries": [["1"]]})"),
             "m.json: rules[1].parallel-load (rule-id 8): missing required key \"columns\"");
   EXPECT_EQ(ts(R"(, "parallel-load": {"type": "ranges", "columns": ["a", "b"],
@@ -536,6 +536,28 @@ TEST(MappingParse, LongFoundValuesAreShortened) {
                              std::string(200, 'y') + R"("}]})");
   EXPECT_NE(e2.find("yyy..."), std::string::npos) << e2;
   EXPECT_LT(e2.size(), 300u);
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// The user guide's lob-settings example gives only bulk-max-size: limited mode, as DMS reads it.
+TEST(MappingParse, LobSettingsWithOnlyBulkMaxSizeIsLimitedMode) {
+  Result<TableMappings> m = ParseTableMappings(R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "1",
+       "object-locator": {"schema-name": "%", "table-name": "%"}, "rule-action": "include"},
+      {"rule-type": "table-settings", "rule-id": "2", "rule-name": "2",
+       "object-locator": {"schema-name": "s", "table-name": "t"},
+       "lob-settings": {"bulk-max-size": "16"}}]})",
+                                               "m.json");
+  ASSERT_TRUE(m.ok()) << m.error().what();
+  ASSERT_EQ(m->table_settings.size(), 1u);
+  ASSERT_TRUE(m->table_settings[0].lob_settings.has_value());
+  EXPECT_EQ(m->table_settings[0].lob_settings->mode, LobMode::kLimited);
+  EXPECT_EQ(m->table_settings[0].lob_settings->bulk_max_size_kb.value_or(0), 16);
 }
 
 }  // namespace

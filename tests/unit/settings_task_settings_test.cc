@@ -382,9 +382,42 @@ TEST(SettingsErrors, MalformedJson) {
   EXPECT_NE(ErrorOf("{\"a\":1,}").find("task.json: not valid JSON"), std::string::npos);
 }
 
+// DMS's own examples: the user guide's Time Travel section and EventErrorPolicy are accepted;
+// what Ferry does not act on is said, by key.
+TEST(SettingsParse, TimeTravelAndEventErrorPolicyFromTheUserGuide) {
+  TaskSettings s = ParseOk(R"({
+    "ErrorBehavior": {"EventErrorPolicy": "STOP_TASK"},
+    "TTSettings" : {
+      "EnableTT" : true,
+      "TTS3Settings": {
+        "EncryptionMode": "SSE_KMS",
+        "ServerSideEncryptionKmsKeyId": "arn:aws:kms:us-west-2:112233445566:key/myKMSKey",
+        "ServiceAccessRoleArn": "arn:aws:iam::112233445566:role/dms-tt-s3-access-role",
+        "BucketName": "myttbucket",
+        "BucketFolder": "myttfolder",
+        "EnableDeletingFromS3OnTaskDelete": false
+      },
+      "TTRecordSettings": {
+        "EnableRawData" : true,
+        "OperationsToLog": "DELETE,UPDATE",
+        "MaxRecordSize": 64
+      }
+    }})");
+  EXPECT_TRUE(s.tt_settings.enable_tt);
+  EXPECT_EQ(s.tt_settings.encryption_mode, TtEncryptionMode::kSseKms);
+  EXPECT_EQ(s.tt_settings.operations_to_log, "DELETE,UPDATE");
+  EXPECT_EQ(s.error_behavior.event_error_policy, EventErrorPolicy::kStopTask);
+  const std::vector<std::string> notes = SettingsNotActedOn(s);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0].rfind("TTSettings.EnableTT: ", 0), 0u) << notes[0];
+  EXPECT_EQ(notes[1].rfind("ErrorBehavior.EventErrorPolicy STOP_TASK: ", 0), 0u) << notes[1];
+  EXPECT_TRUE(SettingsNotActedOn(TaskSettings{}).empty());
+  EXPECT_EQ(ParseOk(NormalizeTaskSettings(s).dump()), s) << "round trip";
+}
+
 TEST(SettingsErrors, UnknownKeys) {
-  EXPECT_EQ(ErrorOf(R"({"TTSettings": {}})").rfind(
-                "task.json: TTSettings: unknown key (expected one of: TargetMetadata, "
+  EXPECT_EQ(ErrorOf(R"({"TimeTravel": {}})").rfind(
+                "task.json: TimeTravel: unknown key (expected one of: TargetMetadata, "
                 "FullLoadSettings, Logging, ",
                 0),
             0u);
@@ -601,6 +634,7 @@ TEST(SettingsNormalize, GoldenForEmptyDocument) {
     "ApplyErrorEscalationCount": 0,
     "ApplyErrorFailOnTruncationDdl": false,
     "FullLoadIgnoreConflicts": true,
+    "EventErrorPolicy": "IGNORE",
     "FailOnTransactionConsistencyBreached": false,
     "FailOnNoTablesCaptured": true
   },
@@ -650,6 +684,22 @@ TEST(SettingsNormalize, GoldenForEmptyDocument) {
     "EnableBeforeImage": false,
     "FieldName": "",
     "ColumnFilter": "pk-only"
+  },
+  "TTSettings": {
+    "EnableTT": false,
+    "TTS3Settings": {
+      "EncryptionMode": "SSE_S3",
+      "ServerSideEncryptionKmsKeyId": "",
+      "ServiceAccessRoleArn": "",
+      "BucketName": "",
+      "BucketFolder": "",
+      "EnableDeletingFromS3OnTaskDelete": false
+    },
+    "TTRecordSettings": {
+      "EnableRawData": false,
+      "OperationsToLog": "ALL",
+      "MaxRecordSize": 64
+    }
   },
   "FailTaskWhenCleanTaskResourceFailed": false
 })json";
