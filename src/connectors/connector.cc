@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cdc/change_applier.h"
 #include "cdc/change_capture.h"
 #include "connectors/mysql/mysql_connector.h"
@@ -46,6 +48,23 @@ std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table
     }
   }
   return out + ")";
+}
+
+void CheckNotNull(const Batch& batch, const TableDef& target) {
+  for (size_t c = 0; c < target.columns.size() && static_cast<int>(c) < batch.columns(); ++c) {
+    // Primary key columns are NOT NULL whatever the column says.
+    const bool in_key = std::find(target.primary_key.begin(), target.primary_key.end(),
+                                  target.columns[c].name) != target.primary_key.end();
+    if (target.columns[c].nullable && !in_key) continue;
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      if (!batch.IsNull(r, static_cast<int>(c))) continue;
+      throw RowError(static_cast<int>(c), static_cast<int64_t>(r),
+                     fmt::format("column \"{}\" is NOT NULL on target table {} and the value is "
+                                 "NULL",
+                                 target.columns[c].name, target.QualifiedName()),
+                     DescribeRowKey(batch, r, target));
+    }
+  }
 }
 
 std::unique_ptr<cdc::ChangeCapture> Connector::OpenChangeCapture(const cdc::CaptureOptions&) {

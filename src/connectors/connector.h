@@ -50,6 +50,12 @@ class RowError : public Error {
 // yet filled in (a row being read) print as "?".
 std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table);
 
+// Throws RowError(column, row, message, row key) for the first NULL of `batch` in a column
+// `target` declares NOT NULL or has in its primary key, in Ferry's form ("column \"x\" is NOT NULL on target table
+// s.t and the value is NULL"), before the server would refuse the whole batch with its own
+// words. Writers call it before sending a batch.
+void CheckNotNull(const Batch& batch, const TableDef& target);
+
 enum class TablePrepMode { kDoNothing, kDropAndCreate, kTruncateBeforeLoad };
 const char* TablePrepModeName(TablePrepMode mode);  // "DO_NOTHING", ...
 

@@ -9,19 +9,9 @@ namespace ferry {
 
 namespace {
 
-// The URI as it may be shown: each password span (PasswordSpans) replaced by "***".
-std::string Redact(std::string_view uri) {
-  std::string out(uri);
-  const auto spans = PasswordSpans(uri);
-  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-    out.replace(it->first, it->second, "***");
-  }
-  return out;
-}
-
 Error Bad(std::string_view uri, std::string_view why) {
   return Error(ErrorKind::kInvalidArgument,
-               fmt::format("invalid endpoint URI '{}': {}", Redact(uri), why));
+               fmt::format("invalid endpoint URI '{}': {}", RedactPasswords(uri), why));
 }
 
 bool PercentDecode(std::string_view in, std::string* out) {
@@ -113,6 +103,15 @@ const std::vector<std::string>& KnownParameters(Engine engine) {
       return sqlite;
   }
   return sqlite;
+}
+
+std::string RedactPasswords(std::string_view text) {
+  std::string out(text);
+  const auto spans = PasswordSpans(text);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+    out.replace(it->first, it->second, "***");
+  }
+  return out;
 }
 
 std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view arg) {

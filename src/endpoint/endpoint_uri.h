@@ -60,4 +60,8 @@ std::string ScrubPassword(std::string message, const std::string& password);
 // process's argument list.
 std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view arg);
 
+// `text` (a URI as typed, even one that does not parse) with each PasswordSpans span shown as
+// "***".
+std::string RedactPasswords(std::string_view text);
+
 }  // namespace ferry

@@ -210,10 +210,7 @@ std::string RedactEndpointUri(std::string_view uri) {
     return parsed->Describe();  // masks the password and any *password* parameter
   }
   // Unparsable: every password span (the credentials' and any password= value) masked.
-  std::string out(uri);
-  const auto spans = PasswordSpans(uri);
-  for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second, "***");
-  return out;
+  return RedactPasswords(uri);
 }
 
 struct TaskStore::Impl {

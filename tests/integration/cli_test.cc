@@ -495,6 +495,50 @@ TEST_F(Cli, ReadOnlySqliteTargetDirectoryIsRefusedUpFront) {
   EXPECT_EQ(r.out.find("Table error"), std::string::npos) << r.out;
 }
 
+// A NULL for a NOT NULL target column is reported in Ferry's form (table, column, row key)
+// before the server refuses the whole batch in its own words, and DataErrorPolicy applies to
+// that row alone. define-primary-key makes a nullable source column the target's key.
+TEST_F(Cli, NullIntoNotNullTargetColumnNamesTheRow) {
+  FERRY_REQUIRE_POSTGRES();
+  Open(Lite("nn_src.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (k TEXT, v TEXT);"
+      "INSERT INTO t VALUES ('a', '1'), (NULL, '2'), ('c', '3')");
+  std::ofstream(tmp_ / "nn.json") << R"({"rules": [
+      {"rule-type": "selection", "rule-id": "1", "rule-name": "1",
+       "object-locator": {"schema-name": "main", "table-name": "t"}, "rule-action": "include"},
+      {"rule-type": "transformation", "rule-id": "2", "rule-name": "2", "rule-target": "table",
+       "object-locator": {"schema-name": "main", "table-name": "t"},
+       "rule-action": "define-primary-key",
+       "primary-key-def": {"name": "t_pk", "columns": ["k"]}}]})";
+  std::ofstream(tmp_ / "skip.json") << R"({"ErrorBehavior": {"DataErrorPolicy": "LOG_ERROR"}})";
+  std::vector<std::string> targets = {PostgresUri()};
+  if (!MysqlUri().empty()) targets.push_back(WithDatabase(MysqlUri(), "it_cli_nn"));
+  for (const std::string& target : targets) {
+    const bool mysql = target.rfind("mysql", 0) == 0;
+    auto admin = Open(mysql ? MysqlUri() : PostgresUri())->OpenSession();
+    admin->Execute(mysql ? "DROP DATABASE IF EXISTS it_cli_nn"
+                         : "DROP SCHEMA IF EXISTS it_cli_nn CASCADE");
+    std::vector<std::string> args = {"migrate", "--source", Lite("nn_src.db"), "--target", target,
+                                     "--table-mappings", (tmp_ / "nn.json").string(),
+                                     "--task-settings", (tmp_ / "skip.json").string(),
+                                     "--no-progress"};
+    if (!mysql) {
+      args.push_back("--target-schema");
+      args.push_back("it_cli_nn");
+    }
+    CliRun r = RunFerry(args);
+    EXPECT_EQ(r.exit_code, 0) << target << r.out << r.err;
+    EXPECT_NE(r.err.find("column \"k\" is NOT NULL on target table it_cli_nn.t and the value is "
+                         "NULL"),
+              std::string::npos)
+        << target << r.err;
+    EXPECT_NE(r.err.find("(k=NULL)"), std::string::npos) << target << r.err;
+    EXPECT_EQ(admin->Query("SELECT count(*) FROM it_cli_nn.t")[0][0].value_or(""), "2")
+        << target << ": the other rows arrive";
+    admin->Execute(mysql ? "DROP DATABASE it_cli_nn" : "DROP SCHEMA it_cli_nn CASCADE");
+  }
+}
+
 TEST_F(Cli, SummaryJsonAndHashAgree) {
   auto src = Open(Lite("a.db"))->OpenSession();
   src->Execute(

@@ -138,6 +138,7 @@ void MyTableWriter::Write(const Batch& batch) {
                 fmt::format("batch for MySQL table {} has {} columns, the table {}", qualified_,
                             batch.columns(), ncols));
   }
+  CheckNotNull(batch, target_);
   buffer_.clear();
   for (size_t r = 0; r < rows; ++r) {
     for (int c = 0; c < ncols; ++c) {

@@ -700,6 +700,7 @@ void PgTableWriter::Write(const Batch& batch) {
                 fmt::format("batch has {} columns, table {} has {}", batch.columns(),
                             target_.QualifiedName(), cols_.size()));
   }
+  CheckNotNull(batch, target_);
   buf_.clear();
   const size_t rows = batch.rows();
   if (binary_) {

@@ -62,6 +62,12 @@ class SqliteSession : public SqlSession {
   Connection conn_;
 };
 
+// The directory of database file `path` ("." for a bare file name).
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
 class SqliteConnector : public Connector {
  public:
   explicit SqliteConnector(const EndpointUri& uri) : uri_(uri) {
@@ -84,9 +90,7 @@ class SqliteConnector : public Connector {
       return;
     }
     const std::string& path = uri_.database;
-    size_t slash = path.find_last_of('/');
-    const std::string dir =
-        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string dir = DirectoryOf(path);
     if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       throw Error(ErrorKind::kNotFound,
                   fmt::format("directory '{}' of SQLite database file '{}' does not exist", dir,
@@ -98,9 +102,7 @@ class SqliteConnector : public Connector {
   // file system (which even root cannot write) is refused before any table starts.
   void TestWritable() override {
     const std::string& path = uri_.database;
-    const size_t slash = path.find_last_of('/');
-    const std::string dir =
-        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string dir = DirectoryOf(path);
     const std::string probe = fmt::format("{}/.ferry-write-probe-{}", dir, ::getpid());
     const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
