@@ -356,5 +356,33 @@ TEST_F(PgEncodeTest, UuidText) {
   EXPECT_NE(Encode().find("is not a UUID"), std::string::npos);
 }
 
+// Two table names of 63 bytes sharing 58 of them: PostgreSQL would name both keys
+// "<58 bytes>_pkey". Each key gets a name of its own, hashed from the full table name.
+TEST(PgDdl, LongTableNamesGetDistinctPrimaryKeyNames) {
+  auto create = [](const std::string& name) {
+    TableDef t;
+    t.schema = "s";
+    t.name = name;
+    ColumnDef id;
+    id.name = "id";
+    id.native_type = "bigint";
+    id.nullable = false;
+    t.columns = {id};
+    t.primary_key = {"id"};
+    return PgCreateTableSql(t)[0];
+  };
+  const std::string a = create(std::string(63, 'n'));
+  const std::string b = create(std::string(61, 'n') + "_2");
+  EXPECT_NE(a.find("CONSTRAINT \"" + std::string(49, 'n') + "_"), std::string::npos) << a;
+  EXPECT_NE(a.find("_pkey\" PRIMARY KEY (\"id\")"), std::string::npos) << a;
+  const auto key_name = [](const std::string& sql) {
+    const size_t at = sql.find("CONSTRAINT \"") + 12;
+    return sql.substr(at, sql.find('"', at) - at);
+  };
+  EXPECT_NE(key_name(a), key_name(b));
+  EXPECT_LE(key_name(a).size(), 63u);
+  EXPECT_EQ(create("short").find("CONSTRAINT"), std::string::npos) << "short names keep <t>_pkey";
+}
+
 }  // namespace
 }  // namespace ferry::postgres

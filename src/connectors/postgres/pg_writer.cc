@@ -563,11 +563,39 @@ void EncodeTextRow(const Batch& batch, size_t row, const std::vector<PgWriteColu
   out->push_back('\n');
 }
 
+namespace {
+
+// "CONSTRAINT <name> " for the primary key of a table whose name leaves no room for
+// PostgreSQL's own "<table>_pkey" in 63 bytes, else "". PostgreSQL would cut that name, so two
+// long table names sharing a prefix would ask for one key name (and, created at once, collide
+// in pg_class); a hash of the full table name keeps the names apart, the same on every run.
+std::string PrimaryKeyConstraint(const std::string& table) {
+  constexpr size_t kMax = 63;
+  if (table.size() + 5 <= kMax) return "";
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : table) h = (h ^ c) * 16777619u;
+  const std::string name =
+      std::string(Utf8Prefix(table, kMax - 5 - 9)) + fmt::format("_{:08x}_pkey", h);
+  return "CONSTRAINT " + QuoteIdent(name) + " ";
+}
+
+}  // namespace
+
 std::vector<std::string> PgCreateTableSql(const TableDef& target) {
   const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
   const std::string table = QuoteQualified(target.schema, target.name);
+  TableDef def = target;
+  if (const std::string constraint = PrimaryKeyConstraint(target.name);
+      !constraint.empty() && !def.primary_key.empty()) {
+    std::string clause = constraint + "PRIMARY KEY (";
+    for (size_t i = 0; i < def.primary_key.size(); ++i) {
+      clause += (i ? ", " : "") + QuoteIdent(def.primary_key[i]);
+    }
+    def.create_table_clauses.insert(def.create_table_clauses.begin(), clause + ")");
+    def.primary_key.clear();
+  }
   std::vector<std::string> out = {CreateTableSql(
-      target, table, quote, [&](size_t i) { return target.columns[i].native_type; },
+      def, table, quote, [&](size_t i) { return target.columns[i].native_type; },
       [&](size_t i) { return !target.columns[i].nullable; })};
   for (const IndexDef& index : target.unique_indexes) {
     out.push_back(CreateUniqueIndexSql(index.name, table, index, quote));
@@ -746,7 +774,8 @@ int64_t PgTableWriter::AbortLoad() noexcept {
 }
 
 void PgTableWriter::AddPrimaryKey(const TableDef& target) {
-  std::string sql = "ALTER TABLE " + QuoteQualified(target.schema, target.name) + " ADD PRIMARY KEY (";
+  std::string sql = "ALTER TABLE " + QuoteQualified(target.schema, target.name) + " ADD " +
+                    PrimaryKeyConstraint(target.name) + "PRIMARY KEY (";
   for (size_t i = 0; i < target.primary_key.size(); ++i) {
     if (i) sql += ", ";
     sql += QuoteIdent(target.primary_key[i]);
