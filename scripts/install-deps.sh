@@ -43,6 +43,7 @@ server_packages=(
   postgresql-client-15
   mariadb-server
   mariadb-client
+  openssl  # servers.sh makes the test CA and server certificate
 )
 
 for arg in "$@"; do
