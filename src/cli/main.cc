@@ -12,6 +12,7 @@
 // input or cannot connect.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -215,6 +216,12 @@ int main(int argc, char** argv) {
     if (*settings_cmd) {
       TaskSettings settings = settings_file.empty() ? TaskSettings{} : LoadTaskSettings(settings_file);
       std::cout << NormalizeTaskSettings(settings).dump(2) << std::endl;
+      // Which of these keys Ferry acts on, on stderr so the JSON stays clean for IaC diffs.
+      const SettingsKeys keys = SettingsKeyReport();
+      std::cerr << fmt::format("Honoured by Ferry ({}): {}\n\nAccepted and checked, not acted on "
+                               "({}): {}\n",
+                               keys.honoured.size(), fmt::join(keys.honoured, ", "),
+                               keys.not_acted_on.size(), fmt::join(keys.not_acted_on, ", "));
       return 0;
     }
     if (*validate_cmd) return RunValidate(validate_args);

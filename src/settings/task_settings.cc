@@ -697,6 +697,96 @@ nlohmann::ordered_json NormalizeTaskSettings(const TaskSettings& settings) {
   return std::move(writer.out);
 }
 
+namespace {
+
+// A third visitor: every key's path ("ErrorBehavior.DataErrorPolicy"), in document order.
+class KeyLister {
+ public:
+  std::vector<std::string> keys;
+
+  void Bool(std::string_view key, bool&) { Add(key); }
+  void Int(std::string_view key, int64_t&, int64_t, int64_t) { Add(key); }
+  void String(std::string_view key, std::string&) { Add(key); }
+  void OptionalString(std::string_view key, std::optional<std::string>&) { Add(key); }
+  template <typename E>
+  void Enum(std::string_view key, E&, const std::vector<EnumName<E>>&) {
+    Add(key);
+  }
+  void NullOnly(std::string_view key, const char*) { Add(key); }
+  void IntAlias(std::string_view, std::string_view, int64_t&, int64_t, int64_t) {}
+  template <typename Fn>
+  void Object(std::string_view key, Fn&& fn) {
+    KeyLister sub;
+    sub.prefix_ = prefix_ + std::string(key) + ".";
+    fn(sub);
+    keys.insert(keys.end(), sub.keys.begin(), sub.keys.end());
+  }
+  template <typename T, typename Fn>
+  void Array(std::string_view key, std::vector<T>&, Fn&&) {
+    Add(key);
+  }
+
+ private:
+  void Add(std::string_view key) { keys.push_back(prefix_ + std::string(key)); }
+  std::string prefix_;
+};
+
+// The keys Ferry acts on (the user guide's tables say how); a key path, or a section
+// followed by ".", meaning every key in it.
+constexpr const char* kHonoured[] = {
+    "TargetMetadata.TargetSchema", "TargetMetadata.SupportLobs", "TargetMetadata.FullLobMode",
+    "TargetMetadata.LimitedSizeLobMode", "TargetMetadata.LobMaxSize",
+    "TargetMetadata.BatchApplyEnabled", "FullLoadSettings.TargetTablePrepMode",
+    "FullLoadSettings.CreatePkAfterFullLoad", "FullLoadSettings.MaxFullLoadSubTasks",
+    "FullLoadSettings.CommitRate", "FullLoadSettings.StopTaskCachedChangesApplied",
+    "FullLoadSettings.StopTaskCachedChangesNotApplied",
+    "Logging.LogComponents", "ControlTablesSettings.ControlSchema",
+    "ControlTablesSettings.HistoryTimeslotInMinutes", "ControlTablesSettings.HistoryTableEnabled",
+    "ControlTablesSettings.SuspendedTablesTableEnabled",
+    "ControlTablesSettings.StatusTableEnabled", "ChangeProcessingDdlHandlingPolicy.",
+    "ErrorBehavior.DataErrorPolicy", "ErrorBehavior.DataTruncationErrorPolicy",
+    "ErrorBehavior.DataErrorEscalationPolicy", "ErrorBehavior.DataErrorEscalationCount",
+    "ErrorBehavior.TableErrorPolicy", "ErrorBehavior.TableErrorEscalationPolicy",
+    "ErrorBehavior.TableErrorEscalationCount", "ErrorBehavior.RecoverableErrorCount",
+    "ErrorBehavior.RecoverableErrorInterval", "ErrorBehavior.RecoverableErrorThrottling",
+    "ErrorBehavior.RecoverableErrorThrottlingMax",
+    "ErrorBehavior.RecoverableErrorStopRetryAfterThrottlingMax",
+    "ErrorBehavior.ApplyErrorDeletePolicy", "ErrorBehavior.ApplyErrorInsertPolicy",
+    "ErrorBehavior.ApplyErrorUpdatePolicy", "ErrorBehavior.ApplyErrorEscalationPolicy",
+    "ErrorBehavior.ApplyErrorEscalationCount", "ChangeProcessingTuning.BatchApplyTimeoutMin",
+    "ChangeProcessingTuning.BatchApplyTimeoutMax", "ChangeProcessingTuning.BatchApplyMemoryLimit",
+    "ChangeProcessingTuning.BatchSplitSize", "ChangeProcessingTuning.MinTransactionSize",
+    "ChangeProcessingTuning.CommitTimeout", "ChangeProcessingTuning.MemoryLimitTotal",
+    "ChangeProcessingTuning.MemoryKeepTime", "ValidationSettings.EnableValidation",
+    "ValidationSettings.ThreadCount", "ValidationSettings.PartitionSize",
+    "ValidationSettings.FailureMaxCount", "ValidationSettings.RecordFailureDelayInMinutes",
+    "ValidationSettings.TableFailureMaxCount", "ValidationSettings.ValidationOnly",
+    "ValidationSettings.SkipLobColumns", "ValidationSettings.ValidationPartialLobSize",
+    "ValidationSettings.RecordFailureDelayLimitInMinutes",
+    "ValidationSettings.ValidationQueryCdcDelaySeconds",
+    "FerrySettings."};
+
+bool Honoured(const std::string& path) {
+  for (std::string_view h : kHonoured) {
+    if (h.back() == '.' ? path.rfind(h, 0) == 0 : path == h) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SettingsKeys SettingsKeyReport() {
+  TaskSettings defaults;
+  defaults.ferry_settings.create_secondary_indexes = true;  // so FerrySettings is visited
+  KeyLister lister;
+  VisitDocument(lister, defaults);
+  SettingsKeys out;
+  for (const std::string& key : lister.keys) {
+    (Honoured(key) ? out.honoured : out.not_acted_on).push_back(key);
+  }
+  return out;
+}
+
 std::vector<std::string> SettingsNotActedOn(const TaskSettings& settings) {
   std::vector<std::string> out;
   if (settings.tt_settings.enable_tt) {

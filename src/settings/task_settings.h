@@ -338,4 +338,12 @@ nlohmann::ordered_json NormalizeTaskSettings(const TaskSettings& settings);
 // why; empty when there is none. Callers log them as warnings.
 std::vector<std::string> SettingsNotActedOn(const TaskSettings& settings);
 
+// Every key of the document ("Section.Key", document order), split into those Ferry acts on
+// and those it accepts and checks but does not act on. `ferry settings` prints both lists.
+struct SettingsKeys {
+  std::vector<std::string> honoured;
+  std::vector<std::string> not_acted_on;
+};
+SettingsKeys SettingsKeyReport();
+
 }  // namespace ferry

@@ -618,6 +618,14 @@ TEST_F(Cli, TaskSettingsAreValidatedAndHonoured) {
   EXPECT_EQ(defaults["FullLoadSettings"]["TargetTablePrepMode"], "DO_NOTHING");
   EXPECT_EQ(defaults["ErrorBehavior"]["DataErrorPolicy"], "LOG_ERROR");
   EXPECT_EQ(r.out, RunFerry({"settings"}).out) << "normalised output must be stable";
+  // stderr says which keys are acted on and which are only accepted.
+  EXPECT_NE(r.err.find("Honoured by Ferry ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ErrorBehavior.DataErrorPolicy"), std::string::npos) << r.err;
+  const size_t not_acted = r.err.find("Accepted and checked, not acted on (");
+  ASSERT_NE(not_acted, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TTSettings.EnableTT", not_acted), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ErrorBehavior.EventErrorPolicy", not_acted), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("ErrorBehavior.DataErrorPolicy", not_acted), std::string::npos) << r.err;
 
   FERRY_REQUIRE_POSTGRES();
   Open(Lite("s.db"))->OpenSession()->Execute(
