@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "types/utf8.h"
+
 namespace ferry {
 
 const char* NameKindName(NameKind kind) {
@@ -59,17 +61,9 @@ std::string FixedNameRules::Fit(std::string_view name, std::string_view suffix) 
     base = "t_" + base;
   }
   if (max_bytes > 0 && base.size() + suffix.size() > max_bytes) {
-    base = std::string(Utf8Prefix(base, max_bytes > suffix.size() ? max_bytes - suffix.size() : 0));
+    base = std::string(Utf8PrefixBytes(base, max_bytes > suffix.size() ? max_bytes - suffix.size() : 0));
   }
   return base + std::string(suffix);
-}
-
-std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t end = max_bytes;
-  // Back off continuation bytes (10xxxxxx) so the cut falls before a character's first byte.
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
 }
 
 }  // namespace ferry

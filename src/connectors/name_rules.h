@@ -53,10 +53,6 @@ struct FixedNameRules : NameRules {
   std::string Fit(std::string_view name, std::string_view suffix) const override;
 };
 
-// The longest prefix of UTF-8 `s` of at most `max_bytes` bytes that does not split a
-// character.
-std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
-
 // `s` with ASCII letters lower-cased and every other byte kept.
 std::string AsciiLower(std::string_view s);
 

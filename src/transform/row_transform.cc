@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "connectors/connector.h"
 #include "transform/value_convert.h"
+#include "types/utf8.h"
 
 namespace ferry {
 

@@ -280,14 +280,6 @@ int64_t TimeOfDay(int64_t micros) {
 
 }  // namespace
 
-std::string_view Utf8PrefixBytes(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t n = max_bytes;
-  // Back up over continuation bytes so the cut is before a lead byte.
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
 bool CanConvert(const DmsType& from, const DmsType& to, std::string* why) {
   const Family f = FamilyOf(from.kind);
   const Family t = FamilyOf(to.kind);

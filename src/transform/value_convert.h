@@ -56,7 +56,4 @@ ConvertStatus ConvertCell(const Batch& in, size_t row, int col, const DmsType& f
 ConvertStatus AppendFromText(std::string_view text, const DmsType& to, Batch* out,
                              std::string* message);
 
-// Cuts valid UTF-8 `s` to at most `max_bytes` bytes on a character boundary.
-std::string_view Utf8PrefixBytes(std::string_view s, size_t max_bytes);
-
 }  // namespace ferry

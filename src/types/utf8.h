@@ -12,6 +12,9 @@ namespace ferry {
 // UTF-8, but PostgreSQL text cannot hold it).
 bool IsValidUtf8(std::string_view s, bool* has_nul = nullptr);
 
+// Cuts valid UTF-8 `s` to at most `max_bytes` bytes on a character boundary.
+std::string_view Utf8PrefixBytes(std::string_view s, size_t max_bytes);
+
 // Code points in valid UTF-8 `s`.
 int64_t Utf8Length(std::string_view s);
 

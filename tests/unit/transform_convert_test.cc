@@ -8,6 +8,7 @@
 
 #include "test_types.h"
 #include "transform/value_convert.h"
+#include "types/utf8.h"
 #include "types/value_codec.h"
 
 namespace ferry {

@@ -575,7 +575,7 @@ std::string PrimaryKeyConstraint(const std::string& table) {
   uint32_t h = 2166136261u;  // FNV-1a
   for (unsigned char c : table) h = (h ^ c) * 16777619u;
   const std::string name =
-      std::string(Utf8Prefix(table, kMax - 5 - 9)) + fmt::format("_{:08x}_pkey", h);
+      std::string(Utf8PrefixBytes(table, kMax - 5 - 9)) + fmt::format("_{:08x}_pkey", h);
   return "CONSTRAINT " + QuoteIdent(name) + " ";
 }
 
