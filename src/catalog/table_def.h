@@ -87,6 +87,10 @@ struct TableDef {
   std::vector<IndexDef> unique_indexes;   // unique indexes other than the primary key
   int64_t estimated_rows = -1;            // from statistics; -1 when unknown
   int64_t estimated_bytes = -1;
+  // A view (PostgreSQL also a materialized view), listed by CatalogReader::ListViews: no keys
+  // or indexes, read with a plain SELECT in one stream, loaded into a target table like any
+  // other, never captured (AWS DMS loads views only in full-load tasks).
+  bool is_view = false;
   // Ferry extension (src/schema/), filled by every catalog reader:
   // every index but the primary key (unique ones too, also listed in unique_indexes when
   // plain), and the foreign keys of this table.

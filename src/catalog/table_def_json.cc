@@ -68,6 +68,7 @@ std::string TableDefToJson(const TableDef& def) {
   j["unique_indexes"] = std::move(uniques);
   j["estimated_rows"] = def.estimated_rows;
   j["estimated_bytes"] = def.estimated_bytes;
+  if (def.is_view) j["is_view"] = true;
   Json secondary = Json::array();
   for (const SecondaryIndexDef& s : def.secondary_indexes) {
     secondary.push_back({{"name", s.name},
@@ -125,6 +126,7 @@ TableDef TableDefFromJson(std::string_view json, std::string_view what) {
     }
     def.estimated_rows = j.at("estimated_rows").get<int64_t>();
     def.estimated_bytes = j.at("estimated_bytes").get<int64_t>();
+    def.is_view = j.value("is_view", false);
     for (const Json& s : j.at("secondary_indexes")) {
       SecondaryIndexDef idx;
       idx.name = s.at("name").get<std::string>();

@@ -55,6 +55,8 @@ int RunCatalog(const std::string& uri_text, const std::string& password_file,
   std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint", false, password_file);
   auto catalog = connector->OpenCatalog();
   std::vector<TableDef> tables = catalog->ListTables(schema);
+  // Views follow the tables: a selection rule with table-type view or all loads them.
+  for (TableDef& v : catalog->ListViews(schema)) tables.push_back(std::move(v));
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const TableDef& t : tables) {
@@ -75,15 +77,22 @@ int RunCatalog(const std::string& uri_text, const std::string& password_file,
                      {"columns", cols},
                      {"primaryKey", t.primary_key},
                      {"uniqueIndexes", uniques}});
+      if (t.is_view) out.back()["view"] = true;
     }
     std::cout << out.dump(2) << std::endl;
     return 0;
   }
   std::cout << fmt::format("{} ({})\n", connector->uri().Describe(), catalog->ServerVersion());
   for (const TableDef& t : tables) {
-    std::cout << fmt::format("\n{}  (~{} rows)\n", t.QualifiedName(),
-                             t.estimated_rows < 0 ? std::string("?")
-                                                  : std::to_string(t.estimated_rows));
+    if (t.is_view) {
+      std::cout << fmt::format("\n{}  (view: loaded by selection rules with table-type view "
+                               "or all)\n",
+                               t.QualifiedName());
+    } else {
+      std::cout << fmt::format("\n{}  (~{} rows)\n", t.QualifiedName(),
+                               t.estimated_rows < 0 ? std::string("?")
+                                                    : std::to_string(t.estimated_rows));
+    }
     for (const ColumnDef& c : t.columns) {
       std::cout << fmt::format("  {:<30} {:<32} {:<18}{}\n", c.name, c.native_type,
                                DescribeDmsType(c.type), c.nullable ? "" : " NOT NULL");

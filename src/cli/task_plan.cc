@@ -156,12 +156,22 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
                           const char* verb, const std::vector<TableDef>& as_of) {
   std::vector<TableDef> source_tables =
       TablesAsOf(source.OpenCatalog()->ListTables(schema), as_of);
+  // Views only when a selection rule asks for them (table-type view or all).
+  if (mappings && std::any_of(mappings->selections.begin(), mappings->selections.end(),
+                              [](const SelectionRule& r) {
+                                return r.locator.table_type != TableType::kTable;
+                              })) {
+    for (TableDef& v : source.OpenCatalog()->ListViews(schema)) {
+      source_tables.push_back(std::move(v));
+    }
+  }
   std::string schema_on_target = target.uri().Param("schema");
   if (!target_schema.empty()) schema_on_target = target_schema;
   TaskTables out;
   if (mappings) {
     Result<std::vector<MappedTable>> mapped =
-        ApplyTableMappings(*mappings, source_tables, mappings_path);
+        ApplyTableMappings(*mappings, source_tables, mappings_path,
+                           ApplyOptions{[](const TableDef& t) { return t.is_view; }});
     if (!mapped.ok()) throw mapped.error();
     out.mapped = std::move(mapped).ValueOrThrow();
     out.plans = PlanFromMappings(*out.mapped, source, target, schema_on_target);
@@ -211,6 +221,30 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
                             source.uri().Describe(), what, there));
   }
   return out;
+}
+
+std::vector<std::string> LeaveOutViews(TaskTables* tables) {
+  std::vector<std::string> views;
+  TaskTables kept;
+  if (tables->mapped) kept.mapped.emplace();
+  for (size_t i = 0; i < tables->plans.size(); ++i) {
+    TablePlan& plan = tables->plans[i];
+    if (plan.source.is_view) {
+      views.push_back(plan.source.QualifiedName());
+      continue;
+    }
+    kept.plans.push_back(std::move(plan));
+    if (tables->mapped) kept.mapped->push_back(std::move((*tables->mapped)[i]));
+  }
+  if (kept.plans.empty() && !views.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("the selection rules select only views ({}); change data capture "
+                            "does not follow views (AWS DMS loads views only in full-load "
+                            "tasks): load them with --migration-type full-load",
+                            fmt::join(views, ", ")));
+  }
+  *tables = std::move(kept);
+  return views;
 }
 
 }  // namespace ferry

@@ -45,6 +45,11 @@ struct TaskTables {
   std::optional<std::vector<MappedTable>> mapped;
 };
 
+// Takes the views out of `tables` (a CDC task's: AWS DMS loads views only in full-load tasks)
+// and returns their qualified source names. Throws kInvalidArgument when only views were
+// selected.
+std::vector<std::string> LeaveOutViews(TaskTables* tables);
+
 // Plans the tables of `schema` on `source`: by `mappings` when given (`mappings_path` names
 // the file in errors), else those named by `tables` (every table when empty).
 // `target_schema` overrides the target URI's schema= when not empty. Throws

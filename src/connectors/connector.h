@@ -115,6 +115,11 @@ class CatalogReader {
   // schema, MySQL the URI's database, SQLite "main". Partitions of a partitioned table are
   // not listed; the partitioned parent is.
   virtual std::vector<TableDef> ListTables(const std::string& schema) = 0;
+  // Every view in the same scope as ListTables (PostgreSQL: views and materialized views;
+  // MySQL: the database's views; SQLite: views of "main"), each with is_view set and its
+  // columns as the engine describes them; no keys, indexes or foreign keys, row estimates -1.
+  // Only selection rules with table-type view/all ask for these.
+  virtual std::vector<TableDef> ListViews(const std::string& schema) = 0;
   // One table; throws Error(kNotFound) naming it when absent.
   virtual TableDef GetTable(const std::string& schema, const std::string& name) = 0;
   // "PostgreSQL 15.8", "MariaDB 10.11.6", "SQLite 3.40.1".

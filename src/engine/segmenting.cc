@@ -210,7 +210,8 @@ std::vector<Segment> KeySegments(const std::string& quoted_column,
 
 std::vector<Segment> PlanAutoSegments(Connector& source, const TablePlan& plan,
                                       const AutoSegmentPolicy& policy) {
-  if (policy.max_segments < 2) return {};
+  // A view has no pages and no key to split on: it is read by one SELECT.
+  if (policy.max_segments < 2 || plan.source.is_view) return {};
   try {
     if (source.engine() == Engine::kPostgres) return PgAutoSegments(source, plan, policy);
     return KeyAutoSegments(source, plan, policy);

@@ -52,8 +52,8 @@ std::vector<Segment> KeySegments(const std::string& quoted_column,
                                  const std::vector<std::string>& boundaries);
 
 // The automatic segments of `plan` on `source` under `policy`, measured on the source now:
-// empty (one stream) when the table is below the thresholds, has nothing to split by (no
-// single-column integer primary key on MySQL/SQLite; not a plain heap table on PostgreSQL,
+// empty (one stream) when the table is below the thresholds, has nothing to split by (a view;
+// no single-column integer primary key on MySQL/SQLite; not a plain heap table on PostgreSQL,
 // except a partitioned parent, which splits by its leaf partitions), or the measurement fails
 // (logged as a warning). Logs one info line per split table.
 std::vector<Segment> PlanAutoSegments(Connector& source, const TablePlan& plan,

@@ -35,12 +35,16 @@ std::string MyCatalogReader::ServerVersion() {
 }
 
 std::vector<TableDef> MyCatalogReader::ListTables(const std::string& schema) {
-  return Load(schema.empty() ? conn_.uri().database : schema, {});
+  return Load(schema.empty() ? conn_.uri().database : schema, {}, false);
+}
+
+std::vector<TableDef> MyCatalogReader::ListViews(const std::string& schema) {
+  return Load(schema.empty() ? conn_.uri().database : schema, {}, true);
 }
 
 TableDef MyCatalogReader::GetTable(const std::string& schema, const std::string& name) {
   const std::string db = schema.empty() ? conn_.uri().database : schema;
-  auto tables = Load(db, name);
+  auto tables = Load(db, name, false);
   if (tables.empty()) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("MySQL table {}.{} not found on {}", db, name, conn_.Where()));
@@ -48,7 +52,8 @@ TableDef MyCatalogReader::GetTable(const std::string& schema, const std::string&
   return std::move(tables.front());
 }
 
-std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::string& only) {
+std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::string& only,
+                                            bool views) {
   const std::string what = fmt::format("reading the catalog of MySQL database '{}'", db);
   const std::string schema_lit = QuoteString(db);
   const std::string table_filter = only.empty() ? "" : " AND TABLE_NAME = " + QuoteString(only);
@@ -64,7 +69,8 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
   std::map<std::string, size_t> by_name;
   for (auto& r : conn_.Query("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH "
                              "FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                                 schema_lit + " AND TABLE_TYPE = 'BASE TABLE'" + table_filter +
+                                 schema_lit + " AND TABLE_TYPE = " +
+                                 (views ? "'VIEW'" : "'BASE TABLE'") + table_filter +
                                  " ORDER BY TABLE_NAME",
                              what)) {
     TableDef t;
@@ -73,6 +79,7 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
     t.name = r[0].value_or("");
     t.estimated_rows = ToInt(r[1]);
     t.estimated_bytes = ToInt(r[2]);
+    t.is_view = views;
     by_name[t.name] = tables.size();
     tables.push_back(std::move(t));
   }
@@ -111,7 +118,7 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
                        schema_lit + table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                    what)) {
     auto it = by_name.find(r[0].value_or(""));
-    if (it == by_name.end()) continue;  // a view
+    if (it == by_name.end()) continue;  // a view (or a table when listing views)
     ColumnDef c;
     c.name = r[1].value_or("");
     c.native_type = r[2].value_or("");

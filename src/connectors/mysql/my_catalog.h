@@ -16,13 +16,15 @@ class MyCatalogReader : public CatalogReader {
   explicit MyCatalogReader(const EndpointUri& uri);
   // `schema` is a MySQL database; empty = the URI's database.
   std::vector<TableDef> ListTables(const std::string& schema) override;
+  std::vector<TableDef> ListViews(const std::string& schema) override;
   TableDef GetTable(const std::string& schema, const std::string& name) override;
   std::string ServerVersion() override;
   std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) override;
 
  private:
-  // Tables of `database`, all of them when `only_table` is empty.
-  std::vector<TableDef> Load(const std::string& database, const std::string& only_table);
+  // Tables (with `views`, views) of `database`, all of them when `only_table` is empty.
+  std::vector<TableDef> Load(const std::string& database, const std::string& only_table,
+                             bool views);
 
   MyConnection conn_;
 };

@@ -11,8 +11,8 @@ namespace ferry::postgres {
 
 namespace {
 
-// User tables: ordinary and partitioned parents, never partitions; system and temporary
-// schemas excluded. Row estimates of a partitioned parent are the sum over its leaf
+// User tables: ordinary and partitioned parents, never partitions; or ($3 = 'v') views and
+// materialized views. System and temporary schemas excluded. Row estimates of a partitioned parent are the sum over its leaf
 // partitions (-1 when none was ever analyzed); bytes likewise.
 constexpr const char* kTablesSql = R"sql(
 SELECT c.oid, n.nspname, c.relname,
@@ -26,7 +26,8 @@ SELECT c.oid, n.nspname, c.relname,
        FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
   ELSE pg_total_relation_size(c.oid) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE CASE WHEN $3 = 'v' THEN c.relkind IN ('v', 'm')
+           ELSE c.relkind IN ('r', 'p') AND NOT c.relispartition END
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
   AND ($1 = '' OR n.nspname = $1) AND ($2 = '' OR c.relname = $2)
@@ -103,11 +104,15 @@ int64_t ToInt(const std::optional<std::string>& s, int64_t fallback) {
 
 }  // namespace
 
-std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std::string& name) {
+std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std::string& name,
+                                            bool views) {
+  const char* const kind = views ? "views" : "tables";
   const std::string what =
-      name.empty() ? fmt::format("listing tables of schema '{}'", schema.empty() ? "*" : schema)
-                   : fmt::format("reading the catalog of table {}.{}", schema, name);
-  PgResult tables = conn_->ExecParams(kTablesSql, {schema, name}, what);
+      name.empty()
+          ? fmt::format("listing {} of schema '{}'", kind, schema.empty() ? "*" : schema)
+          : fmt::format("reading the catalog of table {}.{}", schema, name);
+  PgResult tables =
+      conn_->ExecParams(kTablesSql, {schema, name, views ? "v" : "t"}, what);
   std::vector<TableDef> out;
   std::map<uint32_t, size_t> by_oid;
   std::string oids = "{";
@@ -119,6 +124,7 @@ std::vector<TableDef> PgCatalogReader::Load(const std::string& schema, const std
     t.name = *GetText(tables.get(), r, 2);
     t.estimated_rows = ToInt(GetText(tables.get(), r, 3), -1);
     t.estimated_bytes = ToInt(GetText(tables.get(), r, 4), -1);
+    t.is_view = views;
     by_oid[oid] = out.size();
     if (oids.size() > 1) oids += ",";
     oids += std::to_string(oid);
@@ -271,11 +277,15 @@ ColumnDef PgCatalogReader::ColumnOfType(const std::string& name, uint32_t type_o
 }
 
 std::vector<TableDef> PgCatalogReader::ListTables(const std::string& schema) {
-  return Load(schema, "");
+  return Load(schema, "", false);
+}
+
+std::vector<TableDef> PgCatalogReader::ListViews(const std::string& schema) {
+  return Load(schema, "", true);
 }
 
 TableDef PgCatalogReader::GetTable(const std::string& schema, const std::string& name) {
-  std::vector<TableDef> found = Load(schema, name);
+  std::vector<TableDef> found = Load(schema, name, false);
   if (found.empty() || schema.empty()) {
     if (found.size() == 1) return std::move(found.front());
     throw Error(ErrorKind::kNotFound,

@@ -17,6 +17,7 @@ class PgCatalogReader : public CatalogReader {
  public:
   explicit PgCatalogReader(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
   std::vector<TableDef> ListTables(const std::string& schema) override;
+  std::vector<TableDef> ListViews(const std::string& schema) override;
   TableDef GetTable(const std::string& schema, const std::string& name) override;
   std::string ServerVersion() override;
   std::vector<PartitionInfo> ListPartitions(const TableDef& table, bool subpartitions) override;
@@ -28,8 +29,9 @@ class PgCatalogReader : public CatalogReader {
   ColumnDef ColumnOfType(const std::string& name, uint32_t type_oid, int32_t typmod);
 
  private:
-  // Tables matching the filters ("" = any); fills columns and keys.
-  std::vector<TableDef> Load(const std::string& schema, const std::string& name);
+  // Tables (or with `views`, views and materialized views) matching the filters ("" = any);
+  // fills columns and keys.
+  std::vector<TableDef> Load(const std::string& schema, const std::string& name, bool views);
   // Follows a domain down to its base type (info.typtype == 'd'); cached per domain.
   PgTypeInfo ResolveDomain(const PgTypeInfo& info, const std::string& what);
   std::unique_ptr<PgConnection> conn_;

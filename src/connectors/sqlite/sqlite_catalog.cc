@@ -173,6 +173,30 @@ TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_sta
   return table;
 }
 
+TableDef ReadSqliteView(Connection& conn, const std::string& name) {
+  TableDef view;
+  view.engine = Engine::kSqlite;
+  view.schema = "main";
+  view.name = name;
+  view.is_view = true;
+  Statement st(conn, "SELECT name, type FROM pragma_table_xinfo(" + QuoteLiteral(name) +
+                         ", 'main')");
+  while (st.Step()) {
+    ColumnDef col;
+    col.name = std::string(st.ColumnText(0));
+    col.native_type = std::string(st.ColumnText(1));
+    col.type = DmsTypeFromDeclared(col.native_type);
+    view.columns.push_back(std::move(col));
+  }
+  if (view.columns.empty()) {
+    throw Error(ErrorKind::kSchema,
+                fmt::format("view main.{} of SQLite database '{}' has no columns (a view over "
+                            "a table that no longer exists?)",
+                            name, conn.path()));
+  }
+  return view;
+}
+
 SqliteCatalogReader::SqliteCatalogReader(const std::string& path)
     : conn_(path, Connection::Mode::kReadOnly) {
   has_stat1_ = conn_.QueryInt("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' "
@@ -188,19 +212,31 @@ void SqliteCatalogReader::CheckSchema(const std::string& schema) const {
 }
 
 std::vector<TableDef> SqliteCatalogReader::ListTables(const std::string& schema) {
+  return List(schema, "table");
+}
+
+std::vector<TableDef> SqliteCatalogReader::ListViews(const std::string& schema) {
+  return List(schema, "view");
+}
+
+std::vector<TableDef> SqliteCatalogReader::List(const std::string& schema, const char* type) {
   CheckSchema(schema);
   std::vector<std::string> names;
   {
-    Statement st(conn_,
-                 "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
-                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+    Statement st(conn_, fmt::format("SELECT name FROM pragma_table_list WHERE schema = 'main' "
+                                    "AND type = '{}' AND name NOT LIKE 'sqlite\\_%' ESCAPE "
+                                    "'\\' ORDER BY name",
+                                    type));
     while (st.Step()) names.emplace_back(st.ColumnText(0));
   }
+  const bool views = std::string_view(type) == "view";
   // One read transaction so every table is described from the same state of the file.
   conn_.Exec("BEGIN");
   std::vector<TableDef> out;
   try {
-    for (const std::string& n : names) out.push_back(ReadSqliteTable(conn_, n, has_stat1_));
+    for (const std::string& n : names) {
+      out.push_back(views ? ReadSqliteView(conn_, n) : ReadSqliteTable(conn_, n, has_stat1_));
+    }
   } catch (...) {
     sqlite3_exec(conn_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;

@@ -26,12 +26,13 @@ class SqliteCatalogReader : public CatalogReader {
  public:
   explicit SqliteCatalogReader(const std::string& path);
   std::vector<TableDef> ListTables(const std::string& schema) override;
+  std::vector<TableDef> ListViews(const std::string& schema) override;
   TableDef GetTable(const std::string& schema, const std::string& name) override;
   std::string ServerVersion() override;
 
  private:
-  // Reads one table's definition; `name` is exactly as stored in sqlite_schema.
-  TableDef ReadTable(const std::string& name);
+  // The tables (`type` "table") or views ("view") of "main", in one read transaction.
+  std::vector<TableDef> List(const std::string& schema, const char* type);
   void CheckSchema(const std::string& schema) const;
 
   Connection conn_;
@@ -40,5 +41,8 @@ class SqliteCatalogReader : public CatalogReader {
 
 // The table's definition read over `conn` (shared with the writer's TableExists checks).
 TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_stat1);
+// A view's columns as SQLite declares them (a column that is not a plain column reference has
+// no declared type); is_view set, no keys.
+TableDef ReadSqliteView(Connection& conn, const std::string& name);
 
 }  // namespace ferry::sqlite
