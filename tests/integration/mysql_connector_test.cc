@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "connectors/connector.h"
+#include "connectors/mysql/my_writer.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -464,6 +465,55 @@ TEST(MysqlConnectorTest, RejectsValuesTheTargetCannotHold) {
   }
   auto count = Open(WithDatabase(MysqlUri(), db))->OpenSession()->Query("SELECT COUNT(*) FROM t");
   EXPECT_EQ(*count[0][0], "0");
+}
+
+// Issue 11, case 16: MariaDB stalls for good (KILL does not stop it) writing a row larger than
+// its redo log; such a row is refused before it is sent, naming the setting, while the rows
+// around it load. The server here has a 256 MiB log; the test pretends it has 4 MiB.
+TEST(MysqlConnectorTest, RefusesARowLargerThanTheMariadbRedoLogCanHold) {
+  FERRY_REQUIRE_MYSQL();
+  const std::string db = "it_my_row_limit";
+  auto s = FreshDatabase(db);
+  if (s->Query("SELECT VERSION() LIKE '%MariaDB%'")[0][0].value_or("0") != "1") {
+    GTEST_SKIP() << "the target is not MariaDB";
+  }
+  s->Execute("CREATE TABLE t (id int PRIMARY KEY, v longtext)");
+  auto dst = Open(WithDatabase(MysqlUri(), db));
+  const TableDef target = dst->OpenCatalog()->GetTable(db, "t");
+  mysql::MyTableWriter::SetRedoLogBytesForTesting(4 << 20);
+  struct Reset {
+    ~Reset() { mysql::MyTableWriter::SetRedoLogBytesForTesting(0); }
+  } reset;
+  auto writer = dst->OpenWriter();
+  writer->BeginLoad(target);
+  auto batch = [](int id, size_t bytes) {
+    Batch b(2);
+    b.AppendInt(id);
+    b.AppendBytes(std::string(bytes, 'x'));
+    return b;
+  };
+  writer->Write(batch(1, 3 << 20));  // under 90% of the log: loads
+  try {
+    writer->Write(batch(2, 4 << 20));
+    ADD_FAILURE() << "a 4 MiB row was sent to a server with a 4 MiB redo log";
+  } catch (const RowError& e) {
+    EXPECT_EQ(e.column, 1);
+    EXPECT_EQ(e.batch_row, 0);
+    EXPECT_EQ(e.row_key, "(id=2)");
+    EXPECT_EQ(std::string(e.what()),
+              "a row of 4194307 bytes (column \"v\" holds 4194304) is larger than this MariaDB "
+              "server can write: InnoDB keeps a row's redo in its log, innodb_log_file_size is "
+              "4194304 bytes, and a larger row stalls the server for good; raise "
+              "innodb_log_file_size on the target to at least 71303168 bytes (SET GLOBAL on "
+              "MariaDB 10.9 and later, else in its configuration and a restart), or cut LOBs "
+              "(limited LOB mode with LobMaxSize)");
+  }
+  writer->Write(batch(3, 10));
+  writer->EndLoad();
+  auto rows = s->Query("SELECT id, length(v) FROM " + db + ".t ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(*rows[0][1], std::to_string(3 << 20));
+  EXPECT_EQ(*rows[1][0], "3");
 }
 
 TEST(MysqlConnectorTest, ConnectionErrorsNameTheEndpointButNotThePassword) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
@@ -14,7 +16,13 @@ namespace {
 
 const std::string kNoDatabase;
 
+std::atomic<int64_t> g_redo_log_bytes_for_testing{0};
+
 }  // namespace
+
+void MyTableWriter::SetRedoLogBytesForTesting(int64_t bytes) {
+  g_redo_log_bytes_for_testing = bytes;
+}
 
 std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& target,
                                             std::string_view what) {
@@ -139,15 +147,39 @@ void MyTableWriter::Write(const Batch& batch) {
                             batch.columns(), ncols));
   }
   CheckNotNull(batch, target_);
+  const std::string what = fmt::format("loading MySQL table {}", qualified_);
+  const size_t row_limit = RowLimit(what);
   buffer_.clear();
   for (size_t r = 0; r < rows; ++r) {
+    const size_t row_start = buffer_.size();
+    size_t largest = 0;
+    int largest_column = 0;
     for (int c = 0; c < ncols; ++c) {
       if (c) buffer_.push_back('\t');
+      const size_t field_start = buffer_.size();
       AppendLoadField(columns_[c], batch, r, c, &scratch_, &buffer_);
+      if (buffer_.size() - field_start > largest) {
+        largest = buffer_.size() - field_start;
+        largest_column = c;
+      }
     }
     buffer_.push_back('\n');
+    if (buffer_.size() - row_start > row_limit) {
+      const size_t row_bytes = buffer_.size() - row_start;
+      buffer_.resize(row_start);
+      throw RowError(
+          largest_column, static_cast<int64_t>(r),
+          fmt::format("a row of {} bytes (column \"{}\" holds {}) is larger than this MariaDB "
+                      "server can write: InnoDB keeps a row's redo in its log, "
+                      "innodb_log_file_size is {} bytes, and a larger row stalls the server "
+                      "for good; raise innodb_log_file_size on the target to at least {} bytes "
+                      "(SET GLOBAL on MariaDB 10.9 and later, else in its configuration and a "
+                      "restart), or cut LOBs (limited LOB mode with LobMaxSize)",
+                      row_bytes, target_.columns[largest_column].name, largest,
+                      redo_log_bytes_, (row_bytes / 9 * 10 + (64u << 20)) & ~size_t{0xFFFFF}),
+          DescribeRowKey(batch, r, target_));
+    }
   }
-  const std::string what = fmt::format("loading MySQL table {}", qualified_);
   const uint64_t loaded = conn_.LoadDataFromMemory(load_sql_, buffer_, what);
   if (mysql_warning_count(conn_.get()) != 0 || loaded != rows) {
     // Strict mode makes bad values errors and every value was checked before sending, so a
@@ -165,6 +197,20 @@ void MyTableWriter::Write(const Batch& batch) {
     rows_since_commit_ = 0;
   }
   if (buffer_.capacity() > (64u << 20)) std::string().swap(buffer_);  // after a huge LOB batch
+}
+
+size_t MyTableWriter::RowLimit(std::string_view what) {
+  if (row_limit_ != 0) return row_limit_;
+  row_limit_ = SIZE_MAX;
+  auto rows = conn_.Query("SELECT VERSION(), @@innodb_log_file_size", what);
+  if (!rows.empty() && rows[0][0] && rows[0][0]->find("MariaDB") != std::string::npos &&
+      rows[0][1]) {
+    redo_log_bytes_ = std::stoll(*rows[0][1]);
+  }
+  if (g_redo_log_bytes_for_testing != 0) redo_log_bytes_ = g_redo_log_bytes_for_testing;
+  // A tenth of the log is left for the rest of the row's work and for other sessions.
+  if (redo_log_bytes_ > 0) row_limit_ = static_cast<size_t>(redo_log_bytes_) / 10 * 9;
+  return row_limit_;
 }
 
 void MyTableWriter::EndLoad() {
