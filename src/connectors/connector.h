@@ -69,6 +69,14 @@ class BatchSink {
   // A value was changed by policy rather than copied (e.g. MySQL zero date -> NULL).
   // `column` indexes TableDef::columns. Counted and logged by the caller.
   virtual void Warning(int column, std::string_view message) = 0;
+  // A value of the row being read cannot be represented (`error` names the column, the row key
+  // and why). The reader has taken the half-read row out of its batch. Returns true when the
+  // row is to be left out and reading goes on (the full load's DataErrorPolicy said so and
+  // recorded it); false (the default) to stop: the reader then throws `error`.
+  virtual bool SkipRow(const RowError& error) {
+    (void)error;
+    return false;
+  }
 };
 
 struct ScanOptions {

@@ -28,10 +28,14 @@ namespace {
 // segment reader of a table at once: thread-safe.
 class QueueSink : public BatchSink {
  public:
+  // `skip_row` decides a value the reader cannot represent (BatchSink::SkipRow).
   QueueSink(BoundedQueue<Batch>& queue, TableStats& stats, const TableDef& table,
-            const std::atomic<bool>& cancelled, size_t max_logged)
+            const std::atomic<bool>& cancelled, size_t max_logged,
+            std::function<bool(const RowError&)> skip_row)
       : queue_(queue), stats_(stats), table_(table), cancelled_(cancelled),
-        max_logged_(max_logged) {}
+        max_logged_(max_logged), skip_row_(std::move(skip_row)) {}
+
+  bool SkipRow(const RowError& error) override { return skip_row_ && skip_row_(error); }
 
   bool Push(Batch&& batch) override {
     if (cancelled_) return false;
@@ -68,6 +72,7 @@ class QueueSink : public BatchSink {
   const std::atomic<bool>& cancelled_;
   size_t max_logged_;
   std::atomic<size_t> logged_{0};
+  std::function<bool(const RowError&)> skip_row_;
 };
 
 std::string ColumnName(const TableDef& table, int column) {
@@ -393,7 +398,19 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   std::vector<Segment> segments;              // read by the read thread: outlives it
   std::unique_ptr<SourceSnapshot> snapshot;   // shared by the segment readers while they read
   // Lives outside the try block: the read thread uses it until abandon() joins it.
-  QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged);
+  // A source value the reader cannot represent is a data error of its row: DataErrorPolicy
+  // may leave the row out (as for the writer's refusals) and the read goes on; else the reader
+  // stops and the table fails below. Called from the read threads.
+  auto skip_row = [this, &plan, &st, &table_name](const RowError& e) {
+    ErrorDecision d = policies_->OnDataError(table_name, ClassifyRowError(e));
+    if (d.action != ErrorAction::kSkipRow) return false;
+    ++st.full_load_error_rows;
+    RecordSkippedRow(st, table_name, d,
+                     fmt::format("column {}, row {}: {}", ColumnName(plan.source, e.column),
+                                 e.row_key.empty() ? "?" : e.row_key, e.what()));
+    return true;
+  };
+  QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged, skip_row);
   // Stops the reader and rolls back, whatever went wrong on the writer side.
   auto abandon = [&] {
     queue.CloseAndClear();
@@ -544,8 +561,8 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
       writer->AddPrimaryKey(plan.target);
     }
   } catch (const RowError& e) {
-    // A value the source reader could not represent. The scan cannot skip one row and go on
-    // (the reader stops at it), so DataErrorPolicy cannot apply: this is a table error and
+    // A value the source reader could not represent, and DataErrorPolicy did not skip its row
+    // (skip_row above): the reader stopped at it, so this is a table error and
     // TableErrorPolicy decides.
     std::string key = !e.row_key.empty()
                           ? e.row_key

@@ -103,7 +103,7 @@ nlohmann::json SummaryJson(const std::vector<std::unique_ptr<TableStats>>& stats
         {"AppliedUpdates", st.applied_updates.load()},
         {"AppliedDdls", st.applied_ddls.load()},
         {"FullLoadRows", st.full_load_rows.load()},
-        {"FullLoadErrorRows", st.full_load_error_rows},
+        {"FullLoadErrorRows", st.full_load_error_rows.load()},
         {"FullLoadCondtnlChkFailedRows", 0},
         {"FullLoadReloaded", false},
         {"FullLoadStartTime", IsoTime(st.start_time)},

@@ -30,7 +30,7 @@ struct TableStats {
   std::atomic<int64_t> full_load_rows{0};   // rows committed/written to the target
   std::atomic<int64_t> rows_read{0};        // rows read from the source
   std::atomic<int64_t> bytes_read{0};       // approximate bytes moved (batch sizes)
-  int64_t full_load_error_rows = 0;
+  std::atomic<int64_t> full_load_error_rows{0};  // rows refused (reader or writer side)
   std::atomic<bool> running{false};
 
   std::mutex mu;  // guards the fields below

@@ -388,6 +388,21 @@ TEST_F(Cli, ZeroDatesInNotNullColumnsNameTheSetting) {
   EXPECT_NE(r.err.find("the MySQL source's zero_dates=refuse refuses zero dates"),
             std::string::npos)
       << r.err;
+  // With DataErrorPolicy LOG_ERROR the refused row is left out, named, and the rest loads.
+  std::ofstream(tmp_ / "log_error.json")
+      << R"({"TargetMetadata": {"SupportLobs": true, "FullLobMode": true},
+             "ErrorBehavior": {"DataErrorPolicy": "LOG_ERROR"}})";
+  r = RunFerry({"migrate", "--source", source + "?zero_dates=refuse", "--tables", "t",
+                "--target", Lite("skipped.db"), "--no-progress", "--json", "--task-settings",
+                (tmp_ / "log_error.json").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto skipped = nlohmann::json::parse(r.out)["TableStatistics"][0];
+  EXPECT_EQ(skipped["FullLoadRows"], 1) << skipped.dump();
+  EXPECT_EQ(skipped["FullLoadErrorRows"], 1) << skipped.dump();
+  EXPECT_NE(skipped["Warnings"].dump().find("row skipped: column d, row (id=2): MySQL table "),
+            std::string::npos)
+      << skipped.dump();
+  EXPECT_EQ(Open(Lite("skipped.db"))->OpenSession()->Query("SELECT id FROM t")[0][0], "1");
   r = RunFerry({"catalog", source + "?zero_dates=never"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("zero_dates='never': expected null, refuse or a date YYYY-MM-DD"),

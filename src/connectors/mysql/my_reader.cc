@@ -89,62 +89,68 @@ int64_t MyTableReader::Scan(const TableDef& table, const ScanOptions& options, B
   MYSQL_RES* r = res.get();
   while (MYSQL_ROW row = mysql_fetch_row(r)) {
     const unsigned long* lengths = mysql_fetch_lengths(r);
-    for (int i = 0; i < ncols; ++i) {
-      if (!row[i]) {
-        batch.AppendNull();
-        continue;
-      }
-      const std::string_view text(row[i], lengths[i]);
-      switch (AppendFieldValue(plan[i], text, &batch)) {
-        case ReadStatus::kOk:
-          break;
-        case ReadStatus::kZeroDate: {
-          const ColumnDef& c = table.columns[i];
-          std::string why;
-          if (zero_dates_.mode == ZeroDates::Mode::kRefuse) {
-            why = "the MySQL source's zero_dates=refuse refuses zero dates (zero_dates=null reads "
-                  "them as NULL, zero_dates=YYYY-MM-DD as that date)";
-          } else if (zero_dates_.mode == ZeroDates::Mode::kNull && !c.nullable) {
-            why = "a zero date reads as NULL (the MySQL source's zero_dates=null) and the column "
-                  "is NOT NULL: set zero_dates to a date to read it as (e.g. "
-                  "zero_dates=0001-01-01) or to refuse";
+    try {
+      for (int i = 0; i < ncols; ++i) {
+        if (!row[i]) {
+          batch.AppendNull();
+          continue;
+        }
+        const std::string_view text(row[i], lengths[i]);
+        switch (AppendFieldValue(plan[i], text, &batch)) {
+          case ReadStatus::kOk:
+            break;
+          case ReadStatus::kZeroDate: {
+            const ColumnDef& c = table.columns[i];
+            std::string why;
+            if (zero_dates_.mode == ZeroDates::Mode::kRefuse) {
+              why = "the MySQL source's zero_dates=refuse refuses zero dates (zero_dates=null reads "
+                    "them as NULL, zero_dates=YYYY-MM-DD as that date)";
+            } else if (zero_dates_.mode == ZeroDates::Mode::kNull && !c.nullable) {
+              why = "a zero date reads as NULL (the MySQL source's zero_dates=null) and the column "
+                    "is NOT NULL: set zero_dates to a date to read it as (e.g. "
+                    "zero_dates=0001-01-01) or to refuse";
+            }
+            if (!why.empty()) {
+              const size_t at = batch.rows();
+              batch.AppendNull();  // DescribeRowKey reads the row's cells up to here
+              std::string key = DescribeRowKey(batch, at, table);
+              batch.TruncateToRows(at);
+              throw RowError(i, static_cast<int64_t>(at),
+                             fmt::format("MySQL table {} column `{}` ({}{}): zero date '{}': {}",
+                                         name, c.name, c.native_type,
+                                         c.nullable ? "" : " NOT NULL", text, why),
+                             std::move(key));
+            }
+            if (zero_dates_.mode == ZeroDates::Mode::kReplace) {
+              batch.AppendInt(plan[i].kind == DmsKind::kDate ? zero_dates_.days
+                                                             : zero_dates_.days * kMicrosPerDay);
+              sink.Warning(i, fmt::format("zero date '{}' read as {} (MySQL source zero_dates={})",
+                                          text, zero_dates_.text, zero_dates_.text));
+            } else {
+              batch.AppendNull();
+              sink.Warning(i, fmt::format("zero date '{}' read as NULL (MySQL source "
+                                          "zero_dates=null)",
+                                          text));
+            }
+            break;
           }
-          if (!why.empty()) {
-            const size_t at = batch.rows();
-            batch.AppendNull();  // DescribeRowKey reads the row's cells up to here
+          case ReadStatus::kBad: {
+            const size_t at = batch.rows();  // the half-written row
             std::string key = DescribeRowKey(batch, at, table);
             batch.TruncateToRows(at);
             throw RowError(i, static_cast<int64_t>(at),
-                           fmt::format("MySQL table {} column `{}` ({}{}): zero date '{}': {}",
-                                       name, c.name, c.native_type,
-                                       c.nullable ? "" : " NOT NULL", text, why),
+                           fmt::format("MySQL table {} column `{}` ({}): cannot read value '{}' "
+                                       "as {}",
+                                       name, table.columns[i].name, table.columns[i].native_type,
+                                       text.substr(0, 64), DescribeDmsType(table.columns[i].type)),
                            std::move(key));
           }
-          if (zero_dates_.mode == ZeroDates::Mode::kReplace) {
-            batch.AppendInt(plan[i].kind == DmsKind::kDate ? zero_dates_.days
-                                                           : zero_dates_.days * kMicrosPerDay);
-            sink.Warning(i, fmt::format("zero date '{}' read as {} (MySQL source zero_dates={})",
-                                        text, zero_dates_.text, zero_dates_.text));
-          } else {
-            batch.AppendNull();
-            sink.Warning(i, fmt::format("zero date '{}' read as NULL (MySQL source "
-                                        "zero_dates=null)",
-                                        text));
-          }
-          break;
-        }
-        case ReadStatus::kBad: {
-          const size_t at = batch.rows();  // the half-written row
-          std::string key = DescribeRowKey(batch, at, table);
-          batch.TruncateToRows(at);
-          throw RowError(i, static_cast<int64_t>(at),
-                         fmt::format("MySQL table {} column `{}` ({}): cannot read value '{}' "
-                                     "as {}",
-                                     name, table.columns[i].name, table.columns[i].native_type,
-                                     text.substr(0, 64), DescribeDmsType(table.columns[i].type)),
-                         std::move(key));
         }
       }
+    } catch (const RowError& e) {
+      batch.TruncateToRows(batch.rows());  // the half-read row
+      if (!sink.SkipRow(e)) throw;
+      continue;
     }
     ++total;
     if (batch.rows() >= options.batch_rows || batch.ByteSize() >= options.batch_bytes) {

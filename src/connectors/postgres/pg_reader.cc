@@ -207,7 +207,16 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
       parser.Feed(buf, static_cast<size_t>(n));
       while (parser.Next() == CopyBinaryParser::Status::kTuple) {
         const CopyField* fields = parser.fields();
-        for (int i = 0; i < ncols; ++i) DecodeField(fields[i], cols[i], i, batch, table);
+        try {
+          for (int i = 0; i < ncols; ++i) DecodeField(fields[i], cols[i], i, batch, table);
+        } catch (const RowError& e) {
+          const size_t at = batch.rows();  // the half-read row
+          RowError named(e.column, static_cast<int64_t>(at), e.what(),
+                         e.row_key.empty() ? DescribeRowKey(batch, at, table) : e.row_key);
+          batch.TruncateToRows(at);
+          if (!sink.SkipRow(named)) throw named;
+          continue;
+        }
         ++total;
         if (batch.rows() >= options.batch_rows || batch.ByteSize() >= options.batch_bytes) {
           if (!sink.Push(std::move(batch))) {

@@ -537,6 +537,7 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
   Batch batch = new_batch();
   int64_t total = 0;
   while (stmt.Step()) {
+    bool skipped = false;  // a value of this row was refused and the row left out
     for (int c = 0; c < ncols; ++c) {
       const int storage = sqlite3_column_type(st, c);
       if (storage == SQLITE_NULL) {
@@ -553,7 +554,11 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
                                                  : "'" + table.columns[c].native_type + "'",
             DescribeStoredValue(st, c, storage), why);
         std::string key = RowKeyOf(st, table);
-        throw RowError(c, row, std::move(message), std::move(key));
+        RowError error(c, row, std::move(message), std::move(key));
+        batch.TruncateToRows(batch.rows());  // the half-read row
+        if (!sink.SkipRow(error)) throw error;
+        skipped = true;
+        break;
       }
       if ((storage == SQLITE_INTEGER || storage == SQLITE_FLOAT) &&
           !plans[c].integer_warning.empty()) {
@@ -561,6 +566,7 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
                                                   : plans[c].real_warning);
       }
     }
+    if (skipped) continue;
     ++total;
     if (batch.rows() >= batch_rows || batch.ByteSize() >= options.batch_bytes) {
       if (!sink.Push(std::move(batch))) return total;
