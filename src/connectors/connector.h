@@ -229,6 +229,13 @@ class Dialect {
     (void)source_engine;
     return false;
   }
+  // The same per column: true when `source_column`, read from `source_engine`, must reach this
+  // engine as stored (MySQL -> MySQL: DATE, DATETIME and TIMESTAMP, which hold zero dates no
+  // calendar has). Default: KeepsSourceValues for every column.
+  virtual bool KeepsSourceValue(Engine source_engine, const ColumnDef& source_column) const {
+    (void)source_column;
+    return KeepsSourceValues(source_engine);
+  }
   // The SQL literal of a DmsKind::kEngineValue this engine's reader made (its cell bytes), or
   // nullopt when the engine makes none.
   virtual std::optional<std::string> EngineValueLiteral(std::string_view encoded) const {

@@ -72,11 +72,12 @@ void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_e
 }
 
 // A table copied unchanged to an engine that takes the source's values as stored
-// (Dialect::KeepsSourceValues): its columns carry DmsKind::kEngineValue on both sides, so no
+// (Dialect::KeepsSourceValue): those columns carry DmsKind::kEngineValue on both sides, so no
 // value goes through a DMS type. The target keeps the declared types MapColumn chose.
 void KeepSourceValues(Engine source_engine, const Connector& target, TablePlan* plan) {
-  if (plan->transform || !target.dialect().KeepsSourceValues(source_engine)) return;
+  if (plan->transform) return;
   for (size_t i = 0; i < plan->target.columns.size() && i < plan->source.columns.size(); ++i) {
+    if (!target.dialect().KeepsSourceValue(source_engine, plan->source.columns[i])) continue;
     plan->source.columns[i].type = DmsType{DmsKind::kEngineValue};
     plan->target.columns[i].type = DmsType{DmsKind::kEngineValue};
   }

@@ -403,6 +403,18 @@ TEST_F(Cli, ZeroDatesInNotNullColumnsNameTheSetting) {
             std::string::npos)
       << skipped.dump();
   EXPECT_EQ(Open(Lite("skipped.db"))->OpenSession()->Query("SELECT id FROM t")[0][0], "1");
+  // MySQL to MySQL keeps zero dates as they are, whatever zero_dates says, and validates.
+  admin->Execute("DROP DATABASE IF EXISTS it_cli_zero_nn_dst; CREATE DATABASE it_cli_zero_nn_dst");
+  const std::string same = WithDatabase(MysqlUri(), "it_cli_zero_nn_dst");
+  r = RunFerry({"migrate", "--source", source, "--target", same, "--no-progress", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out)["TableStatistics"][0].contains("Warnings")) << r.out;
+  EXPECT_EQ(admin->Query("SELECT CAST(d AS CHAR), CAST(ts AS CHAR) FROM it_cli_zero_nn_dst.t "
+                         "WHERE id = 2")[0],
+            (std::vector<std::optional<std::string>>{"0000-00-00", "0000-00-00 00:00:00"}));
+  r = RunFerry({"validate", "--source", source, "--target", same});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  admin->Execute("DROP DATABASE it_cli_zero_nn_dst");
   r = RunFerry({"catalog", source + "?zero_dates=never"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("zero_dates='never': expected null, refuse or a date YYYY-MM-DD"),

@@ -113,14 +113,7 @@ class Pairing : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
  protected:
   void SetUp() override {
     auto [src, dst] = GetParam();
-    for (Engine e : {src, dst}) {
-      if (e == Engine::kPostgres && PostgresUri().empty()) {
-        GTEST_SKIP() << "FERRY_TEST_PG_URI is not set: start servers with scripts/servers.sh";
-      }
-      if (e == Engine::kMysql && MysqlUri().empty()) {
-        GTEST_SKIP() << "FERRY_TEST_MYSQL_URI is not set: start servers with scripts/servers.sh";
-      }
-    }
+    if (const std::string why = MissingServerFor({src, dst}); !why.empty()) GTEST_SKIP() << why;
     tmp_ = fs::temp_directory_path() /
            fmt::format("ferry-it-pair-{}-{}-{}", Tag(src), Tag(dst), ::getpid());
     fs::remove_all(tmp_);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -39,6 +40,30 @@ inline std::string EnvOr(const char* name, const char* fallback = "") {
 // The base URI of the test PostgreSQL server, e.g. postgresql://ferry:ferry@127.0.0.1:55432/ferry
 inline std::string PostgresUri() { return EnvOr("FERRY_TEST_PG_URI"); }
 inline std::string MysqlUri() { return EnvOr("FERRY_TEST_MYSQL_URI"); }
+
+// Why a test over `engines` cannot run here (a server it needs is not configured), or "" when
+// it can: for GTEST_SKIP in tests parameterized by engine.
+inline std::string MissingServerFor(std::initializer_list<Engine> engines) {
+  for (Engine e : engines) {
+    if (e == Engine::kPostgres && PostgresUri().empty()) {
+      return "FERRY_TEST_PG_URI is not set: start servers with scripts/servers.sh";
+    }
+    if (e == Engine::kMysql && MysqlUri().empty()) {
+      return "FERRY_TEST_MYSQL_URI is not set: start servers with scripts/servers.sh";
+    }
+  }
+  return "";
+}
+
+// A short tag for test and object names: "pg", "my", "lite".
+inline const char* EngineTag(Engine e) {
+  switch (e) {
+    case Engine::kPostgres: return "pg";
+    case Engine::kMysql: return "my";
+    case Engine::kSqlite: return "lite";
+  }
+  return "?";
+}
 
 #define FERRY_REQUIRE_POSTGRES()                                                        \
   do {                                                                                  \

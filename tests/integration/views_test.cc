@@ -16,15 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* Tag(Engine e) {
-  switch (e) {
-    case Engine::kPostgres: return "pg";
-    case Engine::kMysql: return "my";
-    case Engine::kSqlite: return "lite";
-  }
-  return "?";
-}
-
 // item (a table), cheap (a view with a computed column) and, on PostgreSQL, totals (a
 // materialized view), in each engine's SQL.
 void CreateSource(Engine engine, SqlSession& s, const std::string& ns) {
@@ -48,20 +39,13 @@ class Views : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
  protected:
   void SetUp() override {
     auto [src, dst] = GetParam();
-    for (Engine e : {src, dst}) {
-      if (e == Engine::kPostgres && PostgresUri().empty()) {
-        GTEST_SKIP() << "FERRY_TEST_PG_URI is not set: start servers with scripts/servers.sh";
-      }
-      if (e == Engine::kMysql && MysqlUri().empty()) {
-        GTEST_SKIP() << "FERRY_TEST_MYSQL_URI is not set: start servers with scripts/servers.sh";
-      }
-    }
+    if (const std::string why = MissingServerFor({src, dst}); !why.empty()) GTEST_SKIP() << why;
     tmp_ = fs::temp_directory_path() /
-           fmt::format("ferry-it-views-{}-{}-{}", Tag(src), Tag(dst), ::getpid());
+           fmt::format("ferry-it-views-{}-{}-{}", EngineTag(src), EngineTag(dst), ::getpid());
     fs::remove_all(tmp_);
     fs::create_directories(tmp_);
-    src_ns_ = fmt::format("it_view_{}_{}_src", Tag(src), Tag(dst));
-    dst_ns_ = fmt::format("it_view_{}_{}_dst", Tag(src), Tag(dst));
+    src_ns_ = fmt::format("it_view_{}_{}_src", EngineTag(src), EngineTag(dst));
+    dst_ns_ = fmt::format("it_view_{}_{}_dst", EngineTag(src), EngineTag(dst));
     if (src == Engine::kMysql) {
       Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + src_ns_ +
                                                "; CREATE DATABASE " + src_ns_);
@@ -209,7 +193,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Engine::kPostgres, Engine::kMysql, Engine::kSqlite),
                        ::testing::Values(Engine::kPostgres, Engine::kMysql, Engine::kSqlite)),
     [](const auto& info) {
-      return std::string(Tag(std::get<0>(info.param))) + "_to_" + Tag(std::get<1>(info.param));
+      return std::string(EngineTag(std::get<0>(info.param))) + "_to_" + EngineTag(std::get<1>(info.param));
     });
 
 // A CDC task leaves the selected views out, loads and follows the tables, and says which views

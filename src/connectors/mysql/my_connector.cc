@@ -25,6 +25,16 @@ class MyDialect : public Dialect {
   std::vector<std::string> CreateTableSql(const TableDef& target) const override {
     return CreateTableStatements(target);
   }
+  // MySQL -> MySQL: dates and datetimes go as the source prints them, so a zero date
+  // ('0000-00-00', '2024-00-15') arrives as it is (the session's sql_mode takes them).
+  bool KeepsSourceValue(Engine source_engine, const ColumnDef& column) const override {
+    if (source_engine != Engine::kMysql) return false;
+    const MyBase base = ParseNativeType(column.native_type).base;
+    return base == MyBase::kDate || base == MyBase::kDatetime || base == MyBase::kTimestamp;
+  }
+  std::optional<std::string> EngineValueLiteral(std::string_view encoded) const override {
+    return QuoteString(encoded);
+  }
 };
 
 class MySqlSession : public SqlSession {

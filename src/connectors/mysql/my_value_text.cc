@@ -594,6 +594,15 @@ void EncodeTemporal(const WriteColumn& w, const Batch& b, size_t row, int col, s
 // The checked value of a non-NULL cell; text and binary escaped for LOAD DATA when `escape`.
 void EncodeValue(const WriteColumn& w, const Batch& b, size_t row, int col, std::string* scratch,
                  std::string* out, bool escape) {
+  if (w.source.kind == DmsKind::kEngineValue) {
+    // MySQL -> MySQL date or datetime text as the source printed it (Dialect::KeepsSourceValue).
+    if (escape) {
+      AppendLoadDataEscaped(b.Bytes(row, col), out);
+    } else {
+      out->append(b.Bytes(row, col));
+    }
+    return;
+  }
   switch (w.target.base) {
     case MyBase::kTinyint:
     case MyBase::kSmallint:
