@@ -9,6 +9,7 @@
 #include "connectors/mysql/mysql_connector.h"
 #include "connectors/postgres/postgres_connector.h"
 #include "connectors/sqlite/sqlite_connector.h"
+#include "connectors/sqlite/sqlite_types.h"
 #include "types/value_codec.h"
 
 namespace ferry {
@@ -21,6 +22,11 @@ const char* TablePrepModeName(TablePrepMode mode) {
   }
   return "?";
 }
+
+const char* const kDuplicateKeyHint =
+    "the target table already has a row with this key (--target-table-prep-mode DO_NOTHING "
+    "loads into the rows there; TRUNCATE_BEFORE_LOAD or DROP_AND_CREATE replaces them), or the "
+    "source has two rows with it";
 
 std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table) {
   std::vector<std::string> key = table.RowKey();
@@ -39,6 +45,13 @@ std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table
       continue;
     }
     std::string v;
+    if (table.columns[col].type.kind == DmsKind::kEngineValue &&
+        table.engine == Engine::kSqlite) {
+      // A value as stored (storage-class tag + bytes): as SQLite quotes it, 1 or 'a'.
+      v = sqlite::QuoteStoredValue(batch.Bytes(row, col));
+      out += v.size() > 66 ? v.substr(0, 64) + "..." : v;
+      continue;
+    }
     AppendCanonical(batch, row, col, table.columns[col].type, &v);
     if (StorageOf(table.columns[col].type.kind) == Storage::kBytes) {
       if (v.size() > 64) v = v.substr(0, 64) + "...";

@@ -46,6 +46,10 @@ class RowError : public Error {
   std::string row_key;
 };
 
+// What Ferry says with a target's duplicate-key refusal during a load: where such a row comes
+// from and which prep mode replaces the target's rows.
+extern const char* const kDuplicateKeyHint;
+
 // "(id=42, k='a')" from the row key columns of `table` in `batch` row `row`; columns not
 // yet filled in (a row being read) print as "?".
 std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table);

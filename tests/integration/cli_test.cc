@@ -423,6 +423,53 @@ TEST_F(Cli, ZeroDatesInNotNullColumnsNameTheSetting) {
   admin->Execute("DROP DATABASE it_cli_zero_nn");
 }
 
+// A key the target table already holds (DO_NOTHING into a table with rows) fails the table on
+// every target with the key, the constraint and where such a row comes from (issue 11, case 15).
+TEST_F(Cli, ADuplicateKeyOnTheTargetNamesTheKeyAndThePrepModes) {
+  FERRY_REQUIRE_POSTGRES();
+  FERRY_REQUIRE_MYSQL();
+  auto src = Open(Lite("dup_src.db"))->OpenSession();
+  src->Execute("CREATE TABLE t (id integer PRIMARY KEY, v text); "
+               "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+  Open(Lite("dup_dst.db"))->OpenSession()->Execute(
+      "CREATE TABLE t (id integer PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'x')");
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute("DROP SCHEMA IF EXISTS it_cli_dup CASCADE; CREATE SCHEMA it_cli_dup; "
+              "CREATE TABLE it_cli_dup.t (id bigint PRIMARY KEY, v text); "
+              "INSERT INTO it_cli_dup.t VALUES (1, 'x')");
+  auto my = Open(MysqlUri())->OpenSession();
+  my->Execute("DROP DATABASE IF EXISTS it_cli_dup; CREATE DATABASE it_cli_dup; "
+              "CREATE TABLE it_cli_dup.t (id bigint PRIMARY KEY, v text); "
+              "INSERT INTO it_cli_dup.t VALUES (1, 'x')");
+  const std::string hint =
+      "the target table already has a row with this key (--target-table-prep-mode DO_NOTHING "
+      "loads into the rows there; TRUNCATE_BEFORE_LOAD or DROP_AND_CREATE replaces them), or "
+      "the source has two rows with it";
+  struct Case {
+    std::vector<std::string> target;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{PostgresUri(), "--target-schema", "it_cli_dup"},
+       hint + "; the server said: duplicate key value violates unique constraint \"t_pkey\": "
+              "Key (id)=(1) already exists."},
+      {{WithDatabase(MysqlUri(), "it_cli_dup")},
+       "Duplicate entry '1' for key 'PRIMARY': " + hint},
+      {{Lite("dup_dst.db")},
+       "column id, row (id=1): SQLite refused the row: UNIQUE constraint failed: t.id: " + hint},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args{"migrate", "--source", Lite("dup_src.db"), "--no-progress",
+                                  "--target"};
+    args.insert(args.end(), c.target.begin(), c.target.end());
+    const CliRun r = RunFerry(args);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << c.target[0] << "\n" << r.out;
+  }
+  pg->Execute("DROP SCHEMA it_cli_dup CASCADE");
+  my->Execute("DROP DATABASE it_cli_dup");
+}
+
 // `ferry hash` reports a table it cannot read (table, column, row key) and hashes the rest.
 TEST_F(Cli, HashReportsAnUnreadableTableAndHashesTheRest) {
   Open(Lite("h.db"))->OpenSession()->Execute(

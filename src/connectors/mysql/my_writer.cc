@@ -185,9 +185,12 @@ void MyTableWriter::Write(const Batch& batch) {
     // Strict mode makes bad values errors and every value was checked before sending, so a
     // warning means something we do not understand: stop rather than keep a changed value.
     std::string text = fmt::format("{}: the server loaded {} of {} rows", what, loaded, rows);
+    bool duplicate = false;
     for (auto& w : conn_.Query("SHOW WARNINGS LIMIT 5", what)) {
       text += fmt::format("; {} {}: {}", w[0].value_or(""), w[1].value_or(""), w[2].value_or(""));
+      duplicate |= w[1].value_or("") == "1062";  // ER_DUP_ENTRY (LOAD DATA LOCAL skips it)
     }
+    if (duplicate) text += fmt::format(": {}", kDuplicateKeyHint);
     throw Error(ErrorKind::kData, text);
   }
   rows_since_commit_ += static_cast<int64_t>(rows);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "connectors/connector.h"
 #include "connectors/postgres/pg_types.h"
 
 namespace ferry::postgres {
@@ -154,6 +155,13 @@ Error PgConnection::MakeError(const std::string& what, const PGresult* result) c
                          "UPDATE, DELETE, TRUNCATE ON TABLE {} TO {})",
                          QuoteIdent(name), role);
     }
+  }
+  if (state != nullptr && std::string_view(state) == "23505") {
+    // unique_violation: the key, from DETAIL, and where such a row comes from.
+    const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+    const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+    hint = kDuplicateKeyHint;
+    msg = fmt::format("{}{}{}", primary ? primary : msg, detail ? ": " : "", detail ? detail : "");
   }
   return Error(kind, fmt::format("{} failed on {}: {}{}", what, where_,
                                  hint.empty() ? "" : hint + "; the server said: ", Scrub(msg)));

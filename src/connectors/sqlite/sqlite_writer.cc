@@ -415,8 +415,10 @@ void SqliteTableWriter::InsertBatch(const Batch& batch) {
             if (found >= 0) col = found;
           }
         }
+        const bool duplicate = msg.starts_with("UNIQUE constraint failed");
         throw RowError(col, static_cast<int64_t>(r),
-                       fmt::format("SQLite refused the row: {}", msg),
+                       fmt::format("SQLite refused the row: {}{}{}", msg,
+                                   duplicate ? ": " : "", duplicate ? kDuplicateKeyHint : ""),
                        DescribeRowKey(batch, r, target_));
       }
       ThrowSqliteError(conn_.get(), rc,
