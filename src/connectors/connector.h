@@ -185,6 +185,9 @@ class TableWriter {
   // the table as it was. Returns the rows of this load that stay committed (a table that had
   // rows before, or a cleanup the server refused). Never throws.
   virtual int64_t AbortLoad() noexcept = 0;
+  // Whether the table had no rows when the last BeginLoad ran. Writers that commit as they go
+  // (MySQL, SQLite) record it; one whose AbortLoad never leaves rows may answer false.
+  virtual bool LoadStartedEmpty() const { return false; }
   // CreatePkAfterFullLoad: adds target.primary_key to `target`, a table created without it
   // (PrepareTable given a copy with primary_key empty) and fully loaded (after EndLoad).
   // SQLite cannot add a primary key to an existing table: it creates a UNIQUE index on the key

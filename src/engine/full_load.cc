@@ -419,6 +419,8 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
       // What the target keeps of the load is what the table's count says.
       left_behind = writer->AbortLoad();
       st.full_load_rows = left_behind;
+      attempt.left_behind = left_behind;
+      attempt.started_empty = writer->LoadStartedEmpty();
     }
     load_open = false;
   };
@@ -429,8 +431,13 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     EnsureSchemaOnce(*writer, plan.target.schema);
     TablePrepMode prep_mode = options_.prep_mode;
     if (attempt.prepared) {
-      // Reloading: rows an earlier attempt committed (writers commit as they go) must go.
-      prep_mode = TablePrepMode::kTruncateBeforeLoad;
+      // Reloading. Under DO_NOTHING the table's own rows stay: an attempt that left nothing
+      // reloads into it as it is, one that left rows into a table that was empty truncates
+      // (those rows are all its own); the other modes empty the table anyway.
+      if (prep_mode != TablePrepMode::kDoNothing ||
+          (attempt.left_behind > 0 && attempt.started_empty)) {
+        prep_mode = TablePrepMode::kTruncateBeforeLoad;
+      }
     } else if (options_.create_pk_after_load && !plan.target.primary_key.empty()) {
       attempt.add_pk_after = prep_mode == TablePrepMode::kDropAndCreate ||
                              !writer->TableExists(plan.target.schema, plan.target.name);
@@ -577,6 +584,15 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     if (e.kind() == ErrorKind::kConnection) {
       reader.reset();
       writer.reset();
+      if (options_.prep_mode == TablePrepMode::kDoNothing && attempt.left_behind > 0 &&
+          !attempt.started_empty) {
+        // Rows of this load stay in a table that had rows of its own: a reload would load
+        // them twice, and emptying the table would take the others too.
+        fail(fmt::format("{}; not reloaded automatically (DO_NOTHING into a table with rows: "
+                         "a reload would load the rows below twice)",
+                         e.what()));
+        return false;
+      }
       // RecoverableErrorCount/Interval: wait, then the caller reloads the table.
       if (WaitToRetry(table_name, st, e)) return true;
     }

@@ -93,8 +93,12 @@ class FullLoad {
   // Per-table state kept across reloads after recoverable errors.
   struct LoadAttempt {
     int attempt = 0;           // 0 for the first load, n for the n-th reload
-    bool prepared = false;     // PrepareTable succeeded once: reloads truncate the table
+    bool prepared = false;     // PrepareTable succeeded once
     bool add_pk_after = false;  // the table was created without its primary key
+    // What the last abandoned attempt left: rows it committed that stay in the target, and
+    // whether the table was empty before it (then those rows are all the load's own).
+    int64_t left_behind = 0;
+    bool started_empty = false;
   };
   // Loads one table once. Returns true when it should be loaded again: a recoverable error
   // happened, the policy allows a retry and the wait is over (connections are dropped).

@@ -425,6 +425,59 @@ TEST_F(ErrorBehaviorRecoverable, MariadbToPgTargetKilled) {
   ExpectReloaded(*load, *source, "errors_rec", *target, kills);
 }
 
+// DO_NOTHING into a table that already has rows of its own: the reload after a lost
+// connection keeps them (it truncated them before), on a target whose load is one transaction.
+TEST_F(ErrorBehaviorRecoverable, DoNothingReloadKeepsTheTargetsOwnRows) {
+  auto source = Open(PostgresUri());
+  auto target = Open(WithParam(PostgresUri(), "application_name=ferry_errors_tgt"));
+  target->OpenSession()->Execute(
+      "DROP SCHEMA IF EXISTS errors_rec_dst CASCADE; CREATE SCHEMA errors_rec_dst; "
+      "CREATE TABLE errors_rec_dst.big (id int PRIMARY KEY, pad text); "
+      "INSERT INTO errors_rec_dst.big VALUES (-1, 'mine'), (-2, 'mine too')");
+  FullLoadOptions options = Options(5);
+  options.prep_mode = TablePrepMode::kDoNothing;
+  std::atomic<int> kills{0};
+  auto load = Load(*source, "errors_rec", *target, "errors_rec_dst", options,
+                   KillWhen([](TableStats& st) { return st.full_load_rows >= 40000; },
+                            [] { return KillPg("ferry_errors_tgt"); }, &kills));
+  ASSERT_EQ(kills, 1);
+  EXPECT_EQ(StateOf(*load->stats()[0]), kStateCompleted);
+  auto rows = target->OpenSession()->Query(
+      "SELECT count(*), count(*) FILTER (WHERE id < 0) FROM errors_rec_dst.big");
+  EXPECT_EQ(rows[0][0], std::to_string(kBigRows + 2));
+  EXPECT_EQ(rows[0][1], "2");
+}
+
+// The same on a target that commits as it goes (MariaDB, every 100,000 rows): the committed
+// chunk cannot be told from the table's own rows, so the table is not reloaded; it fails
+// saying so, and the table's own rows stay.
+TEST_F(ErrorBehaviorRecoverable, DoNothingIntoAMariadbTableWithRowsIsNotReloadedTwice) {
+  auto source = Open(PostgresUri());
+  auto admin = Open(MysqlUri())->OpenSession();
+  admin->Execute("DROP DATABASE IF EXISTS errors_rec_dst; CREATE DATABASE errors_rec_dst; "
+                 "CREATE TABLE errors_rec_dst.big (id int PRIMARY KEY, pad text); "
+                 "INSERT INTO errors_rec_dst.big VALUES (-1, 'mine'), (-2, 'mine too')");
+  auto target = Open(WithDatabase(MysqlUri(), "errors_rec_dst"));
+  FullLoadOptions options = Options(5);
+  options.prep_mode = TablePrepMode::kDoNothing;
+  std::atomic<int> kills{0};
+  auto load = Load(*source, "errors_rec", *target, "errors_rec_dst", options,
+                   KillWhen([](TableStats& st) { return st.full_load_rows >= 150000; },
+                            [] { return KillMy("errors_rec_dst"); }, &kills));
+  ASSERT_EQ(kills, 1);
+  const std::string state = StateOf(*load->stats()[0]);
+  EXPECT_EQ(state.rfind(kStateError, 0), 0u) << state;
+  EXPECT_NE(state.find("not reloaded automatically (DO_NOTHING into a table with rows: a "
+                       "reload would load the rows below twice); 100000 row(s) of this load "
+                       "stay committed in target table errors_rec_dst.big"),
+            std::string::npos)
+      << state;
+  auto rows = admin->Query("SELECT count(*), SUM(id < 0) FROM errors_rec_dst.big");
+  EXPECT_EQ(rows[0][0], "100002");
+  EXPECT_EQ(rows[0][1], "2");
+  admin->Execute("DROP DATABASE errors_rec_dst");
+}
+
 TEST_F(ErrorBehaviorRecoverable, CountZeroFailsWithTheConnectionMessage) {
   auto source = Open(PostgresUri());
   auto target = Open(WithParam(PostgresUri(), "application_name=ferry_errors_tgt"));

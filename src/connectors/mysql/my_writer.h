@@ -30,6 +30,7 @@ class MyTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   int64_t AbortLoad() noexcept override;
+  bool LoadStartedEmpty() const override { return started_empty_; }
   void AddPrimaryKey(const TableDef& target) override;
 
   // Rows per transaction: a load commits every this many rows (at a batch boundary) and at

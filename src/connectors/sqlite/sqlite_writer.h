@@ -110,6 +110,7 @@ class SqliteTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   int64_t AbortLoad() noexcept override;
+  bool LoadStartedEmpty() const override { return started_empty_; }
   void AddPrimaryKey(const TableDef& target) override;
 
  private:
