@@ -8,6 +8,8 @@
 #include <regex>
 #include <set>
 
+#include "types/utf8.h"
+
 namespace ferry {
 
 const char* ForeignKeyActionSql(ForeignKeyAction action) {
@@ -296,12 +298,9 @@ size_t NameLimit(Engine engine) {
   return engine == Engine::kPostgres ? 63 : engine == Engine::kMysql ? 64 : 1000;
 }
 
-// Cuts `name` to `limit` bytes without splitting a UTF-8 sequence.
+// `name` cut to `limit` bytes without splitting a UTF-8 sequence.
 std::string Cut(const std::string& name, size_t limit) {
-  if (name.size() <= limit) return name;
-  size_t n = limit;
-  while (n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
-  return name.substr(0, n);
+  return std::string(Utf8PrefixBytes(name, limit));
 }
 
 // Hands out object names unique within a scope (schema, database or table).
