@@ -109,31 +109,9 @@ void CreateSource(Engine engine, SqlSession& s, const std::string& ns) {
   }
 }
 
-class Pairing : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
+class Pairing : public EnginePairTest {
  protected:
-  void SetUp() override {
-    auto [src, dst] = GetParam();
-    if (const std::string why = MissingServerFor({src, dst}); !why.empty()) GTEST_SKIP() << why;
-    tmp_ = fs::temp_directory_path() /
-           fmt::format("ferry-it-pair-{}-{}-{}", Tag(src), Tag(dst), ::getpid());
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override {
-    if (!tmp_.empty()) fs::remove_all(tmp_);
-  }
-
-  // Where a side lives for this pairing; `role` is "src" or "dst".
-  std::string UriFor(Engine e, const std::string& ns) {
-    switch (e) {
-      case Engine::kPostgres: return PostgresUri();
-      case Engine::kMysql: return WithDatabase(MysqlUri(), ns);
-      case Engine::kSqlite: return "sqlite://" + (tmp_ / (ns + ".db")).string();
-    }
-    return "";
-  }
-
-  fs::path tmp_;
+  void SetUp() override { PrepareDirectory("pair"); }
 };
 
 TEST_P(Pairing, AllTypesArriveIntact) {

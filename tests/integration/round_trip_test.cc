@@ -123,15 +123,12 @@ std::map<int, std::string> ExpectedRefusals(Engine a, Engine b) {
   return {};
 }
 
-class RoundTrip : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
+class RoundTrip : public EnginePairTest {
  protected:
   void SetUp() override {
-    auto [a, b] = GetParam();
-    if (const std::string why = MissingServerFor({a, b}); !why.empty()) GTEST_SKIP() << why;
-    tmp_ = fs::temp_directory_path() /
-           fmt::format("ferry-it-rt-{}-{}-{}", EngineTag(a), EngineTag(b), ::getpid());
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
+    PrepareDirectory("rt");
+    if (IsSkipped()) return;
+    const Engine a = src(), b = dst();
     base_ = fmt::format("it_rt_{}_{}", EngineTag(a), EngineTag(b));
     std::ofstream(tmp_ / "settings.json") << R"({
       "TargetMetadata": {"SupportLobs": true, "FullLobMode": true},
@@ -140,36 +137,22 @@ class RoundTrip : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
   }
   void TearDown() override {
     if (tmp_.empty()) return;
-    auto [a, b] = GetParam();
     for (const char* side : {"_orig", "_mid", "_back"}) {
-      const std::string ns = base_ + side;
-      if (a == Engine::kPostgres || b == Engine::kPostgres) {
-        Open(PostgresUri())->OpenSession()->Execute("DROP SCHEMA IF EXISTS " + ns + " CASCADE");
-      }
-      if (a == Engine::kMysql || b == Engine::kMysql) {
-        Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + ns);
-      }
+      for (Engine e : {src(), dst()}) DropNamespace(e, base_ + side);
     }
-    fs::remove_all(tmp_);
+    EnginePairTest::TearDown();
   }
 
   // A fresh, empty namespace `ns` on `e`: its URI, and the schema that names it in `ferry`
   // arguments (PostgreSQL) or "" (MySQL: the URI's database; SQLite: main).
   std::pair<std::string, std::string> Fresh(Engine e, const std::string& ns) {
-    switch (e) {
-      case Engine::kPostgres:
-        Open(PostgresUri())->OpenSession()->Execute("DROP SCHEMA IF EXISTS " + ns + " CASCADE");
-        return {PostgresUri(), ns};
-      case Engine::kMysql:
-        Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + ns +
-                                                 "; CREATE DATABASE " + ns +
-                                                 " CHARACTER SET utf8mb4");
-        return {WithDatabase(MysqlUri(), ns), ""};
-      case Engine::kSqlite:
-        fs::remove(tmp_ / (ns + ".db"));
-        return {"sqlite://" + (tmp_ / (ns + ".db")).string(), ""};
+    DropNamespace(e, ns);
+    if (e == Engine::kMysql) {
+      Open(MysqlUri())->OpenSession()->Execute("CREATE DATABASE " + ns +
+                                               " CHARACTER SET utf8mb4");
     }
-    return {};
+    if (e == Engine::kSqlite) fs::remove(tmp_ / (ns + ".db"));
+    return {UriFor(e, ns), e == Engine::kPostgres ? ns : ""};
   }
 
   // `ferry migrate` of `alltypes` from (uri, schema) to (uri, schema); returns the JSON
@@ -228,12 +211,11 @@ class RoundTrip : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
     return e == Engine::kSqlite ? "main" : ns;
   }
 
-  fs::path tmp_;
   std::string base_;
 };
 
 TEST_P(RoundTrip, WhatTheOtherEngineHoldsComesBackExactlyAndTheRestIsRefusedByRow) {
-  auto [a, b] = GetParam();
+  const Engine a = src(), b = dst();
   const auto orig = Fresh(a, base_ + "_orig");
   {
     auto c = Open(orig.first);

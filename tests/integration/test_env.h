@@ -89,6 +89,49 @@ inline std::unique_ptr<Connector> Open(const std::string& uri) {
   return OpenConnector(std::move(ParseEndpointUri(uri)).ValueOrThrow());
 }
 
+// A test over an ordered pair of engines (source, target) whose namespaces live on the test
+// servers or, for SQLite, as files in tmp_.
+class EnginePairTest : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
+ protected:
+  Engine src() const { return std::get<0>(GetParam()); }
+  Engine dst() const { return std::get<1>(GetParam()); }
+  // Skips the test when a server of the pair is not configured; else makes tmp_ a fresh
+  // directory named after `name` and the pair. Callers return when IsSkipped().
+  void PrepareDirectory(const std::string& name) {
+    if (const std::string why = MissingServerFor({src(), dst()}); !why.empty()) {
+      GTEST_SKIP() << why;
+    }
+    tmp_ = std::filesystem::temp_directory_path() /
+           fmt::format("ferry-it-{}-{}-{}-{}", name, EngineTag(src()), EngineTag(dst()),
+                       ::getpid());
+    std::filesystem::remove_all(tmp_);
+    std::filesystem::create_directories(tmp_);
+  }
+  void TearDown() override {
+    if (!tmp_.empty()) std::filesystem::remove_all(tmp_);
+  }
+  // The URI of namespace `ns` on `e`: PostgreSQL the server (ns is a schema), MySQL the
+  // database `ns`, SQLite the file tmp_/<ns>.db.
+  std::string UriFor(Engine e, const std::string& ns) const {
+    switch (e) {
+      case Engine::kPostgres: return PostgresUri();
+      case Engine::kMysql: return WithDatabase(MysqlUri(), ns);
+      case Engine::kSqlite: return "sqlite://" + (tmp_ / (ns + ".db")).string();
+    }
+    return "";
+  }
+  // Drops namespace `ns` on `e` when it is there (SQLite files go with tmp_).
+  static void DropNamespace(Engine e, const std::string& ns) {
+    if (e == Engine::kPostgres) {
+      Open(PostgresUri())->OpenSession()->Execute("DROP SCHEMA IF EXISTS " + ns + " CASCADE");
+    } else if (e == Engine::kMysql) {
+      Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + ns);
+    }
+  }
+
+  std::filesystem::path tmp_;
+};
+
 // Plans and runs a full load of every table of `source_schema` into `target` (DROP_AND_CREATE),
 // like `ferry migrate`, and returns the finished load for its statistics.
 inline std::unique_ptr<FullLoad> RunFullLoad(Connector& source, const std::string& source_schema,

@@ -35,66 +35,42 @@ void CreateSource(Engine engine, SqlSession& s, const std::string& ns) {
   }
 }
 
-class Views : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
+class Views : public EnginePairTest {
  protected:
   void SetUp() override {
-    auto [src, dst] = GetParam();
-    if (const std::string why = MissingServerFor({src, dst}); !why.empty()) GTEST_SKIP() << why;
-    tmp_ = fs::temp_directory_path() /
-           fmt::format("ferry-it-views-{}-{}-{}", EngineTag(src), EngineTag(dst), ::getpid());
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-    src_ns_ = fmt::format("it_view_{}_{}_src", EngineTag(src), EngineTag(dst));
-    dst_ns_ = fmt::format("it_view_{}_{}_dst", EngineTag(src), EngineTag(dst));
-    if (src == Engine::kMysql) {
+    PrepareDirectory("views");
+    if (IsSkipped()) return;
+    src_ns_ = fmt::format("it_view_{}_{}_src", EngineTag(src()), EngineTag(dst()));
+    dst_ns_ = fmt::format("it_view_{}_{}_dst", EngineTag(src()), EngineTag(dst()));
+    if (src() == Engine::kMysql) {
       Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + src_ns_ +
                                                "; CREATE DATABASE " + src_ns_);
     }
-    source_uri_ = UriFor(src, src_ns_);
+    source_uri_ = UriFor(src(), src_ns_);
     source_ = Open(source_uri_);
-    CreateSource(src, *source_->OpenSession(), src_ns_);
-    src_schema_ = src == Engine::kSqlite ? "main" : src_ns_;
+    CreateSource(src(), *source_->OpenSession(), src_ns_);
+    src_schema_ = src() == Engine::kSqlite ? "main" : src_ns_;
   }
   void TearDown() override {
     if (tmp_.empty()) return;
-    auto [src, dst] = GetParam();
-    if (src == Engine::kPostgres || dst == Engine::kPostgres) {
-      auto s = Open(PostgresUri())->OpenSession();
-      s->Execute("DROP SCHEMA IF EXISTS " + src_ns_ + " CASCADE; DROP SCHEMA IF EXISTS " +
-                 dst_ns_ + " CASCADE");
+    for (Engine e : {src(), dst()}) {
+      DropNamespace(e, src_ns_);
+      DropNamespace(e, dst_ns_);
     }
-    if (src == Engine::kMysql || dst == Engine::kMysql) {
-      Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + src_ns_ +
-                                               "; DROP DATABASE IF EXISTS " + dst_ns_);
-    }
-    fs::remove_all(tmp_);
-  }
-
-  std::string UriFor(Engine e, const std::string& ns) {
-    switch (e) {
-      case Engine::kPostgres: return PostgresUri();
-      case Engine::kMysql: return WithDatabase(MysqlUri(), ns);
-      case Engine::kSqlite: return "sqlite://" + (tmp_ / (ns + ".db")).string();
-    }
-    return "";
+    EnginePairTest::TearDown();
   }
 
   // A fresh, empty target; its URI.
   std::string FreshTarget() {
-    auto [src, dst] = GetParam();
-    if (dst == Engine::kMysql) {
-      Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS " + dst_ns_ +
-                                               "; CREATE DATABASE " + dst_ns_);
-    } else if (dst == Engine::kPostgres) {
-      Open(PostgresUri())->OpenSession()->Execute("DROP SCHEMA IF EXISTS " + dst_ns_ +
-                                                  " CASCADE");
-    } else {
-      fs::remove(tmp_ / (dst_ns_ + ".db"));
+    DropNamespace(dst(), dst_ns_);
+    if (dst() == Engine::kMysql) {
+      Open(MysqlUri())->OpenSession()->Execute("CREATE DATABASE " + dst_ns_);
     }
-    return UriFor(dst, dst_ns_);
+    if (dst() == Engine::kSqlite) fs::remove(tmp_ / (dst_ns_ + ".db"));
+    return UriFor(dst(), dst_ns_);
   }
   std::string TargetSchema() const {
-    return std::get<1>(GetParam()) == Engine::kPostgres ? dst_ns_ : "";
+    return dst() == Engine::kPostgres ? dst_ns_ : "";
   }
 
   // `ferry migrate` with one selection rule of `table_type` over the source schema.
@@ -144,14 +120,12 @@ class Views : public ::testing::TestWithParam<std::tuple<Engine, Engine>> {
     EXPECT_EQ(a.row_hashes, b.row_hashes) << name;
   }
 
-  fs::path tmp_;
   std::string src_ns_, dst_ns_, src_schema_, source_uri_;
   std::unique_ptr<Connector> source_;
 };
 
 TEST_P(Views, ViewRowsLoadIntoTargetTablesAndTheDefaultLeavesViewsOut) {
-  auto [src, dst] = GetParam();
-  const bool pg_source = src == Engine::kPostgres;
+  const bool pg_source = src() == Engine::kPostgres;
 
   // table-type all: the table and every view.
   std::string target_uri = FreshTarget();
