@@ -15,6 +15,8 @@
 #include "cdc/change.h"
 #include "cdc/change_applier.h"
 #include "connectors/connector.h"
+#include "connectors/mysql/my_applier.h"
+#include "connectors/mysql/my_writer.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -430,6 +432,57 @@ TEST_P(ApplierContractTest, UpdateThroughput) {
 INSTANTIATE_TEST_SUITE_P(Targets, ApplierContractTest,
                          ::testing::Values(Engine::kMysql, Engine::kSqlite),
                          [](const auto& info) { return std::string(EngineName(info.param)); });
+
+// Issue 11, case 16: a changed row MariaDB's redo log cannot hold (it would stall the server
+// for good) is refused before it is sent, naming the row and the setting, as the full load
+// does. The test pretends the log is 2 MiB and sends every statement through LOAD DATA.
+TEST(MysqlApplierRowLimit, ARowLargerThanTheRedoLogIsRefusedBeforeItIsSent) {
+  FERRY_REQUIRE_MYSQL();
+  auto connector = testing::Open(testing::WithDatabase(testing::MysqlUri(), "applymy_limit"));
+  auto admin = testing::Open(testing::MysqlUri())->OpenSession();
+  admin->Execute("DROP DATABASE IF EXISTS applymy_limit; DROP DATABASE IF EXISTS applymy_lctl; "
+                 "CREATE DATABASE applymy_limit; "
+                 "CREATE TABLE applymy_limit.docs (id int PRIMARY KEY, body longtext)");
+  if (admin->Query("SELECT VERSION() LIKE '%MariaDB%'")[0][0].value_or("0") != "1") {
+    GTEST_SKIP() << "the target is not MariaDB";
+  }
+  mysql::MyChangeApplier::SetStatementLimitForTesting(1024);
+  mysql::MyTableWriter::SetRedoLogBytesForTesting(2 << 20);
+  struct Reset {
+    ~Reset() {
+      mysql::MyChangeApplier::SetStatementLimitForTesting(0);
+      mysql::MyTableWriter::SetRedoLogBytesForTesting(0);
+    }
+  } reset;
+  const TableDef docs = connector->OpenCatalog()->GetTable("applymy_limit", "docs");
+  auto applier = connector->OpenChangeApplier();
+  applier->Prepare("applymy_lctl");
+  applier->Begin();
+  auto insert = [&](int id, size_t bytes) {
+    Batch b;
+    ChangeView v = MakeChange(&b, docs, ChangeOp::kInsert, OldImage::kNone, std::nullopt,
+                              Row{std::to_string(id), std::string(bytes, 'x')});
+    applier->Apply(docs, v, false, 0);
+  };
+  insert(1, 1 << 20);  // through LOAD DATA, under 90% of the log
+  try {
+    insert(2, 2 << 20);
+    FAIL() << "a 2 MiB row was sent to a server with a 2 MiB redo log";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_EQ(std::string(e.what()),
+              "loading one changed row into MySQL table applymy_limit.docs (its statement would "
+              "be too long), row (id=2): a row of 2097155 bytes (column \"body\" holds 2097152) "
+              "is larger than this MariaDB server can write: InnoDB keeps a row's redo in its "
+              "log, innodb_log_file_size is 2097152 bytes, and a larger row stalls the server "
+              "for good; raise innodb_log_file_size on the target to at least 69206016 bytes "
+              "(SET GLOBAL on MariaDB 10.9 and later, else in its configuration and a restart), "
+              "or cut LOBs (limited LOB mode with LobMaxSize)");
+  }
+  applier->Rollback();
+  applier.reset();
+  admin->Execute("DROP DATABASE applymy_limit; DROP DATABASE IF EXISTS applymy_lctl");
+}
 
 }  // namespace
 }  // namespace ferry

@@ -294,9 +294,15 @@ uint64_t MyChangeApplier::LoadRow(TableInfo& info, const Batch& rows, size_t row
                     cols + ")" + sets;
   }
   load_buffer_.clear();
+  size_t largest = 0, largest_column = 0;
   for (size_t c = 0; c < info.columns.size(); ++c) {
     if (c) load_buffer_.push_back('\t');
+    const size_t start = load_buffer_.size();
     AppendLoadField(info.columns[c], rows, row, static_cast<int>(c), &scratch_, &load_buffer_);
+    if (load_buffer_.size() - start > largest) {
+      largest = load_buffer_.size() - start;
+      largest_column = c;
+    }
   }
   load_buffer_.push_back('\n');
   MyConnection& conn = Conn();
@@ -304,6 +310,16 @@ uint64_t MyChangeApplier::LoadRow(TableInfo& info, const Batch& rows, size_t row
   const std::string what = fmt::format(
       "loading one changed row into MySQL table {} (its statement would be too long)",
       info.def.QualifiedName());
+  // The full load's guard against a row MariaDB's redo log cannot hold (my_writer.h).
+  if (row_limit_ == 0) row_limit_ = MaxLoadRowBytes(conn, what, &redo_log_bytes_);
+  if (load_buffer_.size() > row_limit_) {
+    const size_t row_bytes = load_buffer_.size();
+    load_buffer_.clear();
+    throw Error(ErrorKind::kData,
+                fmt::format("{}, row {}: {}", what, DescribeRowKey(rows, row, info.def),
+                            RowTooLargeForRedoLog(row_bytes, info.def.columns[largest_column].name,
+                                                  largest, redo_log_bytes_)));
+  }
   const uint64_t loaded = conn.LoadDataFromMemory(info.load_sql, load_buffer_, what);
   if (load_buffer_.capacity() > (64u << 20)) std::string().swap(load_buffer_);
   if (mysql_warning_count(my) != 0 || loaded > 1) {

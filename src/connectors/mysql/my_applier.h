@@ -101,6 +101,8 @@ class MyChangeApplier : public cdc::ChangeApplier {
   std::vector<Queued> queued_;
   size_t queued_bytes_ = 0;
   size_t packet_limit_ = 0;  // the server's max_allowed_packet; 0 = not read yet
+  size_t row_limit_ = 0;     // MaxLoadRowBytes (my_writer.h); 0 = not read yet
+  int64_t redo_log_bytes_ = 0;
   std::vector<cdc::ApplyIssue> issues_;
   std::string scratch_, value_, load_buffer_;
 };

@@ -57,6 +57,30 @@ std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& 
   return columns;
 }
 
+size_t MaxLoadRowBytes(MyConnection& conn, std::string_view what, int64_t* redo_log_bytes) {
+  *redo_log_bytes = 0;
+  auto rows = conn.Query("SELECT VERSION(), @@innodb_log_file_size", what);
+  if (!rows.empty() && rows[0][0] && rows[0][0]->find("MariaDB") != std::string::npos &&
+      rows[0][1]) {
+    *redo_log_bytes = std::stoll(*rows[0][1]);
+  }
+  if (g_redo_log_bytes_for_testing != 0) *redo_log_bytes = g_redo_log_bytes_for_testing;
+  // A tenth of the log is left for the rest of the row's work and for other sessions.
+  return *redo_log_bytes > 0 ? static_cast<size_t>(*redo_log_bytes) / 10 * 9 : SIZE_MAX;
+}
+
+std::string RowTooLargeForRedoLog(size_t row_bytes, const std::string& column,
+                                  size_t largest_bytes, int64_t redo_log_bytes) {
+  return fmt::format(
+      "a row of {} bytes (column \"{}\" holds {}) is larger than this MariaDB server can "
+      "write: InnoDB keeps a row's redo in its log, innodb_log_file_size is {} bytes, and a "
+      "larger row stalls the server for good; raise innodb_log_file_size on the target to at "
+      "least {} bytes (SET GLOBAL on MariaDB 10.9 and later, else in its configuration and a "
+      "restart), or cut LOBs (limited LOB mode with LobMaxSize)",
+      row_bytes, column, largest_bytes, redo_log_bytes,
+      (row_bytes / 9 * 10 + (64u << 20)) & ~size_t{0xFFFFF});
+}
+
 MyTableWriter::MyTableWriter(const EndpointUri& uri)
     // No default database: the target database may not exist until EnsureSchema, and every
     // statement names its database anyway.
@@ -148,7 +172,8 @@ void MyTableWriter::Write(const Batch& batch) {
   }
   CheckNotNull(batch, target_);
   const std::string what = fmt::format("loading MySQL table {}", qualified_);
-  const size_t row_limit = RowLimit(what);
+  if (row_limit_ == 0) row_limit_ = MaxLoadRowBytes(conn_, what, &redo_log_bytes_);
+  const size_t row_limit = row_limit_;
   buffer_.clear();
   for (size_t r = 0; r < rows; ++r) {
     const size_t row_start = buffer_.size();
@@ -167,17 +192,10 @@ void MyTableWriter::Write(const Batch& batch) {
     if (buffer_.size() - row_start > row_limit) {
       const size_t row_bytes = buffer_.size() - row_start;
       buffer_.resize(row_start);
-      throw RowError(
-          largest_column, static_cast<int64_t>(r),
-          fmt::format("a row of {} bytes (column \"{}\" holds {}) is larger than this MariaDB "
-                      "server can write: InnoDB keeps a row's redo in its log, "
-                      "innodb_log_file_size is {} bytes, and a larger row stalls the server "
-                      "for good; raise innodb_log_file_size on the target to at least {} bytes "
-                      "(SET GLOBAL on MariaDB 10.9 and later, else in its configuration and a "
-                      "restart), or cut LOBs (limited LOB mode with LobMaxSize)",
-                      row_bytes, target_.columns[largest_column].name, largest,
-                      redo_log_bytes_, (row_bytes / 9 * 10 + (64u << 20)) & ~size_t{0xFFFFF}),
-          DescribeRowKey(batch, r, target_));
+      throw RowError(largest_column, static_cast<int64_t>(r),
+                     RowTooLargeForRedoLog(row_bytes, target_.columns[largest_column].name,
+                                           largest, redo_log_bytes_),
+                     DescribeRowKey(batch, r, target_));
     }
   }
   const uint64_t loaded = conn_.LoadDataFromMemory(load_sql_, buffer_, what);
@@ -200,20 +218,6 @@ void MyTableWriter::Write(const Batch& batch) {
     rows_since_commit_ = 0;
   }
   if (buffer_.capacity() > (64u << 20)) std::string().swap(buffer_);  // after a huge LOB batch
-}
-
-size_t MyTableWriter::RowLimit(std::string_view what) {
-  if (row_limit_ != 0) return row_limit_;
-  row_limit_ = SIZE_MAX;
-  auto rows = conn_.Query("SELECT VERSION(), @@innodb_log_file_size", what);
-  if (!rows.empty() && rows[0][0] && rows[0][0]->find("MariaDB") != std::string::npos &&
-      rows[0][1]) {
-    redo_log_bytes_ = std::stoll(*rows[0][1]);
-  }
-  if (g_redo_log_bytes_for_testing != 0) redo_log_bytes_ = g_redo_log_bytes_for_testing;
-  // A tenth of the log is left for the rest of the row's work and for other sessions.
-  if (redo_log_bytes_ > 0) row_limit_ = static_cast<size_t>(redo_log_bytes_) / 10 * 9;
-  return row_limit_;
 }
 
 void MyTableWriter::EndLoad() {

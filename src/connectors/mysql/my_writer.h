@@ -20,6 +20,19 @@ namespace ferry::mysql {
 std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& target,
                                             std::string_view what);
 
+// The largest LOAD DATA row (in bytes of its text) the server behind `conn` can write: on
+// MariaDB, InnoDB must hold one row's redo in its log, and a row larger than
+// innodb_log_file_size stalls the server in "Reading file" for good (KILL does not stop it;
+// measured on 10.11: a 268 MB value loads in 4.5 s with a 256 MiB log, a 280 MB one never).
+// 90% of the log on MariaDB; no limit (SIZE_MAX) on MySQL, which refuses such a row itself.
+// `*redo_log_bytes` gets the log size for messages (0 on MySQL).
+size_t MaxLoadRowBytes(MyConnection& conn, std::string_view what, int64_t* redo_log_bytes);
+
+// Why a row of `row_bytes` (its largest value `largest_bytes`, in `column`) is not sent to a
+// MariaDB server with a redo log of `redo_log_bytes`, and what to change.
+std::string RowTooLargeForRedoLog(size_t row_bytes, const std::string& column,
+                                  size_t largest_bytes, int64_t redo_log_bytes);
+
 class MyTableWriter : public TableWriter {
  public:
   explicit MyTableWriter(const EndpointUri& uri);
@@ -38,18 +51,12 @@ class MyTableWriter : public TableWriter {
   // reloaded as a whole by the engine, so intermediate commits lose nothing.
   static constexpr int64_t kCommitRows = 100'000;
 
-  // For tests: when not 0, writers opened afterwards take the target for a MariaDB server whose
-  // innodb_log_file_size is `bytes` (process-wide; 0 = ask the server).
+  // For tests: when not 0, writers and change appliers opened afterwards take the target for a
+  // MariaDB server whose innodb_log_file_size is `bytes` (process-wide; 0 = ask the server).
   static void SetRedoLogBytesForTesting(int64_t bytes);
 
  private:
   std::string Schema(const TableDef& t) const;
-  // The largest row this server can write (read once per writer): on MariaDB, InnoDB must hold
-  // one row's redo in its log, and a row larger than innodb_log_file_size stalls the server in
-  // "Reading file" for good (KILL does not stop it; measured on 10.11: a 268 MB value loads in
-  // 4.5 s with a 256 MiB log, a 280 MB one never). Such a row is refused as a data error
-  // naming the setting. No limit on MySQL, which refuses such a row itself.
-  size_t RowLimit(std::string_view what);
 
   MyConnection conn_;
   TableDef target_;
@@ -62,8 +69,8 @@ class MyTableWriter : public TableWriter {
   int64_t rows_committed_ = 0;  // rows of this load committed in earlier chunks
   bool started_empty_ = false;  // the table had no rows when the load began
   bool in_load_ = false;
-  size_t row_limit_ = 0;           // RowLimit(); 0 = not read yet
-  int64_t redo_log_bytes_ = 0;     // MariaDB innodb_log_file_size, for the message
+  size_t row_limit_ = 0;        // MaxLoadRowBytes, read once; 0 = not read yet
+  int64_t redo_log_bytes_ = 0;  // MariaDB innodb_log_file_size, for the message
 };
 
 }  // namespace ferry::mysql
