@@ -176,8 +176,25 @@ TaskTables PlanTaskTables(Connector& source, Connector& target, const std::strin
     out.mapped = std::move(mapped).ValueOrThrow();
     out.plans = PlanFromMappings(*out.mapped, source, target, schema_on_target);
   } else {
-    out.plans =
-        PlanTables(source_tables, source.engine(), target, schema_on_target, SplitList(tables));
+    const std::vector<std::string> patterns = SplitList(tables);
+    // --tables selects tables only: a view named there gets said so, with what selects it.
+    std::optional<std::vector<TableDef>> views;
+    for (const std::string& pattern : patterns) {
+      if (std::any_of(source_tables.begin(), source_tables.end(),
+                      [&](const TableDef& t) { return TableSelected(t, {pattern}); })) {
+        continue;
+      }
+      if (!views) views = source.OpenCatalog()->ListViews(schema);
+      for (const TableDef& v : *views) {
+        if (!TableSelected(v, {pattern})) continue;
+        throw Error(ErrorKind::kNotFound,
+                    fmt::format("'{}' is a view ({}): --tables selects tables only; a "
+                                "--table-mappings selection rule with \"table-type\": \"view\" "
+                                "(or \"all\") loads views, in full-load tasks",
+                                pattern, v.QualifiedName()));
+      }
+    }
+    out.plans = PlanTables(source_tables, source.engine(), target, schema_on_target, patterns);
   }
   if (!out.plans.empty()) {
     // Without a mappings file the suggested rules need a selection rule beside them (rule-id 1).

@@ -160,6 +160,18 @@ TEST_P(Views, ViewRowsLoadIntoTargetTablesAndTheDefaultLeavesViewsOut) {
   run = Migrate(target_uri, "");
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
   EXPECT_EQ(TargetTables(*Open(target_uri)), std::set<std::string>{"item"});
+
+  // --tables names tables only; a view named there says what loads it.
+  std::vector<std::string> args{"migrate",  "--source", source_uri_, "--target",
+                                target_uri, "--tables", "cheap",     "--no-progress"};
+  if (src() != Engine::kSqlite) args.insert(args.end(), {"--schema", src_ns_});
+  run = RunFerry(args);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("'cheap' is a view (" + src_schema_ + ".cheap): --tables selects tables "
+                         "only; a --table-mappings selection rule with \"table-type\": \"view\" "
+                         "(or \"all\") loads views, in full-load tasks"),
+            std::string::npos)
+      << run.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(
