@@ -710,7 +710,7 @@ void ApplyStage::MakeLive(size_t table) {
   ++live_tables_;
   // Its loaded rows hold every transaction ending at or before the load's snapshot: a stream
   // still behind it (a resumed task reloading the table) must not apply those again.
-  t.skip_through = std::max(t.skip_through, t.load_position);
+  t.skip_through = std::max(t.skip_through, t.load_position.load());
   const int64_t cached = t.CachedChanges();
   if (!t.cache.empty()) {
     if (cached > 0) {
@@ -844,7 +844,7 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   }
   // A change the target already has: a live table's transactions up to skip_through were
   // applied, a loading table's snapshot holds the ones before its load position.
-  const Lsn has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position;
+  const Lsn has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position.load();
   if (change.commit_lsn != 0 && change.commit_lsn < has_through) {
     RebindOnly(change.table, change.def);
     return;

@@ -37,6 +37,7 @@
 #include "cdc/change_spool.h"
 #include "cdc/row_filter.h"
 #include "cdc/transaction_buffer.h"
+#include "common/shared_value.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
 #include "engine/bounded_queue.h"
@@ -55,9 +56,12 @@ struct ApplyTable {
   // The table's source filters (plan.filters), when it has any: the target holds exactly the
   // source rows that satisfy them (see ApplyStage::Filter).
   std::unique_ptr<RowFilter> filter;
-  TableMode mode = TableMode::kPending;
-  Lsn load_position = 0;  // pending: transactions ending at or before are in the loaded rows
-  Lsn skip_through = 0;   // live: transactions ending at or before were applied before
+  // Written by the apply thread (and the task while it sets up), read by the task's progress
+  // saving on its own thread.
+  SharedValue<TableMode> mode = TableMode::kPending;
+  // Pending: transactions ending at or before are in the loaded rows (shared as `mode`).
+  SharedValue<Lsn> load_position = 0;
+  Lsn skip_through = 0;  // live: transactions ending at or before were applied before
   // Pending: the held changes, in runs of one source shape each. A run after an ALTER that
   // came after the load's snapshot starts with that ALTER (`alter_before`): when the table goes
   // live, the target follows it between the runs, as it would have live.

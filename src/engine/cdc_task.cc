@@ -121,6 +121,9 @@ CdcTask::~CdcTask() {
 
 void CdcTask::Stop() {
   stop_.Request("Stop Reason NORMAL", false);
+  // Setup may be creating the load now: either it is there to cancel, or Setup sees the stop
+  // request once it has made it (see where load_ is set).
+  std::lock_guard lock(load_mu_);
   if (load_) load_->Cancel();
 }
 
@@ -621,7 +624,12 @@ void CdcTask::Setup() {
     }
     if (apply_) apply_->TableLoaded(i, completed);
   };
-  load_ = std::make_unique<FullLoad>(source_, target_, plans_, fo);
+  {
+    auto load = std::make_unique<FullLoad>(source_, target_, plans_, fo);
+    std::lock_guard lock(load_mu_);
+    load_ = std::move(load);
+    if (stop_.requested()) load_->Cancel();  // a Stop() that came before the load existed
+  }
   for (size_t i = 0; i < plans_.size(); ++i) {
     cdc::ApplyTable& t = tables_[i];
     t.plan = plans_[i];

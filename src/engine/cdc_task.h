@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -143,8 +144,10 @@ class CdcTask {
   std::vector<std::string> suspend_at_start_;
   std::unique_ptr<cdc::ShapeJournal> shapes_;
   // Owns every table's statistics; loads the tables in to_load_ (all of them, or the ones a
-  // resumed task reloads).
+  // resumed task reloads). Set once while the task sets up; Stop() may run meanwhile on another
+  // thread, so the assignment and Stop's read are under load_mu_.
   std::unique_ptr<FullLoad> load_;
+  std::mutex load_mu_;
   std::vector<cdc::ApplyTable> tables_;
   std::shared_ptr<ErrorPolicies> policies_;
   std::unique_ptr<ControlTables> control_;
