@@ -122,16 +122,8 @@ void SqliteChangeApplier::Begin() {
   if (in_txn_) throw Error(ErrorKind::kInternal, "Begin called inside an SQLite transaction");
   issues_.clear();
   lock_->Lock();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kLockWaitSeconds);
   try {
-    while (conn_.ExecBusyAware("BEGIN IMMEDIATE") != SQLITE_OK) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw Error(ErrorKind::kConnection,
-                    fmt::format("SQLite database '{}' stayed locked by another writer for {} "
-                                "seconds",
-                                conn_.path(), kLockWaitSeconds));
-      }
-    }
+    conn_.BeginImmediate(kLockWaitSeconds);
   } catch (...) {
     lock_->Unlock();
     throw;

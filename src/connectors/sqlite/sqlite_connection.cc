@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <chrono>
+
 namespace ferry::sqlite {
 
 namespace {
@@ -120,6 +122,18 @@ int Connection::ExecBusyAware(const std::string& sql) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) return rc;
   ThrowSqliteError(db_, rc, fmt::format("running '{}'", sql));
+}
+
+void Connection::BeginImmediate(int wait_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  while (ExecBusyAware("BEGIN IMMEDIATE") != SQLITE_OK) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Error(ErrorKind::kConnection,
+                  fmt::format("SQLite database '{}' stayed locked by another writer for {} "
+                              "seconds",
+                              path(), wait_seconds));
+    }
+  }
 }
 
 int64_t Connection::QueryInt(const std::string& sql, int64_t fallback) {

@@ -47,6 +47,10 @@ class Connection {
   void Exec(const std::string& sql);
   // Like Exec but returns the result code instead of throwing on SQLITE_BUSY.
   int ExecBusyAware(const std::string& sql);
+  // BEGIN IMMEDIATE (SQLite's write lock), tried again while another process holds it (each
+  // attempt waits busy_timeout) for up to `wait_seconds`; then Error(kConnection) naming the
+  // file.
+  void BeginImmediate(int wait_seconds);
   // Runs a query returning one integer (first column of the first row); `fallback` when
   // there is no row or it is NULL.
   int64_t QueryInt(const std::string& sql, int64_t fallback = 0);

@@ -254,17 +254,8 @@ SqliteTableWriter::~SqliteTableWriter() { AbortLoad(); }
 
 void SqliteTableWriter::BeginWrite() {
   lock_->Lock();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kLockWaitSeconds);
   try {
-    // Each attempt already waits busy_timeout for another process's writer.
-    while (conn_.ExecBusyAware("BEGIN IMMEDIATE") != SQLITE_OK) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw Error(ErrorKind::kConnection,
-                    fmt::format("SQLite database '{}' stayed locked by another writer for {} "
-                                "seconds",
-                                conn_.path(), kLockWaitSeconds));
-      }
-    }
+    conn_.BeginImmediate(kLockWaitSeconds);
   } catch (...) {
     lock_->Unlock();
     throw;
