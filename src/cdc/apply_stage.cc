@@ -16,7 +16,8 @@ namespace {
 spdlog::logger& Log() { return logging::For(LogComponentId::kTargetApply); }
 
 // AR_H_* header values of a change (transformation expressions may read them).
-HeaderValues ChangeHeader(const ChangeView& change, const TransactionInfo& info) {
+HeaderValues ChangeHeader(const ChangeView& change, const TransactionInfo& info,
+                          const PositionCodec& positions) {
   HeaderValues h;
   h.operation = change.op == ChangeOp::kInsert   ? "INSERT"
                 : change.op == ChangeOp::kUpdate ? "UPDATE"
@@ -31,7 +32,7 @@ HeaderValues ChangeHeader(const ChangeView& change, const TransactionInfo& info)
   h.timestamp = ts;
   h.commit_timestamp = ts;
   h.db_commit_timestamp = ts;
-  h.stream_position = FormatLsn(info.end_lsn);
+  h.stream_position = positions.Format(info.end_position);
   h.transaction_id = std::to_string(info.xid);
   return h;
 }
@@ -158,20 +159,19 @@ void ApplyStage::Handle(CaptureItem item) {
 
 void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
   const TransactionInfo info = txn->info();
-  if (info.end_lsn <= last_seen_) {  // already applied (resume) or seen (capture reconnect)
+  if (info.end_position <= last_seen_) {  // already applied (resume) or seen (capture reconnect)
     ++done_txns_;
     return;
   }
-  last_seen_ = info.end_lsn;
+  last_seen_ = info.end_position;
   int64_t live = 0;
   bool alters_live = false;
   ChangeView v;
   std::string record;
   while (txn->Next(&v)) {
     if (v.table >= tables_.size()) {
-      throw Error(ErrorKind::kInternal,
-                  fmt::format("change for unknown table id {} at {}", v.table,
-                              FormatLsn(info.end_lsn)));
+      throw Error(ErrorKind::kInternal, fmt::format("change for unknown table id {} at {}", v.table,
+                                                    PositionText(info.end_position)));
     }
     ApplyTable& t = tables_[v.table];
     if (v.op == ChangeOp::kShape) {
@@ -191,8 +191,8 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
       case ChangeOp::kShape: break;
     }
     if (t.mode == TableMode::kLive) {
-      if (info.end_lsn > t.skip_through) ++live;
-    } else if (t.mode == TableMode::kPending && info.end_lsn > t.load_position) {
+      if (info.end_position > t.skip_through) ++live;
+    } else if (t.mode == TableMode::kPending && info.end_position > t.load_position) {
       if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
       ApplyTable::CachedRun& run = t.cache.back();
       if (!run.spool) {
@@ -224,7 +224,7 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
   }
 }
 
-void ApplyStage::OnIdle(Lsn position) {
+void ApplyStage::OnIdle(const Position& position) {
   // Every transaction ending at or before `position` was routed already, so a later one (or
   // one sent again after a capture reconnect) is new only past it.
   if (position <= last_seen_) return;
@@ -234,15 +234,15 @@ void ApplyStage::OnIdle(Lsn position) {
   }
   TransactionInfo at = group_last_ ? *group_last_ : TransactionInfo{};
   if (!group_last_) at.commit_time_us = applied_time_us_.load();
-  at.commit_lsn = position;
-  at.end_lsn = position;
+  at.commit_position = position;
+  at.end_position = position;
   group_last_ = at;
 }
 
 ChangeView ApplyStage::MapChange(ApplyTable& t, const ChangeView& raw,
                                  const TransactionInfo& info) {
   if (raw.op == ChangeOp::kTruncate) return t.mapper->Map(raw, HeaderValues{});
-  return t.mapper->Map(raw, ChangeHeader(raw, info));
+  return t.mapper->Map(raw, ChangeHeader(raw, info, *options_.positions));
 }
 
 std::optional<ChangeView> ApplyStage::Filter(const ApplyTable& t, const ChangeView& raw,
@@ -351,13 +351,13 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
 bool ApplyStage::Applies(const ApplyTable& t, const TransactionInfo& info,
                          const ChangeView& v) const {
   if (v.op == ChangeOp::kShape) return false;  // AlterInTransaction, RouteShape
-  if (t.mode != TableMode::kLive || info.end_lsn <= t.skip_through) return false;
+  if (t.mode != TableMode::kLive || info.end_position <= t.skip_through) return false;
   // HandleSourceTableTruncated false: a source TRUNCATE leaves the target as it is.
   return v.op != ChangeOp::kTruncate || options_.handle_truncate;
 }
 
-void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
-                                Position* current) {
+void ApplyStage::ApplyGroupOnce(const std::set<ChangeAt>& skip, bool one_by_one,
+                                ChangeAt* current) {
   if (!altering_.empty()) RestoreAltering();
   if (options_.validation_only) {
     applier_->Begin();
@@ -371,7 +371,8 @@ void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
       }
     }
     const TransactionInfo& last = *group_last_;
-    applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
+    applier_->Commit(options_.task,
+                     Checkpoint{PositionText(last.end_position), last.commit_time_us});
     return;
   }
   if (options_.batch_apply && !one_by_one && skip.empty()) {
@@ -415,7 +416,7 @@ void ApplyStage::ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one,
     return;
   }
   const TransactionInfo& last = *group_last_;
-  applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
+  applier_->Commit(options_.task, Checkpoint{PositionText(last.end_position), last.commit_time_us});
 }
 
 void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
@@ -445,7 +446,7 @@ void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
             : "no row matched on the target";
     const std::string message = fmt::format(
         "{} of {} at source position {} was not applied: {} ({})", ChangeOpName(v.op),
-        t.plan.target.QualifiedName(), FormatLsn(txn.info().end_lsn), what, d.reason);
+        t.plan.target.QualifiedName(), PositionText(txn.info().end_position), what, d.reason);
     switch (v.op) {
       case ChangeOp::kInsert: --t.pending_inserts; break;
       case ChangeOp::kUpdate: --t.pending_updates; break;
@@ -478,13 +479,14 @@ void ApplyStage::HandleIssues(const std::vector<ApplyIssue>& issues) {
   }
 }
 
-void ApplyStage::Locate(Position pos, ChangeView* out) {
+void ApplyStage::Locate(ChangeAt pos, ChangeView* out) {
   TxnSource& txn = *group_[pos.first];
   txn.Rewind();
   for (int64_t i = 0; i <= pos.second; ++i) {
     if (!txn.Next(out)) {
-      throw Error(ErrorKind::kInternal, fmt::format("change {} of a transaction at {} is gone",
-                                                    pos.second, FormatLsn(txn.info().end_lsn)));
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("change {} of a transaction at {} is gone", pos.second,
+                              PositionText(txn.info().end_position)));
     }
   }
 }
@@ -496,13 +498,13 @@ void ApplyStage::CommitGroup() {
 }
 
 void ApplyStage::CommitGroupOnce() {
-  std::set<Position> skip;
+  std::set<ChangeAt> skip;
   // An altering group goes change by change: the ALTERs between them need the changes before
   // sent first, and a failure is then always the change at `current`.
   bool one_by_one = !altering_.empty();
   bool retried = false;
   while (true) {
-    Position current{SIZE_MAX, -1};
+    ChangeAt current{SIZE_MAX, -1};
     try {
       if (!applier_) OpenApplier();
       ApplyGroupOnce(skip, one_by_one, &current);
@@ -537,7 +539,7 @@ void ApplyStage::CommitGroupOnce() {
         Suspend(tables_[v.table],
                 fmt::format("the source table changed inside source transaction {} (ending at "
                             "{}) and the target table could not follow: {}",
-                            info.xid, FormatLsn(info.end_lsn), e.what()));
+                            info.xid, PositionText(info.end_position), e.what()));
         continue;
       }
       if (!SkipFailed(current, e.what(), DataErrorKind::kData, &skip)) return;
@@ -550,7 +552,7 @@ void ApplyStage::CommitGroupOnce() {
   if (stop_.requested() && stop_.failed()) return;
   if (retried) {
     policies_.Recovered(ErrorPolicies::Channel::kTarget);
-    Log().info("target: reconnected; applied up to {}", FormatLsn(group_last_->end_lsn));
+    Log().info("target: reconnected; applied up to {}", PositionText(group_last_->end_position));
   }
   for (ApplyTable& t : tables_) {
     t.stats->applied_inserts += t.pending_inserts;
@@ -562,7 +564,7 @@ void ApplyStage::CommitGroupOnce() {
   }
   if (options_.observer) ReportApplied();
   applied_time_us_ = group_last_->commit_time_us;
-  applied_ = group_last_->end_lsn;
+  applied_ = group_last_->end_position;
   for (const auto& entry : group_) {
     if (dynamic_cast<CommittedSource*>(entry.get())) ++done_txns_;
   }
@@ -601,16 +603,16 @@ void ApplyStage::ReportApplied() {
   }
 }
 
-bool ApplyStage::SkipFailed(Position culprit, const std::string& error, DataErrorKind kind,
-                            std::set<Position>* skip) {
+bool ApplyStage::SkipFailed(ChangeAt culprit, const std::string& error, DataErrorKind kind,
+                            std::set<ChangeAt>* skip) {
   TxnSource& txn = *group_[culprit.first];
   ChangeView v;
   Locate(culprit, &v);
   ApplyTable& t = tables_[v.table];
   const ErrorDecision d = policies_.OnDataError(t.plan.target.QualifiedName(), kind);
-  const std::string message =
-      fmt::format("{} of {} at source position {} failed: {} ({})", ChangeOpName(v.op),
-                  t.plan.target.QualifiedName(), FormatLsn(txn.info().end_lsn), error, d.reason);
+  const std::string message = fmt::format("{} of {} at source position {} failed: {} ({})",
+                                          ChangeOpName(v.op), t.plan.target.QualifiedName(),
+                                          PositionText(txn.info().end_position), error, d.reason);
   ++t.stats->cdc_apply_errors;
   ChangeView mapped;
   bool mapped_ok = true;
@@ -639,15 +641,16 @@ bool ApplyStage::SkipFailed(Position culprit, const std::string& error, DataErro
 
 bool ApplyStage::CommittedBeforeTheError() {
   // Only a group that moves the checkpoint tells by it (runs of cached changes keep it).
-  if (group_last_->end_lsn <= applied_.load()) return false;
+  if (group_last_->end_position <= applied_.load()) return false;
   try {
     OpenApplier();
     const std::optional<Checkpoint> cp = applier_->ReadCheckpoint(options_.task);
-    const std::optional<Lsn> at = cp ? ParseLsn(cp->position) : std::nullopt;
-    if (!at || *at < group_last_->end_lsn) return false;
-    Log().warn("target: the connection was lost while committing up to {}, and the target "
-               "has that commit: not applied again",
-               FormatLsn(group_last_->end_lsn));
+    const std::optional<Position> at = cp ? options_.positions->Parse(cp->position) : std::nullopt;
+    if (!at || *at < group_last_->end_position) return false;
+    Log().warn(
+        "target: the connection was lost while committing up to {}, and the target "
+        "has that commit: not applied again",
+        PositionText(group_last_->end_position));
     return true;
   } catch (const Error& e) {
     if (!IsTransient(e.kind())) throw;
@@ -844,8 +847,8 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   }
   // A change the target already has: a live table's transactions up to skip_through were
   // applied, a loading table's snapshot holds the ones before its load position.
-  const Lsn has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position.load();
-  if (change.commit_lsn != 0 && change.commit_lsn < has_through) {
+  const Position has_through = t.mode == TableMode::kLive ? t.skip_through : t.load_position.load();
+  if (!change.commit.empty() && change.commit < has_through) {
     RebindOnly(change.table, change.def);
     return;
   }
@@ -889,9 +892,10 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
   ApplyTable& t = tables_[v.table];
   ++t.stats->cdc_ddls;
   const TableDef def = TableDefFromJson(
-      v.shape, fmt::format("the shape record of table {} in source transaction {} (ending at {})",
-                           t.plan.source.QualifiedName(), info.xid, FormatLsn(info.end_lsn)));
-  if (t.mode == TableMode::kLive && info.end_lsn > t.skip_through) {
+      v.shape,
+      fmt::format("the shape record of table {} in source transaction {} (ending at {})",
+                  t.plan.source.QualifiedName(), info.xid, PositionText(info.end_position)));
+  if (t.mode == TableMode::kLive && info.end_position > t.skip_through) {
     if (options_.validation_only || target_.engine() != Engine::kMysql) return true;
     // Its changes before the ALTER were encoded with the old columns, the ones after with the
     // new; applying them in order needs the target's ALTER between them, inside one target
@@ -899,12 +903,13 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
     // applying the table instead of writing values into the wrong columns.
     t.captured = def;
     t.mapper->Rebind(def);
-    Suspend(t, fmt::format("the source table's columns changed inside source transaction {} "
-                           "(ending at {}), between its own changes of the table; a {} target "
-                           "commits each ALTER TABLE at once, so that transaction cannot be "
-                           "applied with the ALTER between its changes and the table is no "
-                           "longer applied: reload it (run the task again without --resume)",
-                           info.xid, FormatLsn(info.end_lsn), EngineName(target_.engine())));
+    Suspend(t,
+            fmt::format("the source table's columns changed inside source transaction {} "
+                        "(ending at {}), between its own changes of the table; a {} target "
+                        "commits each ALTER TABLE at once, so that transaction cannot be "
+                        "applied with the ALTER between its changes and the table is no "
+                        "longer applied: reload it (run the task again without --resume)",
+                        info.xid, PositionText(info.end_position), EngineName(target_.engine())));
     return false;
   }
   if (t.mode == TableMode::kSuspended) {
@@ -912,7 +917,7 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
     t.mapper->Rebind(def);  // nothing reaches the target
     return false;
   }
-  if (t.mode == TableMode::kPending && info.end_lsn > t.load_position) {
+  if (t.mode == TableMode::kPending && info.end_position > t.load_position) {
     // The records after it form a new run of cached changes, the target following between.
     if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
     t.cache.push_back({def, true, nullptr});
@@ -941,7 +946,7 @@ void ApplyStage::CommitAlteringGroup() {
   while (txn.Next(&v)) {
     if (v.op != ChangeOp::kShape || Altering(v.table)) continue;
     const ApplyTable& t = tables_[v.table];
-    if (t.mode == TableMode::kLive && txn.info().end_lsn > t.skip_through) {
+    if (t.mode == TableMode::kLive && txn.info().end_position > t.skip_through) {
       altering_.push_back({v.table, t.plan, t.captured});
     }
   }
@@ -973,8 +978,9 @@ void ApplyStage::RestoreAltering() {
 void ApplyStage::AlterInTransaction(const ChangeView& v, const TransactionInfo& info) {
   ApplyTable& t = tables_[v.table];
   const TableDef after = TableDefFromJson(
-      v.shape, fmt::format("the shape record of table {} in source transaction {} (ending at {})",
-                           t.plan.source.QualifiedName(), info.xid, FormatLsn(info.end_lsn)));
+      v.shape,
+      fmt::format("the shape record of table {} in source transaction {} (ending at {})",
+                  t.plan.source.QualifiedName(), info.xid, PositionText(info.end_position)));
   if (t.mode != TableMode::kLive) {  // suspended by an earlier attempt
     t.captured = after;
     t.mapper->Rebind(after);
@@ -987,7 +993,7 @@ void ApplyStage::AlterInTransaction(const ChangeView& v, const TransactionInfo& 
     // Pending until the target commits the transaction (or discarded when it rolls back).
     altering_entries_.emplace_back(
         v.table, options_.shapes->Record(v.table, after, ShapeJournal::Kind::kInTransaction,
-                                         info.end_lsn));
+                                         info.end_position));
   }
   if (!options_.validation_only) {
     for (const std::string& sql : next.statements) {
@@ -1155,7 +1161,7 @@ void ApplyStage::ApplyGroupNet() {
     return;
   }
   const TransactionInfo& last = *group_last_;
-  applier_->Commit(options_.task, Checkpoint{FormatLsn(last.end_lsn), last.commit_time_us});
+  applier_->Commit(options_.task, Checkpoint{PositionText(last.end_position), last.commit_time_us});
 }
 
 }  // namespace ferry::cdc

@@ -60,8 +60,8 @@ struct ApplyTable {
   // saving on its own thread.
   SharedValue<TableMode> mode = TableMode::kPending;
   // Pending: transactions ending at or before are in the loaded rows (shared as `mode`).
-  SharedValue<Lsn> load_position = 0;
-  Lsn skip_through = 0;  // live: transactions ending at or before were applied before
+  SharedValue<Position> load_position;
+  Position skip_through;  // live: transactions ending at or before were applied before
   // Pending: the held changes, in runs of one source shape each. A run after an ALTER that
   // came after the load's snapshot starts with that ALTER (`alter_before`): when the table goes
   // live, the target follows it between the runs, as it would have live.
@@ -97,9 +97,10 @@ struct TableChanged {
   // wrong shape.
   bool in_transaction = false;
   uint32_t xid = 0;
-  // The commit position of the transaction whose changes use `def` (0 = not known): a table
-  // still loading replays the change after its load only when it is past the load's snapshot.
-  Lsn commit_lsn = 0;
+  // The commit position of the transaction whose changes use `def` (empty = not known): a
+  // table still loading replays the change after its load only when it is past the load's
+  // snapshot.
+  Position commit{};
 };
 
 // The source is at `position` and every transaction ending at or before it has been queued
@@ -107,7 +108,7 @@ struct TableChanged {
 // WAL the task's tables never used, while its confirmed position never passes the target's
 // checkpoint.
 struct IdlePosition {
-  Lsn position = 0;
+  Position position{};
 };
 
 using CaptureItem =
@@ -143,7 +144,8 @@ class ShapeJournal {
   // Table `table` reads as `def` from now on. kDdl and kInTransaction entries stay pending
   // until Confirm (kInTransaction: once the transaction ending at `txn_end` is committed).
   // Returns the entry's sequence number.
-  virtual int64_t Record(size_t table, const TableDef& def, Kind kind, Lsn txn_end = 0) = 0;
+  virtual int64_t Record(size_t table, const TableDef& def, Kind kind,
+                         const Position& txn_end = Position()) = 0;
   // The target's ALTER for entry `seq` of `table` ran (and committed).
   virtual void Confirm(size_t table, int64_t seq) = 0;
   // Entry `seq` of `table` is void: its target transaction rolled back.
@@ -173,7 +175,10 @@ struct ApplyOptions {
   bool upsert_inserts = false;  // ApplyErrorInsertPolicy INSERT_RECORD
   bool upsert_updates = false;  // ApplyErrorUpdatePolicy UPDATE_RECORD
   std::filesystem::path cache_dir;  // spool files of pending tables
-  Lsn resume_after = 0;  // transactions ending at or before were applied: dropped on arrival
+  // The source's position codec (Connector::positions()): checkpoints and messages spell
+  // positions with it. Required.
+  const PositionCodec* positions = nullptr;
+  Position resume_after;  // transactions ending at or before were applied: dropped on arrival
   // ChangeProcessingDdlHandlingPolicy: HandleSourceTableAltered (ALTER TABLE replicated to the
   // target, cdc/ddl_sync.h), HandleSourceTableTruncated (TRUNCATE applied) and
   // HandleSourceTableDropped (DROP TABLE on the source drops the target table).
@@ -217,8 +222,8 @@ class ApplyStage {
   // Tables made live so far (their cached changes applied).
   size_t live_tables() const { return live_tables_.load(); }
 
-  // The end position of the last transaction committed on the target (0 = none yet).
-  Lsn applied() const { return applied_.load(); }
+  // The end position of the last transaction committed on the target (empty = none yet).
+  Position applied() const { return applied_.load(); }
   int64_t applied_commit_time_us() const { return applied_time_us_.load(); }
   // Recoverable target errors retried so far.
   int64_t retries() const { return retries_.load(); }
@@ -240,21 +245,21 @@ class ApplyStage {
   };
   class CommittedSource;
   class CachedSource;
-  using Position = std::pair<size_t, int64_t>;  // (group entry, change index)
+  using ChangeAt = std::pair<size_t, int64_t>;  // (group entry, change index)
 
   void Handle(CaptureItem item);
   void Route(std::unique_ptr<CommittedTransaction> txn);
   // Applies and commits the group, retrying after recoverable errors and skipping changes the
   // error policies drop. Returns with the group committed, or with the task stopping.
   void CommitGroup();
-  void ApplyGroupOnce(const std::set<Position>& skip, bool one_by_one, Position* current);
+  void ApplyGroupOnce(const std::set<ChangeAt>& skip, bool one_by_one, ChangeAt* current);
   void HandleIssues(const std::vector<ApplyIssue>& issues);
   // Applies DataErrorPolicy to the change at `culprit` that failed with `error`; false when the
   // task stops.
-  bool SkipFailed(Position culprit, const std::string& error, DataErrorKind kind,
-                  std::set<Position>* skip);
+  bool SkipFailed(ChangeAt culprit, const std::string& error, DataErrorKind kind,
+                  std::set<ChangeAt>* skip);
   // Reads the change at `pos` of the group into `out` (rewinds the entry).
-  void Locate(Position pos, ChangeView* out);
+  void Locate(ChangeAt pos, ChangeView* out);
   void OpenApplier();
   void HandleLoadedTables();
   void MakeLive(size_t table);
@@ -282,7 +287,11 @@ class ApplyStage {
   // transaction. Throws Error when the target cannot.
   void AlterInTransaction(const ChangeView& v, const TransactionInfo& info);
   void OnTableDropped(size_t table);
-  void OnIdle(Lsn position);
+  void OnIdle(const Position& position);
+  // `position` in the source engine's spelling (options_.positions).
+  std::string PositionText(const Position& position) const {
+    return options_.positions->Format(position);
+  }
   void RecordIssue(const ApplyTable& t, const ChangeView& mapped, const std::string& error);
   // Writes the control-table rows (apply exceptions, suspended tables) gathered meanwhile.
   void WriteControlRows();
@@ -322,13 +331,13 @@ class ApplyStage {
   // The last transaction routed: the checkpoint the group commits (set = something to commit).
   std::optional<TransactionInfo> group_last_;
   std::chrono::steady_clock::time_point group_started_{};
-  Lsn last_seen_ = 0;  // end position of the last transaction received (duplicates dropped)
+  Position last_seen_;  // end position of the last transaction received (duplicates dropped)
 
   std::mutex loaded_mu_;
   std::vector<std::pair<size_t, bool>> loaded_;  // GUARDED_BY(loaded_mu_)
   std::atomic<bool> loaded_pending_{false};
 
-  std::atomic<Lsn> applied_{0};
+  SharedValue<Position> applied_;
   std::atomic<int64_t> applied_time_us_{0};
   std::atomic<int64_t> done_txns_{0};
   std::atomic<int64_t> retries_{0};

@@ -57,33 +57,6 @@ void EncodeImage(const Batch& rows, int row, const std::vector<Storage>& storage
 
 }  // namespace
 
-std::string FormatLsn(Lsn lsn) {
-  return fmt::format("{:X}/{:X}", static_cast<uint32_t>(lsn >> 32), static_cast<uint32_t>(lsn));
-}
-
-std::optional<Lsn> ParseLsn(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size()) {
-    return std::nullopt;
-  }
-  auto hex = [](std::string_view s, uint64_t* v) {
-    if (s.size() > 8) return false;
-    *v = 0;
-    for (char ch : s) {
-      int d;
-      if (ch >= '0' && ch <= '9') d = ch - '0';
-      else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
-      else if (ch >= 'A' && ch <= 'F') d = ch - 'A' + 10;
-      else return false;
-      *v = *v * 16 + static_cast<uint64_t>(d);
-    }
-    return true;
-  };
-  uint64_t hi, lo;
-  if (!hex(text.substr(0, slash), &hi) || !hex(text.substr(slash + 1), &lo)) return std::nullopt;
-  return (hi << 32) | lo;
-}
-
 std::string CheckpointKey(const std::string& task, const std::string& task_id) {
   if (task_id.empty()) return task;
   const std::string suffix = "#" + task_id;

@@ -26,18 +26,11 @@
 #include <string_view>
 #include <vector>
 
+#include "cdc/position.h"
 #include "types/batch.h"
 #include "types/dms_type.h"
 
 namespace ferry::cdc {
-
-// A source position. PostgreSQL: an LSN. Totally ordered within one source.
-using Lsn = uint64_t;
-
-// "16/B374D848", PostgreSQL's spelling.
-std::string FormatLsn(Lsn lsn);
-// Parses "16/B374D848" (hex, either case); nullopt when malformed.
-std::optional<Lsn> ParseLsn(std::string_view text);
 
 enum class ChangeOp : uint8_t {
   kInsert = 'I',
@@ -97,8 +90,8 @@ class ChangeReader {
 // A transaction as the capture side hands it over, in commit order.
 struct TransactionInfo {
   uint32_t xid = 0;
-  Lsn commit_lsn = 0;  // the commit record's position
-  Lsn end_lsn = 0;     // where the next transaction starts: the position to confirm
+  Position commit_position{};  // the commit record's position
+  Position end_position{};     // where the next transaction starts: the position to confirm
   int64_t commit_time_us = 0;  // commit time, microseconds since 1970-01-01 UTC
 };
 

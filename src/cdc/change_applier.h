@@ -26,7 +26,7 @@ inline constexpr const char* kTxnStateTable = "awsdms_txn_state";
 // What awsdms_txn_state holds for a task: the last source transaction whose changes are
 // committed on the target.
 struct Checkpoint {
-  std::string position;        // the source position, e.g. "0/16B3748" (FormatLsn)
+  std::string position;  // the source position in its engine's spelling (PositionCodec::Format)
   int64_t commit_time_us = 0;  // that transaction's commit time, microseconds since 1970 UTC
 };
 

@@ -92,7 +92,7 @@ struct CaptureObject {
   std::string name;
   std::optional<CaptureOwner> owner;  // from the object (or its publication), when recorded
   bool active = false;                // a slot being read right now
-  Lsn confirmed = 0;                  // a slot's confirmed position
+  std::string confirmed;              // a slot's confirmed position (the engine's spelling)
   int64_t retained_bytes = 0;         // WAL a slot holds
 };
 
@@ -104,7 +104,7 @@ struct DropResult {
 
 struct PrepareResult {
   bool slot_created = false;  // false: the slot existed (a resumed task, the user's slot)
-  Lsn start = 0;              // the slot's consistent point (created) or confirmed position
+  Position start;             // the slot's consistent point (created) or confirmed position
   // When a slot was created with export_snapshot: an id for ScanOptions::snapshot, importable
   // until ReleaseSnapshot(). Else empty.
   std::string snapshot;
@@ -132,11 +132,11 @@ class CaptureSink {
   // only that subtransaction's changes). Only when the capture streams in-progress transactions.
   virtual void OnAbort(uint32_t xid, uint32_t subxid) { (void)xid; (void)subxid; }
   // Table `table` has new columns on the source (ALTER TABLE seen in the stream): `def` is its
-  // definition now. Called before the first change encoded with the new columns. `commit_lsn`:
-  // the commit position of the transaction that change belongs to (0 when not known yet: a
+  // definition now. Called before the first change encoded with the new columns. `commit`:
+  // the commit position of the transaction that change belongs to (empty when not known yet: a
   // transaction streamed before its commit), so a table still being loaded can tell an ALTER
   // its snapshot already has from one after it.
-  virtual void OnTableChanged(uint32_t table, const TableDef& def, Lsn commit_lsn) = 0;
+  virtual void OnTableChanged(uint32_t table, const TableDef& def, const Position& commit) = 0;
   // As OnTableChanged, but the columns changed inside a transaction streamed before its
   // commit (or while one is open) that had already delivered changes of the table with its old
   // columns (an ALTER between the own changes of transaction `xid`), where no shape record can
@@ -144,13 +144,13 @@ class CaptureSink {
   // is right for both shapes. The default passes it on as OnTableChanged.
   virtual void OnTableChangedInTransaction(uint32_t table, const TableDef& def, uint32_t xid) {
     (void)xid;
-    OnTableChanged(table, def, 0);
+    OnTableChanged(table, def, Position());
   }
   // Table `table` no longer exists on the source (DROP TABLE), and every transaction that
   // changed it before the drop has been delivered. Nothing of it follows.
   virtual void OnTableDropped(uint32_t table) { (void)table; }
   // The source is at `position` and sent nothing for the selected tables since the last call.
-  virtual void OnIdle(Lsn position) { (void)position; }
+  virtual void OnIdle(const Position& position) { (void)position; }
 };
 
 class ChangeCapture {
@@ -174,15 +174,15 @@ class ChangeCapture {
   // Every reader has imported the snapshot (or the load is over): resources can go.
   virtual void ReleaseSnapshot() = 0;
   // Starts streaming transactions that end after `from`.
-  virtual void Start(Lsn from) = 0;
+  virtual void Start(const Position& from) = 0;
   // Delivers what arrived, waiting at most `wait` for the first message; returns after at most
   // about `wait` even while the source is busy, so the caller can confirm and check for stop.
   virtual void Poll(CaptureSink& sink, std::chrono::milliseconds wait) = 0;
   // Everything up to `applied` is committed on the target (PostgreSQL: standby status update
   // with flush = applied). Sent at once, and repeated by Poll as the server asks.
-  virtual void Confirm(Lsn applied) = 0;
-  // The source's last known end of WAL (from keepalives and data), for latency; 0 = unknown.
-  virtual Lsn ServerPosition() const = 0;
+  virtual void Confirm(const Position& applied) = 0;
+  // The source's last known end of its log (from keepalives and data); empty = unknown.
+  virtual Position ServerPosition() const = 0;
   // Drops the slot and the publication, each only when this task owns it (owns_slot,
   // owns_publication) and, for a publication, its recorded owner is this task. Says what was
   // there and what was dropped. Throws Error when a slot is in use by another process.

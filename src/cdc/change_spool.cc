@@ -1,10 +1,11 @@
 #include "cdc/change_spool.h"
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -15,7 +16,9 @@ namespace ferry::cdc {
 
 namespace {
 
-constexpr size_t kSpoolHeaderBytes = 4 + 8 + 8 + 8;
+// The fixed part of a cached change's transaction header: xid, commit time, and the two
+// position lengths (the positions follow, then the record).
+constexpr size_t kSpoolHeaderBytes = 4 + 8 + 2 + 2;
 
 Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
   return Error(ErrorKind::kIo, fmt::format("{} '{}': {}", what, path.string(), std::strerror(err)));
@@ -253,12 +256,23 @@ void ChangeSpool::Append(const TransactionInfo& txn, std::string_view record) {
     throw Error(ErrorKind::kInternal,
                 fmt::format("change cache '{}' appended to after Remove()", file_.string()));
   }
-  char head[kSpoolHeaderBytes];
-  std::memcpy(head, &txn.xid, 4);
-  std::memcpy(head + 4, &txn.commit_lsn, 8);
-  std::memcpy(head + 12, &txn.end_lsn, 8);
-  std::memcpy(head + 20, &txn.commit_time_us, 8);
-  writer_->Append(std::string_view(head, sizeof head), record);
+  const std::string& commit = txn.commit_position.bytes();
+  const std::string& end = txn.end_position.bytes();
+  if (commit.size() > UINT16_MAX || end.size() > UINT16_MAX) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("change cache '{}': a source position of {} bytes", file_.string(),
+                            std::max(commit.size(), end.size())));
+  }
+  head_.resize(kSpoolHeaderBytes);
+  const uint16_t commit_size = static_cast<uint16_t>(commit.size());
+  const uint16_t end_size = static_cast<uint16_t>(end.size());
+  std::memcpy(head_.data(), &txn.xid, 4);
+  std::memcpy(head_.data() + 4, &txn.commit_time_us, 8);
+  std::memcpy(head_.data() + 12, &commit_size, 2);
+  std::memcpy(head_.data() + 14, &end_size, 2);
+  head_ += commit;
+  head_ += end;
+  writer_->Append(head_, record);
   ++changes_;
 }
 
@@ -301,11 +315,22 @@ bool ChangeSpool::Reader::Next(TransactionInfo* txn, ChangeView* change) {
                             "{}-byte transaction header", frames_->name(), frames_->frame_offset(),
                             payload.size(), kSpoolHeaderBytes));
   }
+  uint16_t commit_size, end_size;
   std::memcpy(&txn->xid, payload.data(), 4);
-  std::memcpy(&txn->commit_lsn, payload.data() + 4, 8);
-  std::memcpy(&txn->end_lsn, payload.data() + 12, 8);
-  std::memcpy(&txn->commit_time_us, payload.data() + 20, 8);
-  DecodeOneRecord(payload.substr(kSpoolHeaderBytes), "change cache '" + frames_->name() + "'",
+  std::memcpy(&txn->commit_time_us, payload.data() + 4, 8);
+  std::memcpy(&commit_size, payload.data() + 12, 2);
+  std::memcpy(&end_size, payload.data() + 14, 2);
+  const size_t header = kSpoolHeaderBytes + commit_size + end_size;
+  if (payload.size() < header) {
+    throw Error(ErrorKind::kData,
+                fmt::format("change cache '{}', frame at byte {}: {} bytes, shorter than its "
+                            "{}-byte transaction header",
+                            frames_->name(), frames_->frame_offset(), payload.size(), header));
+  }
+  txn->commit_position = Position(std::string(payload.substr(kSpoolHeaderBytes, commit_size)));
+  txn->end_position =
+      Position(std::string(payload.substr(kSpoolHeaderBytes + commit_size, end_size)));
+  DecodeOneRecord(payload.substr(header), "change cache '" + frames_->name() + "'",
                   frames_->frame_offset(), &records_, change);
   return true;
 }

@@ -110,7 +110,8 @@ void DecodeOneRecord(std::string_view record, std::string_view where, uint64_t o
 
 // The changes captured for one table while it is still being fully loaded, cached on disk and
 // replayed, in order, right after its load. Frame payload: the TransactionInfo (u32 xid,
-// u64 commit_lsn, u64 end_lsn, i64 commit_time_us, little-endian; 28 bytes) then the record.
+// i64 commit_time_us, u16 commit position length, u16 end position length, little-endian;
+// then the two positions' bytes) then the record.
 class ChangeSpool {
  public:
   // Creates or truncates `file`, creating its parent directories. Throws Error(kIo).
@@ -155,6 +156,7 @@ class ChangeSpool {
   std::filesystem::path file_;
   std::unique_ptr<FrameWriter> writer_;
   int64_t changes_ = 0;
+  std::string head_;  // scratch: the transaction header of the change being appended
 };
 
 }  // namespace ferry::cdc

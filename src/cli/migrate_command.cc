@@ -130,15 +130,25 @@ void RecordControlTables(const TaskSettings& settings, Connector& target, const 
   }
 }
 
-// Parses an LSN flag; nullopt for "".
-std::optional<cdc::Lsn> LsnFlag(const std::string& flag, const std::string& text) {
+// Parses a source position flag in the source engine's own form (its connector's codec);
+// nullopt for "". A source URI that does not parse is left to the connection's own message.
+std::optional<cdc::Position> PositionFlag(const std::string& flag, const std::string& text,
+                                          const std::string& source_uri) {
   if (text.empty()) return std::nullopt;
-  std::optional<cdc::Lsn> lsn = cdc::ParseLsn(text);
-  if (!lsn) {
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("{} '{}': expected a PostgreSQL LSN such as 0/16B3748", flag, text));
+  Result<EndpointUri> uri = ParseEndpointUri(source_uri);
+  if (!uri.ok()) return std::nullopt;
+  const cdc::PositionCodec* codec = OpenConnector(*uri)->positions();
+  if (!codec) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{}: change data capture from {} is not supported yet", flag,
+                            EngineName(uri->engine)));
   }
-  return lsn;
+  std::optional<cdc::Position> position = codec->Parse(text);
+  if (!position) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} '{}': expected {}", flag, text, codec->Describe()));
+  }
+  return position;
 }
 
 // A CDC task in the foreground until Ctrl-C (or the stop position, or StopTaskCachedChanges*).
@@ -152,8 +162,8 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
   o.type = type;
   o.data_dir = args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
   o.resume = args.resume;
-  o.start_position = LsnFlag("--cdc-start-position", args.cdc_start_position);
-  o.stop_position = LsnFlag("--cdc-stop-position", args.cdc_stop_position);
+  o.start_position = PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
+  o.stop_position = PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
   if (args.settings) {
     o.settings = *args.settings;
   } else {
@@ -300,8 +310,14 @@ CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* m) {
   migrate->add_option("--data-dir", m->data_dir, "Where CDC tasks keep their state (task store ferry.db, spill files, cached changes); default $FERRY_DATA_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry");
   migrate->add_option("--task-name", m->task_name, "Task identifier (letters, digits, hyphens): names the task in the store, the replication slot and publication (ferry_<name>) and TASK_NAME in the control tables")->capture_default_str();
   migrate->add_flag("--resume", m->resume, "Continue the task named --task-name from its checkpoint (DMS resume-processing) instead of starting over");
-  migrate->add_option("--cdc-start-position", m->cdc_start_position, "cdc only: apply changes committed after this source position (PostgreSQL LSN, e.g. 0/16B3748); default: from when the task starts");
-  migrate->add_option("--cdc-stop-position", m->cdc_stop_position, "Stop once every change up to this source position (LSN) is applied (DMS CdcStopPosition); default: run until Ctrl-C");
+  migrate->add_option(
+      "--cdc-start-position", m->cdc_start_position,
+      "cdc only: apply changes committed after this source position, in the source's own form "
+      "(PostgreSQL: an LSN such as 0/16B3748); default: from when the task starts");
+  migrate->add_option(
+      "--cdc-stop-position", m->cdc_stop_position,
+      "Stop once every change up to this source position (in the source's own form, as "
+      "--cdc-start-position) is applied (DMS CdcStopPosition); default: run until Ctrl-C");
   migrate->add_option("--slot-name", m->slot_name, "PostgreSQL replication slot (default ferry_<task-name>)");
   migrate->add_option("--publication", m->publication, "PostgreSQL publication to use (default: Ferry creates ferry_<task-name> for the selected tables)");
   migrate->add_option("--heartbeat", m->heartbeat_seconds, "Seconds between heartbeats that keep the slot moving while the selected tables are idle (0 = off)")->capture_default_str();
@@ -345,8 +361,8 @@ int RunMigrate(MigrateArgs args) {
                             args.heartbeat_seconds));
   }
   // CDC flags are checked before anything connects.
-  LsnFlag("--cdc-start-position", args.cdc_start_position);
-  LsnFlag("--cdc-stop-position", args.cdc_stop_position);
+  PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
+  PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
   if (!args.cdc_start_position.empty() && *type != MigrationType::kCdc) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--cdc-start-position applies to --migration-type cdc only (a full load "

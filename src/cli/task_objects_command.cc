@@ -236,8 +236,7 @@ int RunCleanup(const CleanupArgs& args) {
     std::string extra;
     if (o.kind == "slot") {
       extra = fmt::format(", {}, confirmed {}, retains {} MB of WAL",
-                          o.active ? "active" : "inactive", cdc::FormatLsn(o.confirmed),
-                          o.retained_bytes >> 20);
+                          o.active ? "active" : "inactive", o.confirmed, o.retained_bytes >> 20);
     }
     std::string action;
     if (orphan) {

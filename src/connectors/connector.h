@@ -27,6 +27,7 @@ namespace ferry {
 
 namespace cdc {
 class ChangeCapture;
+class PositionCodec;
 class ChangeApplier;
 struct CaptureOptions;
 }  // namespace cdc
@@ -295,6 +296,9 @@ class Connector {
   // Change data capture from this endpoint as a source (cdc/change_capture.h). Connects
   // lazily. The default throws Error(kUnsupported) naming the engine.
   virtual std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(const cdc::CaptureOptions& options);
+  // The text form of this engine's change-stream positions (cdc/position.h), for the task
+  // store, the checkpoint and --cdc-start-position; nullptr when the engine is no CDC source.
+  virtual const cdc::PositionCodec* positions() const { return nullptr; }
   // Applies changes to this endpoint as a target (cdc/change_applier.h), on its own connection.
   // The default throws Error(kUnsupported) naming the engine.
   virtual std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier();

@@ -62,16 +62,16 @@ class CdcTask::Sink : public cdc::CaptureSink {
   }
   void OnCommit(const cdc::TransactionInfo& info) override {
     std::unique_ptr<cdc::CommittedTransaction> txn = task_.buffer_->Commit(info);
-    task_.received_ = info.end_lsn;
+    task_.received_ = info.end_position;
     task_.last_commit_time_us_ = info.commit_time_us;
     ++task_.pushed_;
     task_.queue_.Push(std::move(txn));
   }
   void OnAbort(uint32_t xid, uint32_t subxid) override { task_.buffer_->Abort(xid, subxid); }
-  void OnTableChanged(uint32_t table, const TableDef& def, cdc::Lsn commit_lsn) override {
+  void OnTableChanged(uint32_t table, const TableDef& def, const cdc::Position& commit) override {
     ++task_.pushed_;  // counted as a transaction so "everything applied" waits for it
     cdc::TableChanged changed{table, def};
-    changed.commit_lsn = commit_lsn;
+    changed.commit = commit;
     task_.queue_.Push(std::move(changed));
   }
   void OnTableChangedInTransaction(uint32_t table, const TableDef& def,
@@ -86,7 +86,7 @@ class CdcTask::Sink : public cdc::CaptureSink {
     ++task_.pushed_;
     task_.queue_.Push(cdc::TableChanged{table, {}, true});
   }
-  void OnIdle(cdc::Lsn position) override {
+  void OnIdle(const cdc::Position& position) override {
     task_.idle_ = true;
     task_.server_position_ = position;
     task_.idle_position_ = position;
@@ -104,13 +104,23 @@ class CdcTask::Sink : public cdc::CaptureSink {
  private:
   static constexpr auto kIdleCheckpointInterval = std::chrono::seconds(2);
   CdcTask& task_;
-  cdc::Lsn last_idle_pushed_ = 0;
+  cdc::Position last_idle_pushed_;
   std::chrono::steady_clock::time_point last_idle_push_{};
 };
 
 CdcTask::CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
                  CdcTaskOptions options)
-    : source_(source), target_(target), plans_(std::move(plans)), options_(std::move(options)) {}
+    : source_(source),
+      target_(target),
+      positions_(source.positions()),
+      plans_(std::move(plans)),
+      options_(std::move(options)) {
+  if (!positions_) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("change data capture from {} is not supported yet",
+                            EngineName(source.engine())));
+  }
+}
 
 CdcTask::~CdcTask() {
   stop_.Request("task destroyed", false);
@@ -156,8 +166,8 @@ TaskRecord CdcTask::TaskRecordNow() const {
   const CdcProgress p = progress();
   r.cdc_latency_source_s = p.latency_source_s;
   r.cdc_latency_target_s = p.latency_target_s;
-  r.source_position = p.received ? cdc::FormatLsn(p.received) : "";
-  r.applied_position = p.applied ? cdc::FormatLsn(p.applied) : "";
+  r.source_position = p.received.empty() ? "" : positions_->Format(p.received);
+  r.applied_position = p.applied.empty() ? "" : positions_->Format(p.applied);
   r.recovery_checkpoint = r.applied_position.empty() ? record_.recovery_checkpoint
                                                       : r.applied_position;
   r.memory_bytes = static_cast<int64_t>(p.buffer.memory_bytes);
@@ -172,7 +182,7 @@ CdcProgress CdcTask::progress() const {
   p.phase = stop_.requested() ? "STOPPED" : loading_ ? "FULL LOAD" : "CHANGE PROCESSING";
   p.live_tables = apply_ ? apply_->live_tables() : 0;
   p.received = received_.load();
-  p.applied = apply_ ? apply_->applied() : 0;
+  p.applied = apply_ ? apply_->applied() : cdc::Position();
   p.server = server_position_.load();
   const int64_t done = apply_ ? apply_->transactions_done() : 0;
   p.pending_transactions = std::max<int64_t>(0, pushed_.load() - done);
@@ -199,7 +209,7 @@ std::string CdcTask::StatusLine() const {
   std::string line = fmt::format(
       "Change processing: applied up to {} (read {}), {} transaction(s) pending, latency "
       "source {} s, target {} s, buffer {:.1f} MB, spilled {:.1f} MB",
-      cdc::FormatLsn(p.applied), cdc::FormatLsn(p.received), p.pending_transactions,
+      positions_->Format(p.applied), positions_->Format(p.received), p.pending_transactions,
       p.latency_source_s, p.latency_target_s,
       static_cast<double>(p.buffer.memory_bytes) / (1 << 20),
       static_cast<double>(p.buffer.spilled_bytes_now) / (1 << 20));
@@ -228,11 +238,11 @@ void CheckIdentity(const TaskRecord& task, const char* side, const std::string& 
 
 }  // namespace
 
-void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position) {
+void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, const cdc::Position& position) {
   const std::string key = cdc::CheckpointKey(options_.task, record_.task_id);
   applier.ClearCheckpoint(key);
   applier.Begin();
-  applier.Commit(key, cdc::Checkpoint{cdc::FormatLsn(position), NowMicros()});
+  applier.Commit(key, cdc::Checkpoint{positions_->Format(position), NowMicros()});
 }
 
 void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
@@ -253,9 +263,9 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
   const std::vector<TablePlan> replanned = options_.replan ? options_.replan(initial) : plans_;
   const bool handle_altered =
       options_.settings.change_processing_ddl_handling_policy.handle_source_table_altered;
-  // The target's checkpoint, read when a pending in-transaction ALTER needs it (0: none).
-  std::optional<cdc::Lsn> checkpoint;
-  const std::function<cdc::Lsn()> checkpoint_at = [&]() -> cdc::Lsn {
+  // The target's checkpoint, read when a pending in-transaction ALTER needs it (empty: none).
+  std::optional<cdc::Position> checkpoint;
+  const std::function<cdc::Position()> checkpoint_at = [&]() -> cdc::Position {
     if (!checkpoint) {
       std::unique_ptr<cdc::ChangeApplier> applier = target_.OpenChangeApplier();
       applier->Prepare(options_.settings.control_tables_settings.control_schema);
@@ -263,8 +273,8 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
       std::optional<cdc::Checkpoint> cp =
           applier->ReadCheckpoint(cdc::CheckpointKey(options_.task, task ? task->task_id : ""));
       if (!cp) cp = applier->ReadCheckpoint(options_.task);  // keyed by name (older Ferry)
-      const std::optional<cdc::Lsn> at = cp ? cdc::ParseLsn(cp->position) : std::nullopt;
-      checkpoint = at.value_or(0);
+      const std::optional<cdc::Position> at = cp ? positions_->Parse(cp->position) : std::nullopt;
+      checkpoint = at.value_or(cdc::Position());
     }
     return *checkpoint;
   };
@@ -283,6 +293,7 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
     }
     ShapeSettlement settle;
     settle.checkpoint = checkpoint_at;
+    settle.positions = positions_;
     settle.confirm = [&](int64_t seq) {
       store_->ConfirmShape(options_.task, static_cast<int>(i), seq);
     };
@@ -472,7 +483,7 @@ void CdcTask::Setup() {
 
   // Per table: how it starts.
   tables_.resize(plans_.size());
-  cdc::Lsn resume_after = 0;
+  cdc::Position resume_after;
   load_mode_ = options_.full_load.prep_mode;
   if (!options_.resume) {
     // A fresh start: a new slot (its snapshot is the full load's) unless the user named an
@@ -495,13 +506,13 @@ void CdcTask::Setup() {
       }
       record_ = saved;
     }
-    // --cdc-start-position (cdc tasks): 0 = from the slot's position.
-    const cdc::Lsn asked =
-        !full_load && options_.start_position ? *options_.start_position : cdc::Lsn{0};
+    // --cdc-start-position (cdc tasks): empty = from the slot's position.
+    const cdc::Position asked =
+        !full_load && options_.start_position ? *options_.start_position : cdc::Position();
     const cdc::PrepareResult pr = capture_->Prepare();
     snapshot_ = pr.snapshot;
     stream_from_ = pr.start;
-    if (asked != 0 && asked < pr.start) {
+    if (!asked.empty() && asked < pr.start) {
       // The server would silently start at the slot's position: refuse instead.
       if (pr.slot_created) capture_->DropObjects();
       throw Error(
@@ -511,27 +522,27 @@ void CdcTask::Setup() {
                             "slot {} starts: a new slot cannot return older changes. To start "
                             "at {}, create a logical slot (pgoutput) before that position and "
                             "name it with --slot-name",
-                            cdc::FormatLsn(asked), cdc::FormatLsn(pr.start), record_.slot,
-                            cdc::FormatLsn(asked))
+                            positions_->Format(asked), positions_->Format(pr.start), record_.slot,
+                            positions_->Format(asked))
               : fmt::format("--cdc-start-position {} is before {}, the confirmed position of "
                             "replication slot {}: the slot no longer has the changes in between. "
                             "Give a position at or after {}",
-                            cdc::FormatLsn(asked), cdc::FormatLsn(pr.start), record_.slot,
-                            cdc::FormatLsn(pr.start)));
+                            positions_->Format(asked), positions_->Format(pr.start), record_.slot,
+                            positions_->Format(pr.start)));
     }
-    if (asked != 0) stream_from_ = asked;
+    if (!asked.empty()) stream_from_ = asked;
     WriteInitialCheckpoint(*probe, stream_from_);
-    resume_after = full_load ? 0 : stream_from_;
+    resume_after = full_load ? cdc::Position() : stream_from_;
     for (size_t i = 0; i < plans_.size(); ++i) {
       cdc::ApplyTable& t = tables_[i];
       t.mode = full_load ? cdc::TableMode::kPending : cdc::TableMode::kLive;
       t.load_position = pr.start;
-      t.skip_through = full_load ? 0 : stream_from_;
+      t.skip_through = full_load ? cdc::Position() : stream_from_;
       if (full_load) to_load_.push_back(i);
     }
     record_.migration_type = MigrationTypeName(options_.type);
     record_.created_at_us = NowMicros();
-    record_.cdc_start_position = cdc::FormatLsn(stream_from_);
+    record_.cdc_start_position = positions_->Format(stream_from_);
   } else {
     std::optional<cdc::Checkpoint> cp =
         probe->ReadCheckpoint(cdc::CheckpointKey(options_.task, record_.task_id));
@@ -554,7 +565,7 @@ void CdcTask::Setup() {
                               control_schema.empty() ? "the control schema" : control_schema,
                               cdc::kTxnStateTable));
     }
-    std::optional<cdc::Lsn> from = cdc::ParseLsn(cp->position);
+    std::optional<cdc::Position> from = positions_->Parse(cp->position);
     if (!from) {
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("--resume: task '{}' has no usable checkpoint ('{}')",
@@ -569,7 +580,7 @@ void CdcTask::Setup() {
                   fmt::format("--resume: the replication slot {} of task '{}' is gone, so the "
                               "changes since its checkpoint {} are lost; run the task again "
                               "without --resume to reload the tables",
-                              record_.slot, options_.task, cdc::FormatLsn(*from)));
+                              record_.slot, options_.task, positions_->Format(*from)));
     }
     if (pr.start > *from) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -578,7 +589,7 @@ void CdcTask::Setup() {
                               "changes this target never received (was the task run against "
                               "another target?). This is a gap: run the task again without "
                               "--resume to reload the tables",
-                              record_.slot, cdc::FormatLsn(pr.start), cdc::FormatLsn(*from),
+                              record_.slot, positions_->Format(pr.start), positions_->Format(*from),
                               options_.task, target_.uri().Describe()));
     }
     stream_from_ = *from;
@@ -607,7 +618,7 @@ void CdcTask::Setup() {
       Log().info("resuming task '{}': reloading {} table(s) that were not in change processing "
                   "yet", options_.task, to_load_.size());
     }
-    Log().info("resuming task '{}' after {}", options_.task, cdc::FormatLsn(*from));
+    Log().info("resuming task '{}' after {}", options_.task, positions_->Format(*from));
   }
 
   // The full load owns every table's statistics; it loads only to_load_.
@@ -703,7 +714,7 @@ void CdcTask::Setup() {
     r.target_schema = plans_[i].target.schema;
     r.target_table = plans_[i].target.name;
     r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
-    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    r.load_position = positions_->Format(tables_[i].load_position);
     {
       std::lock_guard lock(tables_[i].stats->mu);
       r.state = tables_[i].stats->state;
@@ -718,11 +729,12 @@ void CdcTask::Setup() {
   // starts from its shape now; a resumed live table keeps its history.
   for (size_t i = 0; i < plans_.size(); ++i) {
     if (options_.resume && restored[i]) continue;
-    store_->ResetShape(options_.task, static_cast<int>(i), cdc::FormatLsn(stream_from_),
+    store_->ResetShape(options_.task, static_cast<int>(i), positions_->Format(stream_from_),
                        TableDefToJson(captured_[i]));
   }
-  shapes_ = std::make_unique<StoreShapeJournal>(
-      *store_, options_.task, [this] { return apply_ ? apply_->applied() : cdc::Lsn{0}; });
+  shapes_ = std::make_unique<StoreShapeJournal>(*store_, options_.task, *positions_, [this] {
+    return apply_ ? apply_->applied() : cdc::Position();
+  });
 
   cdc::BufferLimits limits;
   limits.memory_limit_bytes =
@@ -735,6 +747,7 @@ void CdcTask::Setup() {
   cdc::ApplyOptions ao;
   ao.task = cdc::CheckpointKey(options_.task, record_.task_id);
   ao.control_schema = control_schema;
+  ao.positions = positions_;
   ao.min_transaction_size = options_.settings.change_processing_tuning.min_transaction_size;
   ao.commit_timeout =
       std::chrono::seconds(options_.settings.change_processing_tuning.commit_timeout);
@@ -780,7 +793,7 @@ void CdcTask::Setup() {
     r.target_schema = plans_[i].target.schema;
     r.target_table = plans_[i].target.name;
     r.cdc_live = true;
-    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    r.load_position = positions_->Format(tables_[i].load_position);
     {
       std::lock_guard lock(tables_[i].stats->mu);
       r.state = tables_[i].stats->state;
@@ -795,9 +808,9 @@ void CdcTask::Setup() {
   };
 }
 
-void CdcTask::CaptureLoop(cdc::Lsn from) {
+void CdcTask::CaptureLoop(cdc::Position from) {
   Sink sink(*this);
-  cdc::Lsn confirmed = 0;
+  cdc::Position confirmed;
   std::unique_ptr<cdc::ChangeCapture> old;  // holds the snapshot after a reconnect
   auto last_save = std::chrono::steady_clock::now();
   bool reconnecting = false;
@@ -818,12 +831,12 @@ void CdcTask::CaptureLoop(cdc::Lsn from) {
         if (reconnecting) {  // streaming again
           reconnecting = false;
           policies_->Recovered(ErrorPolicies::Channel::kSource);
-          CaptureLog().info("source: reconnected; streaming from {}", cdc::FormatLsn(from));
+          CaptureLog().info("source: reconnected; streaming from {}", positions_->Format(from));
         }
         server_position_ = std::max(server_position_.load(), capture_->ServerPosition());
         // Never past the target's checkpoint: a resume starts there, and what the source has
         // released before it would be a gap.
-        const cdc::Lsn applied = apply_->applied();
+        const cdc::Position applied = apply_->applied();
         if (applied > confirmed) {
           capture_->Confirm(applied);
           confirmed = applied;
@@ -890,7 +903,7 @@ void CdcTask::SaveProgress(bool final) {
     r.target_schema = plans_[i].target.schema;
     r.target_table = plans_[i].target.name;
     r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
-    r.load_position = cdc::FormatLsn(tables_[i].load_position);
+    r.load_position = positions_->Format(tables_[i].load_position);
     r.full_load_rows = st.full_load_rows.load();
     r.inserts = st.cdc_inserts.load();
     r.updates = st.cdc_updates.load();
@@ -960,13 +973,13 @@ void CdcTask::WaitForStop() {
       Log().info("task '{}': every table is in change processing", options_.task);
     }
     if (options_.stop_position) {
-      const cdc::Lsn applied = apply_->applied();
+      const cdc::Position applied = apply_->applied();
       const bool drained = pushed_.load() == apply_->transactions_done();
-      const cdc::Lsn idle = idle_.load() && drained ? idle_position_.load() : 0;
+      const cdc::Position idle = idle_.load() && drained ? idle_position_.load() : cdc::Position();
       if ((applied >= *options_.stop_position || idle >= *options_.stop_position) && drained &&
           apply_->live_tables() >= live_goal) {
         stop_.Request(fmt::format("Stop Reason NORMAL: reached the CDC stop position {}",
-                                  cdc::FormatLsn(*options_.stop_position)),
+                                  positions_->Format(*options_.stop_position)),
                       false);
         break;
       }

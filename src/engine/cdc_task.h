@@ -51,10 +51,11 @@ struct CdcTaskOptions {
   MigrationType type = MigrationType::kFullLoadAndCdc;
   std::filesystem::path data_dir;
   bool resume = false;  // DMS resume-processing: continue from the task's checkpoint
-  // cdc only: start after this position instead of the slot's start ("now").
-  std::optional<cdc::Lsn> start_position;
+  // cdc only: start after this position instead of the slot's start ("now"). Positions are
+  // the source connector's (Connector::positions()).
+  std::optional<cdc::Position> start_position;
   // Stop once everything up to this source position is applied (DMS CdcStopPosition).
-  std::optional<cdc::Lsn> stop_position;
+  std::optional<cdc::Position> stop_position;
   TaskSettings settings;
   FullLoadOptions full_load;
   // --slot-name / --publication: "" = Ferry creates its own for the task (CaptureObjectName).
@@ -78,7 +79,7 @@ struct CdcTaskOptions {
 // Live figures of a running task.
 struct CdcProgress {
   std::string phase;  // "FULL LOAD", "CHANGE PROCESSING", "STOPPED"
-  cdc::Lsn received = 0, applied = 0, server = 0;
+  cdc::Position received, applied, server;
   int64_t latency_source_s = 0, latency_target_s = 0;
   int64_t pending_transactions = 0;
   size_t live_tables = 0;  // tables whose changes are applied directly (loaded, caught up)
@@ -117,7 +118,7 @@ class CdcTask {
  private:
   class Sink;
   void Setup();
-  void CaptureLoop(cdc::Lsn from);
+  void CaptureLoop(cdc::Position from);
   void RunFullLoad();
   void WaitForStop();
   void SaveProgress(bool final);
@@ -126,13 +127,14 @@ class CdcTask {
   cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot) const;
   // A fresh task's first checkpoint: where its changes start. A resume needs one on the
   // target, so a target that never had the task is refused.
-  void WriteInitialCheckpoint(cdc::ChangeApplier& applier, cdc::Lsn position);
+  void WriteInitialCheckpoint(cdc::ChangeApplier& applier, const cdc::Position& position);
   // Resume: the live tables' plans and captured shapes at the checkpoint, from their shape
   // histories (engine/table_shapes.h); fills captured_ for them.
   void RestoreShapes(const std::vector<TableRecord>& stored);
 
   Connector& source_;
   Connector& target_;
+  const cdc::PositionCodec* positions_;  // the source's (never null)
   std::vector<TablePlan> plans_;
   CdcTaskOptions options_;
   TaskPaths paths_;
@@ -163,7 +165,7 @@ class CdcTask {
   // ValidationSettings.EnableValidation: the tables once whole, then the rows changes touch.
   std::unique_ptr<ChangeValidator> validator_;
   std::thread capture_thread_, apply_thread_;
-  cdc::Lsn stream_from_ = 0;
+  cdc::Position stream_from_;
   std::vector<size_t> to_load_;     // tables the full load takes, in plan order
   std::string snapshot_;
   TablePrepMode load_mode_ = TablePrepMode::kDoNothing;
@@ -171,9 +173,9 @@ class CdcTask {
   std::atomic<bool> loading_{false};
 
   // Capture-side figures (written by the capture thread).
-  std::atomic<cdc::Lsn> received_{0};
-  std::atomic<cdc::Lsn> server_position_{0};
-  std::atomic<cdc::Lsn> idle_position_{0};
+  SharedValue<cdc::Position> received_;
+  SharedValue<cdc::Position> server_position_;
+  SharedValue<cdc::Position> idle_position_;
   std::atomic<int64_t> last_commit_time_us_{0};
   std::atomic<int64_t> pushed_{0};
   std::atomic<int64_t> source_retries_{0};

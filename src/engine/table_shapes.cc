@@ -33,12 +33,12 @@ std::vector<std::string> ColumnNames(const TableDef& def) {
 }  // namespace
 
 int64_t StoreShapeJournal::Record(size_t table, const TableDef& def, Kind kind,
-                                  cdc::Lsn txn_end) {
+                                  const cdc::Position& txn_end) {
   TableShapeRecord r;
   r.table_index = static_cast<int>(table);
   r.kind = kind == Kind::kRebind ? "rebind" : kind == Kind::kDdl ? "ddl" : "txn";
   r.pending = kind != Kind::kRebind;
-  r.position = cdc::FormatLsn(kind == Kind::kInTransaction ? txn_end : position_());
+  r.position = positions_.Format(kind == Kind::kInTransaction ? txn_end : position_());
   r.definition = TableDefToJson(def);
   return store_.AppendShape(task_, r);
 }
@@ -81,7 +81,7 @@ RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHisto
     if (e.kind == "txn" && e.pending) {
       // Altered inside the target transaction of the source transaction ending at
       // e.position: committed with that transaction's checkpoint, or not at all.
-      const std::optional<cdc::Lsn> end = cdc::ParseLsn(e.position);
+      const std::optional<cdc::Position> end = settle.positions->Parse(e.position);
       if (!end || *end > settle.checkpoint()) {
         // Rolled back: the stream restarts before that transaction and brings the change again.
         Log().info("table {}: the task stopped inside a source transaction that altered it "

@@ -23,19 +23,25 @@
 namespace ferry {
 
 // Records shape changes in the task store (cdc::ShapeJournal). `position` says the task's
-// checkpoint for the record (diagnostics only).
+// checkpoint for the record (diagnostics only); `positions` spells positions (the source's).
 class StoreShapeJournal : public cdc::ShapeJournal {
  public:
-  StoreShapeJournal(TaskStore& store, std::string task, std::function<cdc::Lsn()> position)
-      : store_(store), task_(std::move(task)), position_(std::move(position)) {}
-  int64_t Record(size_t table, const TableDef& def, Kind kind, cdc::Lsn txn_end) override;
+  StoreShapeJournal(TaskStore& store, std::string task, const cdc::PositionCodec& positions,
+                    std::function<cdc::Position()> position)
+      : store_(store),
+        task_(std::move(task)),
+        positions_(positions),
+        position_(std::move(position)) {}
+  int64_t Record(size_t table, const TableDef& def, Kind kind,
+                 const cdc::Position& txn_end) override;
   void Confirm(size_t table, int64_t seq) override;
   void Discard(size_t table, int64_t seq) override;
 
  private:
   TaskStore& store_;
   std::string task_;
-  std::function<cdc::Lsn()> position_;
+  const cdc::PositionCodec& positions_;
+  std::function<cdc::Position()> position_;
 };
 
 // One table's shape history, read back: the definitions in order (entries[0] the "initial").
@@ -59,7 +65,8 @@ struct RestoredTable {
 
 // How ReplayShapeHistory settles the pending entries it meets.
 struct ShapeSettlement {
-  std::function<cdc::Lsn()> checkpoint;      // the task's checkpoint on the target
+  std::function<cdc::Position()> checkpoint;      // the task's checkpoint on the target
+  const cdc::PositionCodec* positions = nullptr;  // the source's, to read entries' positions
   std::function<void(int64_t seq)> confirm;  // entry `seq` is settled: its ALTER ran
   std::function<void(int64_t seq)> discard;  // entry `seq` is void (its transaction rolled back)
 };

@@ -19,9 +19,10 @@
 #include <random>
 #include <thread>
 
-#include "task/task_store.h"
 #include "cdc/change.h"
 #include "cdc_test_env.h"
+#include "connectors/postgres/pg_position.h"
+#include "task/task_store.h"
 
 namespace ferry {
 namespace {
@@ -440,7 +441,7 @@ TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
       *s->Query("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
                 testing::TaskSlot(dir, "crash-backlog") + "'")[0][0];
   if (UserTableDigests(*target, "main")["t"].rows < 300100) {
-    EXPECT_LT(*cdc::ParseLsn(confirmed), *cdc::ParseLsn(commit))
+    EXPECT_LT(*postgres::ParseLsn(confirmed), *postgres::ParseLsn(commit))
         << "the slot confirms " << confirmed << " past the backlog (commit before " << commit
         << ") it never delivered: those changes are lost";
   }

@@ -19,8 +19,9 @@
 #include <thread>
 
 #include "cdc/change.h"
-#include "task/task_store.h"
 #include "cdc_test_env.h"
+#include "connectors/postgres/pg_position.h"
+#include "task/task_store.h"
 
 namespace ferry {
 namespace {
@@ -137,7 +138,7 @@ TEST(CdcLoad, TwoMillionRowTransactionSpillsWithBoundedMemory) {
              "FROM generate_series(1001, 2001000) g");
   auto rows = s->Query("SELECT pg_current_wal_lsn()");
   s->Execute("COMMIT");
-  const std::optional<cdc::Lsn> before_commit = cdc::ParseLsn(*rows.at(0)[0]);
+  const std::optional<postgres::Lsn> before_commit = postgres::ParseLsn(*rows.at(0)[0]);
   ASSERT_TRUE(before_commit.has_value());
   const double txn_seconds = Seconds(txn_start);
 
@@ -147,7 +148,7 @@ TEST(CdcLoad, TwoMillionRowTransactionSpillsWithBoundedMemory) {
       auto store = TaskStore::Open(dir, /*read_only=*/true);
       std::optional<TaskRecord> r = store->GetTask(task);
       if (!r) return false;
-      std::optional<cdc::Lsn> at = cdc::ParseLsn(r->applied_position);
+      std::optional<postgres::Lsn> at = postgres::ParseLsn(r->applied_position);
       return at && *at > *before_commit;
     } catch (const Error&) {
       return false;

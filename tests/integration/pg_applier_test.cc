@@ -7,6 +7,7 @@
 
 #include "cdc/change.h"
 #include "cdc/change_applier.h"
+#include "connectors/postgres/pg_position.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -477,7 +478,7 @@ TEST_F(PgApplier, ThroughputOfSingleRowUpdates) {
       applier_->Apply(bench_, v, false, static_cast<uint64_t>(i));
     }
     ASSERT_TRUE(applier_->Flush().empty());
-    applier_->Commit(kTask, {cdc::FormatLsn(static_cast<cdc::Lsn>(g + 1)), 0});
+    applier_->Commit(kTask, {postgres::FormatLsn(static_cast<postgres::Lsn>(g + 1)), 0});
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -4,17 +4,16 @@
 #include "connectors/postgres/pg_capture.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <sstream>
 #include <thread>
 
-#include <spdlog/sinks/ostream_sink.h>
-
-#include <sstream>
-
 #include "cdc/change.h"
+#include "connectors/postgres/pg_position.h"
 #include "logging/log.h"
 #include "test_env.h"
 #include "types/value_codec.h"
@@ -35,11 +34,13 @@ class RecordingSink : public cdc::CaptureSink {
     changes.push_back({xid, std::string(record)});
   }
   void OnCommit(const cdc::TransactionInfo& txn) override { commits.push_back(txn); }
-  void OnTableChanged(uint32_t table, const TableDef& def, cdc::Lsn) override {
+  void OnTableChanged(uint32_t table, const TableDef& def, const cdc::Position&) override {
     table_changes.push_back({table, def});
     change_count_at_table_change.push_back(changes.size());
   }
-  void OnIdle(cdc::Lsn position) override { idle.push_back(position); }
+  void OnIdle(const cdc::Position& position) override {
+    idle.push_back(postgres::PositionLsn(position));
+  }
   void OnStreamedChange(uint32_t xid, uint32_t subxid, std::string_view record) override {
     ++streamed_changes;
     if (subxid != xid) ++subtransaction_changes;
@@ -60,7 +61,7 @@ class RecordingSink : public cdc::CaptureSink {
   std::vector<cdc::TransactionInfo> commits;
   std::vector<std::pair<uint32_t, TableDef>> table_changes;
   std::vector<size_t> change_count_at_table_change;
-  std::vector<cdc::Lsn> idle;
+  std::vector<postgres::Lsn> idle;
 };
 
 class CollectSink : public BatchSink {
@@ -203,7 +204,7 @@ void PgCapture::AllTypes(PgChangeCapture::ValueFormat format, bool with_text_onl
   cdc::PrepareResult prep = cap->Prepare();
   ASSERT_TRUE(prep.slot_created);
   ASSERT_FALSE(prep.snapshot.empty());
-  EXPECT_GT(prep.start, 0u);
+  EXPECT_GT(postgres::PositionLsn(prep.start), 0u);
 
   std::string values =
       "INSERT INTO capture_t.alltypes VALUES "
@@ -254,7 +255,7 @@ void PgCapture::AllTypes(PgChangeCapture::ValueFormat format, bool with_text_onl
   ASSERT_EQ(sink.begins.size(), 1u);
   ASSERT_EQ(sink.changes.size(), 4u);
   EXPECT_TRUE(sink.table_changes.empty());
-  EXPECT_GT(sink.commits[0].end_lsn, prep.start);
+  EXPECT_GT(sink.commits[0].end_position, prep.start);
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
@@ -319,7 +320,7 @@ TEST_F(PgCapture, EveryChangeKind) {
   PollCommits(*cap, sink, 7);
   ASSERT_EQ(sink.commits.size(), 7u);
   for (size_t i = 1; i < sink.commits.size(); ++i) {
-    EXPECT_GT(sink.commits[i].commit_lsn, sink.commits[i - 1].commit_lsn);
+    EXPECT_GT(sink.commits[i].commit_position, sink.commits[i - 1].commit_position);
   }
 
   std::vector<std::string> seen;
@@ -361,22 +362,22 @@ TEST_F(PgCapture, ConfirmMovesTheSlot) {
   cap->Start(prep.start);
   RecordingSink sink;
   PollCommits(*cap, sink, 1);
-  const cdc::Lsn end = sink.commits[0].end_lsn;
+  const postgres::Lsn end = postgres::PositionLsn(sink.commits[0].end_position);
   auto confirmed = [&] {
     auto r = s_->Query(
         "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
         "WHERE slot_name = 'capture_confirm'");
-    return cdc::ParseLsn(r.at(0).at(0).value_or("0/0")).value_or(0);
+    return postgres::ParseLsn(r.at(0).at(0).value_or("0/0")).value_or(0);
   };
   EXPECT_LT(confirmed(), end);
-  cap->Confirm(end);
-  cdc::Lsn got = 0;
+  cap->Confirm(postgres::LsnPosition(end));
+  postgres::Lsn got = 0;
   for (int i = 0; i < 50 && got < end; ++i) {
     cap->Poll(sink, std::chrono::milliseconds(100));
     got = confirmed();
   }
   EXPECT_GE(got, end);
-  EXPECT_EQ(cap->ServerPosition() >= end, true);
+  EXPECT_EQ(postgres::PositionLsn(cap->ServerPosition()) >= end, true);
   // Idle polls report the server's position.
   sink.idle.clear();
   for (int i = 0; i < 3; ++i) cap->Poll(sink, std::chrono::milliseconds(100));
@@ -388,7 +389,7 @@ TEST_F(PgCapture, ConfirmMovesTheSlot) {
   auto again = NewCapture("capture_confirm", {Def("c")});
   cdc::PrepareResult p2 = again->Prepare();
   EXPECT_FALSE(p2.slot_created);
-  EXPECT_GE(p2.start, end);
+  EXPECT_GE(postgres::PositionLsn(p2.start), end);
   // The old walsender may take a moment to let go of the slot.
   for (int i = 0;; ++i) {
     try {
@@ -508,12 +509,12 @@ TEST_F(PgCapture, HeartbeatKeepsAnIdleSlotMoving) {
   auto cap = NewCapture("capture_heartbeat", {Def("quiet")}, false, std::chrono::seconds(1));
   cdc::PrepareResult prep = cap->Prepare();
   cap->Start(prep.start);
-  const cdc::Lsn before = *cdc::ParseLsn(*s_->Query("SELECT pg_current_wal_lsn()")[0][0]);
+  const postgres::Lsn before = *postgres::ParseLsn(*s_->Query("SELECT pg_current_wal_lsn()")[0][0]);
   RecordingSink sink;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
   while (std::chrono::steady_clock::now() < until) {
     cap->Poll(sink, std::chrono::milliseconds(200));
-    if (!sink.idle.empty()) cap->Confirm(sink.idle.back());
+    if (!sink.idle.empty()) cap->Confirm(postgres::LsnPosition(sink.idle.back()));
   }
   ASSERT_FALSE(sink.idle.empty());
   EXPECT_GT(sink.idle.back(), before) << "the idle position did not move past the heartbeat";
@@ -524,7 +525,7 @@ TEST_F(PgCapture, HeartbeatKeepsAnIdleSlotMoving) {
       "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = "
       "'capture_heartbeat'");
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_GT(*cdc::ParseLsn(*rows[0][0]), before);
+  EXPECT_GT(*postgres::ParseLsn(*rows[0][0]), before);
   cap->DropObjects();
 }
 
@@ -620,7 +621,7 @@ TEST_F(PgCapture, LargeTransactionsStreamWhileTheyRun) {
   EXPECT_TRUE(sub_abort) << "ROLLBACK TO SAVEPOINT did not arrive";
   EXPECT_TRUE(whole_abort) << "the rolled-back transaction did not arrive as an abort";
   ASSERT_EQ(sink.commits.size(), 2u);
-  EXPECT_GT(sink.commits[1].end_lsn, sink.commits[0].end_lsn);
+  EXPECT_GT(sink.commits[1].end_position, sink.commits[0].end_position);
   cap->DropObjects();
 }
 

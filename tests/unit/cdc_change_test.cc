@@ -1,6 +1,6 @@
 // The change record codec (cdc/change.h): round trips of every storage kind, NULL, unchanged,
-// empty and 20 MB byte values, every operation and old-image kind; LSN text; malformed and
-// truncated records.
+// empty and 20 MB byte values, every operation and old-image kind; malformed and truncated
+// records. (LSN text: position_test.cc.)
 #include "cdc/change.h"
 
 #include <gtest/gtest.h>
@@ -231,23 +231,6 @@ TEST(CdcChange, ReaderReusedAcrossColumnCounts) {
     EXPECT_EQ(out.rows->columns(), columns);
     EXPECT_EQ(out.rows->rows(), 1u);
   }
-}
-
-TEST(CdcChange, FormatAndParseLsn) {
-  EXPECT_EQ(FormatLsn(0), "0/0");
-  EXPECT_EQ(FormatLsn((uint64_t{0x16} << 32) | 0xB374D848), "16/B374D848");
-  EXPECT_EQ(FormatLsn(~uint64_t{0}), "FFFFFFFF/FFFFFFFF");
-  for (uint64_t lsn : {uint64_t{0}, uint64_t{1}, uint64_t{0x16B374D848}, ~uint64_t{0},
-                       uint64_t{0xFFFFFFFF}, uint64_t{1} << 32}) {
-    EXPECT_EQ(ParseLsn(FormatLsn(lsn)), lsn) << FormatLsn(lsn);
-  }
-  EXPECT_EQ(ParseLsn("16/b374d848"), (uint64_t{0x16} << 32) | 0xB374D848);
-  EXPECT_EQ(ParseLsn("00000000/00000001"), uint64_t{1});
-  for (const char* bad : {"", "/", "1/", "/1", "1", "G/1", "1/G", "123456789/1", "1/123456789",
-                          "1/2/3", " 1/2", "1/2 ", "-1/2", "+1/2", "0x1/2", "1//2", "1/-2"}) {
-    EXPECT_EQ(ParseLsn(bad), std::nullopt) << "'" << bad << "'";
-  }
-  EXPECT_EQ(ParseLsn(std::string_view("1/2\0", 4)), std::nullopt);
 }
 
 TEST(CdcChange, OpNames) {

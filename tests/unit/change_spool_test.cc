@@ -39,8 +39,18 @@ std::string Record(int64_t i, size_t pad = 0, ChangeOp op = ChangeOp::kInsert) {
   return out;
 }
 
+// A position of `v` as 8 big-endian bytes; every third xid's end position carries 4 more
+// bytes, as an engine with variable-length positions would.
+Position Pos(uint64_t v, bool longer = false) {
+  std::string b(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  if (longer) b += "gtid";
+  return Position(b);
+}
+
 TransactionInfo Txn(uint32_t xid) {
-  return TransactionInfo{xid, uint64_t{xid} << 20, (uint64_t{xid} << 20) + 64,
+  return TransactionInfo{xid, Pos(uint64_t{xid} << 20),
+                         Pos((uint64_t{xid} << 20) + 64, xid % 3 == 0),
                          1'700'000'000'000'000 + xid};
 }
 
@@ -59,8 +69,8 @@ class ChangeSpoolTest : public ::testing::Test {
 void ExpectChange(const TransactionInfo& txn, const ChangeView& v, uint32_t xid, int64_t i,
                   size_t pad = 0) {
   EXPECT_EQ(txn.xid, xid);
-  EXPECT_EQ(txn.commit_lsn, uint64_t{xid} << 20);
-  EXPECT_EQ(txn.end_lsn, (uint64_t{xid} << 20) + 64);
+  EXPECT_EQ(txn.commit_position, Pos(uint64_t{xid} << 20));
+  EXPECT_EQ(txn.end_position, Pos((uint64_t{xid} << 20) + 64, xid % 3 == 0));
   EXPECT_EQ(txn.commit_time_us, 1'700'000'000'000'000 + xid);
   ASSERT_EQ(v.table, static_cast<uint32_t>(i % 5));
   ASSERT_EQ(v.rows->at(v.new_row, 0).i, i);
@@ -172,7 +182,9 @@ TEST_F(ChangeSpoolTest, MalformedFile) {
     spool.Append(Txn(1), Record(1));
     spool.Append(Txn(1), Record(2));
   };
-  const size_t frame = 4 + 28 + Record(0).size();
+  // The transaction header of Txn(1): xid, time, two lengths, two 8-byte positions.
+  const size_t header = 4 + 8 + 2 + 2 + 8 + 8;
+  const size_t frame = 4 + header + Record(0).size();
   auto expect_data_error = [&](ChangeSpool& spool, const std::string& fragment) {
     auto reader = spool.Read();
     TransactionInfo txn;
@@ -196,7 +208,7 @@ TEST_F(ChangeSpoolTest, MalformedFile) {
     ChangeSpool spool(file);
     build(spool);
     spool.Read();
-    patch(frame + 4 + 28, "Z");
+    patch(frame + 4 + header, "Z");
     expect_data_error(spool, "frame at byte " + std::to_string(frame));
   }
   {  // a frame shorter than the transaction header
@@ -205,6 +217,15 @@ TEST_F(ChangeSpoolTest, MalformedFile) {
     spool.Read();
     patch(frame, std::string("\x05\0\0\0", 4));
     expect_data_error(spool, "frame at byte " + std::to_string(frame) + ": 5 bytes, shorter");
+  }
+  {  // position lengths that run past the frame
+    ChangeSpool spool(file);
+    build(spool);
+    spool.Read();
+    patch(frame + 4 + 14, std::string("\xff\xff", 2));
+    expect_data_error(spool, "frame at byte " + std::to_string(frame) + ": " +
+                                 std::to_string(frame - 4) +
+                                 " bytes, shorter than its 65559-byte transaction header");
   }
   {  // a frame longer than the file
     ChangeSpool spool(file);

@@ -77,8 +77,8 @@ class TransactionBufferTest : public ::testing::Test {
 TransactionInfo Info(uint32_t xid) {
   TransactionInfo t;
   t.xid = xid;
-  t.commit_lsn = 1000 + xid;
-  t.end_lsn = 2000 + xid;
+  t.commit_position = Position("c" + std::to_string(1000 + xid));
+  t.end_position = Position("e" + std::to_string(2000 + xid));
   t.commit_time_us = 3000 + xid;
   return t;
 }
@@ -100,8 +100,8 @@ TEST_F(TransactionBufferTest, SmallTransactionStaysInMemory) {
   EXPECT_FALSE(txn->spilled());
   EXPECT_EQ(txn->changes(), 3);
   EXPECT_EQ(txn->bytes(), bytes);
-  EXPECT_EQ(txn->info().commit_lsn, 1007u);
-  EXPECT_EQ(txn->info().end_lsn, 2007u);
+  EXPECT_EQ(txn->info().commit_position, Position("c1007"));
+  EXPECT_EQ(txn->info().end_position, Position("e2007"));
   for (int pass = 0; pass < 2; ++pass) {
     ChangeView v;
     for (int i = 0; i < 3; ++i) {

@@ -545,7 +545,7 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
                               slot_, c.where(), options_.task));
     }
     result.slot_created = false;
-    result.start = cdc::ParseLsn(GetText(s.get(), 0, 3).value_or("0/0")).value_or(0);
+    result.start = LsnPosition(ParseLsn(GetText(s.get(), 0, 3).value_or("0/0")).value_or(0));
     return result;
   }
   if (!repl_) repl_ = Replication::Connect(uri_);
@@ -555,7 +555,7 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
       what);
   result.slot_created = true;
   const std::string consistent = GetText(r.get(), 0, 1).value_or("");
-  result.start = cdc::ParseLsn(consistent).value_or(0);
+  result.start = LsnPosition(ParseLsn(consistent).value_or(0));
   if (options_.export_snapshot) {
     const std::optional<std::string> exported = GetText(r.get(), 0, 2);
     if (!exported) {
@@ -580,7 +580,7 @@ cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
       what);
   cdc::PrepareResult result;
   result.slot_created = false;
-  result.start = cdc::ParseLsn(GetText(r.get(), 0, 1).value_or("")).value_or(0);
+  result.start = LsnPosition(ParseLsn(GetText(r.get(), 0, 1).value_or("")).value_or(0));
   result.snapshot = HoldSnapshot(GetText(r.get(), 0, 2).value_or(""));
   return result;
 }
@@ -597,12 +597,13 @@ void PgChangeCapture::ReleaseSnapshot() {
   temp_repl_.reset();
 }
 
-void PgChangeCapture::Start(cdc::Lsn from) {
+void PgChangeCapture::Start(const cdc::Position& from_position) {
+  const Lsn from = PositionLsn(from_position);
   Sql();
   if (!repl_) repl_ = Replication::Connect(uri_);
   const std::string what = fmt::format("starting replication from slot {}", slot_);
   PgResult id = repl_->Exec("IDENTIFY_SYSTEM", what);
-  server_end_ = cdc::ParseLsn(GetText(id.get(), 0, 2).value_or("")).value_or(0);
+  server_end_ = ParseLsn(GetText(id.get(), 0, 2).value_or("")).value_or(0);
   streamed_end_ = 0;
 
   bool all_binary = true;
@@ -631,9 +632,9 @@ void PgChangeCapture::Start(cdc::Lsn from) {
   std::string pubs = "\"";
   for (char ch : publication_) pubs += ch == '"' ? std::string("\"\"") : std::string(1, ch);
   pubs += "\"";
-  std::string sql = fmt::format(
-      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
-      QuoteIdent(slot_), cdc::FormatLsn(from), proto, SqlLiteral(pubs));
+  std::string sql =
+      fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
+                  QuoteIdent(slot_), FormatLsn(from), proto, SqlLiteral(pubs));
   if (server_version_ >= 140000) {
     sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");
     // Transactions larger than the server's logical_decoding_work_mem arrive while they run
@@ -713,7 +714,7 @@ void PgChangeCapture::CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_poi
       {"{" + oids + "}"}, "checking whether captured tables were dropped");
   for (int row = 0; row < PQntuples(r.get()); ++row) {
     const uint32_t oid = static_cast<uint32_t>(std::stoul(*GetText(r.get(), row, 0)));
-    const cdc::Lsn at = cdc::ParseLsn(*GetText(r.get(), row, 1)).value_or(server_end_);
+    const Lsn at = ParseLsn(*GetText(r.get(), row, 1)).value_or(server_end_);
     for (size_t i = 0; i < table_oids_.size(); ++i) {
       if (table_oids_[i] == oid) pending_drops_.push_back({static_cast<uint32_t>(i), at});
     }
@@ -740,7 +741,8 @@ void PgChangeCapture::SendStatus() {
   last_status_ = Clock::now();
 }
 
-void PgChangeCapture::Confirm(cdc::Lsn applied) {
+void PgChangeCapture::Confirm(const cdc::Position& applied_position) {
+  const Lsn applied = PositionLsn(applied_position);
   if (applied <= confirmed_) return;
   confirmed_ = applied;
   if (streaming_) SendStatus();
@@ -762,7 +764,7 @@ uint32_t PgChangeCapture::BaseOid(uint32_t oid) {
 }
 
 void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink,
-                                     cdc::Lsn lsn) {
+                                     Lsn lsn) {
   const std::string schema = rel.schema.empty() ? "pg_catalog" : std::string(rel.schema);
   const std::string name(rel.name);
   uint32_t id = UINT32_MAX;
@@ -791,12 +793,12 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
     }
   }
   if (id == UINT32_MAX) {
-    throw Error(ErrorKind::kData,
-                fmt::format("replication slot {} at LSN {} sent changes of table {}, which is "
-                            "not one of task '{}''s tables: publication {} publishes it; remove "
-                            "it from the publication",
-                            slot_, cdc::FormatLsn(lsn), SqlName(schema, name), options_.task,
-                            publication_));
+    throw Error(
+        ErrorKind::kData,
+        fmt::format("replication slot {} at LSN {} sent changes of table {}, which is "
+                    "not one of task '{}''s tables: publication {} publishes it; remove "
+                    "it from the publication",
+                    slot_, FormatLsn(lsn), SqlName(schema, name), options_.task, publication_));
   }
   TableChangeEncoder& enc = encoders_[id];
   std::vector<uint32_t> oids;
@@ -842,7 +844,7 @@ void PgChangeCapture::HandleRelation(const pgoutput::Relation& rel, cdc::Capture
         }
       } else {
         // A transaction streamed before its commit does not know its commit position yet.
-        sink.OnTableChanged(id, enc.def(), in_stream_ ? cdc::Lsn{0} : begin_.final_lsn);
+        sink.OnTableChanged(id, enc.def(), LsnPosition(in_stream_ ? Lsn{0} : begin_.final_lsn));
       }
     }
   }
@@ -890,14 +892,14 @@ TableDef PgChangeCapture::ShapeFromRelation(const pgoutput::Relation& rel,
   return shaped;
 }
 
-TableChangeEncoder& PgChangeCapture::EncoderFor(uint32_t relation_id, cdc::Lsn lsn,
+TableChangeEncoder& PgChangeCapture::EncoderFor(uint32_t relation_id, Lsn lsn,
                                                 const char* message) {
   auto it = relations_.find(relation_id);
   if (it == relations_.end()) {
     throw Error(ErrorKind::kData,
                 fmt::format("replication slot {} at LSN {}: {} for relation OID {} without a "
                             "Relation message before it",
-                            slot_, cdc::FormatLsn(lsn), message, relation_id));
+                            slot_, FormatLsn(lsn), message, relation_id));
   }
   return encoders_[it->second];
 }
@@ -910,7 +912,7 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
       throw Error(ErrorKind::kData,
                   fmt::format("replication slot {}: keepalive message of {} bytes", slot_, size));
     }
-    const cdc::Lsn end = LoadU64(data + 1);
+    const Lsn end = LoadU64(data + 1);
     if (end > server_end_) server_end_ = end;
     if (end > streamed_end_) streamed_end_ = end;
     if (data[17] != 0) SendStatus();
@@ -924,15 +926,15 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
     throw Error(ErrorKind::kData,
                 fmt::format("replication slot {}: XLogData message of {} bytes", slot_, size));
   }
-  const cdc::Lsn lsn = LoadU64(data + 1);
-  const cdc::Lsn wal_end = LoadU64(data + 9);
+  const Lsn lsn = LoadU64(data + 1);
+  const Lsn wal_end = LoadU64(data + 9);
   if (wal_end > server_end_) server_end_ = wal_end;
   if (wal_end > streamed_end_) streamed_end_ = wal_end;
   Result<pgoutput::Message> decoded = decoder_->Decode(std::string_view(data + 25, size - 25));
   if (!decoded.ok()) {
     const Error& e = decoded.error();
-    throw Error(e.kind(), fmt::format("replication slot {} at LSN {}: {}", slot_,
-                                      cdc::FormatLsn(lsn), e.what()));
+    throw Error(e.kind(),
+                fmt::format("replication slot {} at LSN {}: {}", slot_, FormatLsn(lsn), e.what()));
   }
   pgoutput::Message& m = decoded.value();
   if (auto* b = std::get_if<pgoutput::Begin>(&m)) {
@@ -944,8 +946,8 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
   } else if (auto* c = std::get_if<pgoutput::Commit>(&m)) {
     cdc::TransactionInfo info;
     info.xid = begin_.xid;
-    info.commit_lsn = c->commit_lsn;
-    info.end_lsn = c->end_lsn;
+    info.commit_position = LsnPosition(c->commit_lsn);
+    info.end_position = LsnPosition(c->end_lsn);
     info.commit_time_us = c->commit_time + kPgEpochMicros;
     in_txn_ = false;
     if (open_streams_.empty()) touched_.clear();
@@ -993,15 +995,15 @@ void PgChangeCapture::HandleMessage(const char* data, size_t size, cdc::CaptureS
       throw Error(ErrorKind::kData,
                   fmt::format("replication slot {} at LSN {}: streamed transaction {} goes on, "
                               "but its first part was never received",
-                              slot_, cdc::FormatLsn(lsn), ss->xid));
+                              slot_, FormatLsn(lsn), ss->xid));
     }
   } else if (std::holds_alternative<pgoutput::StreamStop>(m)) {
     in_stream_ = false;
   } else if (auto* sc = std::get_if<pgoutput::StreamCommit>(&m)) {
     cdc::TransactionInfo info;
     info.xid = sc->xid;
-    info.commit_lsn = sc->commit_lsn;
-    info.end_lsn = sc->end_lsn;
+    info.commit_position = LsnPosition(sc->commit_lsn);
+    info.end_position = LsnPosition(sc->end_lsn);
     info.commit_time_us = sc->commit_time + kPgEpochMicros;
     open_streams_.erase(sc->xid);
     if (open_streams_.empty() && !in_txn_) touched_.clear();
@@ -1116,7 +1118,7 @@ void PgChangeCapture::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wai
   }
   // Not idle while a streamed transaction is open: its start must not be confirmed past.
   if (!table_data && !in_txn_ && open_streams_.empty() && streamed_end_ != 0) {
-    sink.OnIdle(streamed_end_);
+    sink.OnIdle(LsnPosition(streamed_end_));
   }
 }
 
@@ -1197,7 +1199,7 @@ std::vector<cdc::CaptureObject> PgChangeCapture::ListObjects() {
     out.push_back(std::move(o));
   }
   PgResult r = c.Exec(
-      "SELECT slot_name, active, coalesce(confirmed_flush_lsn::text, ''), "
+      "SELECT slot_name, active, coalesce(confirmed_flush_lsn::text, '0/0'), "
       "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0)::text "
       "FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database() "
       "AND NOT temporary ORDER BY 1",
@@ -1211,7 +1213,7 @@ std::vector<cdc::CaptureObject> PgChangeCapture::ListObjects() {
     o.name = name;
     if (it != by_slot.end()) o.owner = it->second;
     o.active = *GetText(r.get(), i, 1) == "t";
-    o.confirmed = cdc::ParseLsn(*GetText(r.get(), i, 2)).value_or(0);
+    o.confirmed = *GetText(r.get(), i, 2);
     o.retained_bytes = std::stoll(*GetText(r.get(), i, 3));
     out.push_back(std::move(o));
   }

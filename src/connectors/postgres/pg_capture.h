@@ -26,6 +26,7 @@
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_change_decode.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pgoutput.h"
 #include "endpoint/endpoint_uri.h"
 
@@ -82,10 +83,10 @@ class PgChangeCapture : public cdc::ChangeCapture {
   cdc::PrepareResult Prepare() override;
   cdc::PrepareResult ExportSnapshot() override;
   void ReleaseSnapshot() override;
-  void Start(cdc::Lsn from) override;
+  void Start(const cdc::Position& from) override;
   void Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait) override;
-  void Confirm(cdc::Lsn applied) override;
-  cdc::Lsn ServerPosition() const override { return server_end_; }
+  void Confirm(const cdc::Position& applied) override;
+  cdc::Position ServerPosition() const override { return LsnPosition(server_end_); }
   cdc::DropResult DropObjects() override;
   std::vector<cdc::CaptureObject> ListObjects() override;
 
@@ -103,12 +104,12 @@ class PgChangeCapture : public cdc::ChangeCapture {
   // The imported snapshot id of `exported`, held open by holder_.
   std::string HoldSnapshot(const std::string& exported);
   void HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink, bool* table_data);
-  void HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink, cdc::Lsn lsn);
+  void HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink, Lsn lsn);
   // The table's columns as Relation message `rel` describes them (names, types with their
   // modifiers, the replica identity's key), keeping what `known` says of unchanged columns.
   TableDef ShapeFromRelation(const pgoutput::Relation& rel, const std::vector<uint32_t>& base_oids,
                              const TableDef& known);
-  TableChangeEncoder& EncoderFor(uint32_t relation_id, cdc::Lsn lsn, const char* message);
+  TableChangeEncoder& EncoderFor(uint32_t relation_id, Lsn lsn, const char* message);
   uint32_t BaseOid(uint32_t oid);
   void SendStatus();
   void Housekeeping(Clock::time_point now);
@@ -152,13 +153,13 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::set<uint32_t> touched_;
   std::string shape_record_;  // scratch for a shape record
 
-  cdc::Lsn confirmed_ = 0;
-  cdc::Lsn reported_ = 0;
-  cdc::Lsn server_end_ = 0;
+  Lsn confirmed_ = 0;
+  Lsn reported_ = 0;
+  Lsn server_end_ = 0;
   // What the walsender says it has decoded and sent on this stream (keepalive and XLogData
   // positions); 0 until it said so. Idle is reported up to here only: IDENTIFY_SYSTEM's
   // position is the WAL end, which the stream may not have reached yet.
-  cdc::Lsn streamed_end_ = 0;
+  Lsn streamed_end_ = 0;
   Clock::time_point last_status_{};
   Clock::time_point last_txn_{};
   Clock::time_point last_wal_check_{};
@@ -168,7 +169,7 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::vector<bool> dropped_;         // per table id: reported dropped
   struct PendingDrop {
     uint32_t table;
-    cdc::Lsn at;  // the source's WAL end when the table was found gone
+    Lsn at;  // the source's WAL end when the table was found gone
   };
   std::vector<PendingDrop> pending_drops_;
 };

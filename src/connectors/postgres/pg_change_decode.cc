@@ -306,14 +306,13 @@ void TableChangeEncoder::SetRelation(const pgoutput::Relation& rel) {
   has_relation_ = true;
 }
 
-void TableChangeEncoder::AppendTuple(const pgoutput::Tuple& tuple, cdc::Lsn lsn,
-                                     const char* image) {
+void TableChangeEncoder::AppendTuple(const pgoutput::Tuple& tuple, Lsn lsn, const char* image) {
   if (tuple.size() != relation_columns_) {
-    throw Error(ErrorKind::kData,
-                fmt::format("change to {} at LSN {}: the {} image has {} columns, the relation "
-                            "message announced {}",
-                            def_.QualifiedName(), cdc::FormatLsn(lsn), image, tuple.size(),
-                            relation_columns_));
+    throw Error(
+        ErrorKind::kData,
+        fmt::format("change to {} at LSN {}: the {} image has {} columns, the relation "
+                    "message announced {}",
+                    def_.QualifiedName(), FormatLsn(lsn), image, tuple.size(), relation_columns_));
   }
   for (size_t i = 0; i < def_.columns.size(); ++i) {
     const int src = source_index_[i];
@@ -333,9 +332,8 @@ void TableChangeEncoder::AppendTuple(const pgoutput::Tuple& tuple, cdc::Lsn lsn,
         const std::string problem = AppendTextValue(columns_[i], v.data, batch_);
         if (!problem.empty()) {
           throw Error(ErrorKind::kData,
-                      fmt::format("column {} of {} at LSN {} ({} image): {}",
-                                  def_.columns[i].name, def_.QualifiedName(),
-                                  cdc::FormatLsn(lsn), image, problem));
+                      fmt::format("column {} of {} at LSN {} ({} image): {}", def_.columns[i].name,
+                                  def_.QualifiedName(), FormatLsn(lsn), image, problem));
         }
         break;
       }
@@ -344,21 +342,20 @@ void TableChangeEncoder::AppendTuple(const pgoutput::Tuple& tuple, cdc::Lsn lsn,
           throw Error(ErrorKind::kData,
                       fmt::format("column {} of {} at LSN {} ({} image): a binary value arrived "
                                   "for type {}, which Ferry only reads as text",
-                                  def_.columns[i].name, def_.QualifiedName(),
-                                  cdc::FormatLsn(lsn), image, def_.columns[i].native_type));
+                                  def_.columns[i].name, def_.QualifiedName(), FormatLsn(lsn), image,
+                                  def_.columns[i].native_type));
         }
         if (v.data.size() > static_cast<size_t>(INT32_MAX)) {
           throw Error(ErrorKind::kData,
                       fmt::format("column {} of {} at LSN {}: value larger than 2 GB",
-                                  def_.columns[i].name, def_.QualifiedName(),
-                                  cdc::FormatLsn(lsn)));
+                                  def_.columns[i].name, def_.QualifiedName(), FormatLsn(lsn)));
         }
         const CopyField f{v.data.data(), static_cast<int32_t>(v.data.size())};
         try {
           DecodeBinaryField(f, columns_[i].wire, static_cast<int>(i), batch_, def_);
         } catch (const Error& e) {
-          throw Error(e.kind(), fmt::format("{} (at LSN {}, {} image)", e.what(),
-                                            cdc::FormatLsn(lsn), image));
+          throw Error(e.kind(),
+                      fmt::format("{} (at LSN {}, {} image)", e.what(), FormatLsn(lsn), image));
         }
         break;
       }
@@ -366,8 +363,7 @@ void TableChangeEncoder::AppendTuple(const pgoutput::Tuple& tuple, cdc::Lsn lsn,
   }
 }
 
-void TableChangeEncoder::EncodeInsert(const pgoutput::Insert& m, cdc::Lsn lsn,
-                                      std::string* out) {
+void TableChangeEncoder::EncodeInsert(const pgoutput::Insert& m, Lsn lsn, std::string* out) {
   batch_.Clear();
   AppendTuple(m.new_tuple, lsn, "new");
   cdc::ChangeView v;
@@ -378,8 +374,7 @@ void TableChangeEncoder::EncodeInsert(const pgoutput::Insert& m, cdc::Lsn lsn,
   cdc::EncodeChange(v, storage_, out);
 }
 
-void TableChangeEncoder::EncodeUpdate(const pgoutput::Update& m, cdc::Lsn lsn,
-                                      std::string* out) {
+void TableChangeEncoder::EncodeUpdate(const pgoutput::Update& m, Lsn lsn, std::string* out) {
   batch_.Clear();
   cdc::ChangeView v;
   v.op = cdc::ChangeOp::kUpdate;
@@ -397,8 +392,7 @@ void TableChangeEncoder::EncodeUpdate(const pgoutput::Update& m, cdc::Lsn lsn,
   cdc::EncodeChange(v, storage_, out);
 }
 
-void TableChangeEncoder::EncodeDelete(const pgoutput::Delete& m, cdc::Lsn lsn,
-                                      std::string* out) {
+void TableChangeEncoder::EncodeDelete(const pgoutput::Delete& m, Lsn lsn, std::string* out) {
   batch_.Clear();
   AppendTuple(m.old_tuple, lsn, "old");
   cdc::ChangeView v;

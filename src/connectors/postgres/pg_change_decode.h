@@ -16,6 +16,7 @@
 
 #include "catalog/table_def.h"
 #include "cdc/change.h"
+#include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pg_types.h"
 #include "connectors/postgres/pgoutput.h"
 #include "types/batch.h"
@@ -72,13 +73,13 @@ class TableChangeEncoder {
 
   // Encodes one change, appending the record to `out`. `lsn` names the position in errors.
   // Throws Error(kData) naming table, column and LSN for a value that cannot be decoded.
-  void EncodeInsert(const pgoutput::Insert& m, cdc::Lsn lsn, std::string* out);
-  void EncodeUpdate(const pgoutput::Update& m, cdc::Lsn lsn, std::string* out);
-  void EncodeDelete(const pgoutput::Delete& m, cdc::Lsn lsn, std::string* out);
+  void EncodeInsert(const pgoutput::Insert& m, Lsn lsn, std::string* out);
+  void EncodeUpdate(const pgoutput::Update& m, Lsn lsn, std::string* out);
+  void EncodeDelete(const pgoutput::Delete& m, Lsn lsn, std::string* out);
   void EncodeTruncate(std::string* out) const;
 
  private:
-  void AppendTuple(const pgoutput::Tuple& tuple, cdc::Lsn lsn, const char* image);
+  void AppendTuple(const pgoutput::Tuple& tuple, Lsn lsn, const char* image);
 
   uint32_t table_id_ = 0;
   TableDef def_;

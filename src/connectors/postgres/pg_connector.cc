@@ -2,11 +2,12 @@
 // dialect together behind ferry::Connector.
 #include <fmt/format.h>
 
-#include "connectors/postgres/pg_capture.h"
 #include "connectors/postgres/pg_applier.h"
+#include "connectors/postgres/pg_capture.h"
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_partitions.h"
+#include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pg_reader.h"
 #include "connectors/postgres/pg_types.h"
 #include "connectors/postgres/pg_writer.h"
@@ -106,6 +107,7 @@ class PgConnector : public Connector {
       const cdc::CaptureOptions& options) override {
     return std::make_unique<PgChangeCapture>(uri_, options);
   }
+  const cdc::PositionCodec* positions() const override { return &LsnCodec(); }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {
     if (source_engine == Engine::kSqlite && source_schema == "main") return "public";
