@@ -23,6 +23,7 @@
 #include "control/control_tables.h"
 #include "endpoint/endpoint_uri.h"
 #include "engine/cdc_task.h"
+#include "engine/full_load_task.h"
 #include "engine/full_load.h"
 #include "engine/lob_policy.h"
 #include "engine/plan.h"
@@ -368,11 +369,9 @@ int RunMigrate(MigrateArgs args) {
                 "--cdc-start-position applies to --migration-type cdc only (a full load "
                 "starts change processing where its snapshot was taken)");
   }
-  if (*type == MigrationType::kFullLoad &&
-      (args.resume || !args.cdc_stop_position.empty())) {
+  if (*type == MigrationType::kFullLoad && !args.cdc_stop_position.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
-                "--resume and --cdc-stop-position need --migration-type cdc or "
-                "full-load-and-cdc");
+                "--cdc-stop-position needs --migration-type cdc or full-load-and-cdc");
   }
   std::string task_settings_json;
   if (!args.task_settings.empty()) {
@@ -484,32 +483,52 @@ int RunMigrate(MigrateArgs args) {
                source->uri().Describe(), target->uri().Describe(), TablePrepModeName(mode),
                options.parallel > 0 ? options.parallel : DefaultParallelism());
 
-  FullLoad load(*source, *target, std::move(plans), options);
+  FullLoadTaskOptions task_options;
+  task_options.task = args.task_name;
+  task_options.data_dir =
+      args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
+  task_options.resume = args.resume;
+  task_options.full_load = options;
+  task_options.source_uri = args.source;
+  task_options.target_uri = args.target;
+  if (!args.table_mappings.empty()) {
+    task_options.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
+  }
+  task_options.task_settings_json = task_settings_json;
+  FullLoadTask task(*source, *target, std::move(plans), std::move(task_options));
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
+    bool asked = false;
     while (!finished) {
-      if (g_signals.load() > 0 && !load.cancelled()) {
+      if (g_signals.load() > 0 && !asked) {
         spdlog::warn("stopping: starting no new table; each table in progress is rolled back to "
-                     "how it was before its load (its summary line says if any rows stay)");
-        load.Cancel();
+                     "how it was before its load (its summary line says if any rows stay); "
+                     "run again with --resume to load what is left");
+        task.Stop();
+        asked = true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  ProgressDisplay progress(load.stats(), !args.no_progress && isatty(STDERR_FILENO));
-  if (!args.no_progress) progress.Start();
+  std::unique_ptr<ProgressDisplay> progress;
   try {
-    load.Run();
+    task.Run([&] {
+      progress = std::make_unique<ProgressDisplay>(task.stats(),
+                                                   !args.no_progress && isatty(STDERR_FILENO));
+      if (!args.no_progress) progress->Start();
+    });
   } catch (...) {
+    if (progress) progress->Stop();
     finished = true;
     watcher.join();
     throw;
   }
-  progress.Stop();
+  if (progress) progress->Stop();
   finished = true;
   watcher.join();
+  FullLoad& load = task.load();
   // Ferry extension: indexes, foreign keys and defaults after the load. A statement the target
   // refuses (or an object whose table did not complete) makes the exit code 1; objects that
   // cannot be converted between the engines are only reported.

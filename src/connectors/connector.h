@@ -189,6 +189,10 @@ class TableWriter {
   // Whether the table had no rows when the last BeginLoad ran. Writers that commit as they go
   // (MySQL, SQLite) record it; one whose AbortLoad never leaves rows may answer false.
   virtual bool LoadStartedEmpty() const { return false; }
+  // Whether rows of a load can stay committed before EndLoad (MySQL and SQLite commit as they
+  // go; PostgreSQL loads a table in one transaction): after a crash, an interrupted load may
+  // have left rows in the table.
+  virtual bool CommitsAsItGoes() const { return false; }
   // CreatePkAfterFullLoad: adds target.primary_key to `target`, a table created without it
   // (PrepareTable given a copy with primary_key empty) and fully loaded (after EndLoad).
   // SQLite cannot add a primary key to an existing table: it creates a UNIQUE index on the key

@@ -8,6 +8,7 @@
 #include "catalog/table_def_json.h"
 #include "common/host.h"
 #include "engine/table_shapes.h"
+#include "engine/task_records.h"
 #include "logging/log.h"
 
 namespace ferry {
@@ -16,17 +17,6 @@ namespace {
 
 spdlog::logger& Log() { return logging::For(LogComponentId::kTaskManager); }
 spdlog::logger& CaptureLog() { return logging::For(LogComponentId::kSourceCapture); }
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t Micros(WallClock::time_point t) {
-  if (t == WallClock::time_point{}) return 0;
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -220,23 +210,6 @@ std::string CdcTask::StatusLine() const {
   return line;
 }
 
-namespace {
-
-// Refuses a resume against another source or target than the task's own. A task recorded
-// before identities were (an older store) gets them now.
-void CheckIdentity(const TaskRecord& task, const char* side, const std::string& recorded,
-                   const std::string& recorded_uri, const std::string& now,
-                   const std::string& now_uri) {
-  if (recorded.empty() || recorded == now) return;
-  throw Error(ErrorKind::kInvalidArgument,
-              fmt::format("--resume: task '{}' was created with {} {} ({}), but --{} is {} ({}): "
-                          "a task resumes only against its own {}, or changes would be lost. "
-                          "Give the task's {}, or start it again without --resume to reload",
-                          task.name, side, recorded, RedactEndpointUri(recorded_uri), side, now,
-                          RedactEndpointUri(now_uri), side, side));
-}
-
-}  // namespace
 
 void CdcTask::WriteInitialCheckpoint(cdc::ChangeApplier& applier, const cdc::Position& position) {
   const std::string key = cdc::CheckpointKey(options_.task, record_.task_id);
@@ -326,20 +299,9 @@ void CdcTask::Setup() {
   lock_ = TaskLock::Acquire(paths_.task_dir, options_.task);
   store_ = TaskStore::Open(options_.data_dir);
   lock_->WatchStore(paths_.store);
-  const std::optional<TaskRecord> existing = store_->GetTask(options_.task);
-  if (options_.resume && !existing) {
-    std::vector<std::string> names;
-    for (const TaskRecord& t : store_->ListTasks()) names.push_back(t.name);
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("--resume: there is no task '{}' in {} (tasks there: {}); run it "
-                            "once without --resume",
-                            options_.task, store_->path().string(),
-                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
-  }
-  if (options_.resume && existing->migration_type != MigrationTypeName(options_.type)) {
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("--resume: task '{}' is a {} task, not {}", options_.task,
-                            existing->migration_type, MigrationTypeName(options_.type)));
+  std::optional<TaskRecord> existing = store_->GetTask(options_.task);
+  if (options_.resume) {
+    existing = TaskToResume(*store_, options_.task, MigrationTypeName(options_.type));
   }
   // The task's identity: which databases it moves between.
   const std::string source_identity = source_.Identity();
@@ -357,30 +319,7 @@ void CdcTask::Setup() {
   std::vector<bool> restored(plans_.size(), false);
   if (options_.resume) {
     stored = store_->GetTables(options_.task);
-    if (stored.size() != plans_.size()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("--resume: task '{}' had {} table(s), the mappings now select {}; "
-                              "run it without --resume to start over",
-                              options_.task, stored.size(), plans_.size()));
-    }
-    for (size_t i = 0; i < plans_.size(); ++i) {
-      const TableRecord& r = stored[i];
-      if (r.source_schema != plans_[i].source.schema || r.source_table != plans_[i].source.name) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("--resume: task '{}' table {} was {}.{}; the table selection "
-                                "changed: run it without --resume to start over",
-                                options_.task, i, r.source_schema, r.source_table));
-      }
-      if (r.target_schema != plans_[i].target.schema || r.target_table != plans_[i].target.name) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("--resume: task '{}' applied {}.{} to {}.{}, and would now apply "
-                                "it to {}.{}: the target mapping changed; run it without "
-                                "--resume to start over",
-                                options_.task, r.source_schema, r.source_table, r.target_schema,
-                                r.target_table, plans_[i].target.schema,
-                                plans_[i].target.name));
-      }
-    }
+    CheckResumedTables(options_.task, stored, plans_);
     RestoreShapes(stored);
     for (size_t i = 0; i < plans_.size(); ++i) restored[i] = !captured_[i].name.empty();
   }
@@ -707,18 +646,7 @@ void CdcTask::Setup() {
   store_->PutTask(record_);
   std::vector<TableRecord> records;
   for (size_t i = 0; i < plans_.size(); ++i) {
-    TableRecord r;
-    r.index = static_cast<int>(i);
-    r.source_schema = plans_[i].source.schema;
-    r.source_table = plans_[i].source.name;
-    r.target_schema = plans_[i].target.schema;
-    r.target_table = plans_[i].target.name;
-    r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
-    r.load_position = positions_->Format(tables_[i].load_position);
-    {
-      std::lock_guard lock(tables_[i].stats->mu);
-      r.state = tables_[i].stats->state;
-    }
+    TableRecord r = TableRecordNow(i);
     if (r.cdc_live && (options_.type == MigrationType::kCdc || options_.validation_only)) {
       r.state = "Table completed";
     }
@@ -786,19 +714,8 @@ void CdcTask::Setup() {
   apply_ = std::make_unique<cdc::ApplyStage>(target_, tables_, ao, *policies_, control_.get(),
                                              stop_);
   apply_->on_table_live = [this](size_t i) {
-    TableRecord r;
-    r.index = static_cast<int>(i);
-    r.source_schema = plans_[i].source.schema;
-    r.source_table = plans_[i].source.name;
-    r.target_schema = plans_[i].target.schema;
-    r.target_table = plans_[i].target.name;
+    TableRecord r = TableRecordNow(i);
     r.cdc_live = true;
-    r.load_position = positions_->Format(tables_[i].load_position);
-    {
-      std::lock_guard lock(tables_[i].stats->mu);
-      r.state = tables_[i].stats->state;
-    }
-    r.full_load_rows = tables_[i].stats->full_load_rows.load();
     if (validator_) validator_->TableLive(i, tables_[i].plan);
     try {
       store_->PutTable(options_.task, r);
@@ -892,39 +809,17 @@ void CdcTask::RunFullLoad() {
   }
 }
 
+TableRecord CdcTask::TableRecordNow(size_t i) const {
+  TableRecord r = TableRecordOf(i, plans_[i], *tables_[i].stats);
+  r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
+  r.load_position = positions_->Format(tables_[i].load_position);
+  return r;
+}
+
 void CdcTask::SaveProgress(bool final) {
   std::vector<TableRecord> records;
   for (size_t i = 0; i < plans_.size(); ++i) {
-    const TableStats& st = *tables_[i].stats;
-    TableRecord r;
-    r.index = static_cast<int>(i);
-    r.source_schema = plans_[i].source.schema;
-    r.source_table = plans_[i].source.name;
-    r.target_schema = plans_[i].target.schema;
-    r.target_table = plans_[i].target.name;
-    r.cdc_live = tables_[i].mode == cdc::TableMode::kLive;
-    r.load_position = positions_->Format(tables_[i].load_position);
-    r.full_load_rows = st.full_load_rows.load();
-    r.inserts = st.cdc_inserts.load();
-    r.updates = st.cdc_updates.load();
-    r.deletes = st.cdc_deletes.load();
-    r.ddls = st.cdc_ddls.load();
-    r.applied_inserts = st.applied_inserts.load();
-    r.applied_updates = st.applied_updates.load();
-    r.applied_deletes = st.applied_deletes.load();
-    r.applied_ddls = st.applied_ddls.load();
-    r.apply_errors = st.cdc_apply_errors.load();
-    {
-      std::lock_guard lock(const_cast<TableStats&>(st).mu);
-      r.state = st.state;
-      r.last_error = st.error;
-      r.load_start_us = Micros(st.start_time);
-      r.load_end_us = Micros(st.end_time);
-      r.validation_state = st.validation_state;
-      r.validation_pending = st.validation_pending_records;
-      r.validation_failed = st.validation_failed_records;
-      r.validation_suspended = st.validation_suspended_records;
-    }
+    TableRecord r = TableRecordNow(i);
     if (r.cdc_live && r.state == kStateBeforeLoad) r.state = kStateCompleted;
     records.push_back(r);
   }

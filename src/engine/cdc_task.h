@@ -123,6 +123,8 @@ class CdcTask {
   void WaitForStop();
   void SaveProgress(bool final);
   TaskRecord TaskRecordNow() const;
+  // Table i's record as its statistics and hand-over state say now.
+  TableRecord TableRecordNow(size_t i) const;
   // The capture's options from record_ (names, ownership, identity).
   cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot) const;
   // A fresh task's first checkpoint: where its changes start. A resume needs one on the

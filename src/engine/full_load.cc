@@ -446,6 +446,39 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     if (!reader) reader = source_.OpenReader();
     EnsureSchemaOnce(*writer, plan.target.schema);
     TablePrepMode prep_mode = options_.prep_mode;
+    const InterruptedLoad* earlier =
+        attempt.attempt == 0 && index < options_.interrupted.size() &&
+                options_.interrupted[index].began
+            ? &options_.interrupted[index]
+            : nullptr;
+    if (earlier && !attempt.prepared) {
+      // An earlier run of the task began this table's load and was stopped or killed before
+      // it completed. What it committed is in the table only where the writer commits as it
+      // goes: under DO_NOTHING, a table it found empty is emptied again; one that had rows of
+      // its own cannot be told apart from them.
+      if (prep_mode == TablePrepMode::kDoNothing && writer->CommitsAsItGoes()) {
+        if (!earlier->started_empty) {
+          fail(fmt::format("an earlier run of this task was interrupted while loading it, and "
+                           "target table {} had rows before that load: the rows that load "
+                           "committed cannot be told apart from them. Run the task again "
+                           "with --target-table-prep-mode TRUNCATE_BEFORE_LOAD or "
+                           "DROP_AND_CREATE (without --resume) to load it whole",
+                           plan.target.QualifiedName()));
+          return false;
+        }
+        prep_mode = TablePrepMode::kTruncateBeforeLoad;
+      }
+      if (earlier->pk_after && prep_mode != TablePrepMode::kDropAndCreate) {
+        attempt.add_pk_after = true;  // that run created the table without its primary key
+      }
+      spdlog::info("table {}: an earlier run of this task did not finish loading it: loading "
+                   "it again{}",
+                   table_name,
+                   prep_mode == TablePrepMode::kTruncateBeforeLoad &&
+                           options_.prep_mode == TablePrepMode::kDoNothing
+                       ? " (emptied first: it was empty before that load)"
+                       : "");
+    }
     if (attempt.prepared) {
       // Reloading. Under DO_NOTHING the table's own rows stay: an attempt that left nothing
       // reloads into it as it is, one that left rows into a table that was empty truncates
@@ -454,7 +487,8 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
           (attempt.left_behind > 0 && attempt.started_empty)) {
         prep_mode = TablePrepMode::kTruncateBeforeLoad;
       }
-    } else if (options_.create_pk_after_load && !plan.target.primary_key.empty()) {
+    } else if (options_.create_pk_after_load && !plan.target.primary_key.empty() &&
+               !attempt.add_pk_after) {
       attempt.add_pk_after = prep_mode == TablePrepMode::kDropAndCreate ||
                              !writer->TableExists(plan.target.schema, plan.target.name);
     }
@@ -465,9 +499,13 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     } else {
       writer->PrepareTable(plan.target, prep_mode);
     }
+    const bool first_begin = !attempt.prepared;
     attempt.prepared = true;
     writer->BeginLoad(plan.target);
     load_open = true;
+    if (first_begin && options_.on_load_begun) {
+      options_.on_load_begun(index, writer->LoadStartedEmpty(), attempt.add_pk_after);
+    }
 
     // One reader, or one per parallel-load segment (hand-written, per partition, or automatic
     // for a big table), all feeding the table's queue; the last one to finish closes it. Extra

@@ -22,6 +22,13 @@
 
 namespace ferry {
 
+// What an earlier, interrupted run of a task did to one table (FullLoadOptions::interrupted).
+struct InterruptedLoad {
+  bool began = false;          // its load began (on_load_begun) and did not complete
+  bool started_empty = false;  // the target table had no rows then
+  bool pk_after = false;       // the target table was created without its primary key
+};
+
 struct FullLoadOptions {
   TablePrepMode prep_mode = TablePrepMode::kDoNothing;
   int parallel = 0;           // tables loaded at once; 0 = one per core, at least 2, at most 8
@@ -52,6 +59,14 @@ struct FullLoadOptions {
   // Load only these plans (indexes); the others keep their stats ("Before load") and are not
   // touched. nullopt = every plan. CDC resumes reload only the tables that need it.
   std::optional<std::vector<size_t>> tables_to_load;
+  // A resumed task (engine/full_load_task.h): by plan index, how an earlier run's load of the
+  // table went, where it began and did not finish. Empty = no earlier run.
+  std::vector<InterruptedLoad> interrupted;
+  // Called on the loading thread once a table's load has begun (the target table prepared,
+  // the load open), the first time only: `started_empty` says the target table had no rows,
+  // `pk_after` that it was created without its primary key (CreatePkAfterFullLoad). A task
+  // records it, so a resume knows what rows an interrupted load can have left. Thread-safe.
+  std::function<void(size_t plan_index, bool started_empty, bool pk_after)> on_load_begun;
 };
 
 // Default for FullLoadOptions::parallel on this machine.

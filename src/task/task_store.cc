@@ -121,6 +121,12 @@ const std::vector<Field<TableRecord>>& TableFields() {
       {"validation_pending", &TableRecord::validation_pending},
       {"validation_failed", &TableRecord::validation_failed},
       {"validation_suspended", &TableRecord::validation_suspended},
+      // Version 4.
+      {"load_began", &TableRecord::load_began},
+      {"load_started_empty", &TableRecord::load_started_empty},
+      {"load_pk_after", &TableRecord::load_pk_after},
+      {"segments", &TableRecord::segments},
+      {"segments_done", &TableRecord::segments_done},
   };
   return fields;
 }

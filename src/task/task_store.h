@@ -72,6 +72,14 @@ struct TableRecord {
   // Data validation (DMS ValidationState and Validation*Records; "" = not enabled).
   std::string validation_state;
   int64_t validation_pending = 0, validation_failed = 0, validation_suspended = 0;
+  // Full-load resume (version 4). The load of this table began in an earlier run of the task
+  // (load_began) into a target table that was empty then (load_started_empty), which that run
+  // created without its primary key (load_pk_after: CreatePkAfterFullLoad adds it at the end).
+  bool load_began = false, load_started_empty = false, load_pk_after = false;
+  // The table's parallel-load segments as planned when its load began (engine/segment_json.h;
+  // "" = read in one stream), and those whose rows are committed: their indexes, ascending,
+  // comma-separated. A resumed load keeps those and reloads the others.
+  std::string segments, segments_done;
 };
 
 // One entry of a table's shape history: the source table's columns as the task's change apply
@@ -98,8 +106,9 @@ struct TableShapeRecord {
 
 // The schema version this Ferry writes; a store with a higher one is refused.
 // Version 2 added the task's identity and source-object ownership, version 3 the table shape
-// history (an older store is upgraded in place when opened).
-inline constexpr int kTaskStoreSchemaVersion = 3;
+// history, version 4 the full-load resume state of each table (an older store is upgraded in
+// place when opened).
+inline constexpr int kTaskStoreSchemaVersion = 4;
 
 // `uri` with its password replaced by "***" (and any query parameter whose name contains
 // "password"). URIs Ferry cannot parse are redacted by their shape (scheme://user:***@rest).

@@ -243,9 +243,21 @@ inline std::string FerryBinary() {
   return env && *env ? std::string(env) : std::string(FERRY_BINARY);
 }
 
+// Every task run by the tests lives in the task store of the data directory (full loads
+// too): unless FERRY_DATA_DIR is set, each test process gets its own, so concurrent test
+// processes (and the developer's own tasks) never share task names or locks.
+inline void UseOwnDataDir() {
+  const char* set = std::getenv("FERRY_DATA_DIR");
+  if (set && *set) return;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("ferry-test-data-{}", ::getpid());
+  ::setenv("FERRY_DATA_DIR", dir.c_str(), 1);
+}
+
 // Runs the ferry binary (FerryBinary()) with `args`, each passed as one word; stdout and stderr
 // captured separately.
 inline CliRun RunFerry(const std::vector<std::string>& args) {
+  UseOwnDataDir();
   static int n = 0;
   const std::filesystem::path err_file =
       std::filesystem::temp_directory_path() / fmt::format("ferry-cli-{}-{}.err", ::getpid(), n++);
@@ -277,6 +289,7 @@ struct FerryProcess {
 // Starts the ferry binary (FerryBinary()) with `args`, each passed as one word, and returns at
 // once: the caller can kill -9 it (KillFerry) or wait for it (WaitFerry).
 inline FerryProcess StartFerry(const std::vector<std::string>& args) {
+  UseOwnDataDir();
   static int n = 0;
   FerryProcess p;
   const std::filesystem::path tmp = std::filesystem::temp_directory_path();

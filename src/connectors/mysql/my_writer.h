@@ -44,6 +44,7 @@ class MyTableWriter : public TableWriter {
   void EndLoad() override;
   int64_t AbortLoad() noexcept override;
   bool LoadStartedEmpty() const override { return started_empty_; }
+  bool CommitsAsItGoes() const override { return true; }
   void AddPrimaryKey(const TableDef& target) override;
 
   // Rows per transaction: a load commits every this many rows (at a batch boundary) and at

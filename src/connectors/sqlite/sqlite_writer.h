@@ -111,6 +111,7 @@ class SqliteTableWriter : public TableWriter {
   void EndLoad() override;
   int64_t AbortLoad() noexcept override;
   bool LoadStartedEmpty() const override { return started_empty_; }
+  bool CommitsAsItGoes() const override { return true; }
   void AddPrimaryKey(const TableDef& target) override;
 
  private:

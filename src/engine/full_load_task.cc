@@ -1,0 +1,249 @@
+#include "engine/full_load_task.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include "cdc/change_capture.h"
+#include "common/error.h"
+#include "engine/task_records.h"
+#include "logging/log.h"
+
+namespace ferry {
+
+namespace {
+
+spdlog::logger& Log() { return logging::For(LogComponentId::kTaskManager); }
+
+constexpr const char* kMigrationType = "full-load";
+
+}  // namespace
+
+FullLoadTask::FullLoadTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+                           FullLoadTaskOptions options)
+    : source_(source),
+      target_(target),
+      plans_(std::move(plans)),
+      options_(std::move(options)),
+      resume_(plans_.size()) {}
+
+FullLoadTask::~FullLoadTask() = default;
+
+void FullLoadTask::Stop() {
+  std::lock_guard lock(mu_);
+  stop_requested_ = true;
+  if (load_) load_->Cancel();
+}
+
+void FullLoadTask::Setup() {
+  paths_ = PathsFor(options_.data_dir, options_.task);
+  lock_ = TaskLock::Acquire(paths_.task_dir, options_.task);
+  store_ = TaskStore::Open(options_.data_dir);
+  lock_->WatchStore(paths_.store);
+  std::optional<TaskRecord> existing = store_->GetTask(options_.task);
+  const std::string source_identity = source_.Identity();
+  const std::string target_identity = target_.Identity();
+
+  FullLoadOptions fo = options_.full_load;
+  std::vector<TableRecord> kept;  // completed by an earlier run (resume)
+  if (options_.resume) {
+    record_ = TaskToResume(*store_, options_.task, kMigrationType);
+    CheckIdentity(record_, "source", record_.source_identity, record_.source_endpoint,
+                  source_identity, options_.source_uri);
+    CheckIdentity(record_, "target", record_.target_identity, record_.target_endpoint,
+                  target_identity, options_.target_uri);
+    const std::vector<TableRecord> stored = store_->GetTables(options_.task);
+    CheckResumedTables(options_.task, stored, plans_);
+    std::vector<size_t> to_load;
+    fo.interrupted.assign(plans_.size(), InterruptedLoad{});
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      const TableRecord& r = stored[i];
+      if (r.state == kStateCompleted) {
+        kept.push_back(r);
+        continue;
+      }
+      to_load.push_back(i);
+      fo.interrupted[i] = InterruptedLoad{r.load_began, r.load_started_empty, r.load_pk_after};
+      resume_[i] = TableResume{r.load_began, r.load_started_empty, r.load_pk_after};
+    }
+    if (fo.tables_to_load) {
+      std::vector<size_t> both;
+      for (size_t i : to_load) {
+        if (std::find(fo.tables_to_load->begin(), fo.tables_to_load->end(), i) !=
+            fo.tables_to_load->end()) {
+          both.push_back(i);
+        }
+      }
+      to_load = std::move(both);
+    }
+    fo.tables_to_load = to_load;
+    std::vector<std::string> names;
+    for (const TableRecord& r : kept) names.push_back(r.source_schema + "." + r.source_table);
+    Log().info("resuming task '{}': {} table(s) completed before are kept{}{}; {} to load",
+               options_.task, kept.size(), kept.empty() ? "" : ": ",
+               fmt::join(names, ", "), to_load.size());
+  } else {
+    if (existing && existing->migration_type != kMigrationType) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("task '{}' in {} is a {} task{}: a full load of that name would "
+                              "replace it. Give another --task-name, or delete that task first "
+                              "(ferry delete-task --task-name {} --source URI)",
+                              options_.task, store_->path().string(), existing->migration_type,
+                              existing->slot.empty()
+                                  ? ""
+                                  : fmt::format(" with replication slot {} on its source",
+                                                existing->slot),
+                              options_.task));
+    }
+    record_ = TaskRecord{};
+    record_.name = options_.task;
+    record_.migration_type = kMigrationType;
+    record_.task_id = existing && !existing->task_id.empty() ? existing->task_id
+                                                             : cdc::NewTaskId();
+    record_.created_at_us = NowMicros();
+  }
+  record_.source_identity = source_identity;
+  record_.target_identity = target_identity;
+  record_.source_endpoint = options_.source_uri;
+  record_.target_endpoint = options_.target_uri;
+  record_.table_mappings_json = options_.table_mappings_json;
+  record_.task_settings_json = options_.task_settings_json;
+  record_.status = "starting";
+  record_.stop_reason.clear();
+  record_.last_failure_message.clear();
+  record_.started_at_us = NowMicros();
+  record_.stopped_at_us = 0;
+  store_->PutTask(record_);
+
+  fo.on_load_begun = [this](size_t i, bool started_empty, bool pk_after) {
+    {
+      std::lock_guard lock(mu_);
+      resume_[i] = TableResume{true, started_empty, pk_after};
+    }
+    try {
+      store_->PutTable(options_.task, RecordOf(i));  // before any row: a kill now still knows
+    } catch (const Error& e) {
+      Log().error("task store {}: {}", store_->path().string(), e.what());
+    }
+  };
+  // A table's end is recorded at once: one completed a moment before a kill is kept.
+  fo.on_table_done = [this, chained = fo.on_table_done](size_t i) {
+    if (chained) chained(i);
+    try {
+      store_->PutTable(options_.task, RecordOf(i));
+    } catch (const Error& e) {
+      Log().error("task store {}: {}", store_->path().string(), e.what());
+    }
+  };
+  {
+    std::lock_guard lock(mu_);
+    load_ = std::make_unique<FullLoad>(source_, target_, plans_, fo);
+    if (stop_requested_) load_->Cancel();
+  }
+  // The tables an earlier run completed keep their statistics.
+  for (const TableRecord& r : kept) {
+    TableStats& st = *load_->stats()[static_cast<size_t>(r.index)];
+    st.full_load_rows = r.full_load_rows;
+    std::lock_guard lock(st.mu);
+    st.state = kStateCompleted;
+    st.start_time = WallClock::time_point(std::chrono::microseconds(r.load_start_us));
+    st.end_time = WallClock::time_point(std::chrono::microseconds(r.load_end_us));
+  }
+  std::vector<TableRecord> records;
+  for (size_t i = 0; i < plans_.size(); ++i) records.push_back(RecordOf(i));
+  store_->PutTables(options_.task, records);
+  record_.status = "running";
+  store_->PutTask(record_);
+}
+
+TableRecord FullLoadTask::RecordOf(size_t i) {
+  TableRecord r = TableRecordOf(i, plans_[i], *load_->stats()[i]);
+  std::lock_guard lock(mu_);
+  r.load_began = resume_[i].began;
+  r.load_started_empty = resume_[i].started_empty;
+  r.load_pk_after = resume_[i].pk_after;
+  return r;
+}
+
+void FullLoadTask::SaveProgress(bool final) {
+  std::vector<TableRecord> records;
+  for (size_t i = 0; i < plans_.size(); ++i) records.push_back(RecordOf(i));
+  TaskRecord task = record_;
+  task.updated_at_us = 0;
+  if (final) {
+    const std::string policy_stop = load_->stop_reason();
+    if (!policy_stop.empty()) {
+      task.status = "failed";
+      task.stop_reason = policy_stop;
+      task.last_failure_message = policy_stop;
+    } else {
+      task.status = "stopped";
+      task.stop_reason = load_->cancelled() ? "Stop Reason NORMAL"
+                                            : "Stop Reason FULL_LOAD_ONLY_FINISHED";
+    }
+    task.stopped_at_us = NowMicros();
+    record_ = task;
+  }
+  try {
+    store_->SaveProgress(task, records);
+    if (final) store_->PutTask(task);
+  } catch (const Error& e) {
+    Log().error("task store {}: {}", store_->path().string(), e.what());
+  }
+}
+
+void FullLoadTask::Run(const std::function<void()>& on_running) {
+  Setup();
+  if (on_running) on_running();
+  std::mutex saver_mu;
+  std::condition_variable saver_cv;
+  bool done = false;
+  std::thread saver([&] {
+    std::unique_lock lock(saver_mu);
+    while (!saver_cv.wait_for(lock, std::chrono::seconds(2), [&] { return done; })) {
+      lock.unlock();
+      if (!lock_->Intact(paths_.store)) {
+        Log().error("the data directory {} of task '{}' was deleted or replaced while it ran: "
+                    "stopping the load",
+                    options_.data_dir.string(), options_.task);
+        load_->StopTask(fmt::format("the data directory {} of task '{}' was deleted or "
+                                    "replaced while it ran",
+                                    options_.data_dir.string(), options_.task));
+      } else {
+        SaveProgress(false);
+      }
+      lock.lock();
+    }
+  });
+  auto stop_saver = [&] {
+    {
+      std::lock_guard lock(saver_mu);
+      done = true;
+    }
+    saver_cv.notify_all();
+    saver.join();
+  };
+  try {
+    load_->Run();
+  } catch (const std::exception& e) {
+    stop_saver();
+    SaveProgress(true);
+    record_.status = "failed";
+    record_.stop_reason = "Stop Reason FATAL_ERROR";
+    record_.last_failure_message = e.what();
+    try {
+      store_->PutTask(record_);
+    } catch (const Error& store_error) {
+      Log().error("task store {}: {}", store_->path().string(), store_error.what());
+    }
+    throw;
+  }
+  stop_saver();
+  SaveProgress(true);
+}
+
+}  // namespace ferry
