@@ -370,9 +370,7 @@ void ApplyStage::ApplyGroupOnce(const std::set<ChangeAt>& skip, bool one_by_one,
         if (v.op == ChangeOp::kShape && Altering(v.table)) AlterInTransaction(v, txn.info());
       }
     }
-    const TransactionInfo& last = *group_last_;
-    applier_->Commit(options_.task,
-                     Checkpoint{PositionText(last.end_position), last.commit_time_us});
+    CommitWithCheckpoint();
     return;
   }
   if (options_.batch_apply && !one_by_one && skip.empty()) {
@@ -390,31 +388,32 @@ void ApplyStage::ApplyGroupOnce(const std::set<ChangeAt>& skip, bool one_by_one,
     t.pending_inserts = t.pending_updates = t.pending_deletes = t.pending_ddls = 0;
   }
   applier_->Begin();
-  ChangeView v;
-  for (size_t g = 0; g < group_.size(); ++g) {
-    TxnSource& txn = *group_[g];
-    txn.Rewind();
-    int64_t idx = -1;
-    while (txn.Next(&v)) {
-      ++idx;
-      ApplyTable& t = tables_[v.table];
-      if (v.op == ChangeOp::kShape && Altering(v.table)) {
-        HandleIssues(applier_->Flush());  // the changes before it stand as they are
-        *current = {g, idx};
-        AlterInTransaction(v, txn.info());
-        continue;
-      }
-      if (!Applies(t, txn.info(), v) || skip.count({g, idx})) continue;
+  WalkGroup([&](size_t g, int64_t idx, TxnSource& txn, const ChangeView& v) {
+    ApplyTable& t = tables_[v.table];
+    if (v.op == ChangeOp::kShape && Altering(v.table)) {
+      HandleIssues(applier_->Flush());  // the changes before it stand as they are
       *current = {g, idx};
-      Apply(t, v, txn.info(), (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx));
-      if (one_by_one) HandleIssues(applier_->Flush());
+      AlterInTransaction(v, txn.info());
+      return;
     }
-  }
+    if (!Applies(t, txn.info(), v) || skip.count({g, idx})) return;
+    *current = {g, idx};
+    Apply(t, v, txn.info(), ChangeTag(g, idx));
+    if (one_by_one) HandleIssues(applier_->Flush());
+  });
+  FinishGroup();
+}
+
+void ApplyStage::FinishGroup() {
   HandleIssues(applier_->Flush());
   if (stop_.requested() && stop_.failed()) {
     applier_->Rollback();
     return;
   }
+  CommitWithCheckpoint();
+}
+
+void ApplyStage::CommitWithCheckpoint() {
   const TransactionInfo& last = *group_last_;
   applier_->Commit(options_.task, Checkpoint{PositionText(last.end_position), last.commit_time_us});
 }
@@ -670,12 +669,7 @@ bool ApplyStage::WaitToRetry(const Error& e) {
   ++retries_;
   Log().warn("target: recoverable error, retry {} in {} s: {}", d.attempt, d.wait_seconds,
               e.what());
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop_.requested()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return !stop_.requested();
+  return policies_.WaitBeforeRetry(d, [this] { return stop_.requested(); });
 }
 
 void ApplyStage::HandleLoadedTables() {
@@ -1086,82 +1080,69 @@ void ApplyStage::ApplyGroupNet() {
     applier_->ApplyNet(t.plan.target, no_keys, rows);
     rows.Clear();
   };
-  ChangeView v;
-  for (size_t g = 0; g < group_.size(); ++g) {
-    TxnSource& txn = *group_[g];
-    txn.Rewind();
-    int64_t idx = -1;
-    while (txn.Next(&v)) {
-      ++idx;
-      ApplyTable& t = tables_[v.table];
-      if (!Applies(t, txn.info(), v)) continue;
-      const uint64_t tag = (static_cast<uint64_t>(g) << 40) | static_cast<uint64_t>(idx);
-      bool filter_upsert = false;  // implied: a net change replaces the whole row
-      const std::optional<ChangeView> filtered = Filter(t, v, &filter_upsert);
-      if (!filtered) continue;
-      if (t.plan.target.primary_key.empty()) {
-        std::unique_ptr<Batch>& rows = appends[v.table];
-        if (!rows) {
-          rows = std::make_unique<Batch>(static_cast<int>(t.plan.target.columns.size()));
-          used.push_back(v.table);
-        }
-        bool appended = false;
-        if (v.op == ChangeOp::kInsert) {
-          const ChangeView mapped = MapChange(t, v, txn.info());
-          const Batch& b = *mapped.rows;
-          bool whole = mapped.new_row >= 0 && b.columns() == rows->columns();
-          for (int c = 0; whole && c < b.columns(); ++c) {
-            whole = !b.at(mapped.new_row, c).unchanged;
-          }
-          if (whole) {
-            for (int c = 0; c < b.columns(); ++c) {
-              rows->AppendCellFrom(
-                  b, static_cast<size_t>(mapped.new_row), c,
-                  StorageOf(t.plan.target.columns[c].type.kind) == Storage::kBytes);
-            }
-            ++t.pending_inserts;
-            appended = true;
-          }
-        }
-        if (!appended) {
-          apply_appends(t, *rows);
-          Apply(t, v, txn.info(), tag);
-        } else if (rows->ByteSize() >= options_.batch_memory_limit) {
-          apply_appends(t, *rows);
-        }
-        continue;
-      }
-      std::unique_ptr<NetChanges>& net = nets[v.table];
-      if (!net) {
-        net = std::make_unique<NetChanges>(t.plan.target);
+  WalkGroup([&](size_t g, int64_t idx, TxnSource& txn, const ChangeView& v) {
+    ApplyTable& t = tables_[v.table];
+    if (!Applies(t, txn.info(), v)) return;
+    const uint64_t tag = ChangeTag(g, idx);
+    bool filter_upsert = false;  // implied: a net change replaces the whole row
+    const std::optional<ChangeView> filtered = Filter(t, v, &filter_upsert);
+    if (!filtered) return;
+    if (t.plan.target.primary_key.empty()) {
+      std::unique_ptr<Batch>& rows = appends[v.table];
+      if (!rows) {
+        rows = std::make_unique<Batch>(static_cast<int>(t.plan.target.columns.size()));
         used.push_back(v.table);
       }
-      if (!net->Add(MapChange(t, *filtered, txn.info()))) {
-        apply_net(t, *net);
+      bool appended = false;
+      if (v.op == ChangeOp::kInsert) {
+        const ChangeView mapped = MapChange(t, v, txn.info());
+        const Batch& b = *mapped.rows;
+        bool whole = mapped.new_row >= 0 && b.columns() == rows->columns();
+        for (int c = 0; whole && c < b.columns(); ++c) {
+          whole = !b.at(mapped.new_row, c).unchanged;
+        }
+        if (whole) {
+          for (int c = 0; c < b.columns(); ++c) {
+            rows->AppendCellFrom(
+                b, static_cast<size_t>(mapped.new_row), c,
+                StorageOf(t.plan.target.columns[c].type.kind) == Storage::kBytes);
+          }
+          ++t.pending_inserts;
+          appended = true;
+        }
+      }
+      if (!appended) {
+        apply_appends(t, *rows);
         Apply(t, v, txn.info(), tag);
-        continue;
+      } else if (rows->ByteSize() >= options_.batch_memory_limit) {
+        apply_appends(t, *rows);
       }
-      switch (filtered->op) {
-        case ChangeOp::kInsert: ++t.pending_inserts; break;
-        case ChangeOp::kUpdate: ++t.pending_updates; break;
-        case ChangeOp::kDelete: ++t.pending_deletes; break;
-        case ChangeOp::kTruncate: ++t.pending_ddls; break;
-        case ChangeOp::kShape: break;
-      }
-      if (net->ByteSize() >= options_.batch_memory_limit) apply_net(t, *net);
+      return;
     }
-  }
+    std::unique_ptr<NetChanges>& net = nets[v.table];
+    if (!net) {
+      net = std::make_unique<NetChanges>(t.plan.target);
+      used.push_back(v.table);
+    }
+    if (!net->Add(MapChange(t, *filtered, txn.info()))) {
+      apply_net(t, *net);
+      Apply(t, v, txn.info(), tag);
+      return;
+    }
+    switch (filtered->op) {
+      case ChangeOp::kInsert: ++t.pending_inserts; break;
+      case ChangeOp::kUpdate: ++t.pending_updates; break;
+      case ChangeOp::kDelete: ++t.pending_deletes; break;
+      case ChangeOp::kTruncate: ++t.pending_ddls; break;
+      case ChangeOp::kShape: break;
+    }
+    if (net->ByteSize() >= options_.batch_memory_limit) apply_net(t, *net);
+  });
   for (size_t table : used) {
     if (nets[table]) apply_net(tables_[table], *nets[table]);
     if (appends[table]) apply_appends(tables_[table], *appends[table]);
   }
-  HandleIssues(applier_->Flush());
-  if (stop_.requested() && stop_.failed()) {
-    applier_->Rollback();
-    return;
-  }
-  const TransactionInfo& last = *group_last_;
-  applier_->Commit(options_.task, Checkpoint{PositionText(last.end_position), last.commit_time_us});
+  FinishGroup();
 }
 
 }  // namespace ferry::cdc

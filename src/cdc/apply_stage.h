@@ -296,6 +296,26 @@ class ApplyStage {
   // Writes the control-table rows (apply exceptions, suspended tables) gathered meanwhile.
   void WriteControlRows();
   void CommitGroupOnce();
+  // Calls visit(entry, index, source, change) for every change of the group, in order (each
+  // entry rewound first). The one walk the apply paths share.
+  template <typename Visit>
+  void WalkGroup(Visit&& visit) {
+    ChangeView v;
+    for (size_t g = 0; g < group_.size(); ++g) {
+      TxnSource& txn = *group_[g];
+      txn.Rewind();
+      for (int64_t idx = 0; txn.Next(&v); ++idx) visit(g, idx, txn, v);
+    }
+  }
+  // A change's tag for the applier (ApplyIssue::tag): its group entry and index.
+  static uint64_t ChangeTag(size_t entry, int64_t index) {
+    return (static_cast<uint64_t>(entry) << 40) | static_cast<uint64_t>(index);
+  }
+  // Flushes the applier, then commits the group with its checkpoint (or rolls it back when
+  // the task is failing).
+  void FinishGroup();
+  // Commits the target transaction with the group's checkpoint (its last transaction's end).
+  void CommitWithCheckpoint();
   void Suspend(ApplyTable& t, const std::string& reason);
   // Tells options_.observer about every change of the group just committed.
   void ReportApplied();

@@ -783,10 +783,7 @@ void CdcTask::CaptureLoop(cdc::Position from) {
                          d.wait_seconds, e.what());
       if (!release_snapshot_.load() && loading_.load()) old = std::move(capture_);
       capture_.reset();
-      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
-      while (std::chrono::steady_clock::now() < until && !stop_.requested()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      policies_->WaitBeforeRetry(d, [this] { return stop_.requested(); });
       // Start again after what the target has; transactions already queued come again and are
       // dropped by the apply stage.
       from = std::max(from, apply_->applied());

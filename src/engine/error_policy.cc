@@ -207,4 +207,9 @@ int64_t ErrorPolicies::Retries() const {
   return retries_;
 }
 
+bool ErrorPolicies::WaitBeforeRetry(const RetryDecision& decision,
+                                    const std::function<bool()>& stop) const {
+  return clock_->Wait(std::chrono::seconds(decision.wait_seconds), stop);
+}
+
 }  // namespace ferry

@@ -13,11 +13,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "settings/task_settings.h"
 
 namespace ferry {
@@ -108,10 +110,17 @@ class ErrorPolicies {
   // Retries of every channel since the task started.
   int64_t Retries() const;
 
+  // Waits the decision's interval before a retry, on this task's clock (RealClock() unless a
+  // test set another); returns early, false, when `stop()` becomes true.
+  bool WaitBeforeRetry(const RetryDecision& decision, const std::function<bool()>& stop) const;
+  // The clock retry waits use; `clock` must outlive this object.
+  void set_clock(const Clock* clock) { clock_ = clock; }
+
  private:
   ErrorDecision Decide(ErrorPolicy policy) const;
 
   const ErrorBehavior behavior_;
+  const Clock* clock_ = &RealClock();
   mutable std::mutex mu_;
   std::map<std::string, int64_t> data_errors_;  // GUARDED_BY(mu_), per table
   int64_t table_errors_ = 0;                    // GUARDED_BY(mu_)

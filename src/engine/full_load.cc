@@ -228,13 +228,8 @@ bool FullLoad::WaitToRetry(const std::string& table, TableStats& st, const Error
     ++st.recoverable_retries;
     st.last_recoverable_error = error.what();
   }
-  // Polled so that Cancel() (Ctrl-C) or another table's STOP_TASK ends the wait at once.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(d.wait_seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (cancelled_) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return !cancelled_;
+  // Cancel() (Ctrl-C) or another table's STOP_TASK ends the wait at once.
+  return policies_->WaitBeforeRetry(d, [this] { return cancelled_.load(); }) && !cancelled_;
 }
 
 void FullLoad::RecordSkippedRow(TableStats& st, const std::string& table, const ErrorDecision& d,

@@ -206,6 +206,36 @@ TEST(ErrorPolicies, RecoverableStopsAfterTheWaitAtTheCap) {
   EXPECT_NE(d.reason.find("RecoverableErrorThrottlingMax 20"), std::string::npos) << d.reason;
 }
 
+TEST(ErrorPolicies, RetryWaitsRunOnTheTaskClock) {
+  ErrorBehavior b;
+  b.recoverable_error_interval = 7;
+  ErrorPolicies p(b);
+  InstantClock clock;
+  p.set_clock(&clock);
+  const RetryDecision d = p.OnRecoverableError();
+  ASSERT_TRUE(d.retry);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(p.WaitBeforeRetry(d, [] { return false; }));
+  EXPECT_FALSE(p.WaitBeforeRetry(d, [] { return true; }));  // a stop ends it
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(clock.waited_ms(), 7000);
+}
+
+TEST(ErrorPolicies, TheRealClockWaitsAndAStopEndsItEarly) {
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(RealClock().Wait(std::chrono::milliseconds(120), [] { return false; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(120));
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+  });
+  const auto second = std::chrono::steady_clock::now();
+  EXPECT_FALSE(RealClock().Wait(std::chrono::seconds(30), [&] { return stop.load(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - second, std::chrono::seconds(5));
+  stopper.join();
+}
+
 TEST(ErrorPolicies, StrictBehaviorFailsTablesAndNeverRetries) {
   ErrorPolicies p(StrictErrorBehavior());
   EXPECT_EQ(p.OnDataError("s.t", DataErrorKind::kData).action, ErrorAction::kSuspendTable);

@@ -71,6 +71,28 @@ bool SameColumns(const TableDef& a, const TableDef& b) {
   return true;
 }
 
+// The (schema, table) pairs publication `name` holds: the tables named in it (named_only), or
+// those plus what it publishes through them (partitions of a named parent, FOR ALL TABLES).
+std::set<std::pair<std::string, std::string>> PublicationTables(PgConnection& c,
+                                                                const std::string& name,
+                                                                bool named_only,
+                                                                const std::string& what) {
+  const std::string named =
+      "SELECT n.nspname, c.relname FROM pg_publication_rel pr "
+      "JOIN pg_publication pb ON pb.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pb.pubname = $1";
+  PgResult tabs = c.ExecParams(
+      named_only ? named
+                 : "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 "
+                   "UNION " + named,
+      {name}, what);
+  std::set<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < PQntuples(tabs.get()); ++i) {
+    out.insert({*GetText(tabs.get(), i, 0), *GetText(tabs.get(), i, 1)});
+  }
+  return out;
+}
+
 }  // namespace
 
 // --- the replication connection ---
@@ -78,10 +100,10 @@ bool SameColumns(const TableDef& a, const TableDef& b) {
 class PgChangeCapture::Replication {
  public:
   static std::unique_ptr<Replication> Connect(const EndpointUri& uri) {
-    const std::string host = uri.host.empty() ? "localhost" : uri.host;
-    const std::string port = std::to_string(uri.PortOrDefault());
-    const std::string database = uri.database.empty() ? uri.user : uri.database;
-    std::vector<std::pair<std::string, std::string>> params = PgConnectParams(uri);
+    const PgServer server(uri);
+    const std::string& host = server.host;
+    const std::string& port = server.port;
+    const std::string& database = server.database;
     // The settings that fix the values' text form, after the user's PGOPTIONS (which this
     // explicit option would otherwise replace): e.g. -c logical_decoding_work_mem=256MB.
     const char* user_options = std::getenv("PGOPTIONS");
@@ -89,21 +111,11 @@ class PgChangeCapture::Replication {
         std::string(user_options ? user_options : "") +
         " -c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 "
         "-c bytea_output=hex -c lc_monetary=C";
-    params.emplace_back("replication", "database");
-    params.emplace_back("options", options);
-    params.emplace_back("client_encoding", "UTF8");
-    std::vector<const char*> keys, values;
-    for (const auto& [k, v] : params) {
-      keys.push_back(k.c_str());
-      values.push_back(v.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
+    PGconn* conn = PgOpen(
+        uri, {{"replication", "database"}, {"options", options}, {"client_encoding", "UTF8"}});
     const std::string where =
         fmt::format("PostgreSQL at {}:{} database '{}' (replication connection)", host, port,
                     database);
-    if (conn == nullptr) throw Error(ErrorKind::kInternal, "out of memory connecting to " + where);
     std::unique_ptr<Replication> r(new Replication(conn, where, uri.password));
     if (PQstatus(conn) != CONNECTION_OK) {
       const std::string msg = r->Scrub(Trim(PQerrorMessage(conn)));
@@ -354,16 +366,7 @@ void PgChangeCapture::EnsurePublication() {
                               publication_, options_.task, c.where(), publication_));
     }
     if (*GetText(p.get(), 0, 0) == "t") return;
-    PgResult tabs = c.ExecParams(
-        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 "
-        "UNION SELECT n.nspname, c.relname FROM pg_publication_rel pr "
-        "JOIN pg_publication pb ON pb.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pb.pubname = $1",
-        {publication_}, what);
-    std::set<std::pair<std::string, std::string>> have;
-    for (int i = 0; i < PQntuples(tabs.get()); ++i) {
-      have.insert({*GetText(tabs.get(), i, 0), *GetText(tabs.get(), i, 1)});
-    }
+    const auto have = PublicationTables(c, publication_, /*named_only=*/false, what);
     std::string missing;
     for (const auto& [s, n] : want) {
       if (!have.count({s, n})) missing += (missing.empty() ? "" : ", ") + SqlName(s, n);
@@ -411,16 +414,7 @@ void PgChangeCapture::EnsurePublication() {
                                                                       "Ferry owner comment)")));
     }
   }
-  PgResult tabs = c.ExecParams(
-      "SELECT n.nspname, c.relname FROM pg_publication_rel pr "
-      "JOIN pg_publication pb ON pb.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pb.pubname = $1",
-      {publication_}, what);
-  std::set<std::pair<std::string, std::string>> have;
-  for (int i = 0; i < PQntuples(tabs.get()); ++i) {
-    have.insert({*GetText(tabs.get(), i, 0), *GetText(tabs.get(), i, 1)});
-  }
-  if (have != want) {
+  if (PublicationTables(c, publication_, /*named_only=*/true, what) != want) {
     c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", QuoteIdent(publication_), list),
            what);
   }

@@ -63,11 +63,15 @@ std::vector<std::pair<std::string, std::string>> PgConnectParams(const EndpointU
   return out;
 }
 
-std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
-  const std::string host = uri.host.empty() ? "localhost" : uri.host;
-  const std::string port = std::to_string(uri.PortOrDefault());
-  const std::string database = uri.database.empty() ? uri.user : uri.database;
-  const auto params = PgConnectParams(uri);
+PgServer::PgServer(const EndpointUri& uri)
+    : host(uri.host.empty() ? "localhost" : uri.host),
+      port(std::to_string(uri.PortOrDefault())),
+      database(uri.database.empty() ? uri.user : uri.database) {}
+
+PGconn* PgOpen(const EndpointUri& uri,
+               const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::pair<std::string, std::string>> params = PgConnectParams(uri);
+  params.insert(params.end(), extra.begin(), extra.end());
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : params) {
     keys.push_back(k.c_str());
@@ -76,10 +80,22 @@ std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
   keys.push_back(nullptr);
   values.push_back(nullptr);
   PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
-  const std::string where = fmt::format("PostgreSQL at {}:{} database '{}'", host, port, database);
   if (conn == nullptr) {
-    throw Error(ErrorKind::kInternal, "out of memory connecting to " + where);
+    const PgServer server(uri);
+    throw Error(ErrorKind::kInternal,
+                fmt::format("out of memory connecting to PostgreSQL at {}:{} database '{}'",
+                            server.host, server.port, server.database));
   }
+  return conn;
+}
+
+std::unique_ptr<PgConnection> PgConnection::Connect(const EndpointUri& uri) {
+  const PgServer server(uri);
+  const std::string& host = server.host;
+  const std::string& port = server.port;
+  const std::string& database = server.database;
+  PGconn* conn = PgOpen(uri);
+  const std::string where = fmt::format("PostgreSQL at {}:{} database '{}'", host, port, database);
   std::unique_ptr<PgConnection> c(new PgConnection(conn, where, uri.password));
   if (PQstatus(conn) != CONNECTION_OK) {
     const std::string msg = c->Scrub(Trim(PQerrorMessage(conn)));

@@ -26,6 +26,18 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 // sslcert, sslkey and sslcrl. Shared by SQL and replication connections.
 std::vector<std::pair<std::string, std::string>> PgConnectParams(const EndpointUri& uri);
 
+// The server and database `uri` names, as messages spell them.
+struct PgServer {
+  std::string host, port, database;
+  explicit PgServer(const EndpointUri& uri);
+};
+
+// Opens a libpq connection (blocking) with PgConnectParams(uri) followed by `extra`
+// parameters. Never null: throws Error(kInternal) when libpq is out of memory; the caller
+// checks PQstatus and owns the connection (PQfinish).
+PGconn* PgOpen(const EndpointUri& uri,
+               const std::vector<std::pair<std::string, std::string>>& extra = {});
+
 class PgConnection {
  public:
   // Connects (blocking). Throws Error: kAuth when the server refused the credentials,
