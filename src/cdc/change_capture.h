@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,14 @@ struct CaptureOptions {
   // Ask for transactions larger than the source's decoding memory while they are still open
   // (PostgreSQL 14+: pgoutput streaming); they reach OnStreamedChange / OnAbort.
   bool stream_in_progress = true;
+  // How long Prepare() may wait for the transactions open on the source to end before its
+  // slot has a consistent start (FullLoadSettings.TransactionConsistencyTimeout; 0 = no
+  // limit); past it, Prepare throws Error(kCancelled) naming them.
+  std::chrono::seconds consistency_timeout{600};
+  // Called on Prepare()'s thread while it waits for them: after a second, then every 10 s,
+  // with what it waits for ("pid 4242 (database shop, user app, open 25 s): UPDATE ..."); ""
+  // once the wait is over. May be empty.
+  std::function<void(const std::string& waiting_for)> on_waiting;
   // Warn (log) when the slot retains more WAL than this many bytes (0 = never).
   int64_t retained_wal_warning_bytes = int64_t{1} << 30;
 };

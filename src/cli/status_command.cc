@@ -149,6 +149,7 @@ nlohmann::json TaskStatusJson(const TaskRecord& task, const std::vector<TableRec
   };
   PutIfSet(ferry, "SourceEndpoint", RedactEndpointUri(task.source_endpoint));
   PutIfSet(ferry, "TargetEndpoint", RedactEndpointUri(task.target_endpoint));
+  PutIfSet(ferry, "WaitingFor", task.waiting_for);
   PutIfSet(ferry, "SlotName", task.slot);
   PutIfSet(ferry, "PublicationName", task.publication);
   PutIfSet(ferry, "SourcePosition", task.source_position);
@@ -202,6 +203,7 @@ std::string TaskStatusText(const TaskRecord& task, const std::vector<TableRecord
   auto line = [&](const char* label, const std::string& value) {
     if (!value.empty()) out += fmt::format("  {:<21}{}\n", label, value);
   };
+  line("Waiting for", task.waiting_for);
   line("Stop reason", task.stop_reason);
   line("Last failure", task.last_failure_message);
   line("Source", RedactEndpointUri(task.source_endpoint));

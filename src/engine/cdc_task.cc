@@ -127,7 +127,7 @@ void CdcTask::Stop() {
   if (load_) load_->Cancel();
 }
 
-cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_slot) const {
+cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_slot) {
   cdc::CaptureOptions o;
   o.task = options_.task;
   o.task_id = record_.task_id;
@@ -139,6 +139,16 @@ cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_sl
   o.tables = captured_;
   o.export_snapshot = export_snapshot;
   o.heartbeat = options_.heartbeat;
+  o.consistency_timeout =
+      std::chrono::seconds(options_.settings.full_load_settings.transaction_consistency_timeout);
+  o.on_waiting = [this](const std::string& waiting_for) {
+    record_.waiting_for = waiting_for;
+    try {
+      store_->PutTask(record_);
+    } catch (const Error& e) {
+      Log().error("task store {}: {}", store_->path().string(), e.what());
+    }
+  };
   cdc::CaptureOwner owner;
   owner.task = options_.task;
   owner.task_id = record_.task_id;
@@ -302,6 +312,14 @@ void CdcTask::Setup() {
   std::optional<TaskRecord> existing = store_->GetTask(options_.task);
   if (options_.resume) {
     existing = TaskToResume(*store_, options_.task, MigrationTypeName(options_.type));
+    if (store_->GetTables(options_.task).empty()) {
+      // Stopped, failed or killed before it ever ran (its tables are recorded when it does):
+      // nothing to continue, so it starts over (which drops a slot it may have created).
+      Log().info("task '{}' was stopped before it finished starting: starting it from the "
+                 "beginning",
+                 options_.task);
+      options_.resume = false;
+    }
   }
   // The task's identity: which databases it moves between.
   const std::string source_identity = source_.Identity();
@@ -385,6 +403,16 @@ void CdcTask::Setup() {
   }
   record_.source_identity = source_identity;
   record_.target_identity = target_identity;
+  // Recorded at once, so `ferry status` shows the task while the source makes it wait (a new
+  // slot waits for the transactions open on the cluster), and a kill leaves a task to resume.
+  record_.migration_type = MigrationTypeName(options_.type);
+  record_.source_endpoint = options_.source_uri;
+  record_.target_endpoint = options_.target_uri;
+  record_.status = "starting";
+  record_.waiting_for.clear();
+  if (record_.created_at_us == 0) record_.created_at_us = NowMicros();
+  record_.started_at_us = NowMicros();
+  store_->PutTask(record_);
 
   bool user_slot_exists = false;
   if (!options_.resume && !options_.slot.empty()) {
@@ -639,6 +667,7 @@ void CdcTask::Setup() {
   record_.table_mappings_json = options_.table_mappings_json;
   record_.task_settings_json = options_.task_settings_json;
   record_.status = "running";
+  record_.waiting_for.clear();
   record_.stop_reason.clear();
   record_.last_failure_message.clear();
   record_.started_at_us = NowMicros();
@@ -813,6 +842,20 @@ TableRecord CdcTask::TableRecordNow(size_t i) const {
   return r;
 }
 
+void CdcTask::RecordSetupFailure(const std::string& message) {
+  if (!store_ || record_.status != "starting") return;  // not recorded yet
+  record_.status = "failed";
+  record_.stop_reason = "Stop Reason FATAL_ERROR";
+  record_.last_failure_message = message;
+  record_.waiting_for.clear();
+  record_.stopped_at_us = NowMicros();
+  try {
+    store_->PutTask(record_);
+  } catch (const Error& e) {
+    Log().error("task store {}: {}", store_->path().string(), e.what());
+  }
+}
+
 void CdcTask::SaveProgress(bool final) {
   std::vector<TableRecord> records;
   for (size_t i = 0; i < plans_.size(); ++i) {
@@ -901,7 +944,12 @@ void CdcTask::WaitForStop() {
 }
 
 void CdcTask::Run() {
-  Setup();
+  try {
+    Setup();
+  } catch (const std::exception& e) {
+    RecordSetupFailure(e.what());
+    throw;
+  }
   if (validator_) {
     // Tables live from the start (a cdc task, a resumed one): their rows as they are now first.
     for (size_t i = 0; i < tables_.size(); ++i) {

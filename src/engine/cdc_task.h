@@ -125,8 +125,10 @@ class CdcTask {
   TaskRecord TaskRecordNow() const;
   // Table i's record as its statistics and hand-over state say now.
   TableRecord TableRecordNow(size_t i) const;
+  // Setup failed after the task was recorded as starting: it is recorded failed, with why.
+  void RecordSetupFailure(const std::string& message);
   // The capture's options from record_ (names, ownership, identity).
-  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot) const;
+  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot);
   // A fresh task's first checkpoint: where its changes start. A resume needs one on the
   // target, so a target that never had the task is refused.
   void WriteInitialCheckpoint(cdc::ChangeApplier& applier, const cdc::Position& position);

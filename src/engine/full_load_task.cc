@@ -51,6 +51,16 @@ void FullLoadTask::Setup() {
   FullLoadOptions fo = options_.full_load;
   std::vector<TableRecord> kept;  // completed by an earlier run (resume)
   if (options_.resume) {
+    TaskToResume(*store_, options_.task, kMigrationType);  // throws: none, or another kind
+    if (store_->GetTables(options_.task).empty()) {
+      // Stopped, failed or killed before it ever ran (its tables are recorded when it does).
+      Log().info("task '{}' was stopped before it finished starting: starting it from the "
+                 "beginning",
+                 options_.task);
+      options_.resume = false;
+    }
+  }
+  if (options_.resume) {
     record_ = TaskToResume(*store_, options_.task, kMigrationType);
     CheckIdentity(record_, "source", record_.source_identity, record_.source_endpoint,
                   source_identity, options_.source_uri);
@@ -197,7 +207,22 @@ void FullLoadTask::SaveProgress(bool final) {
 }
 
 void FullLoadTask::Run(const std::function<void()>& on_running) {
-  Setup();
+  try {
+    Setup();
+  } catch (const std::exception& e) {
+    if (store_ && record_.status == "starting") {  // recorded: say why it never ran
+      record_.status = "failed";
+      record_.stop_reason = "Stop Reason FATAL_ERROR";
+      record_.last_failure_message = e.what();
+      record_.stopped_at_us = NowMicros();
+      try {
+        store_->PutTask(record_);
+      } catch (const Error& store_error) {
+        Log().error("task store {}: {}", store_->path().string(), store_error.what());
+      }
+    }
+    throw;
+  }
   if (on_running) on_running();
   std::mutex saver_mu;
   std::condition_variable saver_cv;

@@ -72,6 +72,8 @@ const std::vector<Field<TaskRecord>>& TaskFields() {
       {"task_id", &TaskRecord::task_id},
       {"source_identity", &TaskRecord::source_identity},
       {"target_identity", &TaskRecord::target_identity},
+      // Version 4.
+      {"waiting_for", &TaskRecord::waiting_for},
   };
   return fields;
 }

@@ -35,6 +35,9 @@ struct TaskRecord {
   std::string table_mappings_json, task_settings_json;
   std::string status;       // DMS: creating | ready | running | stopping | stopped | failed
   std::string stop_reason;  // DMS StopReason text, e.g. "Stop Reason NORMAL", or the error
+  // While starting: what the task waits for on the source (the transactions open there when a
+  // new slot is created); "" otherwise. Version 4.
+  std::string waiting_for;
   std::string last_failure_message;
   std::string slot, publication;    // CDC source objects Ferry created or uses
   // Whether Ferry created the slot / publication for this task (and so may drop them); false

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "cdc/change.h"
@@ -146,6 +147,87 @@ namespace ferry {
 namespace {
 
 // The binary: full-load-and-cdc until --cdc-stop-position, then `ferry status`.
+// Creating a slot waits for the transactions open on the cluster to end. While it waits, the
+// task is recorded as starting, `ferry status` and the log say which transaction holds it up,
+// and TransactionConsistencyTimeout ends the wait with an error naming it; the task is then
+// recorded failed. Once the transaction ends, the task starts.
+TEST(CdcCli, SlotCreationSaysWhatItWaitsForAndGivesUpAtTheTimeout) {
+  FERRY_REQUIRE_POSTGRES();
+  auto source = testing::Open(testing::PostgresUri());
+  auto s = source->OpenSession();
+  testing::DropSlot(*s, "ferry_cdc_wait");
+  s->Execute("DROP SCHEMA IF EXISTS cdc_wait CASCADE; CREATE SCHEMA cdc_wait");
+  s->Execute("CREATE TABLE cdc_wait.t (id integer PRIMARY KEY)");
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("ferry-cdc-wait-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string settings = (dir / "settings.json").string();
+  {
+    std::ofstream f(settings);
+    f << R"({"FullLoadSettings": {"TransactionConsistencyTimeout": 4}})";
+  }
+  // A writing transaction left open by someone else.
+  auto holder = testing::Open(testing::PostgresUri())->OpenSession();
+  holder->Execute("BEGIN");
+  holder->Execute("INSERT INTO cdc_wait.t VALUES (1)");
+  const std::string holder_pid = *holder->Query("SELECT pg_backend_pid()")[0][0];
+  const std::vector<std::string> args = {
+      "migrate", "--source", testing::PostgresUri(), "--target",
+      "sqlite://" + (dir / "t.db").string(), "--schema", "cdc_wait", "--migration-type",
+      "full-load-and-cdc", "--data-dir", (dir / "data").string(), "--task-name", "cdc-wait",
+      "--task-settings", settings, "--no-progress"};
+  testing::FerryProcess p = testing::StartFerry(args);
+  std::string waiting_for;
+  while (testing::Running(p) && waiting_for.empty()) {
+    testing::CliRun st = testing::RunFerry(
+        {"status", "--data-dir", (dir / "data").string(), "--task-name", "cdc-wait", "--json"});
+    if (st.exit_code == 0) {
+      const nlohmann::json j = nlohmann::json::parse(st.out)["ReplicationTasks"][0];
+      if (j.value("Status", "") == "starting") waiting_for = j["Ferry"].value("WaitingFor", "");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(waiting_for.find("waiting"), std::string::npos) << waiting_for;
+  EXPECT_NE(waiting_for.find("pid " + holder_pid + " (database ferry"), std::string::npos)
+      << waiting_for;
+  EXPECT_NE(waiting_for.find("idle in transaction): SELECT pg_backend_pid()"), std::string::npos)
+      << waiting_for;  // its state and last statement
+  testing::CliRun run = testing::WaitFerry(p);
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("waited 4 s (FullLoadSettings.TransactionConsistencyTimeout) for the "
+                         "transactions open on the source cluster when it began to end, and "
+                         "these have not: pid " + holder_pid),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("waiting 1 s so far for transactions open on the source cluster"),
+            std::string::npos)
+      << run.err;
+  testing::CliRun st = testing::RunFerry(
+      {"status", "--data-dir", (dir / "data").string(), "--task-name", "cdc-wait", "--json"});
+  const nlohmann::json j = nlohmann::json::parse(st.out)["ReplicationTasks"][0];
+  EXPECT_EQ(j.value("Status", ""), "failed");
+  EXPECT_NE(j.value("LastFailureMessage", "").find("TransactionConsistencyTimeout"),
+            std::string::npos)
+      << st.out;
+  EXPECT_FALSE(j["Ferry"].contains("WaitingFor")) << st.out;
+
+  // Once the transaction ends, the task starts (a --resume of a task that never ran starts it
+  // over) and loads the row it wrote.
+  holder->Execute("COMMIT");
+  std::vector<std::string> again = args;
+  again.push_back("--resume");
+  again.push_back("--cdc-stop-position");
+  again.push_back(*s->Query("SELECT pg_current_wal_lsn()")[0][0]);
+  testing::CliRun ok = testing::RunFerry(again);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.err.find("was stopped before it finished starting: starting it from the beginning"),
+            std::string::npos)
+      << ok.err;
+  testing::RunFerry({"delete-task", "--task-name", "cdc-wait", "--source", testing::PostgresUri(),
+                     "--data-dir", (dir / "data").string()});
+}
+
 TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   FERRY_REQUIRE_POSTGRES();
   auto source = testing::Open(testing::PostgresUri());

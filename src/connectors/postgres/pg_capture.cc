@@ -1,6 +1,7 @@
 #include "connectors/postgres/pg_capture.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -543,7 +544,8 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
     return result;
   }
   if (!repl_) repl_ = Replication::Connect(uri_);
-  PgResult r = repl_->Exec(
+  PgResult r = ExecWaitingForOpenTransactions(
+      *repl_,
       fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}", QuoteIdent(slot_),
                   options_.export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"),
       what);
@@ -561,6 +563,84 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
   return result;
 }
 
+std::string PgChangeCapture::OpenTransactionsBefore(int64_t since_unix_us) {
+  PgResult r = Sql().ExecParams(
+      "SELECT pid, coalesce(datname, ''), coalesce(usename, ''), "
+      "extract(epoch FROM now() - xact_start)::bigint, coalesce(state, ''), "
+      "left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80) "
+      "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+      "AND xact_start <= to_timestamp($1) ORDER BY xact_start LIMIT 6",
+      {fmt::format("{}.{:06}", since_unix_us / 1000000, since_unix_us % 1000000)},
+      "listing the transactions open on the source");
+  std::vector<std::string> out;
+  for (int i = 0; i < PQntuples(r.get()) && i < 5; ++i) {
+    out.push_back(fmt::format("pid {} (database {}, user {}, open {} s, {}): {}",
+                              *GetText(r.get(), i, 0), *GetText(r.get(), i, 1),
+                              *GetText(r.get(), i, 2), *GetText(r.get(), i, 3),
+                              *GetText(r.get(), i, 4), *GetText(r.get(), i, 5)));
+  }
+  if (PQntuples(r.get()) > 5) out.push_back("and more");
+  return out.empty() ? std::string("transactions that ended while they were listed")
+                     : fmt::format("{}", fmt::join(out, "; "));
+}
+
+PgResult PgChangeCapture::ExecWaitingForOpenTransactions(Replication& repl,
+                                                         const std::string& sql,
+                                                         const std::string& what) {
+  // A logical slot's start must be consistent: the server waits until every transaction that
+  // was writing when it began has ended, anywhere on the cluster. A long one would make the
+  // task sit silent, so say what it waits for, and give up at the timeout.
+  PGconn* conn = repl.get();
+  if (PQsendQuery(conn, sql.c_str()) == 0) throw repl.MakeError(what, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  auto next_report = start + std::chrono::seconds(1);
+  bool reported = false;
+  for (;;) {
+    if (PQconsumeInput(conn) == 0) throw repl.MakeError(what, nullptr);
+    if (PQisBusy(conn) == 0) break;
+    const auto now = std::chrono::steady_clock::now();
+    const auto timeout = options_.consistency_timeout;
+    if (timeout.count() > 0 && now - start >= timeout) {
+      const std::string open = OpenTransactionsBefore(start_unix_us);
+      if (PGcancel* cancel = PQgetCancel(conn)) {
+        char buf[256];
+        PQcancel(cancel, buf, sizeof buf);
+        PQfreeCancel(cancel);
+      }
+      while (PGresult* left = PQgetResult(conn)) PQclear(left);
+      if (options_.on_waiting) options_.on_waiting("");
+      throw Error(ErrorKind::kCancelled,
+                  fmt::format("{}: waited {} s (FullLoadSettings.TransactionConsistencyTimeout) "
+                              "for the transactions open on the source cluster when it began to "
+                              "end, and these have not: {}. End them (or let them finish) and "
+                              "start the task again, or raise TransactionConsistencyTimeout",
+                              what, timeout.count(), open));
+    }
+    if (now >= next_report) {
+      const std::string open = OpenTransactionsBefore(start_unix_us);
+      const std::string line = fmt::format(
+          "{}: waiting {} s so far for transactions open on the source cluster to end "
+          "(a replication slot starts once they have): {}",
+          what, std::chrono::duration_cast<std::chrono::seconds>(now - start).count(), open);
+      logging::For(LogComponentId::kSourceCapture).warn("{}", line);
+      if (options_.on_waiting) options_.on_waiting(line);
+      reported = true;
+      next_report = now + std::chrono::seconds(10);
+    }
+    pollfd p{PQsocket(conn), POLLIN, 0};
+    ::poll(&p, 1, 250);
+  }
+  PgResult r(PQgetResult(conn));
+  while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw repl.MakeError(what, r.get());
+  if (reported && options_.on_waiting) options_.on_waiting("");
+  return r;
+}
+
 cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
   Sql();
   static int counter = 0;
@@ -568,7 +648,8 @@ cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
   if (name.size() > 63) name = name.substr(name.size() - 63);
   const std::string what = "exporting a snapshot through temporary slot " + name;
   temp_repl_ = Replication::Connect(uri_);
-  PgResult r = temp_repl_->Exec(
+  PgResult r = ExecWaitingForOpenTransactions(
+      *temp_repl_,
       fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
                   QuoteIdent(name)),
       what);

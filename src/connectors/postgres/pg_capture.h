@@ -103,6 +103,14 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::string SlotOwner(const std::string& slot);
   // The imported snapshot id of `exported`, held open by holder_.
   std::string HoldSnapshot(const std::string& exported);
+  // Runs `sql` on `repl` (creating a slot), reporting every 10 s through the log and
+  // options_.on_waiting which transactions it waits for, and cancelling it past
+  // options_.consistency_timeout with Error(kCancelled) naming them.
+  PgResult ExecWaitingForOpenTransactions(Replication& repl, const std::string& sql,
+                                          const std::string& what);
+  // The transactions with a transaction id that began at or before `since_unix_us`
+  // (microseconds since the Unix epoch), as text.
+  std::string OpenTransactionsBefore(int64_t since_unix_us);
   void HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink, bool* table_data);
   void HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink, Lsn lsn);
   // The table's columns as Relation message `rel` describes them (names, types with their
