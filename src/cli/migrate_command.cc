@@ -30,6 +30,7 @@
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/segmenting.h"
+#include "types/value_codec.h"
 #include "logging/log.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
@@ -152,6 +153,21 @@ std::optional<cdc::Position> PositionFlag(const std::string& flag, const std::st
   return position;
 }
 
+// --cdc-start-time as microseconds since 1970 UTC: seconds since 1970 (as the DMS API sends
+// CdcStartTime) or a date and time, UTC unless it carries a zone; nullopt for "".
+std::optional<int64_t> CdcStartTime(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12) {
+    return std::stoll(text) * 1'000'000;
+  }
+  if (const std::optional<int64_t> micros = ParseDatetime(text)) return micros;
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("--cdc-start-time '{}': expected a date and time such as "
+                          "2026-12-07T10:00:00Z (UTC unless it has a zone offset) or seconds "
+                          "since 1970",
+                          text));
+}
+
 // A CDC task in the foreground until Ctrl-C (or the stop position, or StopTaskCachedChanges*).
 int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, Connector& target,
                std::vector<TablePlan> plans, const FullLoadOptions& full_load,
@@ -165,6 +181,9 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
   o.resume = args.resume;
   o.start_position = PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
   o.stop_position = PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
+  if (const std::optional<int64_t> at = CdcStartTime(args.cdc_start_time)) {
+    o.start_position = source.PositionAtTime(*at);
+  }
   if (args.settings) {
     o.settings = *args.settings;
   } else {
@@ -308,13 +327,18 @@ CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* m) {
   migrate->add_flag("--no-progress", m->no_progress, "No live progress display or progress log lines");
 
   migrate->add_option("--migration-type", m->migration_type, "full-load (default), cdc (replicate changes only) or full-load-and-cdc (copy, then keep the target in step; PostgreSQL sources)")->check(CLI::IsMember({"full-load", "cdc", "full-load-and-cdc"}));
-  migrate->add_option("--data-dir", m->data_dir, "Where CDC tasks keep their state (task store ferry.db, spill files, cached changes); default $FERRY_DATA_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry");
+  migrate->add_option("--data-dir", m->data_dir, "Where tasks keep their state (task store ferry.db, spill files, cached changes); default $FERRY_DATA_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry");
   migrate->add_option("--task-name", m->task_name, "Task identifier (letters, digits, hyphens): names the task in the store, the replication slot and publication (ferry_<name>) and TASK_NAME in the control tables")->capture_default_str();
   migrate->add_flag("--resume", m->resume, "Continue the task named --task-name from its checkpoint (DMS resume-processing) instead of starting over");
   migrate->add_option(
       "--cdc-start-position", m->cdc_start_position,
       "cdc only: apply changes committed after this source position, in the source's own form "
       "(PostgreSQL: an LSN such as 0/16B3748); default: from when the task starts");
+  migrate->add_option(
+      "--cdc-start-time", m->cdc_start_time,
+      "cdc only: apply changes committed at or after this time (DMS CdcStartTime): "
+      "2026-12-07T10:00:00Z, a time with a zone offset, or seconds since 1970 (UTC); where the "
+      "source can map a time to a position");
   migrate->add_option(
       "--cdc-stop-position", m->cdc_stop_position,
       "Stop once every change up to this source position (in the source's own form, as "
@@ -364,6 +388,16 @@ int RunMigrate(MigrateArgs args) {
   // CDC flags are checked before anything connects.
   PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
   PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
+  CdcStartTime(args.cdc_start_time);  // the form; whether the source can: when connected
+  if (!args.cdc_start_time.empty() && !args.cdc_start_position.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--cdc-start-time and --cdc-start-position both say where to start: give one");
+  }
+  if (!args.cdc_start_time.empty() && *type != MigrationType::kCdc) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--cdc-start-time applies to --migration-type cdc only (a full load starts "
+                "change processing where its snapshot was taken)");
+  }
   if (!args.cdc_start_position.empty() && *type != MigrationType::kCdc) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--cdc-start-position applies to --migration-type cdc only (a full load "

@@ -50,7 +50,8 @@ struct MigrateArgs {
   std::string data_dir;                      // "" = task/data_dir.h DefaultDataDir()
   std::string task_name = "ferry";
   bool resume = false;
-  std::string cdc_start_position, cdc_stop_position;  // LSN text ("" = none)
+  std::string cdc_start_position, cdc_stop_position;  // the source's position text ("" = none)
+  std::string cdc_start_time;                         // DMS CdcStartTime ("" = none)
   std::string slot_name, publication;
   int heartbeat_seconds = 60;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cdc/change_applier.h"
+#include "cdc/position.h"
 #include "cdc/change_capture.h"
 #include "connectors/mysql/mysql_connector.h"
 #include "connectors/postgres/postgres_connector.h"
@@ -83,6 +84,14 @@ void CheckNotNull(const Batch& batch, const TableDef& target) {
 std::unique_ptr<cdc::ChangeCapture> Connector::OpenChangeCapture(const cdc::CaptureOptions&) {
   throw Error(ErrorKind::kUnsupported,
               fmt::format("change data capture from {} is not supported yet", EngineName(engine())));
+}
+
+cdc::Position Connector::PositionAtTime(int64_t unix_micros) {
+  (void)unix_micros;
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("--cdc-start-time: change data capture from {} cannot start at a "
+                          "time; give --cdc-start-position",
+                          EngineName(engine())));
 }
 
 std::unique_ptr<cdc::ChangeApplier> Connector::OpenChangeApplier() {

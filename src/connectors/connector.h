@@ -28,6 +28,7 @@ namespace ferry {
 namespace cdc {
 class ChangeCapture;
 class PositionCodec;
+class Position;
 class ChangeApplier;
 struct CaptureOptions;
 }  // namespace cdc
@@ -303,6 +304,10 @@ class Connector {
   // The text form of this engine's change-stream positions (cdc/position.h), for the task
   // store, the checkpoint and --cdc-start-position; nullptr when the engine is no CDC source.
   virtual const cdc::PositionCodec* positions() const { return nullptr; }
+  // The position of the first change committed at or after `unix_micros` (DMS CdcStartTime),
+  // for a source that can map a time to a position. Connects. The default throws
+  // Error(kUnsupported) saying so and what to give instead.
+  virtual cdc::Position PositionAtTime(int64_t unix_micros);
   // Applies changes to this endpoint as a target (cdc/change_applier.h), on its own connection.
   // The default throws Error(kUnsupported) naming the engine.
   virtual std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier();

@@ -228,6 +228,53 @@ TEST(CdcCli, SlotCreationSaysWhatItWaitsForAndGivesUpAtTheTimeout) {
                      "--data-dir", (dir / "data").string()});
 }
 
+// --cdc-start-time (DMS CdcStartTime): its forms are checked before anything connects, it
+// excludes --cdc-start-position, and a PostgreSQL source says it cannot map a time to a WAL
+// position and what to give instead.
+TEST(CdcCli, CdcStartTimeIsCheckedAndPostgresSaysWhatToGiveInstead) {
+  FERRY_REQUIRE_POSTGRES();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / fmt::format("ferry-cdc-time-{}", ::getpid()))
+          .string();
+  testing::Open(testing::PostgresUri())
+      ->OpenSession()
+      ->Execute("DROP SCHEMA IF EXISTS cdc_time CASCADE; CREATE SCHEMA cdc_time; "
+                "CREATE TABLE cdc_time.t (id integer PRIMARY KEY)");
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"migrate", "--source", testing::PostgresUri(), "--schema",
+                                  "cdc_time", "--target", "sqlite://" + dir + ".db", "--data-dir", dir,
+                                  "--task-name", "cdc-time", "--no-progress"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return testing::RunFerry(a);
+  };
+  testing::CliRun bad = run({"--migration-type", "cdc", "--cdc-start-time", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-time 'yesterday': expected a date and time such as "
+                         "2026-12-07T10:00:00Z (UTC unless it has a zone offset) or seconds "
+                         "since 1970"),
+            std::string::npos)
+      << bad.err;
+  bad = run({"--migration-type", "cdc", "--cdc-start-time", "1796630400", "--cdc-start-position",
+             "0/1"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-time and --cdc-start-position both say where to start: "
+                         "give one"),
+            std::string::npos)
+      << bad.err;
+  bad = run({"--migration-type", "full-load-and-cdc", "--cdc-start-time", "2026-12-07 10:00:00"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-time applies to --migration-type cdc only"),
+            std::string::npos)
+      << bad.err;
+  bad = run({"--migration-type", "cdc", "--cdc-start-time", "2026-12-07T10:00:00+02:00"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--cdc-start-time: a PostgreSQL source cannot start change data "
+                         "capture at a time"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_NE(bad.err.find("Give --cdc-start-position with an LSN"), std::string::npos) << bad.err;
+}
+
 TEST(CdcCli, MigrateUntilStopPositionThenStatus) {
   FERRY_REQUIRE_POSTGRES();
   auto source = testing::Open(testing::PostgresUri());

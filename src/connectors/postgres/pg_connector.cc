@@ -108,6 +108,15 @@ class PgConnector : public Connector {
     return std::make_unique<PgChangeCapture>(uri_, options);
   }
   const cdc::PositionCodec* positions() const override { return &LsnCodec(); }
+  cdc::Position PositionAtTime(int64_t /*unix_micros*/) override {
+    // Follows AWS DMS, which supports CdcStartTime for no PostgreSQL source either.
+    throw Error(ErrorKind::kUnsupported,
+                "--cdc-start-time: a PostgreSQL source cannot start change data capture at a "
+                "time: a replication slot starts at a WAL position (LSN), and the WAL keeps no "
+                "index from commit times to positions (AWS DMS does not support CdcStartTime "
+                "for PostgreSQL either). Give --cdc-start-position with an LSN, e.g. what "
+                "SELECT pg_current_wal_lsn() printed at the moment to start from");
+  }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {
     if (source_engine == Engine::kSqlite && source_schema == "main") return "public";
