@@ -27,6 +27,7 @@ packages=(
   libmariadb-dev
   libsqlite3-dev
   sqlite3
+  python3  # scripts/check-layers.py (ctest layering)
   nlohmann-json3-dev
   libcli11-dev
   libfmt-dev
