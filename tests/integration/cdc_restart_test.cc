@@ -7,6 +7,8 @@
 // server: both restarted at once), and at the end every table equals the source by canonical
 // row hash, with no apply error and the retries counted.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,12 +32,29 @@ class PrivateServers {
  public:
   PrivateServers()
       : dir_(std::filesystem::temp_directory_path() / fmt::format("ferry-restart-{}", ::getpid())),
-        pg_port_(56000 + ::getpid() % 1000),
-        my_port_(54000 + ::getpid() % 1000) {}
+        pg_port_(FreePort(20000 + ::getpid() % 5000)),
+        my_port_(FreePort(pg_port_ + 1)) {}
   ~PrivateServers() {
     if (started_) Run("stop");
     std::filesystem::remove(dir_.string() + ".log");
     std::filesystem::remove(dir_.string() + ".lock");  // servers.sh's lock beside the base
+  }
+  // The first port from `from` that nothing listens on, below the kernel's ephemeral range
+  // (32768-60999 on Linux): a port in that range can be taken at any moment as the local end
+  // of some client connection, and a server restarted on it then fails with "Address already
+  // in use" (MariaDB did, in CI, with the ports this test used before).
+  static int FreePort(int from) {
+    for (int port = from; port < 32000; ++port) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(fd);
+      if (free) return port;
+    }
+    return from;
   }
   // Runs `servers.sh <command>`; false (with its output in `log()`) when it fails.
   bool Run(const std::string& command) {
