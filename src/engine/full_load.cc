@@ -124,6 +124,27 @@ Batch WithoutRow(const Batch& batch, size_t skip, const TableDef& table) {
 
 DataErrorKind ClassifyRowError(const RowError& e) { return ClassifyDataError(e.what()); }
 
+// The scan of one segment of `plan`: the table's filter ANDed with the segment's predicate,
+// and its partition.
+ScanOptions SegmentScan(const TablePlan& plan, const Segment& segment, ScanOptions scan) {
+  scan.where = plan.where;
+  if (!segment.predicate.empty()) {
+    scan.where = plan.where.empty() ? segment.predicate
+                                    : "(" + plan.where + ") AND (" + segment.predicate + ")";
+  }
+  if (!segment.partition.empty()) {
+    scan.partition = segment.partition;
+    scan.partition_schema = segment.partition_schema;
+  }
+  return scan;
+}
+
+int64_t RowsOf(const std::map<size_t, int64_t>& done) {
+  int64_t rows = 0;
+  for (const auto& [segment, n] : done) rows += n;
+  return rows;
+}
+
 }  // namespace
 
 FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
@@ -307,7 +328,7 @@ class TransformIssues : public RowIssueSink {
 
 std::optional<ErrorDecision> FullLoad::WriteBatch(TableWriter& writer, const Batch& batch,
                                                   const TablePlan& plan, TableStats& st,
-                                                  std::string* message) {
+                                                  std::string* message, int64_t* rows_written) {
   const std::string table = plan.source.QualifiedName();
   std::optional<Batch> rest;  // `batch` minus the rows dropped so far
   const Batch* current = &batch;
@@ -316,6 +337,7 @@ std::optional<ErrorDecision> FullLoad::WriteBatch(TableWriter& writer, const Bat
     try {
       writer.Write(*current);
       st.full_load_rows += static_cast<int64_t>(current->rows());
+      if (rows_written) *rows_written += static_cast<int64_t>(current->rows());
       return std::nullopt;
     } catch (const RowError& e) {
       const bool known_row =
@@ -362,7 +384,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   const std::string table_name = plan.source.QualifiedName();
   if (attempt.attempt > 0) {
     // A reload after a recoverable error starts the table's counts over.
-    st.full_load_rows = 0;
+    st.full_load_rows = RowsOf(attempt.segments_done);  // committed segments stay
     st.rows_read = 0;
     st.bytes_read = 0;
     st.full_load_error_rows = 0;
@@ -446,7 +468,20 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
                 options_.interrupted[index].began
             ? &options_.interrupted[index]
             : nullptr;
-    if (earlier && !attempt.prepared) {
+    if (earlier && !attempt.prepared && !earlier->segments_done.empty() &&
+        !writer->CommitsAsItGoes()) {
+      // It committed some of the table's segments (each in its own transaction): those stay,
+      // the others load now.
+      attempt.segments = earlier->segments;
+      attempt.segments_done = earlier->segments_done;
+      st.full_load_rows = RowsOf(attempt.segments_done);
+      if (earlier->pk_after) attempt.add_pk_after = true;
+      spdlog::info("table {}: an earlier run of this task committed {} of its {} segments "
+                   "({} rows): loading the other {}",
+                   table_name, attempt.segments_done.size(), attempt.segments.size(),
+                   st.full_load_rows.load(),
+                   attempt.segments.size() - attempt.segments_done.size());
+    } else if (earlier && !attempt.prepared) {
       // An earlier run of the task began this table's load and was stopped or killed before
       // it completed. What it committed is in the table only where the writer commits as it
       // goes: under DO_NOTHING, a table it found empty is emptied again; one that had rows of
@@ -487,6 +522,11 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
       attempt.add_pk_after = prep_mode == TablePrepMode::kDropAndCreate ||
                              !writer->TableExists(plan.target.schema, plan.target.name);
     }
+    if (!attempt.segments_done.empty()) {
+      // Committed segments stay: the table is loaded into as it is (a target that loads each
+      // segment in one transaction has nothing else of this load).
+      prep_mode = TablePrepMode::kDoNothing;
+    }
     if (attempt.add_pk_after && !attempt.prepared) {
       TableDef without_pk = plan.target;
       without_pk.primary_key.clear();
@@ -505,16 +545,34 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     // One reader, or one per parallel-load segment (hand-written, per partition, or automatic
     // for a big table), all feeding the table's queue; the last one to finish closes it. Extra
     // segment readers get their own connections and read in one snapshot of the source.
-    segments = plan.segments;
+    // With segment commits (a task loading into a target that loads in one transaction),
+    // automatic segments are cut four times finer than the readers that load them, so that
+    // segments commit all through the load and an interrupted one keeps most of its work.
+    const bool commits_per_segment = options_.on_segment_done && !writer->CommitsAsItGoes();
+    constexpr int kSegmentsPerReader = 4;
+    size_t readers_wanted = 0;  // 0 = one per segment
+    segments = !attempt.segments.empty() ? attempt.segments : plan.segments;
     if (segments.empty() && options_.auto_segments > 1) {
-      segments = PlanAutoSegments(source_, plan,
-                                  AutoSegmentPolicy{options_.auto_segments,
-                                                    options_.auto_segment_min_rows,
-                                                    options_.auto_segment_min_bytes});
+      segments = PlanAutoSegments(
+          source_, plan,
+          AutoSegmentPolicy{options_.auto_segments *
+                                (commits_per_segment ? kSegmentsPerReader : 1),
+                            options_.auto_segment_min_rows, options_.auto_segment_min_bytes});
+      if (commits_per_segment) readers_wanted = static_cast<size_t>(options_.auto_segments);
+    } else if (!attempt.segments.empty() && plan.segments.empty() && options_.auto_segments > 1) {
+      readers_wanted = static_cast<size_t>(options_.auto_segments);  // resumed automatic ones
     }
     if (segments.empty()) segments.push_back(Segment{});
+    const bool segment_commits = segments.size() > 1 && commits_per_segment;
+    if (segment_commits && attempt.segments.empty()) {
+      attempt.segments = segments;
+      if (options_.on_segments_planned) options_.on_segments_planned(index, segments);
+    }
+    const size_t readers =
+        segment_commits && readers_wanted > 0 ? std::min(readers_wanted, segments.size())
+                                              : segments.size();
     segment_readers.clear();
-    for (size_t i = 1; i < segments.size(); ++i) segment_readers.push_back(source_.OpenReader());
+    for (size_t i = 1; i < readers; ++i) segment_readers.push_back(source_.OpenReader());
     ScanOptions base_scan = options_.scan;
     snapshot.reset();
     if (segments.size() > 1 && base_scan.snapshot.empty()) {
@@ -530,23 +588,31 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
                       table_name);
       }
     }
+    if (segment_commits) {
+      std::optional<UnitFailure> failure = LoadSegmentUnits(
+          index, *writer, *reader, segment_readers, base_scan, attempt, skip_row);
+      load_open = false;  // every unit's load ended: committed, or rolled back
+      if (failure) {
+        if (failure->decision.action == ErrorAction::kStopTask) {
+          fail(failure->message, /*table_policy=*/false);
+          StopTask(fmt::format("table {}: {} ({})", table_name, failure->message,
+                               failure->decision.reason));
+        } else {
+          fail(failure->message);
+        }
+        return false;
+      }
+      if (cancelled_) {
+        fail("cancelled before the load finished");
+        return false;
+      }
+    } else {
     read_thread = std::thread([&, base_scan] {
       std::atomic<size_t> running{segments.size()};
       std::mutex error_mu;
       auto scan_segment = [&](TableReader& r, const Segment& segment) {
         try {
-          ScanOptions scan = base_scan;
-          scan.where = plan.where;
-          if (!segment.predicate.empty()) {
-            scan.where = plan.where.empty()
-                             ? segment.predicate
-                             : "(" + plan.where + ") AND (" + segment.predicate + ")";
-          }
-          if (!segment.partition.empty()) {
-            scan.partition = segment.partition;
-            scan.partition_schema = segment.partition_schema;
-          }
-          r.Scan(plan.source, scan, sink);
+          r.Scan(plan.source, SegmentScan(plan, segment, base_scan), sink);
         } catch (...) {
           std::lock_guard lock(error_mu);
           if (!read_error) read_error = std::current_exception();
@@ -611,6 +677,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     }
     writer->EndLoad();
     load_open = false;
+    }
     if (attempt.add_pk_after) {
       spdlog::info("table {}: adding the primary key ({}) after the full load",
                    plan.target.QualifiedName(), fmt::join(plan.target.primary_key, ", "));
@@ -659,6 +726,142 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   st.state = kStateCompleted;
   st.end_time = WallClock::now();
   return false;
+}
+
+std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
+    size_t index, TableWriter& first_writer, TableReader& first_reader,
+    std::vector<std::unique_ptr<TableReader>>& readers, const ScanOptions& base_scan,
+    LoadAttempt& attempt, const std::function<bool(const RowError&)>& skip_row) {
+  const TablePlan& plan = plans_[index];
+  TableStats& st = *stats_[index];
+  const std::vector<Segment>& segments = attempt.segments;
+  std::vector<size_t> todo;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    if (!attempt.segments_done.count(k)) todo.push_back(k);
+  }
+  std::vector<std::unique_ptr<BoundedQueue<Batch>>> queues;
+  for (size_t u = 0; u < todo.size(); ++u) {
+    queues.push_back(std::make_unique<BoundedQueue<Batch>>(options_.queue_batches));
+  }
+  std::mutex mu;  // guards error, failure, attempt.segments_done
+  std::exception_ptr error;
+  std::optional<UnitFailure> failure;
+  std::atomic<bool> stopping{false};
+  // The first problem stops every unit: their readers see closed queues, their writers roll
+  // back, and no new unit starts.
+  auto stop_all = [&] {
+    stopping = true;
+    for (auto& q : queues) q->CloseAndClear();
+  };
+  const HeaderValues header = FullLoadHeader();
+  std::atomic<size_t> next{0};
+  bool first_open = true;  // first_writer's load is open (LoadTable began it)
+
+  // One worker per reader: takes the next segment, reads it with its reader (all readers share
+  // the table's snapshot) into its writer, and commits it alone.
+  auto worker = [&](size_t w) {
+    TableReader& reader = w == 0 ? first_reader : *readers[w - 1];
+    std::unique_ptr<TableWriter> own;
+    TableWriter* writer = w == 0 ? &first_writer : nullptr;
+    bool open = w == 0 && first_open;
+    for (;;) {
+      const size_t u = next++;
+      if (u >= todo.size() || stopping || cancelled_) break;
+      const size_t k = todo[u];
+      BoundedQueue<Batch>& queue = *queues[u];
+      int64_t written = 0;
+      std::thread read_thread;
+      try {
+        if (!writer) {
+          own = target_.OpenWriter();
+          writer = own.get();
+        }
+        if (!open) {
+          writer->BeginLoad(plan.target);
+          open = true;
+        }
+        QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged,
+                       skip_row);
+        std::exception_ptr read_error;
+        read_thread = std::thread([&] {
+          try {
+            reader.Scan(plan.source, SegmentScan(plan, segments[k], base_scan), sink);
+          } catch (...) {
+            read_error = std::current_exception();
+            queue.CloseAndClear();
+          }
+          queue.Close();
+        });
+        std::unique_ptr<RowTransformer> transformer;
+        if (plan.transform) {
+          transformer = RowTransformer::Create(*plan.transform);
+          if (transformer->identity()) transformer.reset();
+        }
+        Batch transformed;
+        std::optional<UnitFailure> refused;
+        while (std::optional<Batch> batch = queue.Pop()) {
+          const Batch* rows = &*batch;
+          if (transformer) {
+            TransformIssues issues(*this, *policies_, plan, st, *batch,
+                                   options_.max_warnings_logged);
+            try {
+              transformer->Apply(*batch, header, &transformed, issues);
+            } catch (const RowError&) {
+              refused = UnitFailure{issues.stop.value_or(ErrorDecision{}), issues.stop_message};
+              break;
+            }
+            rows = &transformed;
+          }
+          std::string message;
+          if (std::optional<ErrorDecision> d =
+                  WriteBatch(*writer, *rows, plan, st, &message, &written)) {
+            refused = UnitFailure{*d, message};
+            break;
+          }
+        }
+        queue.CloseAndClear();
+        read_thread.join();
+        if (refused || read_error || stopping || cancelled_) {
+          writer->AbortLoad();
+          open = false;
+          std::lock_guard lock(mu);
+          if (refused && !failure && !error) failure = std::move(refused);
+          if (read_error && !failure && !error) error = read_error;
+          if (refused || read_error) stop_all();
+          break;
+        }
+        writer->EndLoad();
+        open = false;
+        {
+          std::lock_guard lock(mu);
+          attempt.segments_done[k] = written;
+        }
+        if (options_.on_segment_done) options_.on_segment_done(index, k, written);
+      } catch (...) {
+        queue.CloseAndClear();
+        if (read_thread.joinable()) read_thread.join();
+        if (open) writer->AbortLoad();
+        open = false;
+        {
+          std::lock_guard lock(mu);
+          if (!error && !failure) error = std::current_exception();
+        }
+        stop_all();
+        break;
+      }
+    }
+    if (w == 0) first_open = open;
+    if (open) writer->AbortLoad();  // began, but no segment was left for it
+  };
+  const size_t workers = std::max<size_t>(1, std::min(readers.size() + 1, todo.size()));
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker, w);
+  worker(0);
+  for (auto& t : threads) t.join();
+  // Rows of segments rolled back are not in the target: the count is the committed ones.
+  st.full_load_rows = RowsOf(attempt.segments_done);
+  if (error) std::rethrow_exception(error);
+  return failure;
 }
 
 }  // namespace ferry

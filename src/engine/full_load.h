@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,10 @@ struct InterruptedLoad {
   bool began = false;          // its load began (on_load_begun) and did not complete
   bool started_empty = false;  // the target table had no rows then
   bool pk_after = false;       // the target table was created without its primary key
+  // The segments it was loading (on_segments_planned; empty = one stream) and the ones whose
+  // rows it committed (on_segment_done): segment index -> rows.
+  std::vector<Segment> segments;
+  std::map<size_t, int64_t> segments_done;
 };
 
 struct FullLoadOptions {
@@ -67,6 +72,13 @@ struct FullLoadOptions {
   // `pk_after` that it was created without its primary key (CreatePkAfterFullLoad). A task
   // records it, so a resume knows what rows an interrupted load can have left. Thread-safe.
   std::function<void(size_t plan_index, bool started_empty, bool pk_after)> on_load_begun;
+  // Segment commits: a table read in segments into a target that loads in one transaction
+  // (TableWriter::CommitsAsItGoes false) loads each segment as its own unit, committed on its
+  // own, so an interrupted load keeps its completed segments. The task records the segments
+  // once planned and each one committed (with its rows); both called on loading threads.
+  std::function<void(size_t plan_index, const std::vector<Segment>& segments)>
+      on_segments_planned;
+  std::function<void(size_t plan_index, size_t segment, int64_t rows)> on_segment_done;
 };
 
 // Default for FullLoadOptions::parallel on this machine.
@@ -114,7 +126,26 @@ class FullLoad {
     // whether the table was empty before it (then those rows are all the load's own).
     int64_t left_behind = 0;
     bool started_empty = false;
+    // Segment commits: the segments planned and those committed (index -> rows), kept across
+    // reloads so a reload loads only the others.
+    std::vector<Segment> segments;
+    std::map<size_t, int64_t> segments_done;
   };
+  // A table error decided while loading segments (the row or transform refusal, and what the
+  // policy said).
+  struct UnitFailure {
+    ErrorDecision decision;
+    std::string message;
+  };
+  // Loads the segments of `plan` not in attempt.segments_done, each read by its own reader
+  // into its own writer and committed on its own (`first_writer`, whose load is open, takes the
+  // first). Returns with every unit ended: nothing, or the decided failure; rethrows the first
+  // exception a unit met (a reader's RowError, a lost connection) once all have ended.
+  std::optional<UnitFailure> LoadSegmentUnits(size_t index, TableWriter& first_writer,
+                                              TableReader& first_reader,
+                                              std::vector<std::unique_ptr<TableReader>>& readers,
+                                              const ScanOptions& base_scan, LoadAttempt& attempt,
+                                              const std::function<bool(const RowError&)>& skip_row);
   // Loads one table once. Returns true when it should be loaded again: a recoverable error
   // happened, the policy allows a retry and the wait is over (connections are dropped).
   bool LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
@@ -124,7 +155,8 @@ class FullLoad {
   // (suspend table or stop task) for the row `*message` describes, nothing of it written.
   std::optional<ErrorDecision> WriteBatch(TableWriter& writer, const Batch& batch,
                                           const TablePlan& plan, TableStats& st,
-                                          std::string* message);
+                                          std::string* message,
+                                          int64_t* rows_written = nullptr);
   // Applies TableErrorPolicy to a table that just ended in error (not cancelled).
   void OnTableFailed(const std::string& table);
   // Applies the recoverable-error policy to `error` in `table`: returns true after waiting the

@@ -21,6 +21,27 @@ spdlog::logger& Log() { return logging::For(LogComponentId::kTaskManager); }
 
 constexpr const char* kMigrationType = "full-load";
 
+// "0:250000,2:250000" (TableRecord::segments_done) -> segment -> rows.
+std::map<size_t, int64_t> ParseSegmentsDone(const std::string& text) {
+  std::map<size_t, int64_t> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(pos, end - pos);
+    const size_t colon = item.find(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument(item);
+      out[std::stoul(item.substr(0, colon))] = std::stoll(item.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("the task store's committed segments '{}' are not Ferry's", text));
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 FullLoadTask::FullLoadTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
@@ -77,8 +98,11 @@ void FullLoadTask::Setup() {
         continue;
       }
       to_load.push_back(i);
-      fo.interrupted[i] = InterruptedLoad{r.load_began, r.load_started_empty, r.load_pk_after};
-      resume_[i] = TableResume{r.load_began, r.load_started_empty, r.load_pk_after};
+      TableResume& t = resume_[i];
+      t = TableResume{r.load_began, r.load_started_empty, r.load_pk_after,
+                      SegmentsFromJson(r.segments), ParseSegmentsDone(r.segments_done)};
+      fo.interrupted[i] =
+          InterruptedLoad{t.began, t.started_empty, t.pk_after, t.segments, t.segments_done};
     }
     if (fo.tables_to_load) {
       std::vector<size_t> both;
@@ -132,22 +156,33 @@ void FullLoadTask::Setup() {
   fo.on_load_begun = [this](size_t i, bool started_empty, bool pk_after) {
     {
       std::lock_guard lock(mu_);
-      resume_[i] = TableResume{true, started_empty, pk_after};
+      TableResume& t = resume_[i];
+      t.began = true;
+      t.started_empty = started_empty;
+      t.pk_after = pk_after;
     }
-    try {
-      store_->PutTable(options_.task, RecordOf(i));  // before any row: a kill now still knows
-    } catch (const Error& e) {
-      Log().error("task store {}: {}", store_->path().string(), e.what());
+    PutTableNow(i);  // before any row: a kill now still knows
+  };
+  // Segments are recorded when planned and as each commits: a resume keeps those.
+  fo.on_segments_planned = [this](size_t i, const std::vector<Segment>& segments) {
+    {
+      std::lock_guard lock(mu_);
+      resume_[i].segments = segments;
+      resume_[i].segments_done.clear();
     }
+    PutTableNow(i);
+  };
+  fo.on_segment_done = [this](size_t i, size_t segment, int64_t rows) {
+    {
+      std::lock_guard lock(mu_);
+      resume_[i].segments_done[segment] = rows;
+    }
+    PutTableNow(i);
   };
   // A table's end is recorded at once: one completed a moment before a kill is kept.
   fo.on_table_done = [this, chained = fo.on_table_done](size_t i) {
     if (chained) chained(i);
-    try {
-      store_->PutTable(options_.task, RecordOf(i));
-    } catch (const Error& e) {
-      Log().error("task store {}: {}", store_->path().string(), e.what());
-    }
+    PutTableNow(i);
   };
   {
     std::lock_guard lock(mu_);
@@ -173,10 +208,25 @@ void FullLoadTask::Setup() {
 TableRecord FullLoadTask::RecordOf(size_t i) {
   TableRecord r = TableRecordOf(i, plans_[i], *load_->stats()[i]);
   std::lock_guard lock(mu_);
-  r.load_began = resume_[i].began;
-  r.load_started_empty = resume_[i].started_empty;
-  r.load_pk_after = resume_[i].pk_after;
+  const TableResume& t = resume_[i];
+  r.load_began = t.began;
+  r.load_started_empty = t.started_empty;
+  r.load_pk_after = t.pk_after;
+  r.segments = SegmentsToJson(t.segments);
+  std::vector<std::string> done;
+  for (const auto& [segment, rows] : t.segments_done) {
+    done.push_back(fmt::format("{}:{}", segment, rows));
+  }
+  r.segments_done = fmt::format("{}", fmt::join(done, ","));
   return r;
+}
+
+void FullLoadTask::PutTableNow(size_t i) {
+  try {
+    store_->PutTable(options_.task, RecordOf(i));
+  } catch (const Error& e) {
+    Log().error("task store {}: {}", store_->path().string(), e.what());
+  }
 }
 
 void FullLoadTask::SaveProgress(bool final) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,9 +65,13 @@ class FullLoadTask {
   void SaveProgress(bool final);
   // Table i's record: its statistics now and its resume state.
   TableRecord RecordOf(size_t i);
+  // Writes table i's record now (a segment or table just ended); logs a store failure.
+  void PutTableNow(size_t i);
   // The per-table resume state recorded so far (guarded by mu_).
   struct TableResume {
     bool began = false, started_empty = false, pk_after = false;
+    std::vector<Segment> segments;             // as planned when its load began
+    std::map<size_t, int64_t> segments_done;  // committed: segment -> rows
   };
 
   Connector& source_;

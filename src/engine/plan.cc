@@ -1,5 +1,7 @@
 #include "engine/plan.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -313,6 +315,33 @@ std::vector<TableDef> TablesAsOf(std::vector<TableDef> listed,
     }
   }
   return listed;
+}
+
+std::string SegmentsToJson(const std::vector<Segment>& segments) {
+  if (segments.empty()) return "";
+  nlohmann::json out = nlohmann::json::array();
+  for (const Segment& s : segments) {
+    out.push_back({{"predicate", s.predicate},
+                   {"partition", s.partition},
+                   {"partition_schema", s.partition_schema}});
+  }
+  return out.dump();
+}
+
+std::vector<Segment> SegmentsFromJson(const std::string& json) {
+  std::vector<Segment> out;
+  if (json.empty()) return out;
+  try {
+    for (const nlohmann::json& j : nlohmann::json::parse(json)) {
+      out.push_back(Segment{j.at("predicate").get<std::string>(),
+                            j.at("partition").get<std::string>(),
+                            j.at("partition_schema").get<std::string>()});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("recorded segments are not Ferry's: {} ({})", e.what(), json));
+  }
+  return out;
 }
 
 }  // namespace ferry

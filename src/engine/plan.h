@@ -21,6 +21,12 @@ struct Segment {
   bool operator==(const Segment&) const = default;
 };
 
+// Segments as JSON ([{"predicate": ..., "partition": ..., "partition_schema": ...}], "" for
+// none), as the task store keeps them; SegmentsFromJson throws Error(kInvalidArgument) for
+// text SegmentsToJson did not write.
+std::string SegmentsToJson(const std::vector<Segment>& segments);
+std::vector<Segment> SegmentsFromJson(const std::string& json);
+
 struct TablePlan {
   TableDef source;  // the columns to read, in target column order
   TableDef target;  // columns carry the source DmsTypes and the target's native types

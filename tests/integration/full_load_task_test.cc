@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <regex>
@@ -187,6 +188,88 @@ TEST(FullLoadTask, KilledAtRandomMomentsResumesKeepingCompletedTables) {
   nlohmann::json j = StatusJson(dir / "data", "fl-kill");
   EXPECT_EQ(j.value("Status", ""), "stopped");
   EXPECT_EQ(j.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+}
+
+// A 2M-row PostgreSQL table read by four readers in 16 segments (ctid ranges) into
+// PostgreSQL, where each
+// segment commits on its own: killed five times at random moments, each --resume keeps the
+// segments committed before (the log says how many) and loads the others; the target ends
+// equal to the source.
+TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
+  FERRY_REQUIRE_POSTGRES();
+  const fs::path dir = FreshDir("fl-seg");
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute("DROP SCHEMA IF EXISTS fl_seg CASCADE; CREATE SCHEMA fl_seg;"
+              "DROP SCHEMA IF EXISTS fl_seg_dst CASCADE;"
+              "CREATE TABLE fl_seg.big (id integer PRIMARY KEY, v bigint, s text);"
+              "INSERT INTO fl_seg.big SELECT g, g * 7, 'row ' || g || repeat('x', 60) "
+              "FROM generate_series(1, 2000000) g;"
+              "ANALYZE fl_seg.big");
+  const std::vector<std::string> args = {
+      "migrate", "--source", PostgresUri(), "--schema", "fl_seg", "--target", PostgresUri(),
+      "--target-schema", "fl_seg_dst", "--data-dir", (dir / "data").string(), "--task-name",
+      "fl-seg", "--no-progress", "--auto-segments", "4"};
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7u);
+  // Segments the task store says are committed.
+  auto segments_done = [&]() -> size_t {
+    try {
+      auto store = TaskStore::Open(dir / "data", /*read_only=*/true);
+      const std::vector<TableRecord> tables = store->GetTables("fl-seg");
+      if (tables.empty() || tables[0].segments_done.empty()) return 0;
+      return static_cast<size_t>(
+          std::count(tables[0].segments_done.begin(), tables[0].segments_done.end(), ',') + 1);
+    } catch (const Error&) {
+      return 0;
+    }
+  };
+  std::string log;
+  int kills = 0, kept_seen = 0;
+  bool finished = false;
+  for (int round = 0; round < 6 && !finished; ++round) {
+    std::vector<std::string> a = args;
+    if (round > 0) a.push_back("--resume");
+    const size_t done_before = segments_done();
+    FerryProcess p = StartFerry(a);
+    // Even rounds are killed at any moment; odd ones just after this run committed a segment
+    // (segments of one size commit close together, so a random moment often misses them).
+    int ms = 0;
+    if (round == 5) {
+      ms = 600'000;
+    } else if (round % 2 == 0) {
+      ms = std::uniform_int_distribution<int>(300, 2000)(rng);
+    } else {
+      while (Running(p) && segments_done() <= done_before) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      ms = std::uniform_int_distribution<int>(0, 300)(rng);
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (Running(p) && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CliRun run = Running(p) ? (++kills, KillFerry(p)) : WaitFerry(p);
+    std::smatch m;
+    if (std::regex_search(run.err, m,
+                          std::regex(R"(committed (\d+) of its (\d+) segments \((\d+) rows\))")) &&
+        std::stoi(m[1]) > 0) {
+      ++kept_seen;
+    }
+    log += fmt::format("--- round {} ({} ms, exit {}):\n{}", round, ms, run.exit_code, run.err);
+    if (run.exit_code == 0) finished = true;
+    ASSERT_TRUE(run.exit_code == 0 || run.exit_code == -1) << log;
+  }
+  ASSERT_TRUE(finished) << log;
+  EXPECT_GT(kills, 0) << "no run was killed: the test proves nothing";
+  auto source = Open(PostgresUri());
+  const auto want = DigestAll(*source, "fl_seg");
+  const auto got = DigestAll(*source, "fl_seg_dst");
+  ASSERT_TRUE(got.count("big")) << log;
+  EXPECT_EQ(got.at("big").rows, 2'000'000) << log;
+  EXPECT_EQ(got.at("big").hash, want.at("big").hash) << log;
+  nlohmann::json j = StatusJson(dir / "data", "fl-seg");
+  EXPECT_EQ(j.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(j["TableStatistics"][0].value("FullLoadRows", int64_t{0}), 2'000'000);
+  EXPECT_GT(kept_seen, 0) << "no resume kept a committed segment:\n" << log;
 }
 
 TEST(FullLoadTask, ResumeAndNameClashesAreRefusedWithWhatToDo) {
