@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
 # The project's full test command: install dependencies, start throwaway
-# PostgreSQL and MariaDB servers, configure, build, and run every test.
+# PostgreSQL and MariaDB servers, configure, build, and run every test; then
+# the sanitizer jobs (scripts/sanitizer-tests.sh) and clang-tidy on the changed
+# files (scripts/tidy.sh).
+#
+# Jobs and order (2 cores; the whole run takes about 25 minutes):
+#   1. install, servers, configure, build (g++, RelWithDebInfo, -Werror)
+#   2. in the background, niced, one after another: the ASan+UBSan build, the
+#      TSan build, their unit tests, clang-tidy; logs in $BUILD_DIR/ci-jobs/
+#   3. meanwhile ctest (mostly waiting on the servers, one integration test at
+#      a time)
+#   4. after ctest, as soon as each sanitizer build is ready: its CDC
+#      integration tests (never alongside other integration tests: they share
+#      the servers' schemas)
+#   5. a summary with each job's result and time; any failure fails the run,
+#      and the summary names the job(s) that failed.
 #
 # Usage: scripts/test.sh        (CI runs it as `bash .ci/run`, which execs this)
 #
@@ -12,7 +26,8 @@
 # by hand, e.g. shared by developers), it uses them and leaves them running.
 #
 # Environment:
-#   FERRY_BUILD_DIR   build directory (default build/ci)
+#   FERRY_BUILD_DIR   build directory (default build/ci; the sanitizer builds go to
+#                     build/ci-asan and build/ci-tsan, see scripts/sanitizer-tests.sh)
 #   plus the FERRY_SERVERS_DIR / FERRY_PG_PORT / FERRY_MYSQL_PORT settings of
 #   scripts/servers.sh.
 set -euo pipefail
@@ -41,9 +56,14 @@ section() {
 
 # --- Cleanup: stop the servers if we started them. --------------------------
 stop_servers=0
+jobs_pid=""
 
 on_exit() {
   local rc=$?
+  if [[ -n "$jobs_pid" ]] && kill -0 "$jobs_pid" 2>/dev/null; then
+    # The background jobs run in their own process group (setsid): stop all of it.
+    kill -TERM -- -"$jobs_pid" 2>/dev/null || true
+  fi
   if ((rc != 0)); then
     printf '\n==== FAILED (exit %d) in: %s, after %ds total\n' \
       "$rc" "${section_name:-setup}" "$SECONDS" >&2
@@ -86,7 +106,137 @@ cmake -S . -B "$BUILD_DIR" -G Ninja \
 section "build ($(nproc) jobs)"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
+# --- Background jobs (CPU-bound, niced so that ctest keeps its pace). ---------
+# Each job writes NAME.log, then NAME.time and NAME.rc (last: the job is over).
+JOB_LOGS="$ROOT/$BUILD_DIR/ci-jobs"
+rm -rf "$JOB_LOGS"
+mkdir -p "$JOB_LOGS"
+export JOB_LOGS
+
+run_job() {
+  local name="$1" start=$SECONDS rc=0
+  shift
+  "$@" >"$JOB_LOGS/$name.log" 2>&1 || rc=$?
+  echo $((SECONDS - start)) >"$JOB_LOGS/$name.time"
+  echo "$rc" >"$JOB_LOGS/$name.rc"
+}
+
+# A job whose prerequisite job failed is marked skipped (rc "skipped").
+run_job_after() {
+  local needs="$1"
+  shift
+  if [[ "$(cat "$JOB_LOGS/$needs.rc")" == 0 ]]; then
+    run_job "$@"
+  else
+    echo "not run: $needs failed" >"$JOB_LOGS/$1.log"
+    echo 0 >"$JOB_LOGS/$1.time"
+    echo skipped >"$JOB_LOGS/$1.rc"
+  fi
+}
+export -f run_job run_job_after
+
+section "start background jobs: asan/tsan builds and unit tests, clang-tidy"
+echo "logs: $JOB_LOGS/<job>.log"
+# tidy reads the compilation database of $BUILD_DIR (configured above).
+setsid bash -c '
+  run_job asan-build nice -n 10 scripts/sanitizer-tests.sh build asan
+  run_job tsan-build nice -n 10 scripts/sanitizer-tests.sh build tsan
+  run_job_after asan-build asan-unit nice -n 10 scripts/sanitizer-tests.sh unit asan
+  run_job_after tsan-build tsan-unit nice -n 10 scripts/sanitizer-tests.sh unit tsan
+  FERRY_BUILD_DIR="'"$BUILD_DIR"'" run_job tidy nice -n 10 scripts/tidy.sh
+' </dev/null &
+jobs_pid=$!
+
+# --- Results: every job is run and reported; the summary says what failed. ---
+job_names=()
+declare -A job_result job_time
+
+record() {  # NAME RC SECONDS
+  job_names+=("$1")
+  job_result[$1]="$2"
+  job_time[$1]="$3"
+}
+
+# Waits for a background job, prints its result (the whole log when it did not pass, its
+# last lines otherwise) and records it.
+wait_job() {
+  local name="$1"
+  while [[ ! -f "$JOB_LOGS/$name.rc" ]]; do
+    if ! kill -0 "$jobs_pid" 2>/dev/null && [[ ! -f "$JOB_LOGS/$name.rc" ]]; then
+      record "$name" "lost" "?"
+      printf '==== job %s: FAILED (the background jobs ended without its result)\n' "$name"
+      return
+    fi
+    sleep 2
+  done
+  local rc time
+  rc="$(cat "$JOB_LOGS/$name.rc")"
+  time="$(cat "$JOB_LOGS/$name.time")"
+  record "$name" "$rc" "$time"
+  if [[ "$rc" == 0 ]]; then
+    printf '==== job %s: passed (%ss); last lines of %s:\n' "$name" "$time" "$JOB_LOGS/$name.log"
+    tail -n 3 "$JOB_LOGS/$name.log"
+  elif [[ "$rc" == skipped ]]; then
+    printf '==== job %s: skipped (%s)\n' "$name" "$(cat "$JOB_LOGS/$name.log")"
+  else
+    printf '==== job %s: FAILED (exit %s, %ss); its log (%s):\n' "$name" "$rc" "$time" \
+      "$JOB_LOGS/$name.log"
+    cat "$JOB_LOGS/$name.log"
+    printf '==== end of job %s: FAILED\n' "$name"
+  fi
+}
+
+# Runs a job in the foreground (its output in the log as it goes) and records it.
+fg_job() {
+  local name="$1" start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  record "$name" "$rc" $((SECONDS - start))
+  if ((rc == 0)); then
+    printf '==== job %s: passed\n' "$name"
+  else
+    printf '==== job %s: FAILED (exit %d)\n' "$name" "$rc"
+  fi
+}
+
 section "test (ctest -j2)"
 # --no-tests=error: a run that finds no test at all is a failure, not a pass.
-# Nothing is printed after ctest on success: its summary closes the log.
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --no-tests=error
+fg_job ctest ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --no-tests=error
+
+for kind in asan tsan; do
+  section "$kind: wait for its build"
+  wait_job "$kind-build"
+  section "$kind: CDC integration tests (scripts/sanitizer-tests.sh cdc $kind)"
+  if [[ "${job_result[$kind-build]}" == 0 ]]; then
+    fg_job "$kind-cdc" scripts/sanitizer-tests.sh cdc "$kind"
+  else
+    echo "not run: $kind-build failed"
+    record "$kind-cdc" skipped 0
+  fi
+done
+
+section "wait for the other background jobs"
+for name in asan-unit tsan-unit tidy; do
+  wait_job "$name"
+done
+
+section "summary"
+failed=()
+for name in "${job_names[@]}"; do
+  result="${job_result[$name]}"
+  if [[ "$result" == 0 ]]; then
+    printf '  %-12s passed  %5ss\n' "$name" "${job_time[$name]}"
+  elif [[ "$result" == skipped ]]; then
+    printf '  %-12s skipped         (its build failed)\n' "$name"
+  else
+    printf '  %-12s FAILED  %5ss  (%s)\n' "$name" "${job_time[$name]}" \
+      "$([[ "$result" =~ ^[0-9]+$ ]] && echo "exit $result" || echo "$result")"
+    failed+=("$name")
+  fi
+done
+if ((${#failed[@]})); then
+  section_name="summary: failed job(s): ${failed[*]}"
+  exit 1
+fi
+end_section
+printf '==== all jobs passed in %ds\n' "$SECONDS"
