@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # The project's full test command: install dependencies, start throwaway
-# PostgreSQL and MariaDB servers, configure, build, and run every test; then
+# PostgreSQL and MariaDB servers, configure, build, and run every test; plus
 # the sanitizer jobs (scripts/sanitizer-tests.sh) and clang-tidy on the changed
 # files (scripts/tidy.sh).
 #
-# Jobs and order (2 cores; the whole run takes about 25 minutes):
-#   1. install, servers, configure, build (g++, RelWithDebInfo, -Werror)
+# Jobs and order (2 cores; about 22 minutes in all):
+#   1. install; start two pairs of servers: one for ctest, one for the
+#      sanitizer jobs (CDC tests use fixed schemas and slots, so two runs must
+#      never share a server); configure, build (g++, RelWithDebInfo, -Werror)
 #   2. in the background, niced, one after another: the ASan+UBSan build, the
-#      TSan build, their unit tests, clang-tidy; logs in $BUILD_DIR/ci-jobs/
+#      TSan build, their unit tests, clang-tidy (logs in $BUILD_DIR/ci-jobs/);
+#      and as soon as the ASan build is ready, its CDC integration tests on the
+#      sanitizer servers
 #   3. meanwhile ctest (mostly waiting on the servers, one integration test at
 #      a time)
-#   4. after ctest, as soon as each sanitizer build is ready: its CDC
-#      integration tests (never alongside other integration tests: they share
-#      the servers' schemas)
+#   4. after ctest, once the TSan build is ready: its CDC integration tests on
+#      the ctest servers, now free
 #   5. a summary with each job's result and time; any failure fails the run,
 #      and the summary names the job(s) that failed.
 #
@@ -29,13 +32,25 @@
 #   FERRY_BUILD_DIR   build directory (default build/ci; the sanitizer builds go to
 #                     build/ci-asan and build/ci-tsan, see scripts/sanitizer-tests.sh)
 #   plus the FERRY_SERVERS_DIR / FERRY_PG_PORT / FERRY_MYSQL_PORT settings of
-#   scripts/servers.sh.
+#   scripts/servers.sh, and for the sanitizer jobs' servers FERRY_SAN_SERVERS_DIR
+#   (default: FERRY_SERVERS_DIR's with "-san"), FERRY_SAN_PG_PORT (55433),
+#   FERRY_SAN_MYSQL_PORT (53307).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 BUILD_DIR="${FERRY_BUILD_DIR:-build/ci}"
+export SAN_SERVERS_DIR="${FERRY_SAN_SERVERS_DIR:-${FERRY_SERVERS_DIR:-/tmp/ferry-servers}-san}"
+export SAN_PG_PORT="${FERRY_SAN_PG_PORT:-55433}"
+export SAN_MYSQL_PORT="${FERRY_SAN_MYSQL_PORT:-53307}"
+
+# scripts/servers.sh for the sanitizer jobs' pair of servers.
+san_servers() {
+  FERRY_SERVERS_DIR="$SAN_SERVERS_DIR" FERRY_PG_PORT="$SAN_PG_PORT" \
+    FERRY_MYSQL_PORT="$SAN_MYSQL_PORT" scripts/servers.sh "$@"
+}
+export -f san_servers
 
 # --- Section headers with timings, so a log shows where the time went. -----
 section_name=""
@@ -56,24 +71,28 @@ section() {
 
 # --- Cleanup: stop the servers if we started them. --------------------------
 stop_servers=0
+stop_san_servers=0
 jobs_pid=""
+cdc_jobs_pid=""
 
 on_exit() {
   local rc=$?
-  if [[ -n "$jobs_pid" ]] && kill -0 "$jobs_pid" 2>/dev/null; then
-    # The background jobs run in their own process group (setsid): stop all of it.
-    kill -TERM -- -"$jobs_pid" 2>/dev/null || true
-  fi
+  # The background jobs run in their own process groups (setsid): stop all of them.
+  local pid
+  for pid in $jobs_pid $cdc_jobs_pid; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM -- -"$pid" 2>/dev/null || true; fi
+  done
   if ((rc != 0)); then
     printf '\n==== FAILED (exit %d) in: %s, after %ds total\n' \
       "$rc" "${section_name:-setup}" "$SECONDS" >&2
   fi
-  if ((stop_servers)); then
-    # Quiet on success so ctest's summary stays the last lines of the log.
-    local out
-    if ! out="$(scripts/servers.sh stop 2>&1)"; then
-      printf '%s\nwarning: scripts/servers.sh stop failed\n' "$out" >&2
-    fi
+  # Quiet on success so the summary stays the last lines of the log.
+  local out
+  if ((stop_servers)) && ! out="$(scripts/servers.sh stop 2>&1)"; then
+    printf '%s\nwarning: scripts/servers.sh stop failed\n' "$out" >&2
+  fi
+  if ((stop_san_servers)) && ! out="$(san_servers stop 2>&1)"; then
+    printf '%s\nwarning: stopping the sanitizer jobs'"'"' servers failed\n' "$out" >&2
   fi
   exit "$rc"
 }
@@ -97,6 +116,16 @@ scripts/servers.sh start
 eval "$(scripts/servers.sh env)"
 echo "FERRY_TEST_PG_URI=$FERRY_TEST_PG_URI"
 echo "FERRY_TEST_MYSQL_URI=$FERRY_TEST_MYSQL_URI"
+
+section "start the sanitizer jobs' PostgreSQL and MariaDB ($SAN_SERVERS_DIR)"
+servers_status=0
+san_servers status >/dev/null 2>&1 || servers_status=$?
+if ((servers_status == 3)); then
+  stop_san_servers=1
+else
+  echo "servers were already (partly) running: using them, leaving them running"
+fi
+san_servers start
 
 section "configure ($BUILD_DIR)"
 cmake -S . -B "$BUILD_DIR" -G Ninja \
@@ -135,9 +164,15 @@ run_job_after() {
 }
 export -f run_job run_job_after
 
-section "start background jobs: asan/tsan builds and unit tests, clang-tidy"
+# Waits until job NAME is over.
+await_job() {
+  while [[ ! -f "$JOB_LOGS/$1.rc" ]]; do sleep 2; done
+}
+export -f await_job
+
+section "start background jobs: asan/tsan builds, unit tests, clang-tidy; asan CDC tests"
 echo "logs: $JOB_LOGS/<job>.log"
-# tidy reads the compilation database of $BUILD_DIR (configured above).
+# CPU-bound, one after another. tidy reads the compilation database of $BUILD_DIR.
 setsid bash -c '
   run_job asan-build nice -n 10 scripts/sanitizer-tests.sh build asan
   run_job tsan-build nice -n 10 scripts/sanitizer-tests.sh build tsan
@@ -146,6 +181,14 @@ setsid bash -c '
   FERRY_BUILD_DIR="'"$BUILD_DIR"'" run_job tidy nice -n 10 scripts/tidy.sh
 ' </dev/null &
 jobs_pid=$!
+# The ASan CDC tests on the sanitizer servers, as soon as their build is ready (it is the
+# faster one to build; its CDC run is the longer one, best overlapped with ctest).
+setsid bash -c '
+  await_job asan-build
+  run_job_after asan-build asan-cdc nice -n 10 bash -c "eval \"\$(san_servers env)\" &&
+    exec scripts/sanitizer-tests.sh cdc asan"
+' </dev/null &
+cdc_jobs_pid=$!
 
 # --- Results: every job is run and reported; the summary says what failed. ---
 job_names=()
@@ -162,7 +205,8 @@ record() {  # NAME RC SECONDS
 wait_job() {
   local name="$1"
   while [[ ! -f "$JOB_LOGS/$name.rc" ]]; do
-    if ! kill -0 "$jobs_pid" 2>/dev/null && [[ ! -f "$JOB_LOGS/$name.rc" ]]; then
+    if ! kill -0 "$jobs_pid" 2>/dev/null && ! kill -0 "$cdc_jobs_pid" 2>/dev/null &&
+      [[ ! -f "$JOB_LOGS/$name.rc" ]]; then
       record "$name" "lost" "?"
       printf '==== job %s: FAILED (the background jobs ended without its result)\n' "$name"
       return
@@ -203,20 +247,19 @@ section "test (ctest -j2)"
 # --no-tests=error: a run that finds no test at all is a failure, not a pass.
 fg_job ctest ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --no-tests=error
 
-for kind in asan tsan; do
-  section "$kind: wait for its build"
-  wait_job "$kind-build"
-  section "$kind: CDC integration tests (scripts/sanitizer-tests.sh cdc $kind)"
-  if [[ "${job_result[$kind-build]}" == 0 ]]; then
-    fg_job "$kind-cdc" scripts/sanitizer-tests.sh cdc "$kind"
-  else
-    echo "not run: $kind-build failed"
-    record "$kind-cdc" skipped 0
-  fi
-done
+section "tsan: wait for its build"
+wait_job tsan-build
+section "tsan: CDC integration tests (scripts/sanitizer-tests.sh cdc tsan)"
+if [[ "${job_result[tsan-build]}" == 0 ]]; then
+  # On the ctest servers: ctest is over, and the ASan job has the other pair.
+  fg_job tsan-cdc nice -n 10 scripts/sanitizer-tests.sh cdc tsan
+else
+  echo "not run: tsan-build failed"
+  record tsan-cdc skipped 0
+fi
 
-section "wait for the other background jobs"
-for name in asan-unit tsan-unit tidy; do
+section "wait for the background jobs"
+for name in asan-build asan-cdc asan-unit tsan-unit tidy; do
   wait_job "$name"
 done
 
