@@ -7,10 +7,10 @@
 #
 #   STEP   build   configure and build what the tests need (target ferry_sanitizer_tests)
 #          unit    run every unit test (no servers; may run alongside anything)
-#          cdc     run the CDC integration tests (ferry_cdc_integration_tests: which ones,
-#                  and which are left out and why, in tests/CMakeLists.txt). Needs the servers
-#                  (eval "$(scripts/servers.sh env)") and must not run while other
-#                  integration tests use them: suites share schemas and replication slots.
+#          cdc     run the CDC integration tests (ferry_cdc_integration_tests: which files
+#                  in tests/CMakeLists.txt, which tests are left out and why in do_cdc
+#                  below). Needs servers (eval "$(scripts/servers.sh env)") that no other
+#                  integration test run uses meanwhile: suites share schemas and slots.
 #          all     build, unit, cdc
 #   KIND   asan | tsan
 #   GTEST-ARGUMENTS   passed on to the test binary after the step's own (unit, cdc), e.g.

@@ -4,7 +4,7 @@
 # the sanitizer jobs (scripts/sanitizer-tests.sh) and clang-tidy on the changed
 # files (scripts/tidy.sh).
 #
-# Jobs and order (2 cores; about 22 minutes in all):
+# Jobs and order (2 cores; about 20-25 minutes in all):
 #   1. install; start two pairs of servers: one for ctest, one for the
 #      sanitizer jobs (CDC tests use fixed schemas and slots, so two runs must
 #      never share a server); configure, build (g++, RelWithDebInfo, -Werror)
