@@ -36,6 +36,10 @@ packages=(
   libgmock-dev
   libssl-dev
   ca-certificates
+  # Sanitizer builds (clang builds them about twice as fast as g++) and scripts/tidy.sh.
+  clang
+  libclang-rt-14-dev
+  clang-tidy
 )
 
 # Database servers and their clients (scripts/servers.sh).

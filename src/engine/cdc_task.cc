@@ -179,24 +179,26 @@ TaskRecord CdcTask::TaskRecordNow() const {
 
 CdcProgress CdcTask::progress() const {
   CdcProgress p;
+  // Any thread, also during Setup: the stage only through its published pointer.
+  const cdc::ApplyStage* apply = apply_published_.load();
   p.phase = stop_.requested() ? "STOPPED" : loading_ ? "FULL LOAD" : "CHANGE PROCESSING";
-  p.live_tables = apply_ ? apply_->live_tables() : 0;
+  p.live_tables = apply ? apply->live_tables() : 0;
   p.received = received_.load();
-  p.applied = apply_ ? apply_->applied() : cdc::Position();
+  p.applied = apply ? apply->applied() : cdc::Position();
   p.server = server_position_.load();
-  const int64_t done = apply_ ? apply_->transactions_done() : 0;
+  const int64_t done = apply ? apply->transactions_done() : 0;
   p.pending_transactions = std::max<int64_t>(0, pushed_.load() - done);
   const int64_t now = NowMicros();
   if (!idle_.load() && last_commit_time_us_.load() > 0) {
     p.latency_source_s = std::max<int64_t>(0, (now - last_commit_time_us_.load()) / 1000000);
   }
-  if (p.pending_transactions > 0 && apply_) {
-    int64_t oldest = apply_->applied_commit_time_us();
+  if (p.pending_transactions > 0 && apply) {
+    int64_t oldest = apply->applied_commit_time_us();
     if (oldest == 0) oldest = last_commit_time_us_.load();
     if (oldest > 0) p.latency_target_s = std::max<int64_t>(0, (now - oldest) / 1000000);
   }
   p.source_retries = source_retries_.load();
-  p.target_retries = apply_ ? apply_->retries() : 0;
+  p.target_retries = apply ? apply->retries() : 0;
   {
     std::lock_guard lock(buffer_mu_);
     p.buffer = buffer_stats_;
@@ -752,6 +754,7 @@ void CdcTask::Setup() {
       Log().error("task store: {}", e.what());
     }
   };
+  apply_published_.store(apply_.get());
 }
 
 void CdcTask::CaptureLoop(cdc::Position from) {

@@ -166,6 +166,10 @@ class CdcTask {
   // transaction buffer, which spills open transactions to stay within it.
   BoundedQueue<cdc::CaptureItem> queue_{65536};
   std::unique_ptr<cdc::ApplyStage> apply_;
+  // apply_.get() once Setup has made the stage, for progress() and StatusLine() on other
+  // threads: they may run while Run is still setting up and assigning apply_ (a data race
+  // on the unique_ptr, found by TSan). The stage lives as long as the task.
+  std::atomic<const cdc::ApplyStage*> apply_published_{nullptr};
   // ValidationSettings.EnableValidation: the tables once whole, then the rows changes touch.
   std::unique_ptr<ChangeValidator> validator_;
   std::thread capture_thread_, apply_thread_;

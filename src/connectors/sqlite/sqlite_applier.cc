@@ -132,14 +132,14 @@ void SqliteChangeApplier::Begin() {
 }
 
 int SqliteChangeApplier::Run(const TableInfo& info, const std::string& key, const std::string& sql,
-                             const Batch& batch, const std::vector<Binding>& binds) {
+                             const Batch* batch, const std::vector<Binding>& binds) {
   auto& slot = statements_[key];
   if (!slot) slot = std::make_unique<sqlite::Statement>(conn_, sql);
   sqlite3_stmt* st = slot->get();
   if (scratch_.size() < binds.size()) scratch_.resize(binds.size());
   for (size_t i = 0; i < binds.size(); ++i) {
     const Binding& b = binds[i];
-    BindCell(st, static_cast<int>(i) + 1, info.plans[b.col], batch, b.row, b.col, &scratch_[i]);
+    BindCell(st, static_cast<int>(i) + 1, info.plans[b.col], *batch, b.row, b.col, &scratch_[i]);
   }
   const int rc = sqlite3_step(st);
   sqlite3_reset(st);
@@ -174,7 +174,7 @@ void SqliteChangeApplier::Apply(const TableDef& target, const ChangeView& change
   }
   const std::string what =
       fmt::format("{} of SQLite table {}", cdc::ChangeOpName(change.op), info.def.QualifiedName());
-  int rc = Run(info, sql, sql, *change.rows, binds);
+  int rc = Run(info, sql, sql, change.rows, binds);
   if (rc != SQLITE_DONE) {
     const int extended = sqlite3_extended_errcode(conn_.get());
     if (change.op == ChangeOp::kInsert && IsDuplicate(extended)) {
@@ -188,7 +188,7 @@ void SqliteChangeApplier::Apply(const TableDef& target, const ChangeView& change
   if (change.op == ChangeOp::kUpdate && upsert) {
     binds.clear();
     const std::string insert = cdc::InsertSql(shape, *change.rows, change.new_row, true, param);
-    rc = Run(info, insert, insert, *change.rows, binds);
+    rc = Run(info, insert, insert, change.rows, binds);
     if (rc != SQLITE_DONE) {
       ThrowSqliteError(conn_.get(), rc,
                        "INSERT (upsert of an UPDATE that matched no row) into SQLite table " +

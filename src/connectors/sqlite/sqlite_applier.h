@@ -55,9 +55,11 @@ class SqliteChangeApplier : public cdc::ChangeApplier {
   };
 
   TableInfo& Info(const TableDef& target);
-  // Runs `sql` (cached prepared statement under `key`) with `binds`; returns the result code
-  // of the step (SQLITE_DONE, or an error with the statement already reset).
-  int Run(const TableInfo& info, const std::string& key, const std::string& sql, const Batch& batch,
+  // Runs `sql` (cached prepared statement under `key`) with `binds`, cells of `batch`; returns
+  // the result code of the step (SQLITE_DONE, or an error with the statement already reset).
+  // `batch` is null for a change without rows (a TRUNCATE: ChangeView::rows is null), which
+  // binds nothing.
+  int Run(const TableInfo& info, const std::string& key, const std::string& sql, const Batch* batch,
           const std::vector<Binding>& binds);
   // Runs `sql` without parameters under this process's file turn.
   void ExecLocked(const std::string& sql);
