@@ -53,7 +53,7 @@ class ApplyStage::CommittedSource : public ApplyStage::TxnSource {
 // A run of cached changes of one table, re-encoded in memory, replayed as one group entry.
 class ApplyStage::CachedSource : public ApplyStage::TxnSource {
  public:
-  explicit CachedSource(TransactionInfo info) : info_(info), reader_(bytes_) {}
+  explicit CachedSource(TransactionInfo info) : info_(std::move(info)), reader_(bytes_) {}
   const TransactionInfo& info() const override { return info_; }
   bool Next(ChangeView* out) override { return reader_.Next(out); }
   void Rewind() override { reader_ = ChangeReader(bytes_); }

@@ -31,7 +31,7 @@ ErrorBehavior StrictErrorBehavior() {
   return b;
 }
 
-ErrorPolicies::ErrorPolicies(ErrorBehavior behavior) : behavior_(std::move(behavior)) {}
+ErrorPolicies::ErrorPolicies(ErrorBehavior behavior) : behavior_(behavior) {}
 
 ErrorDecision ErrorPolicies::Decide(ErrorPolicy policy) const {
   ErrorDecision d;

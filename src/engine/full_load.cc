@@ -194,6 +194,7 @@ void FullLoad::Run() {
   int parallel = options_.parallel > 0 ? options_.parallel : DefaultParallelism();
   parallel = std::min<int>(parallel, static_cast<int>(std::max<size_t>(plans_.size(), 1)));
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(parallel));
   for (int i = 0; i < parallel; ++i) workers.emplace_back([this] { Worker(); });
   for (auto& w : workers) w.join();
 }
@@ -824,10 +825,13 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
         if (refused || read_error || stopping || cancelled_) {
           writer->AbortLoad();
           open = false;
-          std::lock_guard lock(mu);
-          if (refused && !failure && !error) failure = std::move(refused);
-          if (read_error && !failure && !error) error = read_error;
-          if (refused || read_error) stop_all();
+          const bool failed_here = refused || read_error;
+          {
+            std::lock_guard lock(mu);
+            if (refused && !failure && !error) failure = std::move(refused);
+            if (read_error && !failure && !error) error = read_error;
+          }
+          if (failed_here) stop_all();
           break;
         }
         writer->EndLoad();
@@ -855,6 +859,7 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
   };
   const size_t workers = std::max<size_t>(1, std::min(readers.size() + 1, todo.size()));
   std::vector<std::thread> threads;
+  threads.reserve(workers);
   for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker, w);
   worker(0);
   for (auto& t : threads) t.join();

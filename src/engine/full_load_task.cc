@@ -116,6 +116,7 @@ void FullLoadTask::Setup() {
     }
     fo.tables_to_load = to_load;
     std::vector<std::string> names;
+    names.reserve(kept.size());
     for (const TableRecord& r : kept) names.push_back(r.source_schema + "." + r.source_table);
     Log().info("resuming task '{}': {} table(s) completed before are kept{}{}; {} to load",
                options_.task, kept.size(), kept.empty() ? "" : ": ",

@@ -127,6 +127,7 @@ std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
                                        const std::vector<std::vector<std::string>>& boundaries,
                                        Engine engine, const QuoteIdentifierFn& quote) {
   std::vector<std::string> quoted;
+  quoted.reserve(columns.size());
   for (const std::string& c : columns) quoted.push_back(quote(c));
   const bool single = quoted.size() == 1;
   std::string cols = single ? quoted[0] : "(";
@@ -149,9 +150,11 @@ std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
     // A row comparison can be true with a NULL in a later column ((5, NULL) > (1, 2)), so every
     // range also requires all columns NOT NULL; the NULL rows go to the last segment only.
     std::string range = not_null;
-    if (i > 0) range += " AND " + cols + " > " + row(boundaries[i - 1]);
-    if (i < boundaries.size()) range += " AND " + cols + " <= " + row(boundaries[i]);
-    if (i == boundaries.size()) range = "(" + range + ") OR " + any_null;
+    if (i > 0) range.append(" AND ").append(cols).append(" > ").append(row(boundaries[i - 1]));
+    if (i < boundaries.size()) {
+      range.append(" AND ").append(cols).append(" <= ").append(row(boundaries[i]));
+    }
+    if (i == boundaries.size()) range = std::string("(").append(range).append(") OR ").append(any_null);
     segments.push_back(range);
   }
   return segments;

@@ -333,7 +333,7 @@ class ErrorBehaviorRecoverable : public ::testing::Test {
 
   // Kills one of Ferry's connections once `progress` of the table has gone by.
   static std::function<void(FullLoad&, std::atomic<bool>&)> KillWhen(
-      std::function<bool(TableStats&)> reached, std::function<bool()> kill,
+      const std::function<bool(TableStats&)>& reached, const std::function<bool()>& kill,
       std::atomic<int>* kills) {
     return [=](FullLoad& load, std::atomic<bool>& done) {
       while (!done) {

@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path FreshDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / fmt::format("ferry-it-{}-{}", name, ::getpid());
+  fs::path dir = fs::temp_directory_path() / fmt::format("ferry-it-{}-{}", name, ::getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -30,7 +30,7 @@ fs::path FreshDir(const std::string& name) {
 
 // A SQLite file with table `big` (`rows` rows with some text) and a small table `small`.
 std::string MakeSqliteSource(const fs::path& dir, int64_t rows) {
-  const std::string uri = "sqlite://" + (dir / "src.db").string();
+  std::string uri = "sqlite://" + (dir / "src.db").string();
   Open(uri)->OpenSession()->Execute(fmt::format(
       "CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER, t TEXT);"
       "INSERT INTO big WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
@@ -147,7 +147,7 @@ TEST(FullLoadTask, KilledAtRandomMomentsResumesKeepingCompletedTables) {
     if (round == 5) {
       ms = 600'000;
     } else if (round % 2 == 0) {
-      ms = std::uniform_int_distribution<int>(200, 2500)(rng);
+      ms = std::uniform_int_distribution<int>(200, 1200)(rng);
     } else {
       while (Running(p) && tables_loaded() <= loaded_before) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -209,7 +209,7 @@ TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
       "migrate", "--source", PostgresUri(), "--schema", "fl_seg", "--target", PostgresUri(),
       "--target-schema", "fl_seg_dst", "--data-dir", (dir / "data").string(), "--task-name",
       "fl-seg", "--no-progress", "--auto-segments", "4"};
-  std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7u);
+  std::mt19937 rng(static_cast<std::mt19937::result_type>(::getpid()) * 7u);
   // Segments the task store says are committed.
   auto segments_done = [&]() -> size_t {
     try {
@@ -236,7 +236,7 @@ TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
     if (round == 5) {
       ms = 600'000;
     } else if (round % 2 == 0) {
-      ms = std::uniform_int_distribution<int>(300, 2000)(rng);
+      ms = std::uniform_int_distribution<int>(300, 1200)(rng);
     } else {
       while (Running(p) && segments_done() <= done_before) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

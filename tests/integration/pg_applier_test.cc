@@ -464,7 +464,7 @@ TEST_F(PgApplier, ThroughputOfSingleRowUpdates) {
   Batch b(3);
   for (int i = 1; i <= kRows; ++i) {
     b.AppendInt(i);
-    b.AppendInt(i * 7);
+    b.AppendInt(int64_t{i} * 7);
     b.AppendBytes("updated row " + std::to_string(i));
   }
   const auto start = std::chrono::steady_clock::now();
@@ -478,7 +478,7 @@ TEST_F(PgApplier, ThroughputOfSingleRowUpdates) {
       applier_->Apply(bench_, v, false, static_cast<uint64_t>(i));
     }
     ASSERT_TRUE(applier_->Flush().empty());
-    applier_->Commit(kTask, {postgres::FormatLsn(static_cast<postgres::Lsn>(g + 1)), 0});
+    applier_->Commit(kTask, {postgres::FormatLsn(static_cast<postgres::Lsn>(g) + 1), 0});
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -21,8 +21,8 @@ const std::vector<Storage> kStorage = {Storage::kInt, Storage::kUint, Storage::k
 
 // One row of the four storage kinds; `variant` varies the values.
 void AppendRow(Batch* b, int variant) {
-  b->AppendInt(variant == 0 ? std::numeric_limits<int64_t>::min() : -7 * variant);
-  b->AppendUint(variant == 0 ? std::numeric_limits<uint64_t>::max() : 11u * variant);
+  b->AppendInt(variant == 0 ? std::numeric_limits<int64_t>::min() : int64_t{-7} * variant);
+  b->AppendUint(variant == 0 ? std::numeric_limits<uint64_t>::max() : uint64_t{11} * static_cast<uint64_t>(variant));
   b->AppendDouble(variant == 0 ? -0.0 : 1.5 * variant);
   b->AppendBytes(variant == 0 ? std::string_view() : std::string_view("h\0llo", 5));
 }

@@ -253,6 +253,7 @@ TEST(ErrorPolicies, ThreadSafeCounting) {
   ErrorPolicies p(b);
   std::atomic<int> escalated{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) {
