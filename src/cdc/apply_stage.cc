@@ -107,11 +107,75 @@ void ApplyStage::TableLoaded(size_t table, bool completed) {
   loaded_pending_ = true;
 }
 
+bool ApplyStage::BeginReload(size_t table) {
+  std::unique_lock lock(loaded_mu_);
+  reload_asked_.push_back(table);
+  reload_pending_ = true;
+  for (;;) {
+    auto switched = std::find(reload_switched_.begin(), reload_switched_.end(), table);
+    if (switched != reload_switched_.end()) {
+      reload_switched_.erase(switched);
+      return true;
+    }
+    if (stop_.requested() || finished_) return false;
+    reload_cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
+void ApplyStage::Revalidate(size_t table) {
+  std::lock_guard lock(loaded_mu_);
+  revalidate_asked_.push_back(table);
+  reload_pending_ = true;
+}
+
+void ApplyStage::HandleReloads() {
+  std::vector<size_t> reload, revalidate;
+  {
+    std::lock_guard lock(loaded_mu_);
+    reload.swap(reload_asked_);
+    revalidate.swap(revalidate_asked_);
+    reload_pending_ = false;
+  }
+  if (!reload.empty() && (!group_.empty() || group_last_)) CommitGroup();
+  if (stop_.requested()) return;
+  for (size_t table : reload) {
+    ApplyTable& t = tables_[table];
+    if (t.mode == TableMode::kLive) --live_tables_;
+    t.DropCache();
+    t.load_position = Position();
+    t.mode = TableMode::kPending;
+    {
+      std::lock_guard lock(t.stats->mu);
+      t.stats->state = kStateBeforeLoad;
+      t.stats->error.clear();
+    }
+    Log().info("table {}: reloading; its changes are cached until its load is over",
+               t.plan.source.QualifiedName());
+  }
+  for (size_t table : revalidate) {
+    ApplyTable& t = tables_[table];
+    if (t.mode == TableMode::kLive && options_.observer) {
+      options_.observer->TableRewritten(table, t.plan);
+    }
+  }
+  std::lock_guard lock(loaded_mu_);
+  reload_switched_.insert(reload_switched_.end(), reload.begin(), reload.end());
+  reload_cv_.notify_all();
+}
+
 void ApplyStage::Run(BoundedQueue<CaptureItem>& queue) {
+  RunLoop(queue);
+  std::lock_guard lock(loaded_mu_);
+  finished_ = true;
+  reload_cv_.notify_all();
+}
+
+void ApplyStage::RunLoop(BoundedQueue<CaptureItem>& queue) {
   try {
     OpenApplier();
     while (!stop_.requested()) {
       if (loaded_pending_.load()) HandleLoadedTables();
+      if (reload_pending_.load()) HandleReloads();
       std::optional<CaptureItem> item = queue.PopFor(std::chrono::milliseconds(100));
       if (item) {
         Handle(std::move(*item));
@@ -193,7 +257,7 @@ void ApplyStage::Route(std::unique_ptr<CommittedTransaction> txn) {
     if (t.mode == TableMode::kLive) {
       if (info.end_position > t.skip_through) ++live;
     } else if (t.mode == TableMode::kPending && info.end_position > t.load_position) {
-      if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
+      if (t.cache.empty()) t.cache.push_back({t.captured, false, {}, nullptr});
       ApplyTable::CachedRun& run = t.cache.back();
       if (!run.spool) {
         run.spool = std::make_unique<ChangeSpool>(
@@ -722,6 +786,17 @@ void ApplyStage::MakeLive(size_t table) {
     TableDef previous = t.cache.front().shape;
     for (ApplyTable::CachedRun& cached_run : t.cache) {
       if (stop_.requested()) return;
+      if (cached_run.alter_before && !cached_run.alter_commit.empty() &&
+          cached_run.alter_commit < t.load_position.load()) {
+        // Only a reload caches before its snapshot's position is known: the source table
+        // changed between the reload's start and its snapshot, so its rows were read with
+        // columns its plan does not have. Never applied half right: it is loaded again.
+        Suspend(t, fmt::format("the source table's columns changed while it was being "
+                               "reloaded (at {}); reload it again (ferry reload-tables)",
+                               PositionText(cached_run.alter_commit)));
+        t.DropCache();
+        return;
+      }
       if (cached_run.alter_before) {
         if (!FollowTableChange(table, previous, cached_run.shape)) return;
       } else {
@@ -757,8 +832,11 @@ void ApplyStage::MakeLive(size_t table) {
         run = std::make_unique<CachedSource>(at);
         in_run = 0;
       };
+      const Position loaded_through = t.load_position.load();
       while (reader.Next(&info, &v)) {
         if (stop_.requested()) return;
+        // A reload caches from before its snapshot: what the snapshot holds is not replayed.
+        if (info.end_position <= loaded_through) continue;
         EncodeChange(v, storage, &run->bytes());
         ++in_run;
         if (in_run >= options_.min_transaction_size || run->bytes().size() >= (16u << 20)) {
@@ -849,8 +927,8 @@ void ApplyStage::OnTableChanged(const TableChanged& change) {
   if (t.mode == TableMode::kPending) {
     // After the load's snapshot: held in order with the cached changes, and carried to the
     // target between them when the table goes live (MakeLive).
-    if (t.cache.empty()) t.cache.push_back({before, false, nullptr});
-    t.cache.push_back({change.def, true, nullptr});
+    if (t.cache.empty()) t.cache.push_back({before, false, {}, nullptr});
+    t.cache.push_back({change.def, true, change.commit, nullptr});
     t.mapper->Rebind(change.def);
     return;
   }
@@ -913,8 +991,8 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
   }
   if (t.mode == TableMode::kPending && info.end_position > t.load_position) {
     // The records after it form a new run of cached changes, the target following between.
-    if (t.cache.empty()) t.cache.push_back({t.captured, false, nullptr});
-    t.cache.push_back({def, true, nullptr});
+    if (t.cache.empty()) t.cache.push_back({t.captured, false, {}, nullptr});
+    t.cache.push_back({def, true, info.commit_position, nullptr});
     t.captured = def;
     t.mapper->Rebind(def);
     return false;

@@ -21,11 +21,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <functional>
 #include <set>
 #include <string>
 #include <variant>
@@ -68,6 +69,7 @@ struct ApplyTable {
   struct CachedRun {
     TableDef shape;  // the source columns its records are encoded with
     bool alter_before = false;
+    Position alter_commit;  // alter_before: the ALTER's commit position (empty = not known)
     std::unique_ptr<ChangeSpool> spool;
   };
   std::vector<CachedRun> cache;
@@ -222,6 +224,19 @@ class ApplyStage {
   // Tables made live so far (their cached changes applied).
   size_t live_tables() const { return live_tables_.load(); }
 
+  // Table `table` is to be loaded again while the task runs (`ferry reload-tables`). At the
+  // next transaction boundary the apply thread commits what it holds, stops applying the
+  // table's changes and caches every later one (mode pending with an empty load position: the
+  // reload's snapshot is taken after the switch, so every transaction not in it is cached).
+  // Blocks until the switch is made; false when the task stops first. The caller then sets
+  // the table's load_position to the snapshot's position (cached changes at or before it are
+  // in the reloaded rows and dropped when the table goes live) and reports the load's end
+  // with TableLoaded. Thread-safe.
+  bool BeginReload(size_t table);
+  // ReloadOption validate-only: the table (live) is compared whole again by the observer
+  // (AppliedObserver::TableRewritten), on the apply thread. Thread-safe.
+  void Revalidate(size_t table);
+
   // The end position of the last transaction committed on the target (empty = none yet).
   Position applied() const { return applied_.load(); }
   int64_t applied_commit_time_us() const { return applied_time_us_.load(); }
@@ -247,6 +262,7 @@ class ApplyStage {
   class CachedSource;
   using ChangeAt = std::pair<size_t, int64_t>;  // (group entry, change index)
 
+  void RunLoop(BoundedQueue<CaptureItem>& queue);
   void Handle(CaptureItem item);
   void Route(std::unique_ptr<CommittedTransaction> txn);
   // Applies and commits the group, retrying after recoverable errors and skipping changes the
@@ -262,6 +278,8 @@ class ApplyStage {
   void Locate(ChangeAt pos, ChangeView* out);
   void OpenApplier();
   void HandleLoadedTables();
+  // Acts on BeginReload and Revalidate requests (the apply thread).
+  void HandleReloads();
   void MakeLive(size_t table);
   void OnTableChanged(const TableChanged& change);
   // The target follows the source table `table` from `before` to `after` (cdc/ddl_sync.h):
@@ -356,6 +374,11 @@ class ApplyStage {
   std::mutex loaded_mu_;
   std::vector<std::pair<size_t, bool>> loaded_;  // GUARDED_BY(loaded_mu_)
   std::atomic<bool> loaded_pending_{false};
+  // BeginReload / Revalidate requests, and the reloads switched (guarded by loaded_mu_).
+  std::vector<size_t> reload_asked_, revalidate_asked_, reload_switched_;
+  std::condition_variable reload_cv_;
+  std::atomic<bool> reload_pending_{false};
+  bool finished_ = false;  // Run returned (guarded by loaded_mu_)
 
   SharedValue<Position> applied_;
   std::atomic<int64_t> applied_time_us_{0};

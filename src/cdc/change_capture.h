@@ -79,6 +79,9 @@ struct CaptureOptions {
   // with what it waits for ("pid 4242 (database shop, user app, open 25 s): UPDATE ..."); ""
   // once the wait is over. May be empty.
   std::function<void(const std::string& waiting_for)> on_waiting;
+  // Checked while Prepare() / ExportSnapshot() wait that way: true gives up at once with
+  // Error(kCancelled) (the task is stopping). May be empty.
+  std::function<bool()> should_stop;
   // Warn (log) when the slot retains more WAL than this many bytes (0 = never).
   int64_t retained_wal_warning_bytes = int64_t{1} << 30;
 };

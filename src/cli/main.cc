@@ -10,25 +10,25 @@
 //   ferry version
 // Exit codes: 0 success; 1 some table did not complete (or a task stopped on an error); 2 bad
 // input or cannot connect.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstring>
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <thread>
 
 #include "cli/migrate_command.h"
+#include "cli/reload_tables_command.h"
 #include "cli/status_command.h"
 #include "cli/task_objects_command.h"
 #include "cli/task_plan.h"
-#include "task/data_dir.h"
 #include "cli/validate_command.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
@@ -45,6 +45,7 @@
 #include "mapping/table_mappings.h"
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
+#include "task/data_dir.h"
 #include "validation/validator.h"
 
 namespace ferry {
@@ -198,6 +199,9 @@ int main(int argc, char** argv) {
   CleanupArgs cleanup_args;
   CLI::App* cleanup_cmd = AddCleanupCommand(app, &cleanup_args);
 
+  ReloadTablesArgs reload_args;
+  CLI::App* reload_cmd = AddReloadTablesCommand(app, &reload_args);
+
   StatusOptions status_options;
   std::string status_dir;
   CLI::App* status_cmd = app.add_subcommand("status", "Show CDC tasks from their data directory (state, positions, latency, table statistics); works while the task runs");
@@ -236,6 +240,7 @@ int main(int argc, char** argv) {
     if (*validate_cmd) return RunValidate(validate_args);
     if (*delete_cmd) return RunDeleteTask(delete_args);
     if (*cleanup_cmd) return RunCleanup(cleanup_args);
+    if (*reload_cmd) return RunReloadTables(reload_args, std::cout);
     if (*status_cmd) {
       status_options.data_dir = status_dir.empty() ? DefaultDataDir() : std::filesystem::path(status_dir);
       return RunStatusCommand(status_options, std::cout, std::cerr);

@@ -114,6 +114,11 @@ CdcTask::CdcTask(Connector& source, Connector& target, std::vector<TablePlan> pl
 
 CdcTask::~CdcTask() {
   stop_.Request("task destroyed", false);
+  {
+    std::lock_guard lock(load_mu_);
+    if (load_) load_->Cancel();
+  }
+  JoinReloads();
   queue_.Close();
   if (capture_thread_.joinable()) capture_thread_.join();
   if (apply_thread_.joinable()) apply_thread_.join();
@@ -127,7 +132,8 @@ void CdcTask::Stop() {
   if (load_) load_->Cancel();
 }
 
-cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_slot) {
+cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_slot,
+                                               bool record_waiting) {
   cdc::CaptureOptions o;
   o.task = options_.task;
   o.task_id = record_.task_id;
@@ -139,16 +145,19 @@ cdc::CaptureOptions CdcTask::CaptureOptionsFor(bool export_snapshot, bool new_sl
   o.tables = captured_;
   o.export_snapshot = export_snapshot;
   o.heartbeat = options_.heartbeat;
+  o.should_stop = [this] { return stop_.requested(); };
   o.consistency_timeout =
       std::chrono::seconds(options_.settings.full_load_settings.transaction_consistency_timeout);
-  o.on_waiting = [this](const std::string& waiting_for) {
-    record_.waiting_for = waiting_for;
-    try {
-      store_->PutTask(record_);
-    } catch (const Error& e) {
-      Log().error("task store {}: {}", store_->path().string(), e.what());
-    }
-  };
+  if (record_waiting) {
+    o.on_waiting = [this](const std::string& waiting_for) {
+      record_.waiting_for = waiting_for;
+      try {
+        store_->PutTask(record_);
+      } catch (const Error& e) {
+        Log().error("task store {}: {}", store_->path().string(), e.what());
+      }
+    };
+  }
   cdc::CaptureOwner owner;
   owner.task = options_.task;
   owner.task_id = record_.task_id;
@@ -238,8 +247,9 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
   std::vector<size_t> live;
   std::vector<TableDef> initial;
   for (size_t i = 0; i < plans_.size(); ++i) {
-    const bool is_live = stored[i].cdc_live || options_.type == MigrationType::kCdc ||
-                         options_.validation_only;
+    const bool is_live =
+        (stored[i].cdc_live || options_.type == MigrationType::kCdc || options_.validation_only) &&
+        !reload_at_start_[i];
     if (!is_live || stored[i].state == "Suspended" || histories[i].defs.empty()) continue;
     live.push_back(i);
     initial.push_back(histories[i].defs.front());
@@ -337,9 +347,19 @@ void CdcTask::Setup() {
   captured_.assign(plans_.size(), TableDef{});
   suspend_at_start_.assign(plans_.size(), std::string());
   std::vector<bool> restored(plans_.size(), false);
+  reload_at_start_.assign(plans_.size(), false);
   if (options_.resume) {
     stored = store_->GetTables(options_.task);
     CheckResumedTables(options_.task, stored, plans_);
+    // `ferry reload-tables` while the task was stopped: those tables load again now.
+    start_requests_ = store_->GetReloadRequests(options_.task);
+    for (const ReloadRequest& r : start_requests_) {
+      const auto i = static_cast<size_t>(r.table_index);
+      if (i >= plans_.size() || r.validate_only || options_.validation_only) continue;
+      reload_at_start_[i] = true;
+      Log().info("resuming task '{}': table {} is reloaded (ferry reload-tables)", options_.task,
+                 plans_[i].source.QualifiedName());
+    }
     RestoreShapes(stored);
     for (size_t i = 0; i < plans_.size(); ++i) restored[i] = !captured_[i].name.empty();
   }
@@ -566,7 +586,10 @@ void CdcTask::Setup() {
     for (size_t i = 0; i < plans_.size(); ++i) {
       const TableRecord& r = stored[i];
       cdc::ApplyTable& t = tables_[i];
-      if (!suspend_at_start_[i].empty()) {
+      if (reload_at_start_[i]) {
+        t.mode = cdc::TableMode::kPending;
+        to_load_.push_back(i);
+      } else if (!suspend_at_start_[i].empty()) {
         t.mode = cdc::TableMode::kSuspended;
       } else if (r.cdc_live || tables_live_from_start) {
         t.mode = cdc::TableMode::kLive;
@@ -584,8 +607,10 @@ void CdcTask::Setup() {
       snapshot_ = snap.snapshot;
       for (size_t i : to_load_) tables_[i].load_position = snap.start;
       if (load_mode_ == TablePrepMode::kDoNothing) load_mode_ = TablePrepMode::kTruncateBeforeLoad;
-      Log().info("resuming task '{}': reloading {} table(s) that were not in change processing "
-                  "yet", options_.task, to_load_.size());
+      Log().info(
+          "resuming task '{}': reloading {} table(s) that were not in change processing "
+          "yet or were asked to reload",
+          options_.task, to_load_.size());
     }
     Log().info("resuming task '{}' after {}", options_.task, positions_->Format(*from));
   }
@@ -684,6 +709,7 @@ void CdcTask::Setup() {
     records.push_back(r);
   }
   store_->PutTables(options_.task, records);
+  for (const ReloadRequest& r : start_requests_) store_->ClearReloadRequest(options_.task, r);
   // Shape histories: every table a fresh task starts, and every table a resumed one reloads,
   // starts from its shape now; a resumed live table keeps its history.
   for (size_t i = 0; i < plans_.size(); ++i) {
@@ -881,6 +907,96 @@ void CdcTask::SaveProgress(bool final) {
   }
 }
 
+void CdcTask::JoinReloads() {
+  if (reload_thread_.joinable()) reload_thread_.join();
+}
+
+void CdcTask::PollReloads() {
+  if (reloading_.load()) return;
+  JoinReloads();
+  std::vector<ReloadRequest> requests;
+  try {
+    requests = store_->GetReloadRequests(options_.task);
+  } catch (const Error& e) {
+    Log().error("task store {}: {}", store_->path().string(), e.what());
+    return;
+  }
+  if (requests.empty()) return;
+  reloading_ = true;
+  reload_thread_ = std::thread([this, requests] {
+    ReloadTables(requests);
+    reloading_ = false;
+  });
+}
+
+void CdcTask::ReloadTables(const std::vector<ReloadRequest>& requests) {
+  std::vector<std::pair<size_t, TablePlan>> reload;
+  auto fail = [&](const std::string& why) {
+    // The tables switched to caching end in error: suspended, with why (a new request
+    // reloads them).
+    for (const auto& [i, plan] : reload) {
+      {
+        std::lock_guard lock(tables_[i].stats->mu);
+        tables_[i].stats->state = kStateError;
+        tables_[i].stats->error = why;
+      }
+      apply_->TableLoaded(i, false);
+    }
+  };
+  try {
+    for (const ReloadRequest& r : requests) {
+      const auto i = static_cast<size_t>(r.table_index);
+      if (stop_.requested()) return;
+      if (i >= tables_.size()) {
+        store_->ClearReloadRequest(options_.task, r);
+        continue;
+      }
+      const std::string name = plans_[i].source.QualifiedName();
+      if (r.validate_only || options_.validation_only) {
+        if (validator_) {
+          Log().info("table {}: validating it again (ferry reload-tables)", name);
+          apply_->Revalidate(i);
+        } else {
+          Log().warn(
+              "table {}: reload-tables validate-only, but validation is not enabled for "
+              "task '{}': nothing to do",
+              name, options_.task);
+        }
+        store_->ClearReloadRequest(options_.task, r);
+        continue;
+      }
+      if (tables_[i].mode == cdc::TableMode::kPending) continue;  // still loading: next time
+      if (!apply_->BeginReload(i)) return;
+      reload.emplace_back(i, tables_[i].plan);
+      // Recorded as not live before the request goes: a crash from here reloads it on resume.
+      store_->PutTable(options_.task, TableRecordNow(i));
+      store_->ClearReloadRequest(options_.task, r);
+    }
+    if (reload.empty()) return;
+    std::unique_ptr<cdc::ChangeCapture> exporter =
+        source_.OpenChangeCapture(CaptureOptionsFor(false, false, /*record_waiting=*/false));
+    const cdc::PrepareResult snap = exporter->ExportSnapshot();
+    std::vector<std::string> names;
+    for (const auto& [i, plan] : reload) {
+      tables_[i].load_position = snap.start;
+      names.push_back(plan.source.QualifiedName());
+    }
+    Log().info("task '{}': reloading {} in a snapshot at {}", options_.task, fmt::join(names, ", "),
+               positions_->Format(snap.start));
+    const TablePrepMode mode =
+        load_mode_ == TablePrepMode::kDoNothing ? TablePrepMode::kTruncateBeforeLoad : load_mode_;
+    load_->LoadAgain(reload, snap.snapshot, mode);
+    exporter->ReleaseSnapshot();
+    if (load_->cancelled() && !load_->stop_reason().empty()) {
+      stop_.Request(load_->stop_reason(), true);
+    }
+  } catch (const std::exception& e) {
+    if (stop_.requested()) return;
+    Log().error("task '{}': reloading tables failed: {}", options_.task, e.what());
+    fail(fmt::format("reload failed: {}", e.what()));
+  }
+}
+
 void CdcTask::WaitForStop() {
   const FullLoadSettings& fls = options_.settings.full_load_settings;
   auto last_save = std::chrono::steady_clock::now();
@@ -899,8 +1015,13 @@ void CdcTask::WaitForStop() {
     if (!loading[i] && tables_[i].mode == cdc::TableMode::kLive) ++live_goal;
   }
   bool announced = false;
+  auto last_poll = std::chrono::steady_clock::now();
   while (!stop_.requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() - last_poll >= std::chrono::seconds(1)) {
+      PollReloads();
+      last_poll = std::chrono::steady_clock::now();
+    }
     if (!to_load_.empty() && fls.stop_task_cached_changes_applied &&
         apply_->live_tables() >= live_goal) {
       stop_.Request("Stop Reason STOPPED_AFTER_CACHED_EVENTS", false);
@@ -972,6 +1093,8 @@ void CdcTask::Run() {
     WaitForStop();
   } catch (...) {
     stop_.Request("task failed", true);
+    if (load_) load_->Cancel();
+    JoinReloads();
     queue_.Close();
     capture_thread_.join();
     apply_thread_.join();
@@ -980,6 +1103,7 @@ void CdcTask::Run() {
     throw;
   }
   if (load_) load_->Cancel();
+  JoinReloads();
   // The capture may be blocked on a full queue: closing it frees it. What is still queued
   // comes again from the source on resume (the checkpoint says where).
   queue_.Close();

@@ -127,8 +127,18 @@ class CdcTask {
   TableRecord TableRecordNow(size_t i) const;
   // Setup failed after the task was recorded as starting: it is recorded failed, with why.
   void RecordSetupFailure(const std::string& message);
-  // The capture's options from record_ (names, ownership, identity).
-  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot);
+  // `ferry reload-tables` while the task runs (after its initial full load): the requests in
+  // the task store, acted on one batch at a time on reload_thread_ by ReloadTables: each
+  // table's changes are cached from the moment its apply stops (ApplyStage::BeginReload), a
+  // snapshot is exported, the tables are loaded in it, and their cached changes after it are
+  // applied before they go live again, as in the initial load.
+  void PollReloads();
+  void ReloadTables(const std::vector<ReloadRequest>& requests);
+  void JoinReloads();
+  // The capture's options from record_ (names, ownership, identity). `record_waiting`: what
+  // it waits for on the source goes into record_ (the Setup thread only).
+  cdc::CaptureOptions CaptureOptionsFor(bool export_snapshot, bool new_slot,
+                                        bool record_waiting = true);
   // A fresh task's first checkpoint: where its changes start. A resume needs one on the
   // target, so a target that never had the task is refused.
   void WriteInitialCheckpoint(cdc::ChangeApplier& applier, const cdc::Position& position);
@@ -173,6 +183,11 @@ class CdcTask {
   // ValidationSettings.EnableValidation: the tables once whole, then the rows changes touch.
   std::unique_ptr<ChangeValidator> validator_;
   std::thread capture_thread_, apply_thread_;
+  std::thread reload_thread_;
+  std::atomic<bool> reloading_{false};
+  // Resume: tables a reload request (data-reload) sends back to a full load; by plan index.
+  std::vector<bool> reload_at_start_;
+  std::vector<ReloadRequest> start_requests_;  // acted on by Setup, cleared once recorded
   cdc::Position stream_from_;
   std::vector<size_t> to_load_;     // tables the full load takes, in plan order
   std::string snapshot_;

@@ -199,6 +199,35 @@ void FullLoad::Run() {
   for (auto& w : workers) w.join();
 }
 
+void FullLoad::LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables,
+                         const std::string& snapshot, TablePrepMode mode) {
+  order_.clear();
+  for (const auto& [index, plan] : tables) {
+    if (index >= plans_.size()) continue;
+    plans_[index] = plan;
+    order_.push_back(index);
+    if (index < options_.interrupted.size()) options_.interrupted[index] = InterruptedLoad{};
+    TableStats& st = *stats_[index];
+    st.full_load_rows = 0;
+    st.rows_read = 0;
+    st.bytes_read = 0;
+    st.full_load_error_rows = 0;
+    {
+      std::lock_guard lock(st.mu);
+      st.state = kStateBeforeLoad;
+      st.error.clear();
+      st.warnings.clear();
+      st.start_time = {};
+      st.end_time = {};
+    }
+    policies_->ResetDataErrors(plan.source.QualifiedName());
+  }
+  options_.scan.snapshot = snapshot;
+  options_.prep_mode = mode;
+  next_ = 0;
+  Run();
+}
+
 void FullLoad::Worker() {
   std::unique_ptr<TableReader> reader;
   std::unique_ptr<TableWriter> writer;

@@ -93,6 +93,12 @@ class FullLoad {
   // Loads every table; blocks until all are done or cancelled. Never throws for a table's
   // failure (see stats()); throws only for failures that stop everything.
   void Run();
+  // Loads `tables` (plan indexes) again, now (`ferry reload-tables`): each with its plan as
+  // given (the task's plan now), in source snapshot `snapshot` ("" = each reader its own), with
+  // `mode`. Their statistics start over; on_table_done is called for each as in Run(). Blocks.
+  // Not while Run() runs; after Cancel() it loads nothing.
+  void LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables,
+                 const std::string& snapshot, TablePrepMode mode);
   // Asks the running load to stop soon: tables not started stay "Before load", running ones end
   // "Table cancelled". Safe from any thread.
   void Cancel() { cancelled_ = true; }

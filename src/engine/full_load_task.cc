@@ -89,11 +89,19 @@ void FullLoadTask::Setup() {
                   target_identity, options_.target_uri);
     const std::vector<TableRecord> stored = store_->GetTables(options_.task);
     CheckResumedTables(options_.task, stored, plans_);
+    // Tables `ferry reload-tables` asked for load after the others, emptied first
+    // (ReloadRequested), whatever state they are in.
+    std::vector<bool> requested(plans_.size(), false);
+    for (const ReloadRequest& r : store_->GetReloadRequests(options_.task)) {
+      if (!r.validate_only && static_cast<size_t>(r.table_index) < plans_.size()) {
+        requested[static_cast<size_t>(r.table_index)] = true;
+      }
+    }
     std::vector<size_t> to_load;
     fo.interrupted.assign(plans_.size(), InterruptedLoad{});
     for (size_t i = 0; i < plans_.size(); ++i) {
       const TableRecord& r = stored[i];
-      if (r.state == kStateCompleted) {
+      if (r.state == kStateCompleted || requested[i]) {
         kept.push_back(r);
         continue;
       }
@@ -190,12 +198,14 @@ void FullLoadTask::Setup() {
     load_ = std::make_unique<FullLoad>(source_, target_, plans_, fo);
     if (stop_requested_) load_->Cancel();
   }
-  // The tables an earlier run completed keep their statistics.
+  // The tables an earlier run completed keep their statistics (a table left for
+  // ReloadRequested keeps its own until it loads).
   for (const TableRecord& r : kept) {
     TableStats& st = *load_->stats()[static_cast<size_t>(r.index)];
     st.full_load_rows = r.full_load_rows;
     std::lock_guard lock(st.mu);
-    st.state = kStateCompleted;
+    st.state = r.state;
+    st.error = r.last_error;
     st.start_time = WallClock::time_point(std::chrono::microseconds(r.load_start_us));
     st.end_time = WallClock::time_point(std::chrono::microseconds(r.load_end_us));
   }
@@ -318,8 +328,45 @@ void FullLoadTask::Run(const std::function<void()>& on_running) {
     }
     throw;
   }
+  try {
+    ReloadRequested();
+  } catch (const Error& e) {
+    Log().error("task '{}': reloading tables: {}", options_.task, e.what());
+  }
   stop_saver();
   SaveProgress(true);
+}
+
+void FullLoadTask::ReloadRequested() {
+  const TablePrepMode mode = options_.full_load.prep_mode == TablePrepMode::kDoNothing
+                                 ? TablePrepMode::kTruncateBeforeLoad
+                                 : options_.full_load.prep_mode;
+  while (!load_->cancelled()) {
+    std::vector<ReloadRequest> requests = store_->GetReloadRequests(options_.task);
+    std::vector<std::pair<size_t, TablePlan>> tables;
+    std::vector<std::string> names;
+    for (const ReloadRequest& r : requests) {
+      const auto i = static_cast<size_t>(r.table_index);
+      if (r.validate_only || i >= plans_.size()) {
+        // The task's validation (ValidationSettings) runs over every table once it ends.
+        store_->ClearReloadRequest(options_.task, r);
+        continue;
+      }
+      tables.emplace_back(i, plans_[i]);
+      names.push_back(plans_[i].source.QualifiedName());
+      std::lock_guard lock(mu_);
+      resume_[i] = TableResume{};
+    }
+    if (tables.empty()) return;
+    Log().info("task '{}': reloading {} (ferry reload-tables)", options_.task,
+               fmt::join(names, ", "));
+    load_->LoadAgain(tables, "", mode);
+    // A load cut off by a stop keeps its request: the task's resume loads the table again.
+    if (load_->cancelled()) return;
+    for (const ReloadRequest& r : requests) {
+      if (!r.validate_only) store_->ClearReloadRequest(options_.task, r);
+    }
+  }
 }
 
 }  // namespace ferry

@@ -62,6 +62,10 @@ class FullLoadTask {
 
  private:
   void Setup();
+  // `ferry reload-tables`: the tables asked for (while the task ran, or before it resumed)
+  // load again once the others are done, emptied first (TRUNCATE_BEFORE_LOAD for a task that
+  // does not drop and create them); until none is asked for or the task stops.
+  void ReloadRequested();
   void SaveProgress(bool final);
   // Table i's record: its statistics now and its resume state.
   TableRecord RecordOf(size_t i);

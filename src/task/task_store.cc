@@ -271,6 +271,20 @@ struct TaskStore::Impl {
               "seq = ?3");
     delete_shape = std::make_unique<Statement>(
         conn, "DELETE FROM table_shapes WHERE task = ?1 AND table_index = ?2 AND seq = ?3");
+    put_reload = std::make_unique<Statement>(
+        conn,
+        "INSERT OR REPLACE INTO reload_requests (task, table_index, validate_only, "
+        "requested_at) VALUES (?1, ?2, ?3, ?4)");
+    get_reloads = std::make_unique<Statement>(
+        conn,
+        "SELECT table_index, validate_only, requested_at FROM reload_requests WHERE "
+        "task = ?1 ORDER BY table_index");
+    clear_reload = std::make_unique<Statement>(
+        conn,
+        "DELETE FROM reload_requests WHERE task = ?1 AND table_index = ?2 AND "
+        "requested_at = ?3");
+    delete_reloads =
+        std::make_unique<Statement>(conn, "DELETE FROM reload_requests WHERE task = ?1");
   }
 
   // Runs `st` (confirm_shape, delete_shape) on entry `seq` of a table's shape history.
@@ -346,9 +360,11 @@ struct TaskStore::Impl {
 
   Connection conn;
   bool read_only;
+  int64_t last_request_us = 0;  // RequestReload's last stamp
   std::unique_ptr<Statement> begin, commit, rollback, get_task, list_tasks, put_task, save_task,
       task_exists, delete_task, delete_tables, get_tables, put_table, delete_shapes,
-      delete_table_shapes, get_shapes, append_shape, confirm_shape, delete_shape;
+      delete_table_shapes, get_shapes, append_shape, confirm_shape, delete_shape, put_reload,
+      get_reloads, clear_reload, delete_reloads;
 };
 
 namespace {
@@ -357,6 +373,11 @@ constexpr const char* kCreateShapes =
     "CREATE TABLE IF NOT EXISTS table_shapes (task TEXT NOT NULL, table_index INTEGER NOT NULL, "
     "seq INTEGER NOT NULL, kind TEXT NOT NULL, pending INTEGER NOT NULL, position TEXT NOT NULL, "
     "definition TEXT NOT NULL, PRIMARY KEY (task, table_index, seq))";
+
+constexpr const char* kCreateReloads =
+    "CREATE TABLE IF NOT EXISTS reload_requests (task TEXT NOT NULL, table_index INTEGER NOT "
+    "NULL, validate_only INTEGER NOT NULL, requested_at INTEGER NOT NULL, PRIMARY KEY (task, "
+    "table_index))";
 
 // Adds the columns a newer schema version has to an older store's tables (their defaults are
 // what an older task means: source objects owned by Ferry, no recorded identity).
@@ -390,6 +411,7 @@ void UpgradeSchema(Connection& conn) {
                             text ? "TEXT NOT NULL DEFAULT ''" : "INTEGER NOT NULL DEFAULT 0"));
     }
     conn.Exec(kCreateShapes);
+    conn.Exec(kCreateReloads);
     conn.Exec(fmt::format("UPDATE ferry_schema SET version = {}", kTaskStoreSchemaVersion));
     conn.Exec("COMMIT");
   } catch (...) {
@@ -430,9 +452,9 @@ void SetUpSchema(Connection& conn, bool read_only) {
             "INSERT INTO ferry_schema VALUES ('ferry', {});"
             "CREATE TABLE tasks ({}, PRIMARY KEY (name));"
             "CREATE TABLE task_tables (task TEXT NOT NULL, {}, PRIMARY KEY (task, table_index));"
-            "{};",
+            "{};{};",
             kTaskStoreSchemaVersion, ColumnDefs(TaskFields()), ColumnDefs(TableFields()),
-            kCreateShapes));
+            kCreateShapes, kCreateReloads));
       }
       conn.Exec("COMMIT");
     } catch (...) {
@@ -558,8 +580,8 @@ void TaskStore::DeleteTask(const std::string& name) {
   std::lock_guard lock(mu_);
   impl_->CheckWritable(fmt::format("delete task '{}'", name));
   Impl::Transaction txn(*impl_);
-  for (Statement* st :
-       {impl_->delete_shapes.get(), impl_->delete_tables.get(), impl_->delete_task.get()}) {
+  for (Statement* st : {impl_->delete_shapes.get(), impl_->delete_tables.get(),
+                        impl_->delete_reloads.get(), impl_->delete_task.get()}) {
     st->Reset();
     st->BindText(1, name);
     st->Step();
@@ -681,6 +703,57 @@ void TaskStore::ConfirmShape(const std::string& task, int table_index, int64_t s
 void TaskStore::DeleteShape(const std::string& task, int table_index, int64_t seq) {
   std::lock_guard lock(mu_);
   impl_->RunOnShape(*impl_->delete_shape, task, table_index, seq);
+}
+
+void TaskStore::RequestReload(const std::string& task, const std::vector<int>& tables,
+                              bool validate_only) {
+  std::lock_guard lock(mu_);
+  impl_->CheckWritable(fmt::format("ask task '{}' to reload tables", task));
+  Impl::Transaction txn(*impl_);
+  impl_->RequireTask(task);
+  // Distinct stamps, so that a request made while an earlier one of the table is being acted
+  // on is never cleared with it.
+  const int64_t now = std::max(NowMicros(), impl_->last_request_us + 1);
+  impl_->last_request_us = now;
+  Statement& st = *impl_->put_reload;
+  for (int table : tables) {
+    st.Reset();
+    st.BindText(1, task);
+    st.BindInt(2, table);
+    st.BindInt(3, validate_only ? 1 : 0);
+    st.BindInt(4, now);
+    st.Step();
+    st.Reset();
+  }
+  txn.Commit();
+}
+
+std::vector<ReloadRequest> TaskStore::GetReloadRequests(const std::string& task) {
+  std::lock_guard lock(mu_);
+  Statement& st = *impl_->get_reloads;
+  st.Reset();
+  st.BindText(1, task);
+  std::vector<ReloadRequest> out;
+  while (st.Step()) {
+    ReloadRequest& r = out.emplace_back();
+    r.table_index = static_cast<int>(st.ColumnInt(0));
+    r.validate_only = st.ColumnInt(1) != 0;
+    r.requested_at_us = st.ColumnInt(2);
+  }
+  st.Reset();
+  return out;
+}
+
+void TaskStore::ClearReloadRequest(const std::string& task, const ReloadRequest& request) {
+  std::lock_guard lock(mu_);
+  impl_->CheckWritable(fmt::format("clear a reload request of task '{}'", task));
+  Statement& st = *impl_->clear_reload;
+  st.Reset();
+  st.BindText(1, task);
+  st.BindInt(2, request.table_index);
+  st.BindInt(3, request.requested_at_us);
+  st.Step();
+  st.Reset();
 }
 
 void TaskStore::SaveProgress(const TaskRecord& task, const std::vector<TableRecord>& tables) {

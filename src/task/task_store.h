@@ -107,11 +107,21 @@ struct TableShapeRecord {
   std::string definition;    // the TableDef (catalog/table_def_json.h)
 };
 
+// A table of a task asked to be loaded again (`ferry reload-tables`, DMS ReloadTables),
+// waiting until the task acts on it: a running task reloads it at once, a stopped one when it
+// resumes. Version 5.
+struct ReloadRequest {
+  int table_index = 0;
+  // DMS ReloadOption validate-only: the table is validated again, its rows stay.
+  bool validate_only = false;
+  int64_t requested_at_us = 0;  // identifies the request (distinct per RequestReload call)
+};
+
 // The schema version this Ferry writes; a store with a higher one is refused.
 // Version 2 added the task's identity and source-object ownership, version 3 the table shape
-// history, version 4 the full-load resume state of each table (an older store is upgraded in
-// place when opened).
-inline constexpr int kTaskStoreSchemaVersion = 4;
+// history, version 4 the full-load resume state of each table, version 5 reload requests (an
+// older store is upgraded in place when opened).
+inline constexpr int kTaskStoreSchemaVersion = 5;
 
 // `uri` with its password replaced by "***" (and any query parameter whose name contains
 // "password"). URIs Ferry cannot parse are redacted by their shape (scheme://user:***@rest).
@@ -146,7 +156,8 @@ class TaskStore {
   // Inserts or replaces the task named task.name (every field; endpoints redacted,
   // updated_at_us 0 stamped with now). Its tables are kept.
   void PutTask(const TaskRecord& task);
-  // Deletes the task, its tables and their shape histories; no-op when it does not exist.
+  // Deletes the task, its tables, their shape histories and reload requests; no-op when it
+  // does not exist.
   void DeleteTask(const std::string& name);
 
   // The task's tables in index order (empty when none or no such task).
@@ -169,6 +180,14 @@ class TaskStore {
   void ConfirmShape(const std::string& task, int table_index, int64_t seq);
   // Removes one entry (a change whose target transaction rolled back).
   void DeleteShape(const std::string& task, int table_index, int64_t seq);
+
+  // Asks task `task` to reload `tables` (indexes), replacing an earlier request of a table.
+  // Throws Error(kNotFound) when the task does not exist.
+  void RequestReload(const std::string& task, const std::vector<int>& tables, bool validate_only);
+  // The task's requests not acted on yet, by table index.
+  std::vector<ReloadRequest> GetReloadRequests(const std::string& task);
+  // The task acted on `request` (a newer request of the same table stays).
+  void ClearReloadRequest(const std::string& task, const ReloadRequest& request);
 
   // The periodic write of a running task (every few seconds; prepared statements, one
   // transaction). Writes task.name's live figures only: recovery_checkpoint, source_position,

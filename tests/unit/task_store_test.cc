@@ -404,7 +404,8 @@ TEST(TaskStore, Version2StoreIsUpgraded) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir.path() / kStoreFileName).c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE table_shapes; ALTER TABLE task_tables DROP COLUMN "
+                           "DROP TABLE table_shapes; DROP TABLE reload_requests; "
+                           "ALTER TABLE task_tables DROP COLUMN "
                            "validation_state; ALTER TABLE task_tables DROP COLUMN "
                            "validation_pending; ALTER TABLE task_tables DROP COLUMN "
                            "validation_failed; ALTER TABLE task_tables DROP COLUMN "
@@ -425,6 +426,39 @@ TEST(TaskStore, Version2StoreIsUpgraded) {
   EXPECT_EQ(store->GetShapes("old").size(), 1u);
   store->PutTables("old", {FullTable(0)});
   EXPECT_EQ(store->GetTables("old")[0].validation_failed, 11);
+  store->RequestReload("old", {0}, false);
+  EXPECT_EQ(store->GetReloadRequests("old").size(), 1u);
+}
+
+// Reload requests (ferry reload-tables): one per table, the newest wins; acting on a request
+// clears it and only it, so a table asked again meanwhile is reloaded again; deleting the task
+// deletes them.
+TEST(TaskStore, ReloadRequests) {
+  TempDir dir;
+  auto store = TaskStore::Open(dir.path());
+  EXPECT_THROW(store->RequestReload("nobody", {0}, false), Error);
+  store->PutTask(FullTask("reload"));
+  store->PutTask(FullTask("other"));
+  store->RequestReload("reload", {2, 0}, false);
+  store->RequestReload("other", {1}, true);
+  std::vector<ReloadRequest> asked = store->GetReloadRequests("reload");
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[0].table_index, 0);
+  EXPECT_EQ(asked[1].table_index, 2);
+  EXPECT_FALSE(asked[0].validate_only);
+  EXPECT_EQ(asked[0].requested_at_us, asked[1].requested_at_us);  // one request
+  // Table 2 asked again (validate only) while the first request is being acted on.
+  store->RequestReload("reload", {2}, true);
+  store->ClearReloadRequest("reload", asked[0]);
+  store->ClearReloadRequest("reload", asked[1]);  // an older request of table 2: kept
+  std::vector<ReloadRequest> left = store->GetReloadRequests("reload");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].table_index, 2);
+  EXPECT_TRUE(left[0].validate_only);
+  EXPECT_GT(left[0].requested_at_us, asked[1].requested_at_us);
+  store->DeleteTask("reload");
+  EXPECT_TRUE(store->GetReloadRequests("reload").empty());
+  EXPECT_EQ(store->GetReloadRequests("other").size(), 1u);
 }
 
 TEST(TaskStore, WriterAndReadOnlyReaderAtOnce) {

@@ -461,8 +461,7 @@ PgResult PgChangeCapture::ExecWaitingForOpenTransactions(Replication& repl,
     if (PQisBusy(conn) == 0) break;
     const auto now = std::chrono::steady_clock::now();
     const auto timeout = options_.consistency_timeout;
-    if (timeout.count() > 0 && now - start >= timeout) {
-      const std::string open = OpenTransactionsBefore(start_unix_us);
+    auto cancel_statement = [&] {
       if (PGcancel* cancel = PQgetCancel(conn)) {
         char buf[256];
         PQcancel(cancel, buf, sizeof buf);
@@ -470,6 +469,17 @@ PgResult PgChangeCapture::ExecWaitingForOpenTransactions(Replication& repl,
       }
       while (PGresult* left = PQgetResult(conn)) PQclear(left);
       if (options_.on_waiting) options_.on_waiting("");
+    };
+    if (options_.should_stop && options_.should_stop()) {
+      cancel_statement();
+      throw Error(ErrorKind::kCancelled,
+                  fmt::format("{}: stopped while waiting for the transactions open on the "
+                              "source cluster to end",
+                              what));
+    }
+    if (timeout.count() > 0 && now - start >= timeout) {
+      const std::string open = OpenTransactionsBefore(start_unix_us);
+      cancel_statement();
       throw Error(ErrorKind::kCancelled,
                   fmt::format("{}: waited {} s (FullLoadSettings.TransactionConsistencyTimeout) "
                               "for the transactions open on the source cluster when it began to "
