@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <stop_token>
 #include <thread>
 
 #include "cdc/change.h"
@@ -20,25 +21,22 @@
 #include "cli/task_plan.h"
 #include "cli/validate_command.h"
 #include "connectors/connector.h"
-#include "control/control_tables.h"
 #include "endpoint/endpoint_uri.h"
-#include "engine/cdc_task.h"
-#include "engine/full_load_task.h"
 #include "engine/full_load.h"
 #include "engine/lob_policy.h"
 #include "engine/plan.h"
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/segmenting.h"
-#include "types/value_codec.h"
 #include "logging/log.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
+#include "replication/replication_task.h"
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
 #include "task/task_store.h"
-#include "validation/validator.h"
+#include "types/value_codec.h"
 
 namespace ferry {
 namespace {
@@ -91,47 +89,6 @@ void ApplyLobSettings(const std::optional<TaskSettings>& settings,
   }
 }
 
-// The task name written into the control tables (the CLI runs one unnamed task).
-constexpr const char* kTaskName = "ferry";
-
-// awsdms_apply_exceptions always; awsdms_status, awsdms_suspended_tables and awsdms_history when
-// ControlTablesSettings enables them, filled with the full load's outcome.
-void RecordControlTables(const TaskSettings& settings, Connector& target, const FullLoad& load,
-                         size_t tables) {
-  try {
-    ControlTables control(target, settings.control_tables_settings, kTaskName);
-    control.EnsureEnabled();
-    const ControlTablesSettings& c = settings.control_tables_settings;
-    if (c.status_table_enabled) {
-      TaskStatusRow status;
-      status.task_status = "FULL LOAD";
-      control.UpdateStatus(status);
-    }
-    int64_t rows = 0, bytes = 0;
-    for (const auto& st : load.stats()) {
-      rows += st->full_load_rows.load();
-      bytes += st->bytes_read.load();
-      std::lock_guard lock(st->mu);
-      if (c.suspended_tables_table_enabled && st->state == kStateError) {
-        control.RecordSuspendedTable(st->target_schema, st->target_table, st->error);
-      }
-    }
-    if (c.history_table_enabled) {
-      HistoryRow history;
-      history.timeslot_type = "FULL LOAD";
-      history.timeslot = WallClock::now();
-      history.timeslot_duration = c.history_timeslot_in_minutes;
-      history.timeslot_records = rows;
-      history.timeslot_volume = bytes >> 20;
-      control.RecordHistory(history);
-    }
-    spdlog::debug("control tables updated for {} table(s)", tables);
-  } catch (const Error& e) {
-    // The data is loaded; failing to write the bookkeeping must not hide that.
-    spdlog::error("control tables in {}: {}", target.uri().Describe(), e.what());
-  }
-}
-
 // Parses a source position flag in the source engine's own form (its connector's codec);
 // nullopt for "". A source URI that does not parse is left to the connection's own message.
 std::optional<cdc::Position> PositionFlag(const std::string& flag, const std::string& text,
@@ -168,77 +125,35 @@ std::optional<int64_t> CdcStartTime(const std::string& text) {
                           text));
 }
 
-// A CDC task in the foreground until Ctrl-C (or the stop position, or StopTaskCachedChanges*).
-int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, Connector& target,
-               std::vector<TablePlan> plans, const FullLoadOptions& full_load,
-               const std::string& task_settings_json,
-               std::function<std::vector<TablePlan>(const std::vector<TableDef>&)> replan,
-               const std::vector<std::string>& views_left_out) {
-  CdcTaskOptions o;
-  o.task = args.task_name;
-  o.type = type;
-  o.data_dir = args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
-  o.resume = args.resume;
-  o.start_position = PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
-  o.stop_position = PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
-  if (const std::optional<int64_t> at = CdcStartTime(args.cdc_start_time)) {
-    o.start_position = source.PositionAtTime(*at);
-  }
-  if (args.settings) {
-    o.settings = *args.settings;
-  } else {
-    // Without task settings, DMS's defaults; a bad value during the load still fails its
-    // table, as in a plain `ferry migrate`.
-    o.settings.error_behavior.data_error_policy = ErrorPolicy::kSuspendTable;
-    o.settings.error_behavior.data_truncation_error_policy = ErrorPolicy::kSuspendTable;
-  }
-  o.full_load = full_load;
-  o.full_load.error_behavior = o.settings.error_behavior;
-  o.slot = args.slot_name;
-  o.publication = args.publication;
-  o.heartbeat = std::chrono::seconds(args.heartbeat_seconds);
-  o.source_uri = args.source;
-  o.target_uri = args.target;
-  if (!args.table_mappings.empty()) o.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
-  o.task_settings_json = task_settings_json;
-  o.replan = std::move(replan);
-  if (args.settings && args.settings->validation_settings.validation_only) {
-    o.validation_only = true;
-    o.settings.validation_settings.enable_validation = true;
-    spdlog::info("ValidationOnly: validating the source's changes on the target, applying "
-                 "nothing");
-  }
-  spdlog::info("task '{}' ({}): {} table(s) from {} to {}, state in {}", o.task,
-               MigrationTypeName(type), plans.size(), source.uri().Describe(),
-               target.uri().Describe(), o.data_dir.string());
-
-  CdcTask task(source, target, std::move(plans), o);
+// Runs the task in the foreground: Ctrl-C (SIGINT) or SIGTERM stops it cleanly (a full load
+// rolls back the tables in progress, CDC commits what it applied); --resume continues it.
+// Prints the summary; returns the exit code.
+int RunTask(const MigrateArgs& args, Connector& source, Connector& target,
+            std::vector<TablePlan> plans, ReplicationTaskDefinition definition,
+            const std::vector<std::string>& views_left_out) {
+  ReplicationTask task(source, target, std::move(plans), std::move(definition));
+  std::stop_source stop;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
-    bool asked = false;
     while (!finished) {
-      if (g_signals.load() > 0 && !asked) {
-        spdlog::warn("stopping: committing what is applied, then exiting (run again with "
-                     "--resume to continue)");
-        task.Stop();
-        asked = true;
-      }
+      if (g_signals.load() > 0 && !stop.stop_requested()) stop.request_stop();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  // The live display (a terminal) or a log line per interval: full-load progress, then the
-  // change-processing line and each table's DMS change counters.
+  // The live display (a terminal) or a log line per interval: full-load progress, then for CDC
+  // the change-processing line and each table's DMS change counters.
   std::unique_ptr<ProgressDisplay> progress;
-  task.on_running = [&] {
+  auto on_running = [&] {
     if (args.no_progress) return;
     progress = std::make_unique<ProgressDisplay>(task.stats(), isatty(STDERR_FILENO) != 0);
-    progress->SetChangeStatus([&task] { return task.StatusLine(); });
+    if (task.changes()) progress->SetChangeStatus([&task] { return task.StatusLine(); });
     progress->Start();
   };
+  ReplicationTaskOutcome outcome;
   try {
-    task.Run();
+    outcome = task.Run(stop.get_token(), on_running);
   } catch (...) {
     if (progress) progress->Stop();
     finished = true;
@@ -248,57 +163,38 @@ int RunCdcTask(const MigrateArgs& args, MigrationType type, Connector& source, C
   if (progress) progress->Stop();
   finished = true;
   watcher.join();
+
+  const auto& stats = task.stats();
+  const bool objects = outcome.schema_objects.options.Any();
   if (args.json) {
-    nlohmann::json summary = SummaryJson(task.stats());
+    nlohmann::json summary = SummaryJson(stats);
+    if (objects) summary["schemaObjects"] = outcome.schema_objects.ToJson();
     if (!views_left_out.empty()) summary["ViewsNotLoaded"] = views_left_out;
     std::cout << summary.dump(2) << std::endl;
   } else {
-    std::cout << FormatSummary(task.stats()) << std::flush;
+    std::cout << FormatSummary(stats) << outcome.schema_objects.FormatText() << std::flush;
     if (!views_left_out.empty()) {
       std::cout << fmt::format("Views not loaded (change data capture does not follow views; "
                                "load them with --migration-type full-load): {}\n",
                                fmt::join(views_left_out, ", "))
                 << std::flush;
     }
-  }
-  if (task.failed()) {
-    spdlog::error("task '{}' stopped: {}", o.task, task.stop_reason());
-    if (!args.json) std::cout << "Task stopped: " << task.stop_reason() << std::endl;
-    return 1;
-  }
-  // Validation: rows that differ are not a normal end either (as with a full load).
-  int64_t mismatched = 0;
-  for (const auto& st : task.stats()) {
-    std::lock_guard lock(st->mu);
-    mismatched += st->validation_failed_records;
-  }
-  if (mismatched > 0) {
-    spdlog::error("task '{}': validation found {} row(s) that differ (see {})", o.task,
-                  mismatched, kValidationFailuresTable);
-    if (!args.json) {
-      std::cout << fmt::format("Validation: {} row(s) differ between source and target\n",
-                               mismatched);
+    if (!outcome.stop_reason.empty()) {
+      std::cout << "Task stopped: " << outcome.stop_reason << std::endl;
+    } else {
+      if (outcome.rows_differing > 0) {
+        std::cout << fmt::format("Validation: {} row(s) differ between source and target\n",
+                                 outcome.rows_differing);
+      }
+      if (!outcome.tables_not_applied.empty()) {
+        std::cout << fmt::format(
+            "{} table(s) are not applied (reload them: ferry "
+            "reload-tables, or run the task again without --resume)\n",
+            outcome.tables_not_applied.size());
+      }
     }
   }
-  // A table that is no longer applied (suspended, or its load failed) is not a normal end.
-  std::vector<std::string> broken;
-  for (const auto& st : task.stats()) {
-    std::lock_guard lock(st->mu);
-    if (st->state == "Suspended" || st->state == kStateError) {
-      broken.push_back(fmt::format("{} ({}): {}", st->SourceName(), st->state, st->error));
-    }
-  }
-  if (!broken.empty()) {
-    spdlog::error("task '{}': {} table(s) not applied: {}", o.task, broken.size(),
-                  fmt::join(broken, "; "));
-    if (!args.json) {
-      std::cout << fmt::format("{} table(s) are not applied (reload them: run the task again "
-                               "without --resume)\n",
-                               broken.size());
-    }
-    return 1;
-  }
-  return mismatched > 0 ? 1 : 0;
+  return outcome.ExitCode();
 }
 
 }  // namespace
@@ -485,7 +381,6 @@ int RunMigrate(MigrateArgs args) {
     return out;
   };
   std::vector<TablePlan> plans = plan_tables({});
-  const std::vector<TablePlan> planned = plans;  // FullLoad takes `plans`
   FullLoadOptions options;
   options.prep_mode = mode;
   options.parallel = args.parallel;
@@ -503,6 +398,31 @@ int RunMigrate(MigrateArgs args) {
   options.scan.batch_rows = args.batch_rows;
   if (args.error_behavior) options.error_behavior = *args.error_behavior;
   options.create_pk_after_load = args.create_pk_after_load;
+  ReplicationTaskDefinition definition;
+  definition.name = args.task_name;
+  definition.type = *type;
+  definition.data_dir =
+      args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
+  definition.resume = args.resume;
+  definition.settings = args.settings;
+  definition.full_load = options;
+  definition.schema_objects = schema_options;
+  definition.cdc_start_position =
+      PositionFlag("--cdc-start-position", args.cdc_start_position, args.source);
+  definition.cdc_stop_position =
+      PositionFlag("--cdc-stop-position", args.cdc_stop_position, args.source);
+  if (const std::optional<int64_t> at = CdcStartTime(args.cdc_start_time)) {
+    definition.cdc_start_position = source->PositionAtTime(*at);
+  }
+  definition.slot = args.slot_name;
+  definition.publication = args.publication;
+  definition.heartbeat = std::chrono::seconds(args.heartbeat_seconds);
+  definition.source_uri = args.source;
+  definition.target_uri = args.target;
+  if (!args.table_mappings.empty()) {
+    definition.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
+  }
+  definition.task_settings_json = task_settings_json;
   if (*type != MigrationType::kFullLoad) {
     for (const std::string& v : views_left_out) {
       spdlog::warn("view {} is not part of this task: change data capture does not follow "
@@ -510,99 +430,13 @@ int RunMigrate(MigrateArgs args) {
                    "--migration-type full-load",
                    v);
     }
-    return RunCdcTask(args, *type, *source, *target, std::move(plans), options,
-                      task_settings_json, plan_tables, views_left_out);
-  }
-  spdlog::info("full load of {} table(s) from {} to {} ({}, {} at a time)", plans.size(),
-               source->uri().Describe(), target->uri().Describe(), TablePrepModeName(mode),
-               options.parallel > 0 ? options.parallel : DefaultParallelism());
-
-  FullLoadTaskOptions task_options;
-  task_options.task = args.task_name;
-  task_options.data_dir =
-      args.data_dir.empty() ? DefaultDataDir() : std::filesystem::path(args.data_dir);
-  task_options.resume = args.resume;
-  task_options.full_load = options;
-  task_options.source_uri = args.source;
-  task_options.target_uri = args.target;
-  if (!args.table_mappings.empty()) {
-    task_options.table_mappings_json = ReadFile(args.table_mappings, "--table-mappings");
-  }
-  task_options.task_settings_json = task_settings_json;
-  FullLoadTask task(*source, *target, std::move(plans), std::move(task_options));
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  std::atomic<bool> finished{false};
-  std::thread watcher([&] {
-    bool asked = false;
-    while (!finished) {
-      if (g_signals.load() > 0 && !asked) {
-        spdlog::warn("stopping: starting no new table; each table in progress is rolled back to "
-                     "how it was before its load (its summary line says if any rows stay); "
-                     "run again with --resume to load what is left");
-        task.Stop();
-        asked = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
-  std::unique_ptr<ProgressDisplay> progress;
-  try {
-    task.Run([&] {
-      progress = std::make_unique<ProgressDisplay>(task.stats(),
-                                                   !args.no_progress && isatty(STDERR_FILENO));
-      if (!args.no_progress) progress->Start();
-    });
-  } catch (...) {
-    if (progress) progress->Stop();
-    finished = true;
-    watcher.join();
-    throw;
-  }
-  if (progress) progress->Stop();
-  finished = true;
-  watcher.join();
-  FullLoad& load = task.load();
-  // Ferry extension: indexes, foreign keys and defaults after the load. A statement the target
-  // refuses (or an object whose table did not complete) makes the exit code 1; objects that
-  // cannot be converted between the engines are only reported.
-  bool validation_failed = false;
-  schema::SchemaObjectsReport schema_report;
-  schema_report.options = schema_options;
-  if (schema_options.Any() && !load.cancelled()) {
-    schema_report = schema::CreateSchemaObjects(*target, planned, source->engine(),
-                                                schema_options, load.stats());
-  }
-
-  // DMS control tables (with task settings only: a plain `ferry migrate` leaves the target
-  // holding nothing but the data) and validation (ValidationSettings.EnableValidation).
-  if (args.settings && !load.cancelled()) {
-    RecordControlTables(*args.settings, *target, load, planned.size());
-    if (args.settings->validation_settings.enable_validation) {
-      ControlTables control(*target, args.settings->control_tables_settings, kTaskName);
-      Validator validator(*source, *target, args.settings->validation_settings, &control);
-      std::vector<TableStats*> stats;
-      for (const auto& st : load.stats()) stats.push_back(st.get());
-      for (const TableValidation& v : validator.Run(planned, stats)) {
-        if (v.state != kValidationValidated) validation_failed = true;
-      }
-    }
-  }
-
-  if (args.json) {
-    nlohmann::json summary = SummaryJson(load.stats());
-    if (schema_options.Any()) summary["schemaObjects"] = schema_report.ToJson();
-    std::cout << summary.dump(2) << std::endl;
+    definition.replan = plan_tables;
   } else {
-    std::cout << FormatSummary(load.stats()) << schema_report.FormatText() << std::flush;
+    spdlog::info("full load of {} table(s) from {} to {} ({}, {} at a time)", plans.size(),
+                 source->uri().Describe(), target->uri().Describe(), TablePrepModeName(mode),
+                 options.parallel > 0 ? options.parallel : DefaultParallelism());
   }
-  // An ErrorBehavior policy said STOP_TASK: say why (stdout stays JSON with --json).
-  if (const std::string why = load.stop_reason(); !why.empty()) {
-    spdlog::error("task stopped: {}", why);
-    if (!args.json) std::cout << "Task stopped: " << why << std::endl;
-    return 1;
-  }
-  return load.AllCompleted() && !schema_report.AnyFailed() && !validation_failed ? 0 : 1;
+  return RunTask(args, *source, *target, std::move(plans), std::move(definition), views_left_out);
 }
 
 }  // namespace ferry

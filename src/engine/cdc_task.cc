@@ -323,13 +323,11 @@ void CdcTask::Setup() {
   lock_->WatchStore(paths_.store);
   std::optional<TaskRecord> existing = store_->GetTask(options_.task);
   if (options_.resume) {
-    existing = TaskToResume(*store_, options_.task, MigrationTypeName(options_.type));
-    if (store_->GetTables(options_.task).empty()) {
-      // Stopped, failed or killed before it ever ran (its tables are recorded when it does):
-      // nothing to continue, so it starts over (which drops a slot it may have created).
-      Log().info("task '{}' was stopped before it finished starting: starting it from the "
-                 "beginning",
-                 options_.task);
+    // A task that never ran starts over (which drops a slot it may have created).
+    if (std::optional<TaskRecord> resumed =
+            TaskToContinue(*store_, options_.task, MigrationTypeName(options_.type))) {
+      existing = std::move(resumed);
+    } else {
       options_.resume = false;
     }
   }
@@ -430,11 +428,7 @@ void CdcTask::Setup() {
   record_.migration_type = MigrationTypeName(options_.type);
   record_.source_endpoint = options_.source_uri;
   record_.target_endpoint = options_.target_uri;
-  record_.status = "starting";
-  record_.waiting_for.clear();
-  if (record_.created_at_us == 0) record_.created_at_us = NowMicros();
-  record_.started_at_us = NowMicros();
-  store_->PutTask(record_);
+  RecordStarting(*store_, record_);
 
   bool user_slot_exists = false;
   if (!options_.resume && !options_.slot.empty()) {
@@ -871,20 +865,6 @@ TableRecord CdcTask::TableRecordNow(size_t i) const {
   return r;
 }
 
-void CdcTask::RecordSetupFailure(const std::string& message) {
-  if (!store_ || record_.status != "starting") return;  // not recorded yet
-  record_.status = "failed";
-  record_.stop_reason = "Stop Reason FATAL_ERROR";
-  record_.last_failure_message = message;
-  record_.waiting_for.clear();
-  record_.stopped_at_us = NowMicros();
-  try {
-    store_->PutTask(record_);
-  } catch (const Error& e) {
-    Log().error("task store {}: {}", store_->path().string(), e.what());
-  }
-}
-
 void CdcTask::SaveProgress(bool final) {
   std::vector<TableRecord> records;
   for (size_t i = 0; i < plans_.size(); ++i) {
@@ -1071,7 +1051,7 @@ void CdcTask::Run() {
   try {
     Setup();
   } catch (const std::exception& e) {
-    RecordSetupFailure(e.what());
+    RecordStartFailure(store_.get(), record_, e.what());
     throw;
   }
   if (validator_) {

@@ -125,8 +125,6 @@ class CdcTask {
   TaskRecord TaskRecordNow() const;
   // Table i's record as its statistics and hand-over state say now.
   TableRecord TableRecordNow(size_t i) const;
-  // Setup failed after the task was recorded as starting: it is recorded failed, with why.
-  void RecordSetupFailure(const std::string& message);
   // `ferry reload-tables` while the task runs (after its initial full load): the requests in
   // the task store, acted on one batch at a time on reload_thread_ by ReloadTables: each
   // table's changes are cached from the moment its apply stops (ApplyStage::BeginReload), a

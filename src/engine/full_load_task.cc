@@ -71,18 +71,13 @@ void FullLoadTask::Setup() {
 
   FullLoadOptions fo = options_.full_load;
   std::vector<TableRecord> kept;  // completed by an earlier run (resume)
+  std::optional<TaskRecord> resumed;
   if (options_.resume) {
-    TaskToResume(*store_, options_.task, kMigrationType);  // throws: none, or another kind
-    if (store_->GetTables(options_.task).empty()) {
-      // Stopped, failed or killed before it ever ran (its tables are recorded when it does).
-      Log().info("task '{}' was stopped before it finished starting: starting it from the "
-                 "beginning",
-                 options_.task);
-      options_.resume = false;
-    }
+    resumed = TaskToContinue(*store_, options_.task, kMigrationType);
+    options_.resume = resumed.has_value();
   }
   if (options_.resume) {
-    record_ = TaskToResume(*store_, options_.task, kMigrationType);
+    record_ = *resumed;
     CheckIdentity(record_, "source", record_.source_identity, record_.source_endpoint,
                   source_identity, options_.source_uri);
     CheckIdentity(record_, "target", record_.target_identity, record_.target_endpoint,
@@ -155,12 +150,7 @@ void FullLoadTask::Setup() {
   record_.target_endpoint = options_.target_uri;
   record_.table_mappings_json = options_.table_mappings_json;
   record_.task_settings_json = options_.task_settings_json;
-  record_.status = "starting";
-  record_.stop_reason.clear();
-  record_.last_failure_message.clear();
-  record_.started_at_us = NowMicros();
-  record_.stopped_at_us = 0;
-  store_->PutTask(record_);
+  RecordStarting(*store_, record_);
 
   fo.on_load_begun = [this](size_t i, bool started_empty, bool pk_after) {
     {
@@ -271,17 +261,7 @@ void FullLoadTask::Run(const std::function<void()>& on_running) {
   try {
     Setup();
   } catch (const std::exception& e) {
-    if (store_ && record_.status == "starting") {  // recorded: say why it never ran
-      record_.status = "failed";
-      record_.stop_reason = "Stop Reason FATAL_ERROR";
-      record_.last_failure_message = e.what();
-      record_.stopped_at_us = NowMicros();
-      try {
-        store_->PutTask(record_);
-      } catch (const Error& store_error) {
-        Log().error("task store {}: {}", store_->path().string(), store_error.what());
-      }
-    }
+    RecordStartFailure(store_.get(), record_, e.what());
     throw;
   }
   if (on_running) on_running();

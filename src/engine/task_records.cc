@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "logging/log.h"
 
 namespace ferry {
 
@@ -68,6 +69,46 @@ TaskRecord TaskToResume(TaskStore& store, const std::string& name,
                             existing->migration_type, migration_type));
   }
   return *existing;
+}
+
+std::optional<TaskRecord> TaskToContinue(TaskStore& store, const std::string& name,
+                                         const std::string& migration_type) {
+  TaskRecord task = TaskToResume(store, name, migration_type);
+  if (store.GetTables(name).empty()) {
+    logging::For(LogComponentId::kTaskManager)
+        .info(
+            "task '{}' was stopped before it finished starting: starting it from the "
+            "beginning",
+            name);
+    return std::nullopt;
+  }
+  return task;
+}
+
+void RecordStarting(TaskStore& store, TaskRecord& task) {
+  task.status = "starting";
+  task.waiting_for.clear();
+  task.stop_reason.clear();
+  task.last_failure_message.clear();
+  if (task.created_at_us == 0) task.created_at_us = NowMicros();
+  task.started_at_us = NowMicros();
+  task.stopped_at_us = 0;
+  store.PutTask(task);
+}
+
+void RecordStartFailure(TaskStore* store, TaskRecord& task, const std::string& message) {
+  if (!store || task.status != "starting") return;
+  task.status = "failed";
+  task.stop_reason = "Stop Reason FATAL_ERROR";
+  task.last_failure_message = message;
+  task.waiting_for.clear();
+  task.stopped_at_us = NowMicros();
+  try {
+    store->PutTask(task);
+  } catch (const Error& e) {
+    logging::For(LogComponentId::kTaskManager)
+        .error("task store {}: {}", store->path().string(), e.what());
+  }
 }
 
 void CheckIdentity(const TaskRecord& task, const char* side, const std::string& recorded,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,21 @@ TableRecord TableRecordOf(size_t index, const TablePlan& plan, TableStats& stats
 // (listing the tasks there are), Error(kInvalidArgument) when it is of another migration type.
 TaskRecord TaskToResume(TaskStore& store, const std::string& name,
                         const std::string& migration_type);
+
+// What --resume of task `name` continues: its record (TaskToResume's checks and errors), or
+// nullopt when it never ran (stopped, failed or killed while starting, before its tables were
+// recorded): such a task starts from the beginning (logged).
+std::optional<TaskRecord> TaskToContinue(TaskStore& store, const std::string& name,
+                                         const std::string& migration_type);
+
+// Records `task` in `store` as starting now: status "starting", nothing waited for, no stop
+// reason or failure from an earlier run, started now (and created now when it never was).
+// Throws what TaskStore::PutTask throws.
+void RecordStarting(TaskStore& store, TaskRecord& task);
+// A task that failed while starting (after RecordStarting; `task.status` is still "starting"):
+// recorded failed with `message`, so `ferry status` says why it never ran. No-op for a task
+// not recorded as starting (`store` null, or already running). A store failure is logged.
+void RecordStartFailure(TaskStore* store, TaskRecord& task, const std::string& message);
 
 // Refuses a resume against another source or target than the task's own (`side` is "source"
 // or "target"; `recorded`/`now` are Connector::Identity() values, the URIs name them). A task
