@@ -195,6 +195,40 @@ nlohmann::json TaskStatusJson(const TaskRecord& task, const std::vector<TableRec
   return j;
 }
 
+namespace {
+
+// One row per table of a task with change processing: state, live, full-load rows, changes
+// captured and applied, apply errors.
+std::string CdcTableLines(const std::vector<TableRecord>& tables) {
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "Source table", "Target table", "State", "CDC", "Full load rows", "Inserts", "Updates",
+       "Deletes", "DDLs", "Applied ins", "Applied upd", "Applied del", "Applied DDLs", "Errors"}};
+  const std::vector<bool> right = {true, false, false, false, false, true, true, true,
+                                   true, true,  true,  true,  true,  true, true};
+  for (const TableRecord& t : tables) {
+    rows.push_back({std::to_string(t.index), t.source_schema + "." + t.source_table,
+                    t.target_schema + "." + t.target_table, t.state, t.cdc_live ? "live" : "-",
+                    std::to_string(t.full_load_rows), std::to_string(t.inserts),
+                    std::to_string(t.updates), std::to_string(t.deletes), std::to_string(t.ddls),
+                    std::to_string(t.applied_inserts), std::to_string(t.applied_updates),
+                    std::to_string(t.applied_deletes), std::to_string(t.applied_ddls),
+                    std::to_string(t.apply_errors)});
+  }
+  return FormatTable(rows, right);
+}
+
+// Entries of a task store list: segments as JSON (an array) or "k:rows,..." (segments done).
+size_t SegmentCount(const std::string& text) {
+  if (text.empty()) return 0;
+  if (text.front() == '[') {
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return j.is_array() ? j.size() : 0;
+  }
+  return static_cast<size_t>(std::count(text.begin(), text.end(), ',')) + 1;
+}
+
+}  // namespace
+
 std::string TaskStatusText(const TaskRecord& task, const std::vector<TableRecord>& tables,
                            int64_t now_us) {
   std::string out = fmt::format("Task {} ({}): {}\n", task.name,
@@ -233,23 +267,24 @@ std::string TaskStatusText(const TaskRecord& task, const std::vector<TableRecord
                              c.loaded, c.loading, c.queued, c.errored));
   if (tables.empty()) return out;
 
-  std::vector<std::vector<std::string>> rows = {
-      {"#", "Source table", "Target table", "State", "CDC", "Full load rows", "Inserts",
-       "Updates", "Deletes", "DDLs", "Applied ins", "Applied upd", "Applied del",
-       "Applied DDLs", "Errors"}};
-  const std::vector<bool> right = {true,  false, false, false, false, true, true, true,
-                                   true,  true,  true,  true,  true,  true, true};
-  for (const TableRecord& t : tables) {
-    rows.push_back({std::to_string(t.index), t.source_schema + "." + t.source_table,
-                    t.target_schema + "." + t.target_table, t.state,
-                    t.cdc_live ? "live" : "-", std::to_string(t.full_load_rows),
-                    std::to_string(t.inserts), std::to_string(t.updates),
-                    std::to_string(t.deletes), std::to_string(t.ddls),
-                    std::to_string(t.applied_inserts), std::to_string(t.applied_updates),
-                    std::to_string(t.applied_deletes), std::to_string(t.applied_ddls),
-                    std::to_string(t.apply_errors)});
+  if (task.migration_type == "full-load") {
+    // No change processing: the load's own figures, with the committed segments of a table
+    // loaded in segments (what a --resume keeps).
+    std::vector<std::vector<std::string>> rows = {
+        {"#", "Source table", "Target table", "State", "Full load rows", "Segments done"}};
+    for (const TableRecord& t : tables) {
+      std::string segments = "-";
+      if (const size_t planned = SegmentCount(t.segments); planned > 0) {
+        segments = fmt::format("{}/{}", SegmentCount(t.segments_done), planned);
+      }
+      rows.push_back({std::to_string(t.index), t.source_schema + "." + t.source_table,
+                      t.target_schema + "." + t.target_table, t.state,
+                      std::to_string(t.full_load_rows), segments});
+    }
+    out += "\n" + FormatTable(rows, {true, false, false, false, true, true});
+  } else {
+    out += "\n" + CdcTableLines(tables);
   }
-  out += "\n" + FormatTable(rows, right);
   bool validation_header = false;
   for (const TableRecord& t : tables) {
     if (t.validation_state.empty()) continue;

@@ -106,6 +106,22 @@ class StatusCommandTest : public testing::Test {
     done.started_at_us = At(0);
     done.stopped_at_us = At(5);
     store->PutTask(done);
+    TableRecord whole;
+    whole.index = 0;
+    whole.source_schema = "public";
+    whole.source_table = "orders";
+    whole.target_schema = "main";
+    whole.target_table = "orders";
+    whole.state = "Table completed";
+    whole.full_load_rows = 1200;
+    TableRecord cut = whole;
+    cut.index = 1;
+    cut.source_table = cut.target_table = "events";
+    cut.state = "Table cancelled";
+    cut.full_load_rows = 500;
+    cut.segments = R"([{"predicate":"a"},{"predicate":"b"},{"predicate":"c"}])";
+    cut.segments_done = "0:250,2:250";
+    store->PutTables("store-done", {whole, cut});
   }
 
   static StatusOptions Opts(const std::string& task = "", bool json = false,
@@ -204,6 +220,15 @@ TEST_F(StatusCommandTest, TextAllTasks) {
   // A full-load task has no CDC lines, and its elapsed time ends when it stopped.
   EXPECT_EQ(out.find("CDC latency", done), std::string::npos) << out;
   EXPECT_NE(out.find("  Elapsed              5.0 s\n", done), std::string::npos) << out;
+  // Its tables show the load's figures, not change counters: the segments a resume keeps.
+  EXPECT_EQ(out.find("Applied ins", done), std::string::npos) << out;
+  EXPECT_NE(out.find("Segments done", done), std::string::npos) << out;
+  const size_t events = out.find("public.events", done);
+  ASSERT_NE(events, std::string::npos) << out;
+  const std::string row = out.substr(events, out.find('\n', events) - events);
+  EXPECT_NE(row.find("Table cancelled"), std::string::npos) << row;
+  EXPECT_NE(row.find("500"), std::string::npos) << row;
+  EXPECT_NE(row.find("2/3"), std::string::npos) << row;
 }
 
 TEST_F(StatusCommandTest, Json) {
@@ -282,7 +307,9 @@ TEST_F(StatusCommandTest, Json) {
   EXPECT_EQ(d["StopReason"], "Stop Reason FULL_LOAD_ONLY_FINISHED");
   EXPECT_EQ(d["ReplicationTaskStats"]["ElapsedTimeMillis"], 5000);
   EXPECT_EQ(d["ReplicationTaskStats"]["StopDate"], "2023-11-14T22:13:25.000Z");
-  EXPECT_TRUE(d["TableStatistics"].empty());
+  ASSERT_EQ(d["TableStatistics"].size(), 2u);
+  EXPECT_EQ(d["TableStatistics"][1]["TableState"], "Table cancelled");
+  EXPECT_EQ(d["TableStatistics"][1]["FullLoadRows"], 500);
 
   // One task only.
   ASSERT_EQ(Run(Opts("store-done", true), &out, &err), 0) << err;
