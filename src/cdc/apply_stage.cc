@@ -305,7 +305,9 @@ void ApplyStage::OnIdle(const Position& position) {
 
 ChangeView ApplyStage::MapChange(ApplyTable& t, const ChangeView& raw,
                                  const TransactionInfo& info) {
-  if (raw.op == ChangeOp::kTruncate) return t.mapper->Map(raw, HeaderValues{});
+  if (raw.op == ChangeOp::kTruncate || !t.mapper->needs_header()) {
+    return t.mapper->Map(raw, HeaderValues{});
+  }
   return t.mapper->Map(raw, ChangeHeader(raw, info, *options_.positions));
 }
 

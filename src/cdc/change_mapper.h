@@ -43,6 +43,9 @@ class ChangeMapper {
   // until the next call. Truncate passes through. Throws RowError (column = target column) when
   // the transform cannot build a value.
   ChangeView Map(const ChangeView& in, const HeaderValues& header);
+  // Whether Map reads `header` (the plan transforms rows): callers build it only then (it
+  // formats times and positions, per change).
+  bool needs_header() const { return transformer_ != nullptr; }
 
   const TablePlan& plan() const { return plan_; }
 
