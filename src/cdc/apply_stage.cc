@@ -67,7 +67,7 @@ class ApplyStage::CachedSource : public ApplyStage::TxnSource {
 };
 
 void TaskStop::Request(const std::string& reason, bool failed) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!requested_.load()) {
     reason_ = reason;
     failed_ = failed;
@@ -76,7 +76,7 @@ void TaskStop::Request(const std::string& reason, bool failed) {
 }
 
 std::string TaskStop::reason() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return reason_;
 }
 
@@ -102,13 +102,13 @@ void ApplyStage::OpenApplier() {
 }
 
 void ApplyStage::TableLoaded(size_t table, bool completed) {
-  std::lock_guard lock(loaded_mu_);
+  MutexLock lock(loaded_mu_);
   loaded_.emplace_back(table, completed);
   loaded_pending_ = true;
 }
 
 bool ApplyStage::BeginReload(size_t table) {
-  std::unique_lock lock(loaded_mu_);
+  MutexLock lock(loaded_mu_);
   reload_asked_.push_back(table);
   reload_pending_ = true;
   for (;;) {
@@ -118,12 +118,12 @@ bool ApplyStage::BeginReload(size_t table) {
       return true;
     }
     if (stop_.requested() || finished_) return false;
-    reload_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    lock.WaitUntil(reload_cv_, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
   }
 }
 
 void ApplyStage::Revalidate(size_t table) {
-  std::lock_guard lock(loaded_mu_);
+  MutexLock lock(loaded_mu_);
   revalidate_asked_.push_back(table);
   reload_pending_ = true;
 }
@@ -131,7 +131,7 @@ void ApplyStage::Revalidate(size_t table) {
 void ApplyStage::HandleReloads() {
   std::vector<size_t> reload, revalidate;
   {
-    std::lock_guard lock(loaded_mu_);
+    MutexLock lock(loaded_mu_);
     reload.swap(reload_asked_);
     revalidate.swap(revalidate_asked_);
     reload_pending_ = false;
@@ -158,14 +158,14 @@ void ApplyStage::HandleReloads() {
       options_.observer->TableRewritten(table, t.plan);
     }
   }
-  std::lock_guard lock(loaded_mu_);
+  MutexLock lock(loaded_mu_);
   reload_switched_.insert(reload_switched_.end(), reload.begin(), reload.end());
   reload_cv_.notify_all();
 }
 
 void ApplyStage::Run(BoundedQueue<CaptureItem>& queue) {
   RunLoop(queue);
-  std::lock_guard lock(loaded_mu_);
+  MutexLock lock(loaded_mu_);
   finished_ = true;
   reload_cv_.notify_all();
 }
@@ -741,7 +741,7 @@ bool ApplyStage::WaitToRetry(const Error& e) {
 void ApplyStage::HandleLoadedTables() {
   std::vector<std::pair<size_t, bool>> loaded;
   {
-    std::lock_guard lock(loaded_mu_);
+    MutexLock lock(loaded_mu_);
     loaded.swap(loaded_);
     loaded_pending_ = false;
   }

@@ -38,6 +38,7 @@
 #include "cdc/change_spool.h"
 #include "cdc/row_filter.h"
 #include "cdc/transaction_buffer.h"
+#include "common/mutex.h"
 #include "common/shared_value.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
@@ -127,8 +128,8 @@ class TaskStop {
  private:
   std::atomic<bool> requested_{false};
   std::atomic<bool> failed_{false};
-  mutable std::mutex mu_;
-  std::string reason_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string reason_ FERRY_GUARDED_BY(mu_);
 };
 
 // Where the apply keeps each table's shape history (task_store.h TableShapeRecord), so that a
@@ -371,14 +372,16 @@ class ApplyStage {
   std::chrono::steady_clock::time_point group_started_{};
   Position last_seen_;  // end position of the last transaction received (duplicates dropped)
 
-  std::mutex loaded_mu_;
-  std::vector<std::pair<size_t, bool>> loaded_;  // GUARDED_BY(loaded_mu_)
+  Mutex loaded_mu_;
+  std::vector<std::pair<size_t, bool>> loaded_ FERRY_GUARDED_BY(loaded_mu_);
   std::atomic<bool> loaded_pending_{false};
-  // BeginReload / Revalidate requests, and the reloads switched (guarded by loaded_mu_).
-  std::vector<size_t> reload_asked_, revalidate_asked_, reload_switched_;
+  // BeginReload / Revalidate requests, and the reloads switched.
+  std::vector<size_t> reload_asked_ FERRY_GUARDED_BY(loaded_mu_);
+  std::vector<size_t> revalidate_asked_ FERRY_GUARDED_BY(loaded_mu_);
+  std::vector<size_t> reload_switched_ FERRY_GUARDED_BY(loaded_mu_);
   std::condition_variable reload_cv_;
   std::atomic<bool> reload_pending_{false};
-  bool finished_ = false;  // Run returned (guarded by loaded_mu_)
+  bool finished_ FERRY_GUARDED_BY(loaded_mu_) = false;  // Run returned
 
   SharedValue<Position> applied_;
   std::atomic<int64_t> applied_time_us_{0};

@@ -6,9 +6,10 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <type_traits>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace ferry {
 
@@ -30,17 +31,17 @@ class SharedCell<T, false> {
  public:
   explicit SharedCell(T value) : value_(std::move(value)) {}
   T load() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return value_;
   }
   void store(T value) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     value_ = std::move(value);
   }
 
  private:
-  mutable std::mutex mu_;
-  T value_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  T value_ FERRY_GUARDED_BY(mu_);
 };
 
 }  // namespace detail

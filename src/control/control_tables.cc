@@ -118,7 +118,7 @@ void ControlTables::ExecuteLocked(const std::string& sql) {
 }
 
 void ControlTables::Ensure(const char* table, std::initializer_list<Col> cols, bool* done) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (*done) return;
   try {
     if (!schema_done_) {
@@ -164,7 +164,7 @@ void ControlTables::Insert(const char* table, std::initializer_list<const char*>
     sql += v;
   }
   sql += ")";
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     ExecuteLocked(sql);
   } catch (const Error& e) {
@@ -258,7 +258,7 @@ void ControlTables::RecordApplyException(const std::string& table_owner,
 void ControlTables::UpdateStatus(const TaskStatusRow& s) {
   EnsureStatus();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ExecuteLocked("DELETE FROM " + QualifiedName(kStatusTable) + " WHERE " +
                   Column("TASK_NAME") + " = " + Lit(task_name_) + " AND " +
                   Column("SERVER_NAME") + " = " + Lit(server_name_));
@@ -307,7 +307,7 @@ void ControlTables::RecordValidationFailure(const ValidationFailureRow& r) {
 void ControlTables::ClearValidationFailures(const std::string& table_owner,
                                             const std::string& table_name) {
   EnsureValidationFailures();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ExecuteLocked("DELETE FROM " + QualifiedName(kValidationFailuresTable) + " WHERE " +
                 Column("TASK_NAME") + " = " + Lit(task_name_) + " AND " +
                 Column("TABLE_OWNER") + " = " + Lit(table_owner) + " AND " +

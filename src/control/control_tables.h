@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/table_stats.h"
 #include "settings/task_settings.h"
@@ -117,7 +118,7 @@ class ControlTables {
     bool not_null;
   };
   void Ensure(const char* table, std::initializer_list<Col> cols, bool* done);
-  void ExecuteLocked(const std::string& sql);
+  void ExecuteLocked(const std::string& sql) FERRY_REQUIRES(mu_);
   std::string TypeSql(ColType type) const;
   std::string Lit(const std::string& value) const;
   std::string TimeLit(WallClock::time_point t) const;
@@ -130,11 +131,12 @@ class ControlTables {
   std::string task_name_;
   std::string schema_;
   std::string server_name_;
-  std::mutex mu_;
-  std::unique_ptr<SqlSession> session_;  // GUARDED_BY(mu_)
-  bool schema_done_ = false;             // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<SqlSession> session_ FERRY_GUARDED_BY(mu_);
+  bool schema_done_ FERRY_GUARDED_BY(mu_) = false;
   bool apply_exceptions_done_ = false, status_done_ = false, suspended_done_ = false;
-  bool history_done_ = false, validation_done_ = false;  // GUARDED_BY(mu_)
+  bool history_done_ FERRY_GUARDED_BY(mu_) = false;
+  bool validation_done_ FERRY_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace ferry

@@ -6,8 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <optional>
+
+#include "common/mutex.h"
 
 namespace ferry {
 
@@ -18,8 +19,8 @@ class BoundedQueue {
 
   // Blocks while full. Returns false (and drops `item`) when the queue was closed.
   bool Push(T item) {
-    std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    MutexLock lock(mu_);
+    while (!closed_ && items_.size() >= capacity_) lock.Wait(not_full_);
     if (closed_) return false;
     items_.push_back(std::move(item));
     not_empty_.notify_one();
@@ -28,8 +29,8 @@ class BoundedQueue {
 
   // Blocks while empty and open. Returns nullopt once closed and drained.
   std::optional<T> Pop() {
-    std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    MutexLock lock(mu_);
+    while (!closed_ && items_.empty()) lock.Wait(not_empty_);
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
@@ -40,8 +41,10 @@ class BoundedQueue {
   // Like Pop, but waits at most `timeout`: nullopt when nothing arrived (check closed()).
   template <typename Rep, typename Period>
   std::optional<T> PopFor(std::chrono::duration<Rep, Period> timeout) {
-    std::unique_lock lock(mu_);
-    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    MutexLock lock(mu_);
+    while (!closed_ && items_.empty() && lock.WaitUntil(not_empty_, deadline)) {
+    }
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
@@ -49,24 +52,24 @@ class BoundedQueue {
     return item;
   }
   bool closed() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return closed_;
   }
   size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return items_.size();
   }
 
   // No more pushes will be accepted; pending items may still be popped.
   void Close() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     not_full_.notify_all();
     not_empty_.notify_all();
   }
   // Close and drop everything pending (the consumer gave up).
   void CloseAndClear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     items_.clear();
     not_full_.notify_all();
@@ -74,12 +77,12 @@ class BoundedQueue {
   }
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
-  std::deque<T> items_;   // GUARDED_BY(mu_)
+  std::deque<T> items_ FERRY_GUARDED_BY(mu_);
   size_t capacity_;
-  bool closed_ = false;   // GUARDED_BY(mu_)
+  bool closed_ FERRY_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace ferry

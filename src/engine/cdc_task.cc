@@ -209,7 +209,7 @@ CdcProgress CdcTask::progress() const {
   p.source_retries = source_retries_.load();
   p.target_retries = apply ? apply->retries() : 0;
   {
-    std::lock_guard lock(buffer_mu_);
+    MutexLock lock(buffer_mu_);
     p.buffer = buffer_stats_;
   }
   return p;
@@ -811,7 +811,7 @@ void CdcTask::CaptureLoop(cdc::Position from) {
           confirmed = applied;
         }
         if (std::chrono::steady_clock::now() - last_save > std::chrono::milliseconds(500)) {
-          std::lock_guard lock(buffer_mu_);
+          MutexLock lock(buffer_mu_);
           buffer_stats_ = buffer_->stats();
           last_save = std::chrono::steady_clock::now();
         }

@@ -30,6 +30,7 @@
 #include "cdc/apply_stage.h"
 #include "cdc/change_capture.h"
 #include "cdc/transaction_buffer.h"
+#include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"
 #include "engine/plan.h"
@@ -201,8 +202,8 @@ class CdcTask {
   std::atomic<int64_t> pushed_{0};
   std::atomic<int64_t> source_retries_{0};
   std::atomic<bool> idle_{true};
-  mutable std::mutex buffer_mu_;
-  cdc::BufferStats buffer_stats_;  // GUARDED_BY(buffer_mu_)
+  mutable Mutex buffer_mu_;
+  cdc::BufferStats buffer_stats_ FERRY_GUARDED_BY(buffer_mu_);
 };
 
 }  // namespace ferry

@@ -58,7 +58,7 @@ ErrorDecision ErrorPolicies::Decide(ErrorPolicy policy) const {
 ErrorDecision ErrorPolicies::OnDataError(const std::string& table, DataErrorKind kind) {
   int64_t count;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     count = ++data_errors_[table];
   }
   const int64_t limit = behavior_.data_error_escalation_count;
@@ -85,20 +85,20 @@ ErrorDecision ErrorPolicies::OnDataError(const std::string& table, DataErrorKind
 }
 
 int64_t ErrorPolicies::DataErrors(const std::string& table) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = data_errors_.find(table);
   return it == data_errors_.end() ? 0 : it->second;
 }
 
 void ErrorPolicies::ResetDataErrors(const std::string& table) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   data_errors_.erase(table);
 }
 
 ErrorDecision ErrorPolicies::OnApplyConflict(const std::string& table, char op) {
   int64_t count;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     count = ++apply_conflicts_;
   }
   const int64_t limit = behavior_.apply_error_escalation_count;
@@ -125,14 +125,14 @@ ErrorDecision ErrorPolicies::OnApplyConflict(const std::string& table, char op) 
 }
 
 int64_t ErrorPolicies::ApplyConflicts() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return apply_conflicts_;
 }
 
 ErrorDecision ErrorPolicies::OnTableError(const std::string& table) {
   int64_t count;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     count = ++table_errors_;
   }
   const int64_t limit = behavior_.table_error_escalation_count;
@@ -156,12 +156,12 @@ ErrorDecision ErrorPolicies::OnTableError(const std::string& table) {
 }
 
 int64_t ErrorPolicies::TableErrors() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return table_errors_;
 }
 
 RetryDecision ErrorPolicies::OnRecoverableError(Channel channel) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Streak& streak = streaks_[static_cast<int>(channel)];
   RetryDecision d;
   const int64_t limit = behavior_.recoverable_error_count;
@@ -198,12 +198,12 @@ RetryDecision ErrorPolicies::OnRecoverableError(Channel channel) {
 }
 
 void ErrorPolicies::Recovered(Channel channel) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   streaks_[static_cast<int>(channel)] = Streak{};
 }
 
 int64_t ErrorPolicies::Retries() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return retries_;
 }
 

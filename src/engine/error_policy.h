@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "settings/task_settings.h"
 
 namespace ferry {
@@ -121,16 +122,16 @@ class ErrorPolicies {
 
   const ErrorBehavior behavior_;
   const Clock* clock_ = &RealClock();
-  mutable std::mutex mu_;
-  std::map<std::string, int64_t> data_errors_;  // GUARDED_BY(mu_), per table
-  int64_t table_errors_ = 0;                    // GUARDED_BY(mu_)
-  int64_t apply_conflicts_ = 0;                 // GUARDED_BY(mu_)
-  int64_t retries_ = 0;                         // GUARDED_BY(mu_), every channel
+  mutable Mutex mu_;
+  std::map<std::string, int64_t> data_errors_ FERRY_GUARDED_BY(mu_);  // per table
+  int64_t table_errors_ FERRY_GUARDED_BY(mu_) = 0;
+  int64_t apply_conflicts_ FERRY_GUARDED_BY(mu_) = 0;
+  int64_t retries_ FERRY_GUARDED_BY(mu_) = 0;  // every channel
   struct Streak {
     int64_t retries = 0;  // since the channel last recovered
     bool waited_at_max = false;
   };
-  Streak streaks_[3];  // GUARDED_BY(mu_), by Channel
+  Streak streaks_[3] FERRY_GUARDED_BY(mu_);  // by Channel
 };
 
 }  // namespace ferry

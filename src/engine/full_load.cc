@@ -242,7 +242,7 @@ void FullLoad::Worker() {
 
 void FullLoad::StopTask(const std::string& reason) {
   {
-    std::lock_guard lock(stop_mu_);
+    MutexLock lock(stop_mu_);
     if (!stop_reason_.empty()) return;
     stop_reason_ = reason;
   }
@@ -251,7 +251,7 @@ void FullLoad::StopTask(const std::string& reason) {
 }
 
 std::string FullLoad::stop_reason() const {
-  std::lock_guard lock(stop_mu_);
+  MutexLock lock(stop_mu_);
   return stop_reason_;
 }
 
@@ -401,7 +401,7 @@ std::optional<ErrorDecision> FullLoad::WriteBatch(TableWriter& writer, const Bat
 }
 
 void FullLoad::EnsureSchemaOnce(TableWriter& writer, const std::string& schema) {
-  std::lock_guard lock(schema_mu_);
+  MutexLock lock(schema_mu_);
   if (schemas_done_.count(schema)) return;
   writer.EnsureSchema(schema);
   schemas_done_.insert(schema);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/error_policy.h"
 #include "engine/plan.h"
@@ -178,11 +179,11 @@ class FullLoad {
   std::atomic<size_t> next_{0};
   std::vector<size_t> order_;  // plan indexes, largest table first
   std::atomic<bool> cancelled_{false};
-  std::mutex schema_mu_;
-  std::set<std::string> schemas_done_;  // GUARDED_BY(schema_mu_)
+  Mutex schema_mu_;
+  std::set<std::string> schemas_done_ FERRY_GUARDED_BY(schema_mu_);
   std::shared_ptr<ErrorPolicies> policies_;
-  mutable std::mutex stop_mu_;
-  std::string stop_reason_;  // GUARDED_BY(stop_mu_)
+  mutable Mutex stop_mu_;
+  std::string stop_reason_ FERRY_GUARDED_BY(stop_mu_);
 };
 
 }  // namespace ferry

@@ -55,7 +55,7 @@ FullLoadTask::FullLoadTask(Connector& source, Connector& target, std::vector<Tab
 FullLoadTask::~FullLoadTask() = default;
 
 void FullLoadTask::Stop() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   stop_requested_ = true;
   if (load_) load_->Cancel();
 }
@@ -101,6 +101,7 @@ void FullLoadTask::Setup() {
         continue;
       }
       to_load.push_back(i);
+      MutexLock lock(mu_);  // no other thread yet; the analysis asks for it all the same
       TableResume& t = resume_[i];
       t = TableResume{r.load_began, r.load_started_empty, r.load_pk_after,
                       SegmentsFromJson(r.segments), ParseSegmentsDone(r.segments_done)};
@@ -154,7 +155,7 @@ void FullLoadTask::Setup() {
 
   fo.on_load_begun = [this](size_t i, bool started_empty, bool pk_after) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       TableResume& t = resume_[i];
       t.began = true;
       t.started_empty = started_empty;
@@ -165,7 +166,7 @@ void FullLoadTask::Setup() {
   // Segments are recorded when planned and as each commits: a resume keeps those.
   fo.on_segments_planned = [this](size_t i, const std::vector<Segment>& segments) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       resume_[i].segments = segments;
       resume_[i].segments_done.clear();
     }
@@ -173,7 +174,7 @@ void FullLoadTask::Setup() {
   };
   fo.on_segment_done = [this](size_t i, size_t segment, int64_t rows) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       resume_[i].segments_done[segment] = rows;
     }
     PutTableNow(i);
@@ -184,7 +185,7 @@ void FullLoadTask::Setup() {
     PutTableNow(i);
   };
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     load_ = std::make_unique<FullLoad>(source_, target_, plans_, fo);
     if (stop_requested_) load_->Cancel();
   }
@@ -208,7 +209,7 @@ void FullLoadTask::Setup() {
 
 TableRecord FullLoadTask::RecordOf(size_t i) {
   TableRecord r = TableRecordOf(i, plans_[i], *load_->stats()[i]);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const TableResume& t = resume_[i];
   r.load_began = t.began;
   r.load_started_empty = t.started_empty;
@@ -334,7 +335,7 @@ void FullLoadTask::ReloadRequested() {
       }
       tables.emplace_back(i, plans_[i]);
       names.push_back(plans_[i].source.QualifiedName());
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       resume_[i] = TableResume{};
     }
     if (tables.empty()) return;

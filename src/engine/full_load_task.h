@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"
 #include "engine/plan.h"
@@ -88,8 +89,8 @@ class FullLoadTask {
   TaskRecord record_;
   std::unique_ptr<FullLoad> load_;
   std::atomic<bool> stop_requested_{false};
-  std::mutex mu_;
-  std::vector<TableResume> resume_;  // GUARDED_BY(mu_), by plan index
+  Mutex mu_;
+  std::vector<TableResume> resume_ FERRY_GUARDED_BY(mu_);  // by plan index
 };
 
 }  // namespace ferry

@@ -40,7 +40,7 @@ void ProgressDisplay::Start() {
 
 void ProgressDisplay::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stop_) return;
     stop_ = true;
   }
@@ -50,11 +50,15 @@ void ProgressDisplay::Stop() {
 }
 
 void ProgressDisplay::Loop() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, interval_, [&] { return stop_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      const auto next = std::chrono::steady_clock::now() + interval_;
+      MutexLock lock(mu_);
+      while (!stop_ && lock.WaitUntil(cv_, next)) {
+      }
+      if (stop_) return;
+    }
     Draw(false);
-    lock.lock();
   }
 }
 

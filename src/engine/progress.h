@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "engine/table_stats.h"
 
 namespace ferry {
@@ -36,9 +37,9 @@ class ProgressDisplay {
   bool interactive_;
   std::chrono::milliseconds interval_;
   std::thread thread_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
+  bool stop_ FERRY_GUARDED_BY(mu_) = false;
   int lines_drawn_ = 0;
   std::chrono::steady_clock::time_point started_;
   // Per table: rows at the previous tick, for the rate.

@@ -540,7 +540,7 @@ std::unique_ptr<TaskStore> TaskStore::Open(const std::filesystem::path& data_dir
 }
 
 std::optional<TaskRecord> TaskStore::GetTask(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Statement& st = *impl_->get_task;
   st.Reset();
   st.BindText(1, name);
@@ -554,7 +554,7 @@ std::optional<TaskRecord> TaskStore::GetTask(const std::string& name) {
 }
 
 std::vector<TaskRecord> TaskStore::ListTasks() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Statement& st = *impl_->list_tasks;
   st.Reset();
   std::vector<TaskRecord> out;
@@ -564,7 +564,7 @@ std::vector<TaskRecord> TaskStore::ListTasks() {
 }
 
 void TaskStore::PutTask(const TaskRecord& task) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("write task '{}'", task.name));
   TaskRecord redacted = task;
   redacted.source_endpoint = RedactEndpointUri(task.source_endpoint);
@@ -577,7 +577,7 @@ void TaskStore::PutTask(const TaskRecord& task) {
 }
 
 void TaskStore::DeleteTask(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("delete task '{}'", name));
   Impl::Transaction txn(*impl_);
   for (Statement* st : {impl_->delete_shapes.get(), impl_->delete_tables.get(),
@@ -591,7 +591,7 @@ void TaskStore::DeleteTask(const std::string& name) {
 }
 
 std::vector<TableRecord> TaskStore::GetTables(const std::string& task) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Statement& st = *impl_->get_tables;
   st.Reset();
   st.BindText(1, task);
@@ -602,7 +602,7 @@ std::vector<TableRecord> TaskStore::GetTables(const std::string& task) {
 }
 
 void TaskStore::PutTables(const std::string& task, const std::vector<TableRecord>& tables) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("write the tables of task '{}'", task));
   std::set<int> seen;
   for (const TableRecord& t : tables) {
@@ -625,7 +625,7 @@ void TaskStore::PutTables(const std::string& task, const std::vector<TableRecord
 }
 
 void TaskStore::PutTable(const std::string& task, const TableRecord& table) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("write a table of task '{}'", task));
   Impl::Transaction txn(*impl_);
   impl_->RequireTask(task);
@@ -634,7 +634,7 @@ void TaskStore::PutTable(const std::string& task, const TableRecord& table) {
 }
 
 std::vector<TableShapeRecord> TaskStore::GetShapes(const std::string& task) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Statement& st = *impl_->get_shapes;
   st.Reset();
   st.BindText(1, task);
@@ -654,7 +654,7 @@ std::vector<TableShapeRecord> TaskStore::GetShapes(const std::string& task) {
 
 void TaskStore::ResetShape(const std::string& task, int table_index, const std::string& position,
                            const std::string& definition) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
   Impl::Transaction txn(*impl_);
   Statement& del = *impl_->delete_table_shapes;
@@ -677,7 +677,7 @@ void TaskStore::ResetShape(const std::string& task, int table_index, const std::
 }
 
 int64_t TaskStore::AppendShape(const std::string& task, const TableShapeRecord& shape) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("write the table shapes of task '{}'", task));
   Statement& st = *impl_->append_shape;
   st.Reset();
@@ -696,18 +696,18 @@ int64_t TaskStore::AppendShape(const std::string& task, const TableShapeRecord& 
 }
 
 void TaskStore::ConfirmShape(const std::string& task, int table_index, int64_t seq) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->RunOnShape(*impl_->confirm_shape, task, table_index, seq);
 }
 
 void TaskStore::DeleteShape(const std::string& task, int table_index, int64_t seq) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->RunOnShape(*impl_->delete_shape, task, table_index, seq);
 }
 
 void TaskStore::RequestReload(const std::string& task, const std::vector<int>& tables,
                               bool validate_only) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("ask task '{}' to reload tables", task));
   Impl::Transaction txn(*impl_);
   impl_->RequireTask(task);
@@ -729,7 +729,7 @@ void TaskStore::RequestReload(const std::string& task, const std::vector<int>& t
 }
 
 std::vector<ReloadRequest> TaskStore::GetReloadRequests(const std::string& task) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Statement& st = *impl_->get_reloads;
   st.Reset();
   st.BindText(1, task);
@@ -745,7 +745,7 @@ std::vector<ReloadRequest> TaskStore::GetReloadRequests(const std::string& task)
 }
 
 void TaskStore::ClearReloadRequest(const std::string& task, const ReloadRequest& request) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("clear a reload request of task '{}'", task));
   Statement& st = *impl_->clear_reload;
   st.Reset();
@@ -757,7 +757,7 @@ void TaskStore::ClearReloadRequest(const std::string& task, const ReloadRequest&
 }
 
 void TaskStore::SaveProgress(const TaskRecord& task, const std::vector<TableRecord>& tables) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   impl_->CheckWritable(fmt::format("save the progress of task '{}'", task.name));
   const int64_t now = NowMicros();
   Impl::Transaction txn(*impl_);

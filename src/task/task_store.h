@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
+
 namespace ferry {
 
 // One task, as AWS DMS describes a replication task (DescribeReplicationTasks) plus the CDC
@@ -202,8 +204,8 @@ class TaskStore {
   TaskStore(std::filesystem::path path, std::unique_ptr<Impl> impl);
 
   std::filesystem::path path_;
-  std::mutex mu_;               // guards impl_ (connection and prepared statements)
-  std::unique_ptr<Impl> impl_;  // GUARDED_BY(mu_)
+  Mutex mu_;  // guards impl_ (connection and prepared statements)
+  std::unique_ptr<Impl> impl_ FERRY_GUARDED_BY(mu_);
 };
 
 }  // namespace ferry

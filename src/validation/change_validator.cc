@@ -57,13 +57,13 @@ ChangeValidator::~ChangeValidator() { Stop(); }
 
 void ChangeValidator::Start() {
   if (control_) control_->EnsureValidationFailures();
-  for (size_t i = 0; i < tables_.size(); ++i) Publish(i);
+  for (size_t i = 0; i < stats_.size(); ++i) Publish(i);  // one table per statistics entry
   thread_ = std::thread([this] { Run(); });
 }
 
 void ChangeValidator::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -85,7 +85,7 @@ void ChangeValidator::SetPlan(Table& t, const TablePlan& plan) {
 
 void ChangeValidator::TableLive(size_t table, const TablePlan& plan) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (table >= tables_.size()) return;
     Table& t = tables_[table];
     t.live = true;
@@ -96,14 +96,14 @@ void ChangeValidator::TableLive(size_t table, const TablePlan& plan) {
 }
 
 void ChangeValidator::PlanChanged(size_t table, const TablePlan& plan) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (table >= tables_.size()) return;
   SetPlan(tables_[table], plan);
 }
 
 void ChangeValidator::TableRewritten(size_t table, const TablePlan& plan) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (table >= tables_.size() || !tables_[table].live) return;
     SetPlan(tables_[table], plan);
     tables_[table].whole_pending = true;
@@ -114,7 +114,7 @@ void ChangeValidator::TableRewritten(size_t table, const TablePlan& plan) {
 void ChangeValidator::OnApplied(size_t table, const cdc::ChangeView& mapped) {
   if (mapped.rows == nullptr) return;  // TRUNCATE: the rows are gone on both sides
   const auto due = Clock::now() + std::chrono::seconds(settings_.validation_query_cdc_delay_seconds);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (table >= tables_.size()) return;
   Table& t = tables_[table];
   if (!t.live || t.unsupported || t.key_columns.empty()) return;
@@ -145,14 +145,14 @@ void ChangeValidator::OnApplied(size_t table, const cdc::ChangeView& mapped) {
 }
 
 int64_t ChangeValidator::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t n = 0;
   for (const Table& t : tables_) n += static_cast<int64_t>(t.rows.size());
   return n;
 }
 
 int64_t ChangeValidator::failed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t n = 0;
   for (const Table& t : tables_) n += t.failed;
   return n;
@@ -171,16 +171,16 @@ std::chrono::seconds ChangeValidator::FailureDelay() const {
 }
 
 void ChangeValidator::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, std::chrono::seconds(1));
+    lock.WaitUntil(wake_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
     if (stop_) break;
     for (size_t i = 0; i < tables_.size() && !stop_; ++i) {
       if (!tables_[i].whole_pending) continue;
       tables_[i].whole_pending = false;
-      lock.unlock();
+      lock.Unlock();
       ValidateWhole(i);
-      lock.lock();
+      lock.Lock();
     }
     const Clock::time_point now = Clock::now();
     for (size_t i = 0; i < tables_.size() && !stop_; ++i) {
@@ -188,20 +188,21 @@ void ChangeValidator::Run() {
       const bool due = std::any_of(t.rows.begin(), t.rows.end(),
                                    [&](const auto& r) { return r.second.due <= now; });
       if (!due || t.unsupported) continue;
-      lock.unlock();
+      lock.Unlock();
       CompareDue(i, now);
-      lock.lock();
+      lock.Lock();
     }
-    lock.unlock();
-    for (size_t i = 0; i < tables_.size(); ++i) Publish(i);
-    lock.lock();
+    const size_t tables = tables_.size();
+    lock.Unlock();
+    for (size_t i = 0; i < tables; ++i) Publish(i);
+    lock.Lock();
   }
 }
 
 void ChangeValidator::ValidateWhole(size_t index) {
   TablePlan plan;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     plan = tables_[index].plan;
   }
   if (control_) {
@@ -216,7 +217,7 @@ void ChangeValidator::ValidateWhole(size_t index) {
   Validator validator(source_, target_, settings_, nullptr);
   const TableValidation r = validator.ValidateTable(plan);
   const auto now = Clock::now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Table& t = tables_[index];
   t.whole_done = true;
   t.source_rows = r.source_rows;
@@ -253,7 +254,7 @@ void ChangeValidator::CompareDue(size_t index, Clock::time_point now) {
   std::vector<std::string> ids;
   std::vector<std::vector<std::string>> keys;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Table& t = tables_[index];
     plan = t.plan;
     for (const auto& [id, row] : t.rows) {
@@ -272,7 +273,7 @@ void ChangeValidator::CompareDue(size_t index, Clock::time_point now) {
     Validator validator(source_, target_, settings_, nullptr);
     differences = validator.CompareKeys(plan, keys);
   } catch (const Error& e) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Table& t = tables_[index];
     if (e.kind() == ErrorKind::kUnsupported) {
       Log().warn("validation of {}: changed rows are not compared: {}",
@@ -294,7 +295,7 @@ void ChangeValidator::CompareDue(size_t index, Clock::time_point now) {
   for (RowDifference& d : differences) by_key[d.key_json] = &d;
   std::vector<RowDifference> failures;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Table& t = tables_[index];
     for (const std::string& id : ids) {
       auto it = t.rows.find(id);
@@ -335,7 +336,7 @@ void ChangeValidator::Publish(size_t index) {
   std::string state, message;
   int64_t pending = 0, failed = 0, source_rows = 0, target_rows = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const Table& t = tables_[index];
     pending = static_cast<int64_t>(t.rows.size());
     failed = t.failed;

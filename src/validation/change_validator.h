@@ -35,6 +35,7 @@
 
 #include "cdc/apply_stage.h"
 #include "cdc/change.h"
+#include "common/mutex.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
 #include "engine/plan.h"
@@ -110,10 +111,10 @@ class ChangeValidator : public cdc::AppliedObserver {
   std::vector<TableStats*> stats_;
   std::function<int64_t()> latency_s_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable wake_;
-  std::vector<Table> tables_;  // GUARDED_BY(mu_)
-  bool stop_ = false;          // GUARDED_BY(mu_)
+  std::vector<Table> tables_ FERRY_GUARDED_BY(mu_);
+  bool stop_ FERRY_GUARDED_BY(mu_) = false;
   std::thread thread_;
   std::atomic<int64_t> task_failures_{0};
 };
