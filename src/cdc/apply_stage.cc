@@ -145,7 +145,7 @@ void ApplyStage::HandleReloads() {
     t.load_position = Position();
     t.mode = TableMode::kPending;
     {
-      std::lock_guard lock(t.stats->mu);
+      MutexLock lock(t.stats->mu);
       t.stats->state = kStateBeforeLoad;
       t.stats->error.clear();
     }
@@ -406,7 +406,7 @@ void ApplyStage::Suspend(ApplyTable& t, const std::string& reason) {
   t.mode = TableMode::kSuspended;
   Log().error("table {} suspended: {}", t.plan.source.QualifiedName(), reason);
   {
-    std::lock_guard lock(t.stats->mu);
+    MutexLock lock(t.stats->mu);
     t.stats->state = "Suspended";
     t.stats->error = reason;
   }
@@ -754,7 +754,7 @@ void ApplyStage::HandleLoadedTables() {
     if (!completed) {
       std::string error;
       {
-        std::lock_guard lock(t.stats->mu);
+        MutexLock lock(t.stats->mu);
         error = t.stats->error;
       }
       t.DropCache();
@@ -886,7 +886,7 @@ void ApplyStage::OnTableDropped(size_t table) {
                t.plan.target.QualifiedName(),
                options_.validation_only ? "ValidationOnly" : "HandleSourceTableDropped is false");
   }
-  std::lock_guard lock(t.stats->mu);
+  MutexLock lock(t.stats->mu);
   t.stats->state = kStateTableDropped;
 }
 

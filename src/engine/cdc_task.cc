@@ -618,7 +618,7 @@ void CdcTask::Setup() {
   fo.on_table_done = [this](size_t i) {
     bool completed;
     {
-      std::lock_guard lock(load_->stats()[i]->mu);
+      MutexLock lock(load_->stats()[i]->mu);
       completed = load_->stats()[i]->state == kStateCompleted;
     }
     if (apply_) apply_->TableLoaded(i, completed);
@@ -660,14 +660,14 @@ void CdcTask::Setup() {
       st.cdc_apply_errors = r.apply_errors;
       if (t.mode != cdc::TableMode::kPending) {
         st.full_load_rows = r.full_load_rows;
-        std::lock_guard lock(st.mu);
+        MutexLock lock(st.mu);
         st.state = r.state;
         st.error = r.last_error;  // a suspended table keeps saying why
       }
       if (!suspend_at_start_[i].empty()) {
         Log().error("table {} suspended: {}", plans_[i].source.QualifiedName(),
                     suspend_at_start_[i]);
-        std::lock_guard lock(st.mu);
+        MutexLock lock(st.mu);
         st.state = "Suspended";
         st.error = suspend_at_start_[i];
       }
@@ -916,7 +916,7 @@ void CdcTask::ReloadTables(const std::vector<ReloadRequest>& requests) {
     // reloads them).
     for (const auto& [i, plan] : reload) {
       {
-        std::lock_guard lock(tables_[i].stats->mu);
+        MutexLock lock(tables_[i].stats->mu);
         tables_[i].stats->state = kStateError;
         tables_[i].stats->error = why;
       }
@@ -982,7 +982,7 @@ void CdcTask::WaitForStop() {
   auto last_save = std::chrono::steady_clock::now();
   size_t completed_loads = 0;
   for (size_t i : to_load_) {
-    std::lock_guard lock(tables_[i].stats->mu);
+    MutexLock lock(tables_[i].stats->mu);
     if (tables_[i].stats->state == kStateCompleted) ++completed_loads;
   }
   // Tables live from the start (not loaded by this run) plus the loads that completed. The

@@ -53,7 +53,7 @@ class QueueSink : public BatchSink {
     const size_t logged = logged_++;  // parallel segments warn from several threads
     std::string key;
     {
-      std::lock_guard lock(stats_.mu);
+      MutexLock lock(stats_.mu);
       Recent* recent = known_column ? &recent_[column] : nullptr;
       if (recent && recent->count && recent->message == message) {
         ++*recent->count;
@@ -185,7 +185,7 @@ FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> 
 
 bool FullLoad::AllCompleted() const {
   return std::all_of(stats_.begin(), stats_.end(), [](const auto& st) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     return st->state == kStateCompleted;
   });
 }
@@ -213,7 +213,7 @@ void FullLoad::LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables
     st.bytes_read = 0;
     st.full_load_error_rows = 0;
     {
-      std::lock_guard lock(st.mu);
+      MutexLock lock(st.mu);
       st.state = kStateBeforeLoad;
       st.error.clear();
       st.warnings.clear();
@@ -275,7 +275,7 @@ bool FullLoad::WaitToRetry(const std::string& table, TableStats& st, const Error
                table, d.attempt, limit < 0 ? std::string("unlimited") : std::to_string(limit),
                d.wait_seconds, error.what());
   {
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     ++st.recoverable_retries;
     st.last_recoverable_error = error.what();
   }
@@ -287,7 +287,7 @@ void FullLoad::RecordSkippedRow(TableStats& st, const std::string& table, const 
                                 const std::string& text) {
   if (!d.log) return;  // IGNORE_RECORD: counted only
   {
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     ++st.warnings["row skipped: " + text];
   }
   const auto logged = static_cast<size_t>(st.full_load_error_rows);
@@ -329,7 +329,7 @@ class TransformIssues : public RowIssueSink {
   void Warning(int column, std::string_view message) override {
     std::string key = fmt::format("column {}: {}", ColumnName(plan_.target, column), message);
     {
-      std::lock_guard lock(st_.mu);
+      MutexLock lock(st_.mu);
       ++st_.warnings[key];
     }
     if (logged_ < max_logged_) {
@@ -421,7 +421,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     policies_->ResetDataErrors(table_name);
   }
   {
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     st.state = kStateFullLoad;
     if (attempt.attempt == 0) st.start_time = WallClock::now();
     if (attempt.attempt > 0) st.warnings.clear();
@@ -444,7 +444,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     spdlog::error("table {}: {}", table_name, message);
     bool in_error;
     {
-      std::lock_guard lock(st.mu);
+      MutexLock lock(st.mu);
       in_error = !cancelled_;
       st.state = in_error ? kStateError : kStateCancelled;
       st.error = message;
@@ -752,7 +752,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     return false;
   }
   st.running = false;
-  std::lock_guard lock(st.mu);
+  MutexLock lock(st.mu);
   st.state = kStateCompleted;
   st.end_time = WallClock::now();
   return false;

@@ -194,7 +194,7 @@ void FullLoadTask::Setup() {
   for (const TableRecord& r : kept) {
     TableStats& st = *load_->stats()[static_cast<size_t>(r.index)];
     st.full_load_rows = r.full_load_rows;
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     st.state = r.state;
     st.error = r.last_error;
     st.start_time = WallClock::time_point(std::chrono::microseconds(r.load_start_us));

@@ -75,7 +75,7 @@ void ProgressDisplay::Draw(bool final) {
     last_rows_[i] = rows;
     std::string state;
     {
-      std::lock_guard lock(st.mu);
+      MutexLock lock(st.mu);
       state = st.state;
     }
     if (state == kStateCompleted) ++done;

@@ -21,7 +21,7 @@ std::string IsoTime(WallClock::time_point t) {
 }
 
 namespace {
-double Seconds(const TableStats& st) {
+double Seconds(const TableStats& st) FERRY_REQUIRES(st.mu) {
   if (st.end_time.time_since_epoch().count() == 0 ||
       st.start_time.time_since_epoch().count() == 0) {
     return 0;
@@ -41,7 +41,7 @@ std::string FormatSummary(const std::vector<std::unique_ptr<TableStats>>& stats)
   std::string errors;
   for (const auto& st_ptr : stats) {
     TableStats& st = *st_ptr;
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     const int64_t rows = st.full_load_rows.load();
     const double secs = Seconds(st);
     int64_t warnings = 0;
@@ -88,7 +88,7 @@ nlohmann::json SummaryJson(const std::vector<std::unique_ptr<TableStats>>& stats
   nlohmann::json tables = nlohmann::json::array();
   for (const auto& st_ptr : stats) {
     TableStats& st = *st_ptr;
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     nlohmann::json t = {
         {"SchemaName", st.source_schema},
         {"TableName", st.source_table},

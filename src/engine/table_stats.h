@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "common/mutex.h"
+
 namespace ferry {
 
 // DMS TableState values.
@@ -33,27 +35,30 @@ struct TableStats {
   std::atomic<int64_t> full_load_error_rows{0};  // rows refused (reader or writer side)
   std::atomic<bool> running{false};
 
-  std::mutex mu;  // guards the fields below
-  std::string state = kStateBeforeLoad;
-  WallClock::time_point start_time{};
-  WallClock::time_point end_time{};
-  std::string error;                          // set when state is Table error
-  std::map<std::string, int64_t> warnings;    // message -> count (e.g. zero dates per column)
+  // Guards the fields below (checked by clang: lock it with MutexLock).
+  Mutex mu;
+  std::string state FERRY_GUARDED_BY(mu) = kStateBeforeLoad;
+  WallClock::time_point start_time FERRY_GUARDED_BY(mu){};
+  WallClock::time_point end_time FERRY_GUARDED_BY(mu){};
+  std::string error FERRY_GUARDED_BY(mu);  // set when state is Table error
+  // message -> count (e.g. zero dates per column)
+  std::map<std::string, int64_t> warnings FERRY_GUARDED_BY(mu);
 
   // Data validation (ValidationSettings, `ferry validate`; see validation/validator.h).
   // Guarded by mu. validation_state "" = validation did not run ("Not enabled" in reports).
-  std::string validation_state;
-  int64_t validation_pending_records = 0;
-  int64_t validation_failed_records = 0;
-  int64_t validation_suspended_records = 0;
-  int64_t validation_source_rows = 0;  // rows compared on each side
-  int64_t validation_target_rows = 0;
-  std::string validation_message;  // why the state is not Validated, or a limit reached
+  std::string validation_state FERRY_GUARDED_BY(mu);
+  int64_t validation_pending_records FERRY_GUARDED_BY(mu) = 0;
+  int64_t validation_failed_records FERRY_GUARDED_BY(mu) = 0;
+  int64_t validation_suspended_records FERRY_GUARDED_BY(mu) = 0;
+  int64_t validation_source_rows FERRY_GUARDED_BY(mu) = 0;  // rows compared on each side
+  int64_t validation_target_rows FERRY_GUARDED_BY(mu) = 0;
+  // Why the state is not Validated, or a limit reached.
+  std::string validation_message FERRY_GUARDED_BY(mu);
 
   // Recoverable errors (ErrorBehavior.RecoverableError*): times this table was reloaded from
   // the start after a lost connection. Guarded by mu.
-  int64_t recoverable_retries = 0;
-  std::string last_recoverable_error;
+  int64_t recoverable_retries FERRY_GUARDED_BY(mu) = 0;
+  std::string last_recoverable_error FERRY_GUARDED_BY(mu);
 
   // Change processing (DMS: Inserts, Updates, Deletes, Ddls are changes captured for the table;
   // Applied* are the ones committed on the target). Cached changes count when applied.

@@ -39,7 +39,7 @@ TableRecord TableRecordOf(size_t index, const TablePlan& plan, TableStats& st) {
   r.applied_deletes = st.applied_deletes.load();
   r.applied_ddls = st.applied_ddls.load();
   r.apply_errors = st.cdc_apply_errors.load();
-  std::lock_guard lock(st.mu);
+  MutexLock lock(st.mu);
   r.state = st.state;
   r.last_error = st.error;
   r.load_start_us = Micros(st.start_time);

@@ -110,7 +110,7 @@ void ReplicationTask::RecordControlTables(const FullLoad& load) {
     for (const auto& st : load.stats()) {
       rows += st->full_load_rows.load();
       bytes += st->bytes_read.load();
-      std::lock_guard lock(st->mu);
+      MutexLock lock(st->mu);
       if (c.suspended_tables_table_enabled && st->state == kStateError) {
         control.RecordSuspendedTable(st->target_schema, st->target_table, st->error);
       }
@@ -187,7 +187,7 @@ ReplicationTaskOutcome ReplicationTask::RunCdc(std::stop_token stop,
   // Validation: rows that differ are not a normal end either (as with a full load); a table
   // that is no longer applied (suspended, or its load failed) neither.
   for (const auto& st : cdc_->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     outcome.rows_differing += st->validation_failed_records;
     if (st->state == "Suspended" || st->state == kStateError) {
       outcome.tables_not_applied.push_back(

@@ -127,7 +127,7 @@ SchemaObjectsReport CreateSchemaObjects(Connector& target, const std::vector<Tab
 
   std::set<std::string> completed;
   for (const auto& st : stats) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (st->state == kStateCompleted) completed.insert(st->TargetName());
   }
   std::map<std::string, const TableDef*> targets;

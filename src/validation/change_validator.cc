@@ -355,7 +355,7 @@ void ChangeValidator::Publish(size_t index) {
   }
   TableStats* st = stats_[index];
   if (st == nullptr) return;
-  std::lock_guard lock(st->mu);
+  MutexLock lock(st->mu);
   st->validation_state = state;
   st->validation_pending_records = pending;
   st->validation_failed_records = failed;

@@ -486,7 +486,7 @@ std::vector<TableValidation> Validator::Run(const std::vector<TablePlan>& plans,
       TableStats* st = i < stats.size() ? stats[i] : nullptr;
       bool table_error = false;
       if (st != nullptr) {
-        std::lock_guard lock(st->mu);
+        MutexLock lock(st->mu);
         table_error = st->state == kStateError;
         if (!table_error) st->validation_state = kValidationPending;
       }
@@ -524,7 +524,7 @@ ValidationFailureRow FailureRow(const TableDef& target, const RowDifference& d) 
 }
 
 void ApplyValidationToStats(const TableValidation& r, TableStats* st) {
-  std::lock_guard lock(st->mu);
+  MutexLock lock(st->mu);
   st->validation_state = r.state;
   st->validation_pending_records = r.pending;
   st->validation_failed_records = r.failed;

@@ -116,7 +116,7 @@ TEST_P(BatchApplyTest, ChangesUnderAWriterConverge) {
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   int64_t applied = 0, received = 0;
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
     applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
     received += st->cdc_inserts + st->cdc_updates + st->cdc_deletes;

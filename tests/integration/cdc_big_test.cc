@@ -109,7 +109,7 @@ TEST_P(CdcBigTest, SeventeenMegabyteValues) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->applied_inserts, 2) << st->SourceName();
     EXPECT_EQ(st->applied_updates, 2) << st->SourceName();

@@ -64,7 +64,7 @@ class CdcDdlTest : public ::testing::TestWithParam<Engine>, protected testing::C
     runner.join();
     if (task->failed()) diff += " task failed: " + task->stop_reason();
     for (const auto& st : task->stats()) {
-      std::lock_guard lock(st->mu);
+      MutexLock lock(st->mu);
       if (st->state == "Suspended") suspended->push_back(st->SourceName() + ": " + st->error);
     }
     return diff;
@@ -149,7 +149,7 @@ TEST_P(CdcDdlTest, AlterTableBetweenChanges) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
     if (st->SourceName() == src_ + ".other") {
       EXPECT_EQ(st->state, kStateTableDropped);
@@ -324,7 +324,7 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
     while (testing::Clock::now() < until && mid_state != "Suspended") {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       for (const auto& st : task->stats()) {
-        std::lock_guard lock(st->mu);
+        MutexLock lock(st->mu);
         if (st->SourceName() == src_ + ".mid") {
           mid_state = st->state;
           mid_error = st->error;
@@ -349,7 +349,7 @@ TEST_P(CdcDdlTest, SeveralAltersInARow) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (!transactional_ddl && st->SourceName() == src_ + ".mid") continue;
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
@@ -422,7 +422,7 @@ TEST_P(CdcDdlTest, AlterWhileTableWaitsForItsLoad) {
   Run("DELETE FROM " + late + " WHERE id % 5 = 0");
   bool big_loading = false;
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (st->source_table == "big") big_loading = st->state != kStateCompleted;
   }
   // Compared once every table is live: MariaDB 10.11 was seen to hang a SELECT of a table
@@ -434,7 +434,7 @@ TEST_P(CdcDdlTest, AlterWhileTableWaitsForItsLoad) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
     if (st->source_table == "late") {
@@ -493,7 +493,7 @@ TEST_P(CdcDdlTest, InterruptedTargetAlterIsSettledOnResume) {
   runner.join();
   std::string state, error;
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (st->SourceName() == T()) {
       state = st->state;
       error = st->error;
@@ -585,7 +585,7 @@ TEST_F(CdcDropKept, TargetTableStays) {
   while (state != kStateTableDropped && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (const auto& st : task->stats()) {
-      std::lock_guard lock(st->mu);
+      MutexLock lock(st->mu);
       if (st->source_table == "goes") state = st->state;
     }
   }

@@ -100,7 +100,7 @@ TEST_P(CdcFilter, TargetHoldsExactlyTheRowsInTheFilter) {
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   const TableStats& st = *task->stats()[0];
   EXPECT_EQ(st.cdc_apply_errors.load(), 0);
-  std::lock_guard lock(const_cast<TableStats&>(st).mu);
+  MutexLock lock(const_cast<TableStats&>(st).mu);
   EXPECT_EQ(st.state, kStateCompleted) << st.error;
 }
 

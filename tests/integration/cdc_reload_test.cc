@@ -106,7 +106,7 @@ TEST_P(CdcReload, RunningTaskReloadsATableUnderAWriter) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
   }

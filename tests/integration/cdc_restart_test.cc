@@ -231,7 +231,7 @@ TEST_P(CdcRestartTest, ServerRestartsMidStreamConverge) {
   task->Stop();
   runner.join();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
   }

@@ -109,7 +109,7 @@ TEST_P(CdcTest, FullLoadThenChangesThenResume) {
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   int64_t applied = 0;
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
     EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
     applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
@@ -492,7 +492,7 @@ TEST_F(CdcStreaming, AltersBetweenAStreamedTransactionsChanges) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_NE(st->state, "Suspended") << st->SourceName() << ": " << st->error;
   }
   int64_t streamed = 0;

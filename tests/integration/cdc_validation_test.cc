@@ -69,7 +69,7 @@ class CdcValidationTest : public ::testing::TestWithParam<Engine>,
     while (testing::Clock::now() < until) {
       last.clear();
       for (const auto& st : task.stats()) {
-        std::lock_guard lock(st->mu);
+        MutexLock lock(st->mu);
         if (st->validation_state != kValidationValidated &&
             st->validation_state != kValidationMismatched) {
           last += fmt::format("{}: {} ({} pending) {}; ", st->SourceName(), st->validation_state,
@@ -93,7 +93,7 @@ class CdcValidationTest : public ::testing::TestWithParam<Engine>,
     while (testing::Clock::now() < until && failed == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       for (const auto& st : task.stats()) {
-        std::lock_guard lock(st->mu);
+        MutexLock lock(st->mu);
         if (st->source_table == name) failed = st->validation_failed_records;
       }
     }
@@ -127,7 +127,7 @@ TEST_P(CdcValidationTest, ChangesValidatedAndTargetEditsFound) {
   EXPECT_EQ(Converge(), "");
   EXPECT_EQ(WaitValidated(*task, std::chrono::seconds(60)), "");
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->validation_state, kValidationValidated) << st->SourceName();
     EXPECT_EQ(st->validation_failed_records, 0) << st->SourceName() << " after " << rounds
                                                 << " writer rounds";
@@ -156,7 +156,7 @@ TEST_P(CdcValidationTest, ChangesValidatedAndTargetEditsFound) {
   resumed->Stop();
   runner2.join();
   for (const auto& st : resumed->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (st->source_table == "vt") {
       EXPECT_EQ(st->validation_state, kValidationMismatched);
       // This run's: the edited row, and the deleted one again (a table validated anew starts
@@ -227,7 +227,7 @@ TEST_P(CdcValidationTest, ValidationOnlyValidatesChangesAndAppliesNothing) {
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
   for (const auto& st : task->stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     EXPECT_EQ(st->applied_inserts + st->applied_updates + st->applied_deletes, 0)
         << st->SourceName();
     if (st->source_table == "vt") {

@@ -60,7 +60,7 @@ TableStats& Stats(FullLoad& load, const std::string& table) {
 }
 
 std::string StateOf(TableStats& st) {
-  std::lock_guard lock(st.mu);
+  MutexLock lock(st.mu);
   return st.state + (st.error.empty() ? "" : ": " + st.error);
 }
 
@@ -109,7 +109,7 @@ TEST_F(ErrorBehaviorData, LogErrorSkipsTheBadRowsAndLogsThem) {
   int skipped = 0;
   bool saw_42 = false;
   {
-    std::lock_guard lock(bad.mu);
+    MutexLock lock(bad.mu);
     for (const auto& [what, n] : bad.warnings) {
       if (what.rfind("row skipped: column born, row (id=", 0) == 0) skipped += static_cast<int>(n);
       if (what.find("row (id=42)") != std::string::npos &&
@@ -132,7 +132,7 @@ TEST_F(ErrorBehaviorData, IgnoreRecordOnlyCounts) {
   EXPECT_EQ(bad.full_load_rows, 990);
   EXPECT_EQ(bad.full_load_error_rows, 10);
   EXPECT_EQ(MyCount("errors_it.bad"), 990);
-  std::lock_guard lock(bad.mu);
+  MutexLock lock(bad.mu);
   EXPECT_TRUE(bad.warnings.empty());
 }
 
@@ -376,7 +376,7 @@ class ErrorBehaviorRecoverable : public ::testing::Test {
     EXPECT_EQ(StateOf(st), kStateCompleted);
     EXPECT_EQ(st.full_load_rows, kBigRows);
     {
-      std::lock_guard lock(st.mu);
+      MutexLock lock(st.mu);
       EXPECT_GE(st.recoverable_retries, 1);
     }
     EXPECT_GE(load.error_policies().Retries(), 1);

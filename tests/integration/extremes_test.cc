@@ -64,7 +64,7 @@ class Extremes : public ::testing::Test {
         ASSERT_NE(st, nullptr) << e.table;
         std::string state, error;
         {
-          std::lock_guard lock(const_cast<TableStats*>(st)->mu);
+          MutexLock lock(const_cast<TableStats*>(st)->mu);
           state = st->state;
           error = st->error;
         }

@@ -149,7 +149,7 @@ TEST_P(Pairing, AllTypesArriveIntact) {
   load.Run();
   {
     TableStats& st = *load.stats()[0];
-    std::lock_guard lock(st.mu);
+    MutexLock lock(st.mu);
     ASSERT_EQ(st.state, kStateCompleted) << st.error;
     EXPECT_EQ(st.full_load_rows.load(), 5);
   }

@@ -151,7 +151,7 @@ inline std::unique_ptr<FullLoad> RunFullLoad(Connector& source, const std::strin
 inline std::string LoadFailures(const FullLoad& load) {
   std::string out;
   for (const auto& st : load.stats()) {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     if (st->state != kStateCompleted) {
       out += st->SourceName() + ": " + st->state + ": " + st->error + "\n";
     }

@@ -121,6 +121,7 @@ void CheckPairing(Connector& source, const std::string& source_schema, Connector
   }
   bool seen = false;
   for (const auto& st : stats) {
+    MutexLock lock(st->mu);
     if (st->validation_state == kValidationMismatched) {
       seen = true;
       EXPECT_EQ(st->validation_failed_records, 3);
