@@ -8,6 +8,7 @@
 #include "connectors/postgres/pg_capture.h"  // SqlName
 #include "connectors/postgres/pg_copy_binary.h"
 #include "logging/log.h"
+#include "types/utf8.h"
 
 namespace ferry::postgres {
 
@@ -142,6 +143,16 @@ void PgChangeStream::Deliver(cdc::CaptureSink& sink, uint32_t message_xid, uint3
 
 void PgChangeStream::HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink,
                                     Lsn lsn) {
+  // The server sends names in the client encoding (UTF8 on this connection); anything else
+  // is a broken stream, and would break every table definition built from it (JSON, SQL).
+  bool utf8 = IsValidUtf8(rel.schema) && IsValidUtf8(rel.name);
+  for (const pgoutput::RelationColumn& c : rel.columns) utf8 = utf8 && IsValidUtf8(c.name);
+  if (!utf8) {
+    throw Error(ErrorKind::kData,
+                fmt::format("replication slot {} at LSN {}: Relation message for relation OID "
+                            "{} with a name that is not UTF-8",
+                            names_.slot, FormatLsn(lsn), rel.relation_id));
+  }
   const std::string schema = rel.schema.empty() ? "pg_catalog" : std::string(rel.schema);
   const std::string name(rel.name);
   uint32_t id = UINT32_MAX;
