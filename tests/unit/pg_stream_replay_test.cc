@@ -432,6 +432,8 @@ TEST_F(StreamCoreTest, MalformedMessagesAreDataErrorsNamingTheSlot) {
       {XLogData(1, 1, "").substr(0, 24)},                               // XLogData header cut short
       {XLogData(1, 1, "Z")},                                            // unknown pgoutput message
       {XLogData(0x150, 0x150, std::string("I\0\0\0\x07N\0\x01n", 9))},  // no Relation first
+      // A Relation message naming its table in bytes that are not UTF-8.
+      {XLogData(0x150, 0x150, std::string("R\0\0\0\x07s\0\xe9\0d\0\0", 12))},
   };
   for (const auto& messages : bad) {
     Run(messages);
