@@ -118,13 +118,14 @@ const char* kItemsDdl =
     "ALTER TABLE pgo_fix.notes REPLICA IDENTITY FULL";
 
 const std::vector<std::string> kDml = {
-    "INSERT INTO pgo_fix.items VALUES (1, 'one', 1, 1.50, true, '2024-02-29 12:00:00+02', "
-    "'\\x00ff', repeat('x', 2100)), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    std::string("INSERT INTO pgo_fix.items VALUES (1, 'one', 1, 1.50, true, ") +
+        "'2024-02-29 12:00:00+02', '\\x00ff', repeat('x', 2100)), (2, NULL, NULL, NULL, NULL, "
+        "NULL, NULL, NULL)",
     "UPDATE pgo_fix.items SET qty = 5, name = 'uno' WHERE id = 1",
     "UPDATE pgo_fix.items SET id = 3 WHERE id = 2",
-    "BEGIN; INSERT INTO pgo_fix.notes VALUES ('a', 1), ('b', NULL); "
-    "UPDATE pgo_fix.notes SET v = 2 WHERE k = 'a'; DELETE FROM pgo_fix.notes WHERE k = 'b'; "
-    "COMMIT",
+    std::string("BEGIN; INSERT INTO pgo_fix.notes VALUES ('a', 1), ('b', NULL); ") +
+        "UPDATE pgo_fix.notes SET v = 2 WHERE k = 'a'; DELETE FROM pgo_fix.notes WHERE k = 'b'; "
+        "COMMIT",
     "DELETE FROM pgo_fix.items WHERE id = 1",
 };
 
@@ -150,12 +151,12 @@ std::vector<Scenario> Scenarios() {
                  {"INSERT INTO pgo_fix.evolve VALUES (1, 'a')",
                   "ALTER TABLE pgo_fix.evolve ADD COLUMN b integer",
                   "INSERT INTO pgo_fix.evolve VALUES (2, 'b', 20)",
-                  "BEGIN; INSERT INTO pgo_fix.evolve VALUES (3, 'c', 30); "
-                  "ALTER TABLE pgo_fix.evolve ADD COLUMN c text; "
-                  "INSERT INTO pgo_fix.evolve VALUES (4, 'd', 40, 'dd'); COMMIT",
-                  "BEGIN; UPDATE pgo_fix.evolve SET a = 'z' WHERE id = 1; "
-                  "ALTER TABLE pgo_fix.evolve DROP COLUMN b; "
-                  "UPDATE pgo_fix.evolve SET a = 'y' WHERE id = 2; COMMIT",
+                  std::string("BEGIN; INSERT INTO pgo_fix.evolve VALUES (3, 'c', 30); ") +
+                      "ALTER TABLE pgo_fix.evolve ADD COLUMN c text; "
+                      "INSERT INTO pgo_fix.evolve VALUES (4, 'd', 40, 'dd'); COMMIT",
+                  std::string("BEGIN; UPDATE pgo_fix.evolve SET a = 'z' WHERE id = 1; ") +
+                      "ALTER TABLE pgo_fix.evolve DROP COLUMN b; "
+                      "UPDATE pgo_fix.evolve SET a = 'y' WHERE id = 2; COMMIT",
                   "TRUNCATE pgo_fix.evolve"},
                  5,
                  PgChangeCapture::ValueFormat::kAuto,

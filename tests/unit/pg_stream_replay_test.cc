@@ -461,8 +461,8 @@ const std::vector<std::string> kDmlLog = {
     "commit",
     "begin",
     // The key changed: the old key comes along.
-    "U items old-key(2|<null>|<null>|<null>|<null>|<null>|<null>|<null>) "
-    "new(3|<null>|<null>|<null>|<null>|<null>|<null>|<null>)",
+    std::string("U items old-key(2|<null>|<null>|<null>|<null>|<null>|<null>|<null>) ") +
+        "new(3|<null>|<null>|<null>|<null>|<null>|<null>|<null>)",
     "commit",
     "begin",
     "I notes new(a|1)",

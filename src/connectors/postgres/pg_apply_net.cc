@@ -67,7 +67,7 @@ void PgChangeApplier::ApplyNet(const TableDef& target, const Batch& remove_keys,
       join += " AND ";
     }
     key_list += q;
-    join += "t." + q + " = k." + q;
+    join.append("t.").append(q).append(" = k.").append(q);
   }
   for (int c = 0; c < n; ++c) {
     if (c) col_list += ", ";
