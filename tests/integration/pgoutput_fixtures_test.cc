@@ -241,7 +241,11 @@ void PgoutputFixtures::RecordAndReplay(const Scenario& sc) {
   const fs::path stream_path = dir_ / (sc.name + ".pgstream");
   // A short wal_sender_timeout makes the server ask for replies (keepalives with the reply
   // flag) within the recording.
-  ::setenv("PGOPTIONS", (sc.pgoptions + " -c wal_sender_timeout=2s").c_str(), 1);
+  struct Env {
+    explicit Env(const std::string& options) { ::setenv("PGOPTIONS", options.c_str(), 1); }
+    ~Env() { ::unsetenv("PGOPTIONS"); }
+  };
+  auto env = std::make_unique<Env>(sc.pgoptions + " -c wal_sender_timeout=2s");
   EventLog live;
   {
     PgChangeCapture cap(ParseEndpointUri(PostgresUri()).ValueOrThrow(), o);
@@ -259,7 +263,7 @@ void PgoutputFixtures::RecordAndReplay(const Scenario& sc) {
     cap.Poll(live, std::chrono::milliseconds(1500));
     cap.DropObjects();
   }
-  ::unsetenv("PGOPTIONS");
+  env.reset();
   ASSERT_EQ(live.commits, sc.commits) << "the transactions did not arrive in 60 s";
 
   {
