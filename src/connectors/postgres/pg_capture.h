@@ -2,9 +2,10 @@
 // connection with replication=database, the built-in pgoutput plugin, a publication for the
 // task's tables and a logical replication slot (cdc/change_capture.h is the contract).
 //
-// This first version asks for neither `streaming` nor `two_phase`: every transaction arrives
-// whole, at its commit (OnAbort is never called), and memory for a big transaction is the
-// sink's business. proto_version is the highest the server speaks (16+: 4, 15: 3, 14: 2,
+// It asks for `streaming 'on'` when CaptureOptions::stream_in_progress and the protocol is 2
+// or newer (a transaction over the server's logical_decoding_work_mem then arrives while it
+// runs, and a rolled-back one or savepoint as OnAbort), never for `two_phase`. proto_version
+// is the highest the server speaks (16+: 4, 15: 3, 14: 2,
 // else 1); values come in binary when every column of every table has a binary decoder (and
 // the server is 14 or newer), else in text. The replication session sets DateStyle ISO,
 // IntervalStyle postgres, TimeZone UTC, extra_float_digits 3, bytea_output hex and
@@ -12,12 +13,16 @@
 //
 // Standby status updates report write = flush = apply = the position the engine confirmed
 // (Confirm), never what was merely received, at least every 10 s and on each Confirm.
+//
+// The stream itself (decoding, transactions, Relation messages, positions, status updates)
+// is PgChangeStream (pg_change_stream.h) reading a LibpqReplicationStream
+// (pg_replication_stream.h); this class owns the connections and the source objects and
+// answers what the stream asks of the source through its SQL session.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +30,7 @@
 #include "cdc/change_capture.h"
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_change_decode.h"
+#include "connectors/postgres/pg_change_stream.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pgoutput.h"
@@ -60,8 +66,7 @@ std::string DescribeCdcProblems(const PgCdcFacts& facts);
 // "schema.name" with each part double-quoted only when SQL needs it.
 std::string SqlName(const std::string& schema, const std::string& name);
 
-
-class PgChangeCapture : public cdc::ChangeCapture {
+class PgChangeCapture : public cdc::ChangeCapture, private PgChangeStream::Source {
  public:
   // Value format of the stream. kAuto: binary when every column can be decoded from binary.
   // kText / kBinary force one (tests; kBinary throws at Start when a column cannot).
@@ -71,12 +76,15 @@ class PgChangeCapture : public cdc::ChangeCapture {
   ~PgChangeCapture() override;
 
   void set_value_format(ValueFormat f) { value_format_ = f; }
+  // Test-only: the next Start also writes every message of the replication stream into the
+  // stream file at `path` (pg_replication_stream.h), for tests/fixtures/pgoutput/. "" = off.
+  void set_stream_recording(std::string path) { recording_path_ = std::move(path); }
   // The format Start() chose: true = binary.
   bool binary() const { return binary_; }
   const std::string& slot() const { return slot_; }
   const std::string& publication() const { return publication_; }
   // The current definition of table `table` (updated before each OnTableChanged).
-  const TableDef& table_def(uint32_t table) const { return encoders_.at(table).def(); }
+  const TableDef& table_def(uint32_t table) const { return stream_.table_def(table); }
 
   void CheckPrerequisites() override;
   bool SlotExists() override;
@@ -86,13 +94,19 @@ class PgChangeCapture : public cdc::ChangeCapture {
   void Start(const cdc::Position& from) override;
   void Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait) override;
   void Confirm(const cdc::Position& applied) override;
-  cdc::Position ServerPosition() const override { return LsnPosition(server_end_); }
+  cdc::Position ServerPosition() const override { return LsnPosition(stream_.server_end()); }
   cdc::DropResult DropObjects() override;
   std::vector<cdc::CaptureObject> ListObjects() override;
 
  private:
-  class Replication;  // a replication=database connection (pg_capture.cc)
+  class Replication;  // a replication=database connection (pg_capture_internal.h)
   using Clock = std::chrono::steady_clock;
+
+  // PgChangeStream::Source, through the SQL session.
+  uint32_t BaseType(uint32_t type_oid) override;
+  ColumnDef ColumnOfType(const std::string& name, uint32_t type_oid, int32_t typmod) override;
+  // Heartbeat, retained WAL, dropped tables.
+  void BetweenMessages(cdc::CaptureSink& sink, Clock::time_point now) override;
 
   PgConnection& Sql();
   void EnsurePublication();
@@ -111,28 +125,18 @@ class PgChangeCapture : public cdc::ChangeCapture {
   // The transactions with a transaction id that began at or before `since_unix_us`
   // (microseconds since the Unix epoch), as text.
   std::string OpenTransactionsBefore(int64_t since_unix_us);
-  void HandleMessage(const char* data, size_t size, cdc::CaptureSink& sink, bool* table_data);
-  void HandleRelation(const pgoutput::Relation& rel, cdc::CaptureSink& sink, Lsn lsn);
-  // The table's columns as Relation message `rel` describes them (names, types with their
-  // modifiers, the replica identity's key), keeping what `known` says of unchanged columns.
-  TableDef ShapeFromRelation(const pgoutput::Relation& rel, const std::vector<uint32_t>& base_oids,
-                             const TableDef& known);
-  TableChangeEncoder& EncoderFor(uint32_t relation_id, Lsn lsn, const char* message);
-  uint32_t BaseOid(uint32_t oid);
-  void SendStatus();
+  // Writes the heartbeat and checks the WAL the slot retains, when due.
   void Housekeeping(Clock::time_point now);
   // Looks for selected tables gone from the source (by OID: a rename is not a drop) and
   // reports each once the stream has passed the position where it was found gone.
   void CheckDroppedTables(cdc::CaptureSink& sink, Clock::time_point now);
-  // Hands record_ (one change) to the sink: as a change of the open transaction, or inside a
-  // stream block, of the streamed transaction with the subtransaction that wrote it.
-  void Deliver(cdc::CaptureSink& sink, uint32_t message_xid, uint32_t table);
 
   EndpointUri uri_;
   cdc::CaptureOptions options_;
   std::string slot_;
   std::string publication_;
   ValueFormat value_format_ = ValueFormat::kAuto;
+  std::string recording_path_;
   int server_version_ = 0;
 
   std::unique_ptr<PgConnection> sql_;
@@ -142,38 +146,15 @@ class PgChangeCapture : public cdc::ChangeCapture {
   std::unique_ptr<Replication> temp_repl_;  // ExportSnapshot's temporary slot
   std::unique_ptr<PgConnection> holder_;    // the transaction holding an exported snapshot
 
-  bool streaming_ = false;
+  // The stream's decoding, transactions and positions; reads repl_ while streaming.
+  PgChangeStream stream_;
   bool binary_ = false;
-  std::unique_ptr<pgoutput::Decoder> decoder_;
-  std::vector<TableChangeEncoder> encoders_;  // per options_.tables index
-  std::unordered_map<uint32_t, uint32_t> relations_;  // relation OID -> table id
   std::unordered_map<uint32_t, uint32_t> base_oids_;  // type OID -> base type (domains)
-  bool in_txn_ = false;
-  pgoutput::Begin begin_;
-  // Streamed in-progress transactions (pgoutput streaming): inside a Stream Start/Stop block,
-  // and every transaction streamed but neither committed nor aborted yet.
-  bool in_stream_ = false;
-  uint32_t stream_xid_ = 0;
-  std::set<uint32_t> open_streams_;
-  std::string record_;
-  // Tables with changes delivered in the open transaction(s): an ALTER of one of them before
-  // the commit is an ALTER between a transaction's own changes.
-  std::set<uint32_t> touched_;
-  std::string shape_record_;  // scratch for a shape record
 
-  Lsn confirmed_ = 0;
-  Lsn reported_ = 0;
-  Lsn server_end_ = 0;
-  // What the walsender says it has decoded and sent on this stream (keepalive and XLogData
-  // positions); 0 until it said so. Idle is reported up to here only: IDENTIFY_SYSTEM's
-  // position is the WAL end, which the stream may not have reached yet.
-  Lsn streamed_end_ = 0;
-  Clock::time_point last_status_{};
-  Clock::time_point last_txn_{};
+  Clock::time_point last_heartbeat_{};
   Clock::time_point last_wal_check_{};
   Clock::time_point last_drop_check_{};
   std::vector<uint32_t> table_oids_;  // per table id; 0 = unknown (resolved at Start)
-  std::set<uint32_t> renamed_warned_;  // tables seen renamed on the source (warned once)
   std::vector<bool> dropped_;         // per table id: reported dropped
   struct PendingDrop {
     uint32_t table;

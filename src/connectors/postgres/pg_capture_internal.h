@@ -1,6 +1,7 @@
-// What the two halves of PgChangeCapture share (pg_capture.cc: the stream;
-// pg_capture_objects.cc: slot, publication, snapshots, prerequisites): the replication
-// connection and a few text helpers. Private to them: include nowhere else.
+// What the two halves of PgChangeCapture share (pg_capture.cc: starting the stream and the
+// source-side work while it runs; pg_capture_objects.cc: slot, publication, snapshots,
+// prerequisites): the replication connection and a few text helpers. Private to them: include
+// nowhere else.
 #pragma once
 
 #include <fmt/format.h>

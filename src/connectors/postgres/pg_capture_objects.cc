@@ -1,6 +1,7 @@
 // PgChangeCapture's source objects and start: prerequisites, the publication, the slot (and
 // the wait for open transactions its creation makes), exported snapshots, the task's lock,
-// listing and dropping what Ferry created. The stream itself is in pg_capture.cc.
+// listing and dropping what Ferry created. The stream is started in pg_capture.cc and read
+// by PgChangeStream (pg_change_stream.cc).
 #include "connectors/postgres/pg_capture.h"
 
 #include <fmt/format.h>
@@ -542,7 +543,7 @@ void PgChangeCapture::ReleaseSnapshot() {
 
 cdc::DropResult PgChangeCapture::DropObjects() {
   // Our own walsender holds the slot while streaming: end it first.
-  streaming_ = false;
+  stream_.Stop();
   repl_.reset();
   ReleaseSnapshot();
   PgConnection& c = Sql();
