@@ -376,20 +376,12 @@ TEST_P(CdcCrashTest, KillNineTenTimesThenConverge) {
 INSTANTIATE_TEST_SUITE_P(Targets, CdcCrashTest, ::testing::Values("pg", "lite"),
                          [](const auto& info) { return std::string(info.param); });
 
-// BUG (pg_capture.cc, PgChangeCapture::Start / Poll): Start sets server_end_ from
-// IDENTIFY_SYSTEM's xlogpos, the server's current WAL position, and Poll reports
-// sink.OnIdle(server_end_) after any round without table data outside a transaction, before
-// the walsender has sent anything. A resumed task with a backlog therefore looks idle at the
-// server's current position although the backlog is still to come, and
-//  1. CdcTask::WaitForStop stops at once "reached the CDC stop position" when that position
-//     is already written, applying none of the backlog (this test), and
-//  2. CdcTask::CaptureLoop confirms that idle position to the slot (applied = max(applied,
-//     idle_position_)), so the slot's confirmed_flush_lsn moves past transactions never
-//     received: after a stop or a kill -9 they are not sent again, lost for good (the second
-//     half of this test).
-// Fix idea: do not count IDENTIFY_SYSTEM's position as idle; report idle only from what the
-// walsender itself sent (a keepalive's walEnd, which for logical replication is its sent
-// position) after Start. Disabled until fixed.
+// A resumed task with a backlog must not look idle at the server's current position before
+// the backlog arrived: it would stop at once at a stop position already written (applying none
+// of the backlog), and confirm that position to the slot, so a stop or a kill -9 would lose the
+// transactions in between for good. The capture reports idle only from what the walsender
+// itself sent after Start (it once took IDENTIFY_SYSTEM's xlogpos for it); this test holds it
+// there, both halves.
 TEST(CdcCrash, ResumedStopPositionWaitsForTheBacklog) {
   FERRY_REQUIRE_POSTGRES();
   auto source = testing::Open(testing::PostgresUri());
