@@ -5,7 +5,8 @@
 //   CheckPrerequisites()           -> throws Error(kInvalidArgument) saying exactly what to change
 //   Prepare()                      -> publication and slot exist; for a new slot with
 //                                     export_snapshot, a snapshot at the slot's start point
-//   (full load reads in that snapshot; ReleaseSnapshot() when every reader has joined it)
+//   (the full load's readers join that snapshot, as segment readers join one of
+//   Connector::OpenSnapshot: one contract, SourceSnapshot; it goes when its last holder does)
 //   Start(from)                    -> streaming begins after `from`
 //   Poll(sink, wait) ... repeatedly  -> transactions in commit order reach the sink
 //   Confirm(applied)               -> the source may discard everything up to `applied`
@@ -26,6 +27,7 @@
 
 #include "catalog/table_def.h"
 #include "cdc/change.h"
+#include "connectors/connector.h"
 
 namespace ferry::cdc {
 
@@ -117,9 +119,11 @@ struct DropResult {
 struct PrepareResult {
   bool slot_created = false;  // false: the slot existed (a resumed task, the user's slot)
   Position start;             // the slot's consistent point (created) or confirmed position
-  // When a slot was created with export_snapshot: an id for ScanOptions::snapshot, importable
-  // until ReleaseSnapshot(). Else empty.
-  std::string snapshot;
+  // When a slot was created with export_snapshot (or by ExportSnapshot): the snapshot at
+  // `start` that readers join (TableReader::JoinSnapshot, then ScanOptions::snapshot = its
+  // id). It stays joinable while a holder keeps it; independent of this capture's life and
+  // thread. Else null.
+  std::shared_ptr<SourceSnapshot> snapshot;
 };
 
 // Receives what the source committed, in commit order. Changes of one transaction arrive
@@ -180,11 +184,9 @@ class ChangeCapture {
   // exists), else it must exist (Error(kNotFound)) and serve this database.
   virtual PrepareResult Prepare() = 0;
   // Exports a new snapshot at the source's current position without touching the task's slot
-  // (PostgreSQL: a temporary slot), for reloading tables of a resumed task: rows committed at
-  // or before `position` are in the snapshot. Importable until ReleaseSnapshot().
+  // (PostgreSQL: a temporary slot), for reloading tables (a resumed task, reload-tables):
+  // transactions ending at or before `start` are in the snapshot.
   virtual PrepareResult ExportSnapshot() = 0;
-  // Every reader has imported the snapshot (or the load is over): resources can go.
-  virtual void ReleaseSnapshot() = 0;
   // Starts streaming transactions that end after `from`.
   virtual void Start(const Position& from) = 0;
   // Delivers what arrived, waiting at most `wait` for the first message; returns after at most

@@ -613,7 +613,8 @@ void CdcTask::Setup() {
   FullLoadOptions fo = options_.full_load;
   fo.prep_mode = load_mode_;
   fo.error_policies = policies_;
-  fo.scan.snapshot = snapshot_;
+  // The load holds the snapshot from here on (and lets it go when it ends).
+  fo.snapshot = std::move(snapshot_);
   fo.tables_to_load = to_load_;
   fo.on_table_done = [this](size_t i) {
     bool completed;
@@ -780,7 +781,6 @@ void CdcTask::Setup() {
 void CdcTask::CaptureLoop(cdc::Position from) {
   Sink sink(*this);
   cdc::Position confirmed;
-  std::unique_ptr<cdc::ChangeCapture> old;  // holds the snapshot after a reconnect
   auto last_save = std::chrono::steady_clock::now();
   bool reconnecting = false;
   while (!stop_.requested()) {
@@ -792,10 +792,6 @@ void CdcTask::CaptureLoop(cdc::Position from) {
       buffer_->Clear();
       capture_->Start(from);
       while (!stop_.requested()) {
-        if (release_snapshot_.exchange(false)) {
-          capture_->ReleaseSnapshot();
-          old.reset();
-        }
         capture_->Poll(sink, std::chrono::milliseconds(200));
         if (reconnecting) {  // streaming again
           reconnecting = false;
@@ -832,8 +828,7 @@ void CdcTask::CaptureLoop(cdc::Position from) {
       }
       ++source_retries_;
       CaptureLog().warn("source: recoverable error, retry {} in {} s: {}", d.attempt,
-                         d.wait_seconds, e.what());
-      if (!release_snapshot_.load() && loading_.load()) old = std::move(capture_);
+                        d.wait_seconds, e.what());
       capture_.reset();
       policies_->WaitBeforeRetry(d, [this] { return stop_.requested(); });
       // Start again after what the target has; transactions already queued come again and are
@@ -852,7 +847,6 @@ void CdcTask::RunFullLoad() {
   loading_ = true;
   load_->Run();
   loading_ = false;
-  release_snapshot_ = true;
   if (load_->cancelled() && !load_->stop_reason().empty()) {
     stop_.Request(load_->stop_reason(), true);
   }
@@ -966,7 +960,6 @@ void CdcTask::ReloadTables(const std::vector<ReloadRequest>& requests) {
     const TablePrepMode mode =
         load_mode_ == TablePrepMode::kDoNothing ? TablePrepMode::kTruncateBeforeLoad : load_mode_;
     load_->LoadAgain(reload, snap.snapshot, mode);
-    exporter->ReleaseSnapshot();
     if (load_->cancelled() && !load_->stop_reason().empty()) {
       stop_.Request(load_->stop_reason(), true);
     }
@@ -1090,12 +1083,6 @@ void CdcTask::Run() {
   capture_thread_.join();
   apply_thread_.join();
   if (validator_) validator_->Stop();
-  if (release_snapshot_.exchange(false) && capture_) {
-    try {
-      capture_->ReleaseSnapshot();
-    } catch (const Error&) {
-    }
-  }
   SaveProgress(true);
   Log().info("task '{}' {}: {}", options_.task, stop_.failed() ? "failed" : "stopped",
               stop_.reason());

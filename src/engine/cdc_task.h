@@ -189,9 +189,10 @@ class CdcTask {
   std::vector<ReloadRequest> start_requests_;  // acted on by Setup, cleared once recorded
   cdc::Position stream_from_;
   std::vector<size_t> to_load_;     // tables the full load takes, in plan order
-  std::string snapshot_;
+  // The snapshot the full load reads in (the slot's, or a resume's new one), until the load
+  // takes it.
+  std::shared_ptr<SourceSnapshot> snapshot_;
   TablePrepMode load_mode_ = TablePrepMode::kDoNothing;
-  std::atomic<bool> release_snapshot_{false};
   std::atomic<bool> loading_{false};
 
   // Capture-side figures (written by the capture thread).

@@ -197,10 +197,11 @@ void FullLoad::Run() {
   workers.reserve(static_cast<size_t>(parallel));
   for (int i = 0; i < parallel; ++i) workers.emplace_back([this] { Worker(); });
   for (auto& w : workers) w.join();
+  options_.snapshot.reset();  // every reader is done with it: the source may let it go
 }
 
 void FullLoad::LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables,
-                         const std::string& snapshot, TablePrepMode mode) {
+                         std::shared_ptr<SourceSnapshot> snapshot, TablePrepMode mode) {
   order_.clear();
   for (const auto& [index, plan] : tables) {
     if (index >= plans_.size()) continue;
@@ -222,7 +223,7 @@ void FullLoad::LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables
     }
     policies_->ResetDataErrors(plan.source.QualifiedName());
   }
-  options_.scan.snapshot = snapshot;
+  options_.snapshot = std::move(snapshot);
   options_.prep_mode = mode;
   next_ = 0;
   Run();
@@ -605,7 +606,12 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     for (size_t i = 1; i < readers; ++i) segment_readers.push_back(source_.OpenReader());
     ScanOptions base_scan = options_.scan;
     snapshot.reset();
-    if (segments.size() > 1 && base_scan.snapshot.empty()) {
+    if (const SourceSnapshot* task_snapshot = options_.snapshot.get()) {
+      // The task's snapshot (the CDC handoff): every reader of every table joins it.
+      reader->JoinSnapshot(*task_snapshot);
+      for (auto& r : segment_readers) r->JoinSnapshot(*task_snapshot);
+      base_scan.snapshot = task_snapshot->id();
+    } else if (segments.size() > 1) {
       snapshot = source_.OpenSnapshot(plan.source);
       if (snapshot) {
         reader->JoinSnapshot(*snapshot);

@@ -40,6 +40,11 @@ struct FullLoadOptions {
   int parallel = 0;           // tables loaded at once; 0 = one per core, at least 2, at most 8
   size_t queue_batches = 4;   // batches in flight per table between reader and writer
   ScanOptions scan;
+  // Every table is read in this source snapshot (the CDC handoff: the one the capture's
+  // Prepare or ExportSnapshot returned); each reader joins it (TableReader::JoinSnapshot) as
+  // segment readers join their table's own (Connector::OpenSnapshot). Held until Run() ends.
+  // Null = each table in its own.
+  std::shared_ptr<SourceSnapshot> snapshot;
   size_t max_warnings_logged = 10;  // per table, then only counted
   // ErrorBehavior task settings (data, table and recoverable errors). The default is Ferry's
   // behaviour without task settings: a bad value fails its table, a lost connection is not
@@ -95,11 +100,11 @@ class FullLoad {
   // failure (see stats()); throws only for failures that stop everything.
   void Run();
   // Loads `tables` (plan indexes) again, now (`ferry reload-tables`): each with its plan as
-  // given (the task's plan now), in source snapshot `snapshot` ("" = each reader its own), with
-  // `mode`. Their statistics start over; on_table_done is called for each as in Run(). Blocks.
-  // Not while Run() runs; after Cancel() it loads nothing.
+  // given (the task's plan now), in source snapshot `snapshot` (FullLoadOptions::snapshot;
+  // null = each table its own), with `mode`. Their statistics start over; on_table_done is
+  // called for each as in Run(). Blocks. Not while Run() runs; after Cancel() it loads nothing.
   void LoadAgain(const std::vector<std::pair<size_t, TablePlan>>& tables,
-                 const std::string& snapshot, TablePrepMode mode);
+                 std::shared_ptr<SourceSnapshot> snapshot, TablePrepMode mode);
   // Asks the running load to stop soon: tables not started stay "Before load", running ones end
   // "Table cancelled". Safe from any thread.
   void Cancel() { cancelled_ = true; }

@@ -341,7 +341,7 @@ void FullLoadTask::ReloadRequested() {
     if (tables.empty()) return;
     Log().info("task '{}': reloading {} (ferry reload-tables)", options_.task,
                fmt::join(names, ", "));
-    load_->LoadAgain(tables, "", mode);
+    load_->LoadAgain(tables, nullptr, mode);
     // A load cut off by a stop keeps its request: the task's resume loads the table again.
     if (load_->cancelled()) return;
     for (const ReloadRequest& r : requests) {

@@ -203,7 +203,7 @@ void PgCapture::AllTypes(PgChangeCapture::ValueFormat format, bool with_text_onl
   cap->CheckPrerequisites();
   cdc::PrepareResult prep = cap->Prepare();
   ASSERT_TRUE(prep.slot_created);
-  ASSERT_FALSE(prep.snapshot.empty());
+  ASSERT_NE(prep.snapshot, nullptr);
   EXPECT_GT(postgres::PositionLsn(prep.start), 0u);
 
   std::string values =
@@ -242,10 +242,10 @@ void PgCapture::AllTypes(PgChangeCapture::ValueFormat format, bool with_text_onl
   s_->Execute("BEGIN; " + values + "; COMMIT");
 
   // (2) The exported snapshot sees the row from before Prepare only.
-  const auto in_snapshot = ReadRows(def, prep.snapshot);
+  const auto in_snapshot = ReadRows(def, prep.snapshot->id());
   EXPECT_EQ(in_snapshot.size(), 1u);
   EXPECT_EQ(in_snapshot.count("0"), 1u);
-  cap->ReleaseSnapshot();
+  prep.snapshot.reset();  // the last holder lets it go
 
   cap->Start(prep.start);
   EXPECT_EQ(cap->binary(),
@@ -305,7 +305,7 @@ TEST_F(PgCapture, EveryChangeKind) {
   cap->CheckPrerequisites();
   cdc::PrepareResult prep = cap->Prepare();
   ASSERT_TRUE(prep.slot_created);
-  EXPECT_TRUE(prep.snapshot.empty());
+  EXPECT_EQ(prep.snapshot, nullptr);
   s_->Execute(
       "INSERT INTO capture_t.k VALUES (1, repeat(md5('x'), 3200), 1);"  // ~100 KB, TOASTed
       "INSERT INTO capture_t.full_nopk VALUES (1, 'one')");

@@ -90,7 +90,6 @@ class PgChangeCapture : public cdc::ChangeCapture, private PgChangeStream::Sourc
   bool SlotExists() override;
   cdc::PrepareResult Prepare() override;
   cdc::PrepareResult ExportSnapshot() override;
-  void ReleaseSnapshot() override;
   void Start(const cdc::Position& from) override;
   void Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait) override;
   void Confirm(const cdc::Position& applied) override;
@@ -115,8 +114,6 @@ class PgChangeCapture : public cdc::ChangeCapture, private PgChangeStream::Sourc
   void LockTask();
   // "task 'x' (id ...)" for the slot, from the Ferry publication that names it; "" if none.
   std::string SlotOwner(const std::string& slot);
-  // The imported snapshot id of `exported`, held open by holder_.
-  std::string HoldSnapshot(const std::string& exported);
   // Runs `sql` on `repl` (creating a slot), reporting every 10 s through the log and
   // options_.on_waiting which transactions it waits for, and cancelling it past
   // options_.consistency_timeout with Error(kCancelled) naming them.
@@ -143,8 +140,6 @@ class PgChangeCapture : public cdc::ChangeCapture, private PgChangeStream::Sourc
   bool task_locked_ = false;  // the advisory lock is held on sql_
   std::unique_ptr<PgCatalogReader> catalog_;
   std::unique_ptr<Replication> repl_;
-  std::unique_ptr<Replication> temp_repl_;  // ExportSnapshot's temporary slot
-  std::unique_ptr<PgConnection> holder_;    // the transaction holding an exported snapshot
 
   // The stream's decoding, transactions and positions; reads repl_ while streaming.
   PgChangeStream stream_;

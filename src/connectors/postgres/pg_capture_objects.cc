@@ -2,8 +2,6 @@
 // the wait for open transactions its creation makes), exported snapshots, the task's lock,
 // listing and dropping what Ferry created. The stream is started in pg_capture.cc and read
 // by PgChangeStream (pg_change_stream.cc).
-#include "connectors/postgres/pg_capture.h"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <poll.h>
@@ -19,11 +17,12 @@
 
 #include "catalog/table_def_json.h"
 #include "common/host.h"
+#include "connectors/postgres/pg_capture.h"
+#include "connectors/postgres/pg_capture_internal.h"
 #include "connectors/postgres/pg_copy_binary.h"
+#include "connectors/postgres/pg_partitions.h"
 #include "connectors/postgres/pg_types.h"
 #include "logging/log.h"
-
-#include "connectors/postgres/pg_capture_internal.h"
 
 namespace ferry::postgres {
 
@@ -285,15 +284,6 @@ void PgChangeCapture::EnsurePublication() {
   }
 }
 
-std::string PgChangeCapture::HoldSnapshot(const std::string& exported) {
-  const std::string what = fmt::format("importing the snapshot {} of slot {}", exported, slot_);
-  holder_ = PgConnection::Connect(uri_);
-  holder_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ", what);
-  holder_->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(exported), what);
-  PgResult r = holder_->Exec("SELECT pg_export_snapshot()", what);
-  return *GetText(r.get(), 0, 0);
-}
-
 void PgChangeCapture::LockTask() {
   if (task_locked_) return;
   PgConnection& c = Sql();
@@ -417,7 +407,8 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
       throw Error(ErrorKind::kInternal,
                   fmt::format("{}: the server exported no snapshot", what));
     }
-    result.snapshot = HoldSnapshot(*exported);
+    result.snapshot = HoldPgSnapshot(
+        uri_, *exported, fmt::format("importing the snapshot {} of slot {}", *exported, slot_));
   }
   return result;
 }
@@ -516,36 +507,27 @@ cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
   std::string name = fmt::format("{}_x{}_{}", slot_, ::getpid(), ++counter);
   if (name.size() > 63) name = name.substr(name.size() - 63);
   const std::string what = "exporting a snapshot through temporary slot " + name;
-  temp_repl_ = Replication::Connect(uri_);
+  // The temporary slot goes with its connection, once the snapshot is held elsewhere.
+  std::unique_ptr<Replication> temp = Replication::Connect(uri_);
   PgResult r = ExecWaitingForOpenTransactions(
-      *temp_repl_,
+      *temp,
       fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
                   QuoteIdent(name)),
       what);
   cdc::PrepareResult result;
   result.slot_created = false;
   result.start = LsnPosition(ParseLsn(GetText(r.get(), 0, 1).value_or("")).value_or(0));
-  result.snapshot = HoldSnapshot(GetText(r.get(), 0, 2).value_or(""));
+  const std::string exported = GetText(r.get(), 0, 2).value_or("");
+  result.snapshot =
+      HoldPgSnapshot(uri_, exported,
+                     fmt::format("importing the snapshot {} of temporary slot {}", exported, name));
   return result;
-}
-
-void PgChangeCapture::ReleaseSnapshot() {
-  if (holder_) {
-    try {
-      holder_->Exec("COMMIT", "releasing the exported snapshot");
-    } catch (const Error&) {
-      // The transaction only held a snapshot; closing the connection ends it anyway.
-    }
-    holder_.reset();
-  }
-  temp_repl_.reset();
 }
 
 cdc::DropResult PgChangeCapture::DropObjects() {
   // Our own walsender holds the slot while streaming: end it first.
   stream_.Stop();
   repl_.reset();
-  ReleaseSnapshot();
   PgConnection& c = Sql();
   cdc::DropResult result;
   const std::string what = fmt::format("dropping replication slot {}", slot_);

@@ -76,13 +76,26 @@ void BeginReadTransaction(PgConnection& conn, const std::string& snapshot,
   }
 }
 
-std::unique_ptr<SourceSnapshot> OpenPgSnapshot(const EndpointUri& uri) {
+namespace {
+
+std::unique_ptr<SourceSnapshot> ExportFrom(const EndpointUri& uri, const std::string& imported,
+                                           const std::string& what) {
   std::unique_ptr<PgConnection> conn = PgConnection::Connect(uri);
-  const std::string what = "exporting a snapshot for parallel segment readers";
-  conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what);
+  BeginReadTransaction(*conn, imported, what);
   PgResult r = conn->Exec("SELECT pg_export_snapshot()", what);
   std::string id = GetText(r.get(), 0, 0).value_or("");
   return std::make_unique<PgSnapshot>(std::move(conn), std::move(id));
+}
+
+}  // namespace
+
+std::unique_ptr<SourceSnapshot> OpenPgSnapshot(const EndpointUri& uri) {
+  return ExportFrom(uri, "", "exporting a snapshot for parallel segment readers");
+}
+
+std::unique_ptr<SourceSnapshot> HoldPgSnapshot(const EndpointUri& uri, const std::string& exported,
+                                               const std::string& what) {
+  return ExportFrom(uri, exported, what);
 }
 
 }  // namespace ferry::postgres

@@ -29,5 +29,10 @@ void BeginReadTransaction(PgConnection& conn, const std::string& snapshot,
 // Opens a coordinator connection that exports a snapshot (BEGIN ISOLATION LEVEL REPEATABLE
 // READ; SELECT pg_export_snapshot()) and keeps its transaction open until destroyed.
 std::unique_ptr<SourceSnapshot> OpenPgSnapshot(const EndpointUri& uri);
+// The same for a snapshot exported elsewhere (`exported`: a replication slot's, valid only
+// while its exporter waits): imported into the coordinator's transaction and exported again
+// from there, so it outlives the exporter. `what` names it in errors.
+std::unique_ptr<SourceSnapshot> HoldPgSnapshot(const EndpointUri& uri, const std::string& exported,
+                                               const std::string& what);
 
 }  // namespace ferry::postgres
