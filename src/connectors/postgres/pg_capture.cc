@@ -105,7 +105,7 @@ void PgChangeCapture::Start(const cdc::Position& from_position) {
   pubs += "\"";
   std::string sql =
       fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
-                  QuoteIdent(slot_), FormatLsn(from), proto, SqlLiteral(pubs));
+                  QuoteIdent(slot_), FormatLsn(from), proto, ReplicationCommandLiteral(pubs));
   if (server_version_ >= 140000) {
     sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");
     // Transactions larger than the server's logical_decoding_work_mem arrive while they run

@@ -255,7 +255,7 @@ void PgChangeCapture::EnsurePublication() {
            what);
     if (!options_.owner.empty()) {
       c.Exec(fmt::format("COMMENT ON PUBLICATION {} IS {}", QuoteIdent(publication_),
-                         SqlLiteral(options_.owner)),
+                         QuoteLiteral(options_.owner)),
              what);
     }
     return;
@@ -288,7 +288,7 @@ std::string PgChangeCapture::HoldSnapshot(const std::string& exported) {
   const std::string what = fmt::format("importing the snapshot {} of slot {}", exported, slot_);
   holder_ = PgConnection::Connect(uri_);
   holder_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ", what);
-  holder_->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(exported), what);
+  holder_->Exec("SET TRANSACTION SNAPSHOT " + QuoteLiteral(exported), what);
   PgResult r = holder_->Exec("SELECT pg_export_snapshot()", what);
   return *GetText(r.get(), 0, 0);
 }
