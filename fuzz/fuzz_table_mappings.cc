@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/dialect.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
 
@@ -123,7 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (ferry::Engine e :
          {ferry::Engine::kPostgres, ferry::Engine::kMysql, ferry::Engine::kSqlite}) {
       const std::string sql = ferry::FilterToSql(
-          t.filters, e, [](std::string_view s) { return "\"" + std::string(s) + "\""; });
+          t.filters, [e](std::string_view s) { return ferry::DialectFor(e).QuoteLiteral(s); },
+          [](std::string_view s) { return "\"" + std::string(s) + "\""; });
       if (t.filters.empty() != sql.empty()) Fail("filter SQL presence", sql);
     }
   }

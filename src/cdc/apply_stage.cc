@@ -970,10 +970,11 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
       fmt::format("the shape record of table {} in source transaction {} (ending at {})",
                   t.plan.source.QualifiedName(), info.xid, PositionText(info.end_position)));
   if (t.mode == TableMode::kLive && info.end_position > t.skip_through) {
-    if (options_.validation_only || target_.engine() != Engine::kMysql) return true;
+    if (options_.validation_only || target_.dialect().TransactionalDdl()) return true;
     // Its changes before the ALTER were encoded with the old columns, the ones after with the
     // new; applying them in order needs the target's ALTER between them, inside one target
-    // transaction, which a MySQL target cannot hold (it commits each ALTER at once). Stop
+    // transaction, which a target without transactional DDL (MySQL: it commits each ALTER at
+    // once) cannot hold. Stop
     // applying the table instead of writing values into the wrong columns.
     t.captured = def;
     t.mapper->Rebind(def);
@@ -1108,7 +1109,7 @@ bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const T
       std::unique_ptr<SqlSession> session = target_.OpenSession();
       // One transaction where the target's DDL is transactional (PostgreSQL, SQLite): a kill
       // between the statements (a SQLite rebuild's DROP and RENAME) leaves the table whole.
-      const bool atomic = target_.engine() != Engine::kMysql && next.statements.size() > 1;
+      const bool atomic = target_.dialect().TransactionalDdl() && next.statements.size() > 1;
       if (atomic) session->Execute("BEGIN");
       for (const std::string& sql : next.statements) {
         Log().info("table {}: source table changed, running on the target: {}",

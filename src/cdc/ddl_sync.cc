@@ -113,19 +113,14 @@ void RenameInKeys(TableDef& t, const std::string& from, const std::string& to) {
   }
 }
 
-// ALTER TABLE spelling of the target engine.
+// ALTER TABLE statements for one target table, in the target's dialect.
 class AlterSql {
  public:
-  AlterSql(const Connector& target, const TableDef& table)
-      : dialect_(target.dialect()), engine_(target.engine()) {
+  AlterSql(const Connector& target, const TableDef& table) : dialect_(target.dialect()) {
     table_ = table.schema.empty() ? Q(table.name) : Q(table.schema) + "." + Q(table.name);
   }
   std::string Q(const std::string& name) const { return dialect_.QuoteIdentifier(name); }
-  std::string Add(const ColumnDef& c) const {
-    // MySQL: NULL explicitly (a timestamp column would otherwise be NOT NULL on old servers).
-    return fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", table_, Q(c.name), c.native_type,
-                       engine_ == Engine::kMysql ? " NULL" : "");
-  }
+  std::string Add(const ColumnDef& c) const { return dialect_.AddColumnSql(table_, c); }
   std::string Drop(const std::string& column) const {
     return fmt::format("ALTER TABLE {} DROP COLUMN {}", table_, Q(column));
   }
@@ -133,24 +128,11 @@ class AlterSql {
     return fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", table_, Q(from), Q(to));
   }
   // Empty when the engine cannot change a column's type (SQLite).
-  std::string Retype(const ColumnDef& c) const {
-    switch (engine_) {
-      case Engine::kPostgres:
-        return fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table_,
-                           Q(c.name), c.native_type, Q(c.name), c.native_type);
-      case Engine::kMysql:
-        return fmt::format("ALTER TABLE {} MODIFY COLUMN {} {} {}", table_, Q(c.name),
-                           c.native_type, c.nullable ? "NULL" : "NOT NULL");
-      case Engine::kSqlite:
-        return {};
-    }
-    return {};
-  }
-  Engine engine() const { return engine_; }
+  std::string Retype(const ColumnDef& c) const { return dialect_.RetypeColumnSql(table_, c); }
+  const Dialect& dialect() const { return dialect_; }
 
  private:
   const Dialect& dialect_;
-  Engine engine_;
   std::string table_;
 };
 
@@ -226,11 +208,12 @@ class Planner {
                          x, tname));
         continue;
       }
-      if (sql_.engine() == Engine::kSqlite && InKey(plan_.target, tname)) {
-        Note(fmt::format("source column {} was dropped; SQLite cannot drop target column {}, "
-                         "which is in the primary key or a unique index: it is kept and "
-                         "receives NULL",
-                         x, tname));
+      if (!sql_.dialect().DropsKeyColumns() && InKey(plan_.target, tname)) {
+        Note(
+            fmt::format("source column {} was dropped; {} cannot drop target column {}, "
+                        "which is in the primary key or a unique index: it is kept and "
+                        "receives NULL",
+                        x, sql_.dialect().DisplayName(), tname));
         continue;
       }
       out_.statements.push_back(sql_.Drop(tname));

@@ -5,7 +5,8 @@
 //
 // Columns: SERVER_NAME, TASK_NAME (primary key), CHECKPOINT (the source position text),
 // CHECKPOINT_TIME (the last applied source commit, UTC), UPDATED_AT (UTC) — lower case on
-// PostgreSQL, upper case on MySQL/MariaDB and SQLite, as the other control tables.
+// PostgreSQL, upper case on MySQL/MariaDB and SQLite, as the other control tables. The
+// engine's spelling (types, upsert, time arithmetic) comes from its Dialect.
 #pragma once
 
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "catalog/table_def.h"
 #include "cdc/change_applier.h"
+#include "connectors/dialect.h"
 
 namespace ferry::cdc {
 
@@ -38,7 +40,7 @@ class TxnStateSql {
   std::string Col(const char* upper) const;
   std::string Lit(const std::string& value) const;
   std::string TimeLit(int64_t micros) const;
-  Engine engine_;
+  const Dialect* dialect_;  // not owned: DialectFor(engine)
   std::string schema_;
   std::string table_;
   std::string server_;

@@ -391,7 +391,7 @@ int RunMigrate(MigrateArgs args) {
   // already keeps both cores busy: ctid segments measured 0.82x (pg-pg-5m-seg), so they are
   // used only when asked for (--auto-segments N), e.g. on machines with more cores.
   options.auto_segments = args.auto_segments >= 0 ? args.auto_segments
-                          : source->engine() == Engine::kMysql
+                          : source->dialect().AutoSegmentsByDefault()
                               ? std::min(DefaultParallelism(), 4)
                               : 0;
   options.auto_segment_min_rows = args.auto_segment_min_rows;

@@ -106,7 +106,7 @@ std::unique_ptr<Connector> Connect(const std::string& text, const char* role, bo
     connector->TestConnection();
     if (as_target) connector->TestWritable();
   } catch (const Error& e) {
-    if (as_target && e.kind() == ErrorKind::kNotFound && uri.engine == Engine::kMysql) {
+    if (as_target && e.kind() == ErrorKind::kNotFound && connector->CreatesMissingDatabase()) {
       spdlog::info("target database '{}' does not exist yet; it will be created", uri.database);
       return connector;
     }

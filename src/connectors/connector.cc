@@ -15,6 +15,18 @@
 
 namespace ferry {
 
+const Dialect& DialectFor(Engine engine) {
+  switch (engine) {
+    case Engine::kPostgres:
+      return postgres::EngineDialect();
+    case Engine::kMysql:
+      return mysql::EngineDialect();
+    case Engine::kSqlite:
+      return sqlite::EngineDialect();
+  }
+  throw Error(ErrorKind::kInternal, "no dialect for this engine");
+}
+
 const char* TablePrepModeName(TablePrepMode mode) {
   switch (mode) {
     case TablePrepMode::kDoNothing: return "DO_NOTHING";

@@ -19,6 +19,7 @@
 
 #include "catalog/table_def.h"
 #include "common/error.h"
+#include "connectors/dialect.h"
 #include "connectors/name_rules.h"
 #include "endpoint/endpoint_uri.h"
 #include "types/batch.h"
@@ -218,43 +219,13 @@ class SqlSession {
   virtual std::vector<std::vector<std::optional<std::string>>> Query(const std::string& sql) = 0;
 };
 
-// SQL dialect of an engine as a target: quoting and type mapping.
-class Dialect {
- public:
-  virtual ~Dialect() = default;
-  virtual std::string QuoteIdentifier(std::string_view name) const = 0;
-  // The column `source` (read from an endpoint of `source_engine`) becomes on this engine:
-  // same name and nullability, `type` unchanged (it describes the values the writer will
-  // receive), `native_type` set to this engine's DDL type. Where source and target engines
-  // are the same and source.portable_native, the native type is kept (PostgreSQL uuid, jsonb,
-  // arrays, timestamptz...). Never picks a type that cannot hold every value of `type`
-  // (UINT8 -> numeric(20) on PostgreSQL). `in_key` says the column is part of the primary key
-  // or a unique index (MySQL cannot index unbounded text, for one).
-  virtual ColumnDef MapColumn(const ColumnDef& source, Engine source_engine,
-                              bool in_key) const = 0;
-  // The statements that create `target` (table, then unique indexes), in order.
-  virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
-  // True when values read from `source_engine` must reach this engine as they are stored, not
-  // through a DMS type (SQLite -> SQLite: a value keeps its storage class whatever the declared
-  // type). The planner then types the columns of a table copied unchanged (no transform)
-  // DmsKind::kEngineValue on both sides, and keeps their declared types.
-  virtual bool KeepsSourceValues(Engine source_engine) const {
-    (void)source_engine;
-    return false;
-  }
-  // The same per column: true when `source_column`, read from `source_engine`, must reach this
-  // engine as stored (MySQL -> MySQL: DATE, DATETIME and TIMESTAMP, which hold zero dates no
-  // calendar has). Default: KeepsSourceValues for every column.
-  virtual bool KeepsSourceValue(Engine source_engine, const ColumnDef& source_column) const {
-    (void)source_column;
-    return KeepsSourceValues(source_engine);
-  }
-  // The SQL literal of a DmsKind::kEngineValue this engine's reader made (its cell bytes), or
-  // nullopt when the engine makes none.
-  virtual std::optional<std::string> EngineValueLiteral(std::string_view encoded) const {
-    (void)encoded;
-    return std::nullopt;
-  }
+// The physical size of a source table, for automatic segments by page ranges
+// (Dialect::ScansPageRanges, Connector::MeasurePages).
+struct PageLayout {
+  bool partitioned = false;  // a partitioned parent: no pages of its own, its leaves are segments
+  int64_t pages = 0;         // pages of the table's main storage
+  int64_t tuples = -1;       // the catalog's row estimate, -1 = unknown
+  int64_t bytes = -1;        // size of the main storage in bytes, -1 = unknown
 };
 
 class Connector {
@@ -291,6 +262,17 @@ class Connector {
   // "main". The URI parameter schema= overrides (handled by the caller).
   virtual std::string DefaultTargetSchema(const std::string& source_schema,
                                           Engine source_engine) const = 0;
+  // For a source whose dialect ScansPageRanges: `table`'s pages as the catalog has them now, or
+  // nullopt when it has none to split (not a plain table or materialized view, or not found).
+  // Connects; throws Error. The default: nullopt.
+  virtual std::optional<PageLayout> MeasurePages(const TableDef& table) {
+    (void)table;
+    return std::nullopt;
+  }
+  // As a target: a database that does not exist yet (TestConnection throws kNotFound) is
+  // created by the writer (MySQL: CREATE DATABASE), so it is no reason to stop before the
+  // task starts. Default false.
+  virtual bool CreatesMissingDatabase() const { return false; }
   // Opens a snapshot that several readers of `table` share (see SourceSnapshot), or nullptr
   // when the engine has none or it cannot be had (each reader then reads in its own
   // transaction; the connector logs why once). Throws Error for a connection failure.

@@ -8,35 +8,25 @@
 #include <ctime>
 
 #include "common/host.h"
-#include "mapping/mapping_apply.h"
 
 namespace ferry {
 
 std::string ControlSchemaFor(Engine engine, const std::string& control_schema) {
-  switch (engine) {
-    case Engine::kPostgres: return control_schema.empty() ? "public" : control_schema;
-    case Engine::kMysql: return control_schema.empty() ? "awsdms_control" : control_schema;
-    case Engine::kSqlite: return "main";
-  }
-  return control_schema;
+  return DialectFor(engine).ControlSchema(control_schema);
 }
-
-namespace {
-
-}  // namespace
 
 ControlTables::ControlTables(Connector& target, const ControlTablesSettings& settings,
                              std::string task_name)
     : target_(target),
       settings_(settings),
       task_name_(std::move(task_name)),
-      schema_(ControlSchemaFor(target.engine(), settings.control_schema)),
+      schema_(target.dialect().ControlSchema(settings.control_schema)),
       server_name_(HostName()) {
-  if (target.engine() == Engine::kSqlite && !settings.control_schema.empty() &&
-      settings.control_schema != "main") {
-    spdlog::warn("ControlTablesSettings.ControlSchema '{}' is ignored on a SQLite target: the "
-                 "control tables go to \"main\"",
-                 settings.control_schema);
+  if (!settings.control_schema.empty() && settings.control_schema != schema_) {
+    spdlog::warn(
+        "ControlTablesSettings.ControlSchema '{}' is ignored on a {} target: the "
+        "control tables go to \"{}\"",
+        settings.control_schema, target.dialect().DisplayName(), schema_);
   }
 }
 
@@ -48,44 +38,12 @@ std::string ControlTables::QualifiedName(const std::string& table) const {
 }
 
 std::string ControlTables::Column(const std::string& upper_name) const {
-  std::string name = upper_name;
-  if (target_.engine() == Engine::kPostgres) {
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return target_.dialect().QuoteIdentifier(name);
+  const Dialect& d = target_.dialect();
+  return d.QuoteIdentifier(d.ControlColumnName(upper_name));
 }
 
 std::string ControlTables::TypeSql(ColType type) const {
-  switch (target_.engine()) {
-    case Engine::kPostgres:
-      switch (type) {
-        case ColType::kName: return "varchar(128)";
-        case ColType::kShortText: return "varchar(128)";
-        case ColType::kLongText: return "text";
-        case ColType::kTime: return "timestamp(3)";
-        case ColType::kInt: return "bigint";
-      }
-      break;
-    case Engine::kMysql:
-      switch (type) {
-        case ColType::kName: return "varchar(128)";
-        case ColType::kShortText: return "varchar(128)";
-        case ColType::kLongText: return "longtext";
-        case ColType::kTime: return "datetime(3)";
-        case ColType::kInt: return "bigint";
-      }
-      break;
-    case Engine::kSqlite:
-      switch (type) {
-        case ColType::kName:
-        case ColType::kShortText: return "VARCHAR(128)";
-        case ColType::kLongText: return "TEXT";
-        case ColType::kTime: return "DATETIME";
-        case ColType::kInt: return "INTEGER";
-      }
-      break;
-  }
-  return "text";
+  return target_.dialect().ControlColumnSql(type);
 }
 
 std::string ControlTables::Lit(const std::string& value) const {
@@ -95,7 +53,7 @@ std::string ControlTables::Lit(const std::string& value) const {
   for (char c : value) {
     if (c != '\0') clean.push_back(c);
   }
-  return SqlStringLiteral(clean, target_.engine());
+  return target_.dialect().QuoteLiteral(clean);
 }
 
 std::string ControlTables::TimeLit(WallClock::time_point t) const {
@@ -122,13 +80,8 @@ void ControlTables::Ensure(const char* table, std::initializer_list<Col> cols, b
   if (*done) return;
   try {
     if (!schema_done_) {
-      if (target_.engine() == Engine::kPostgres) {
-        ExecuteLocked("CREATE SCHEMA IF NOT EXISTS " + target_.dialect().QuoteIdentifier(schema_));
-      } else if (target_.engine() == Engine::kMysql) {
-        ExecuteLocked("CREATE DATABASE IF NOT EXISTS " +
-                      target_.dialect().QuoteIdentifier(schema_) +
-                      " CHARACTER SET utf8mb4");
-      }
+      const std::string create_schema = target_.dialect().CreateSchemaSql(schema_);
+      if (!create_schema.empty()) ExecuteLocked(create_schema);
       schema_done_ = true;
     }
     std::string sql = "CREATE TABLE IF NOT EXISTS " + QualifiedName(table) + " (";

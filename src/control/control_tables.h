@@ -111,7 +111,7 @@ class ControlTables {
   void ClearValidationFailures(const std::string& table_owner, const std::string& table_name);
 
  private:
-  enum class ColType { kName, kShortText, kLongText, kTime, kInt };
+  using ColType = ControlColumnType;
   struct Col {
     const char* name;
     ColType type;

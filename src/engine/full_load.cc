@@ -618,10 +618,12 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
         for (auto& r : segment_readers) r->JoinSnapshot(*snapshot);
         snapshot->ReadersJoined();
         base_scan.snapshot = snapshot->id();
-      } else if (source_.engine() == Engine::kSqlite) {
-        spdlog::debug("table {}: SQLite segment readers each read in their own transaction; "
-                      "consistent as long as nothing writes the file meanwhile",
-                      table_name);
+      } else {
+        // SQLite has no shared snapshot; PostgreSQL and MySQL logged why they had none.
+        spdlog::debug(
+            "table {}: {} segment readers each read in their own transaction; "
+            "consistent as long as nothing writes the table meanwhile",
+            table_name, source_.dialect().DisplayName());
       }
     }
     if (segment_commits) {

@@ -64,9 +64,10 @@ void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_e
     out->columns.push_back(
         target.dialect().MapColumn(column, source_engine, key_columns.count(column.name) > 0));
   }
-  // SQLite index names are database-wide; MySQL's are per table. Prefix with the table name so
-  // two source tables with an index of the same name cannot collide on the target.
-  if (target.engine() == Engine::kSqlite || source_engine == Engine::kMysql) {
+  // Index names per database on the target (SQLite), or per table on the source (MySQL): prefix
+  // with the table name so two source tables with an index of the same name cannot collide.
+  if (target.dialect().IndexNameScope() == NameScope::kDatabase ||
+      DialectFor(source_engine).IndexNameScope() == NameScope::kTable) {
     for (IndexDef& index : out->unique_indexes) {
       if (index.name.rfind(out->name + "_", 0) != 0) index.name = out->name + "_" + index.name;
     }
@@ -141,7 +142,7 @@ std::vector<std::string> RangeSegments(const std::vector<std::string>& columns,
   auto row = [&](const std::vector<std::string>& values) {
     std::string out = single ? "" : "(";
     for (size_t i = 0; i < values.size(); ++i) {
-      out += (i ? ", " : "") + SqlStringLiteral(values[i], engine);
+      out += (i ? ", " : "") + DialectFor(engine).QuoteLiteral(values[i]);
     }
     return single ? out : out + ")";
   };
@@ -243,7 +244,10 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
     const QuoteIdentifierFn quote_source = [&](std::string_view name) {
       return source.dialect().QuoteIdentifier(name);
     };
-    plan.where = FilterToSql(m.filters, source.engine(), quote_source);
+    const QuoteLiteralFn literal_source = [&](std::string_view value) {
+      return source.dialect().QuoteLiteral(value);
+    };
+    plan.where = FilterToSql(m.filters, literal_source, quote_source);
     plan.filters = m.filters;
     if (m.parallel_load && m.parallel_load->type == ParallelLoadType::kRanges) {
       for (std::string& predicate : RangeSegments(m.parallel_load->columns,

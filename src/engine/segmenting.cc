@@ -60,17 +60,13 @@ std::string QuotedTable(const Connector& source, const TableDef& table) {
          d.QuoteIdentifier(table.name);
 }
 
-std::vector<Segment> PgAutoSegments(Connector& source, const TablePlan& plan,
-                                    const AutoSegmentPolicy& policy) {
+// Segments by ranges of physical pages (Dialect::ScansPageRanges: PostgreSQL ctid).
+std::vector<Segment> PageAutoSegments(Connector& source, const TablePlan& plan,
+                                      const AutoSegmentPolicy& policy) {
   const TableDef& t = plan.source;
-  auto rows = source.OpenSession()->Query(fmt::format(
-      "SELECT c.relkind, pg_relation_size(c.oid) / current_setting('block_size')::int8, "
-      "c.reltuples::int8, pg_relation_size(c.oid) FROM pg_class c "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relname = {}",
-      SqlStringLiteral(t.schema, Engine::kPostgres), SqlStringLiteral(t.name, Engine::kPostgres)));
-  if (rows.size() != 1 || !rows[0][0]) return {};
-  const std::string relkind = *rows[0][0];
-  if (relkind == "p") {
+  const std::optional<PageLayout> layout = source.MeasurePages(t);
+  if (!layout) return {};
+  if (layout->partitioned) {
     // A partitioned parent has no pages of its own: its leaves are the natural segments.
     if (AutoSegmentCount(t.estimated_rows, t.estimated_bytes, policy) < 2) return {};
     std::vector<Segment> out;
@@ -82,10 +78,9 @@ std::vector<Segment> PgAutoSegments(Connector& source, const TablePlan& plan,
                  out.size());
     return out;
   }
-  if (relkind != "r" && relkind != "m") return {};
-  const int64_t pages = std::stoll(rows[0][1].value_or("0"));
-  const int64_t tuples = std::stoll(rows[0][2].value_or("-1"));
-  const int64_t bytes = std::stoll(rows[0][3].value_or("-1"));
+  const int64_t pages = layout->pages;
+  const int64_t tuples = layout->tuples;
+  const int64_t bytes = layout->bytes;
   const int n = AutoSegmentCount(std::max(tuples, t.estimated_rows), bytes, policy);
   if (n < 2) return {};
   const std::vector<int64_t> bounds = SplitPages(pages, n);
@@ -108,21 +103,21 @@ std::vector<Segment> KeyAutoSegments(Connector& source, const TablePlan& plan,
   const std::string& key = t.primary_key[0];
   auto col = std::find_if(t.columns.begin(), t.columns.end(),
                           [&](const ColumnDef& c) { return c.name == key; });
-  // A SQLite -> SQLite copy reads values as stored (DmsKind::kEngineValue): its integers are
-  // measured below like any SQLite key's.
-  const bool stored_sqlite =
-      col != t.columns.end() && col->type.kind == DmsKind::kEngineValue &&
-      source.engine() == Engine::kSqlite;
-  if (col == t.columns.end() || !(IsIntegerKind(col->type.kind) || stored_sqlite)) {
+  const Dialect& d = source.dialect();
+  // A SQLite -> SQLite copy reads values as stored (DmsKind::kEngineValue): on a dynamically
+  // typed engine its integers are measured below like any key's.
+  const bool stored_dynamic =
+      col != t.columns.end() && col->type.kind == DmsKind::kEngineValue && d.DynamicallyTyped();
+  if (col == t.columns.end() || !(IsIntegerKind(col->type.kind) || stored_dynamic)) {
     spdlog::debug("table {}: no automatic segments: primary key {} is not an integer",
                   t.QualifiedName(), key);
     return {};
   }
-  const std::string quoted = source.dialect().QuoteIdentifier(key);
-  // SQLite columns are dynamically typed: measure the integers only (the rest sorts after
-  // them and lands in the last, open-ended segment).
-  const std::string only_integers =
-      source.engine() == Engine::kSqlite ? " WHERE typeof(" + quoted + ") = 'integer'" : "";
+  const std::string quoted = d.QuoteIdentifier(key);
+  // Dynamically typed columns (SQLite): measure the integers only (the rest sorts after them
+  // and lands in the last, open-ended segment).
+  const std::string is_integer = d.IsIntegerPredicate(quoted);
+  const std::string only_integers = is_integer.empty() ? "" : " WHERE " + is_integer;
   auto rows = source.OpenSession()->Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}{2}",
                                                       quoted, QuotedTable(source, t),
                                                       only_integers));
@@ -213,7 +208,7 @@ std::vector<Segment> PlanAutoSegments(Connector& source, const TablePlan& plan,
   // A view has no pages and no key to split on: it is read by one SELECT.
   if (policy.max_segments < 2 || plan.source.is_view) return {};
   try {
-    if (source.engine() == Engine::kPostgres) return PgAutoSegments(source, plan, policy);
+    if (source.dialect().ScansPageRanges()) return PageAutoSegments(source, plan, policy);
     return KeyAutoSegments(source, plan, policy);
   } catch (const Error& e) {
     spdlog::warn("table {}: no automatic segments, it loads as one stream: {}",
@@ -229,16 +224,19 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
       load.type != ParallelLoadType::kPartitionsList) {
     return {};
   }
-  if (table.engine == Engine::kSqlite) {
-    spdlog::info("table {}: rule-id {}: SQLite has no partitions; parallel-load {} loads the "
-                 "table as one stream",
-                 table.QualifiedName(), rule_id, ParallelLoadTypeName(load.type));
+  const Dialect& d = DialectFor(table.engine);
+  if (!d.HasPartitions()) {
+    spdlog::info(
+        "table {}: rule-id {}: {} has no partitions; parallel-load {} loads the "
+        "table as one stream",
+        table.QualifiedName(), rule_id, d.DisplayName(), ParallelLoadTypeName(load.type));
     return {};
   }
   const std::vector<PartitionInfo> parts = catalog.ListPartitions(table, subpartitions);
-  const bool is_mysql = table.engine == Engine::kMysql;
+  // PostgreSQL leaves are tables of their own schema; MySQL partitions are names in a table.
+  const bool tables = d.PartitionsAreTables();
   auto segment = [&](const PartitionInfo& p) {
-    return Segment{"", p.name, is_mysql ? "" : p.schema};
+    return Segment{"", p.name, tables ? p.schema : ""};
   };
   std::vector<Segment> out;
   if (load.type == ParallelLoadType::kPartitionsAuto) {
@@ -257,7 +255,7 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
   // MySQL: a partition, standing for its subpartitions, or a subpartition; names compare
   // case-insensitively there as MySQL does).
   auto same = [&](const std::string& a, const std::string& b) {
-    return is_mysql ? Lower(a) == Lower(b) : a == b;
+    return d.PartitionNamesFoldCase() ? Lower(a) == Lower(b) : a == b;
   };
   std::set<size_t> taken;
   for (const std::string& name : load.partitions) {
@@ -265,7 +263,7 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
     for (size_t i = 0; i < parts.size(); ++i) {
       const PartitionInfo& p = parts[i];
       const bool match = same(p.name, name) || (!p.parent.empty() && same(p.parent, name)) ||
-                         (!is_mysql && p.schema + "." + p.name == name);
+                         (tables && p.schema + "." + p.name == name);
       if (!match) continue;
       found = true;
       if (taken.insert(i).second) out.push_back(segment(p));
@@ -273,7 +271,7 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
     if (!found) {
       std::set<std::string> names;
       for (const PartitionInfo& p : parts) {
-        names.insert(!is_mysql && p.schema != table.schema ? p.schema + "." + p.name : p.name);
+        names.insert(tables && p.schema != table.schema ? p.schema + "." + p.name : p.name);
         if (!p.parent.empty()) names.insert(p.parent);
       }
       throw Error(ErrorKind::kInvalidArgument,

@@ -123,7 +123,7 @@ RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHisto
         // Not run yet (or, when only types changed, run or not: these statements give the same
         // table either way).
         std::unique_ptr<SqlSession> session = target.OpenSession();
-        const bool atomic = target.engine() != Engine::kMysql && next.statements.size() > 1;
+        const bool atomic = target.dialect().TransactionalDdl() && next.statements.size() > 1;
         if (atomic) session->Execute("BEGIN");
         for (const std::string& sql : next.statements) {
           Log().info("table {}: completing the source table's change the task stopped in, "

@@ -385,31 +385,7 @@ Result<std::vector<MappedTable>> ApplyTableMappings(const TableMappings& mapping
   }
 }
 
-std::string SqlStringLiteral(std::string_view value, Engine engine) {
-  if (value.find('\0') != std::string_view::npos) {
-    throw Error(ErrorKind::kInvalidArgument, "a filter value holds a NUL byte");
-  }
-  std::string out;
-  out.reserve(value.size() + 3);
-  const bool backslash = value.find('\\') != std::string_view::npos;
-  if (engine == Engine::kPostgres && backslash) out += 'E';
-  out += '\'';
-  for (char c : value) {
-    if (c == '\'') {
-      out += "''";  // valid in every engine and every MySQL sql_mode
-    } else if (c == '\\' && (engine == Engine::kMysql || engine == Engine::kPostgres)) {
-      // PostgreSQL: inside E'' only. MySQL: an escape by default; under NO_BACKSLASH_ESCAPES it
-      // reads as two backslashes, which alters the value but cannot end the literal.
-      out += "\\\\";
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
-
-std::string FilterToSql(const std::vector<SourceFilter>& filters, Engine engine,
+std::string FilterToSql(const std::vector<SourceFilter>& filters, const QuoteLiteralFn& literal,
                         const QuoteIdentifierFn& quote) {
   std::string out;
   for (const SourceFilter& f : filters) {
@@ -417,7 +393,13 @@ std::string FilterToSql(const std::vector<SourceFilter>& filters, Engine engine,
     std::string conds;
     for (const FilterCondition& c : f.conditions) {
       std::string one;
-      auto lit = [&](const std::string& v) { return SqlStringLiteral(v, engine); };
+      auto lit = [&](const std::string& v) {
+        // Refused here for every engine alike (MySQL's literal could hold it).
+        if (v.find('\0') != std::string::npos) {
+          throw Error(ErrorKind::kInvalidArgument, "a filter value holds a NUL byte");
+        }
+        return literal(v);
+      };
       switch (c.op) {
         case FilterOperator::kEq:
           one = col + " = " + lit(c.value);

@@ -78,18 +78,16 @@ Result<std::vector<MappedTable>> ApplyTableMappings(const TableMappings& mapping
 // Quotes an identifier for the source engine (the connector's own quoting function).
 using QuoteIdentifierFn = std::function<std::string(std::string_view)>;
 
-// The WHERE predicate (without "WHERE") for `filters` on `engine`: filters ANDed, conditions
+// Quotes a string literal for the source engine (its dialect's QuoteLiteral).
+using QuoteLiteralFn = std::function<std::string(std::string_view)>;
+
+// The WHERE predicate (without "WHERE") for `filters` on the source: filters ANDed, conditions
 // of one filter ORed, e.g. `("empid" <= '10' OR "empid" BETWEEN '50' AND '75') AND ("dept" IS
-// NOT NULL)`. Values are rendered as string literals escaped for the engine (the engine
-// converts them to the column's type, as DMS compares them); columns go through `quote`.
+// NOT NULL)`. Values are rendered as string literals through `literal` (the engine converts
+// them to the column's type, as DMS compares them); columns go through `quote`.
 // Returns "" for no filters. Throws Error(kInvalidArgument) for a value holding a NUL byte
 // (ParseTableMappings refuses those, so only hand-built filters can).
-std::string FilterToSql(const std::vector<SourceFilter>& filters, Engine engine,
+std::string FilterToSql(const std::vector<SourceFilter>& filters, const QuoteLiteralFn& literal,
                         const QuoteIdentifierFn& quote);
-
-// `value` as an SQL string literal for `engine`: PostgreSQL '...' (E'...' when it holds a
-// backslash), MySQL '...' with '' and \\ (safe with and without NO_BACKSLASH_ESCAPES), SQLite
-// '...'. Throws Error(kInvalidArgument) on a NUL byte.
-std::string SqlStringLiteral(std::string_view value, Engine engine);
 
 }  // namespace ferry

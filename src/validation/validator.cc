@@ -364,9 +364,11 @@ Validator::Prepared Validator::Prepare(const TablePlan& plan, const std::vector<
 
 namespace {
 
-// `text` (a value's canonical text, value_codec.h) as a SQL literal of `engine` for a column of
-// `type`; nullopt for types that are not compared by literal here.
-std::optional<std::string> KeyLiteral(Engine engine, const DmsType& type, const std::string& text) {
+// `text` (a value's canonical text, value_codec.h) as a SQL literal of `dialect` for a column
+// of `type`; nullopt for types that are not compared by literal here, and for text the engine's
+// literals cannot hold (a NUL byte on PostgreSQL and SQLite).
+std::optional<std::string> KeyLiteral(const Dialect& dialect, const DmsType& type,
+                                      const std::string& text) {
   const DmsKind k = type.kind;
   if (IsIntegerKind(k) || k == DmsKind::kNumeric) {
     if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos) {
@@ -377,21 +379,11 @@ std::optional<std::string> KeyLiteral(Engine engine, const DmsType& type, const 
   const bool quoted = k == DmsKind::kString || k == DmsKind::kWstring || k == DmsKind::kDate ||
                       k == DmsKind::kTime || k == DmsKind::kDatetime || k == DmsKind::kBoolean;
   if (!quoted) return std::nullopt;
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'' ) {
-      out += "''";
-    } else if (engine == Engine::kMysql && c == '\\') {
-      out += "\\\\";
-    } else if (c == '\0') {
-      if (engine != Engine::kMysql) return std::nullopt;  // no NUL in PostgreSQL/SQLite text
-      out += "\\0";
-    } else {
-      out += c;
-    }
+  try {
+    return dialect.QuoteLiteral(text);
+  } catch (const Error&) {
+    return std::nullopt;
   }
-  out += "'";
-  return out;
 }
 
 }  // namespace
@@ -438,10 +430,9 @@ std::vector<RowDifference> Validator::CompareKeys(
       std::string tuple;
       for (size_t j = 0; j < at.size(); ++j) {
         const ColumnDef& col = def.columns[static_cast<size_t>(at[j])];
-        std::optional<std::string> lit =
-            col.type.kind == DmsKind::kEngineValue
-                ? side.dialect().EngineValueLiteral(values[j])
-                : KeyLiteral(side.engine(), col.type, values[j]);
+        std::optional<std::string> lit = col.type.kind == DmsKind::kEngineValue
+                                             ? side.dialect().EngineValueLiteral(values[j])
+                                             : KeyLiteral(d, col.type, values[j]);
         if (!lit) {
           throw Error(ErrorKind::kUnsupported,
                       fmt::format("table {}: key column '{}' ({}) cannot be read by value on "

@@ -108,7 +108,7 @@ Dialect MysqlDialect() {
       "'eleven char') cannot be written to MySQL varchar(10): 11 characters exceed the limit of "
       "10";
   d.update_statement =
-      "UPDATE `applymy_t`.`items` SET `id` = 20, `name` = 'it\\'s', `qty` = 5 WHERE `id` = 2";
+      "UPDATE `applymy_t`.`items` SET `id` = 20, `name` = 'it''s', `qty` = 5 WHERE `id` = 2";
   d.insert_statement_head = "INSERT INTO `applymy_t`.`items` (`id`, `name`, `qty`, `note`)";
   d.nopk_delete_statement =
       "DELETE FROM `applymy_t`.`nopk` WHERE `a` <=> NULL AND `b` <=> 'q' LIMIT 1";

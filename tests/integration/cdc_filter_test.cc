@@ -56,8 +56,10 @@ TEST_P(CdcFilter, TargetHoldsExactlyTheRowsInTheFilter) {
   between.end_value = "10";
   f.conditions.push_back(between);
   plans[0].filters = {f};
-  plans[0].where = FilterToSql(plans[0].filters, Engine::kPostgres,
-                               [](std::string_view n) { return "\"" + std::string(n) + "\""; });
+  plans[0].where = FilterToSql(
+      plans[0].filters,
+      [](std::string_view v) { return DialectFor(Engine::kPostgres).QuoteLiteral(v); },
+      [](std::string_view n) { return "\"" + std::string(n) + "\""; });
   CdcTaskOptions o = BaseOptions();
   o.settings.target_metadata.batch_apply_enabled = std::get<1>(GetParam());
   auto task = std::make_unique<CdcTask>(*source_, *target_, plans, o);

@@ -237,6 +237,13 @@ TEST(SqliteStoredValue, EveryStorageClassRoundTripsAndQuotes) {
   EXPECT_FALSE(DecodeStoredValue("i12x", &v));
   EXPECT_FALSE(DecodeStoredValue("q", &v));
   EXPECT_FALSE(d.EngineValueLiteral("r1.5.5").has_value());
+  // Text holding NUL: SQLite's tokenizer ends a statement at NUL, so it is no SQL literal
+  // (validation then says the key cannot be read by value instead of sending cut SQL); its
+  // quoted form for messages and hashes keeps every byte.
+  enc.clear();
+  AppendStoredBytes(ValueTag::kText, std::string("a\0'b", 4), &enc);
+  EXPECT_FALSE(d.EngineValueLiteral(enc).has_value());
+  EXPECT_EQ(QuoteStoredValue(enc), std::string("'a\0''b'", 7));
 }
 
 }  // namespace

@@ -34,26 +34,8 @@ constexpr size_t kPacketMargin = 4096;
 
 std::atomic<size_t> g_statement_limit_for_testing{0};
 
-// Appends `v` as a quoted MySQL string literal (backslash escapes, NO_BACKSLASH_ESCAPES off).
-void AppendQuoted(std::string_view v, std::string* out) {
-  out->push_back('\'');
-  for (char c : v) {
-    switch (c) {
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\'':
-        out->append("\\'");
-        break;
-      case '\0':
-        out->append("\\0");
-        break;
-      default:
-        out->push_back(c);
-    }
-  }
-  out->push_back('\'');
-}
+// Appends `v` as a MySQL string literal (the dialect's one escaper, my_types.h).
+void AppendQuoted(std::string_view v, std::string* out) { out->append(QuoteLiteral(v)); }
 
 void AppendHex(std::string_view v, std::string* out) {
   static const char* kDigits = "0123456789ABCDEF";

@@ -55,8 +55,8 @@ TableDef MyCatalogReader::GetTable(const std::string& schema, const std::string&
 std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::string& only,
                                             bool views) {
   const std::string what = fmt::format("reading the catalog of MySQL database '{}'", db);
-  const std::string schema_lit = QuoteString(db);
-  const std::string table_filter = only.empty() ? "" : " AND TABLE_NAME = " + QuoteString(only);
+  const std::string schema_lit = QuoteLiteral(db);
+  const std::string table_filter = only.empty() ? "" : " AND TABLE_NAME = " + QuoteLiteral(only);
 
   auto exists = conn_.Query(
       "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = " + schema_lit, what);
@@ -144,7 +144,7 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
                         c.type.kind != DmsKind::kDate && c.type.kind != DmsKind::kTime &&
                         c.type.kind != DmsKind::kDatetime;
       if (!bare) {
-        c.default_expression = QuoteString(*r[4]);
+        c.default_expression = QuoteLiteral(*r[4]);
       }
     }
     if (c.default_expression == "NULL") c.default_expression.clear();
@@ -226,7 +226,7 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
            "k.CONSTRAINT_SCHEMA AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND rc.TABLE_NAME = "
            "k.TABLE_NAME WHERE k.TABLE_SCHEMA = " +
                schema_lit + " AND k.REFERENCED_TABLE_NAME IS NOT NULL" +
-               (only.empty() ? "" : " AND k.TABLE_NAME = " + QuoteString(only)) +
+               (only.empty() ? "" : " AND k.TABLE_NAME = " + QuoteLiteral(only)) +
                " ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
            what)) {
     auto t = by_name.find(r[0].value_or(""));

@@ -1,6 +1,10 @@
 // The MySQL/MariaDB connector: wires the catalog reader, table reader, table writer, SQL
 // session and dialect of this folder behind ferry::Connector.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
+#include <regex>
 
 #include "connectors/mysql/my_applier.h"
 #include "connectors/mysql/my_catalog.h"
@@ -16,9 +20,28 @@ namespace ferry::mysql {
 
 namespace {
 
+// varchar(n) / varbinary(n) beyond InnoDB's 3072-byte key limit in utf8mb4, and the text,
+// blob and json types, cannot be indexed whole.
+bool IsLongText(const ColumnDef& c) {
+  std::string t = c.native_type;
+  for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* prefix : {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
+                             "mediumblob", "longblob", "json"}) {
+    if (t.rfind(prefix, 0) == 0) return true;
+  }
+  static const std::regex var(R"(var(char|binary)\((\d+)\).*)");
+  std::smatch m;
+  if (std::regex_match(t, m, var)) return std::stol(m[2]) * 4 > 3072;
+  return false;
+}
+
 class MyDialect : public Dialect {
  public:
+  std::string_view DisplayName() const override { return "MySQL"; }
   std::string QuoteIdentifier(std::string_view name) const override { return QuoteIdent(name); }
+  std::string QuoteLiteral(std::string_view value) const override {
+    return mysql::QuoteLiteral(value);
+  }
   ColumnDef MapColumn(const ColumnDef& source, Engine source_engine, bool in_key) const override {
     return MapColumnToMysql(source, source_engine, in_key);
   }
@@ -33,8 +56,101 @@ class MyDialect : public Dialect {
     return base == MyBase::kDate || base == MyBase::kDatetime || base == MyBase::kTimestamp;
   }
   std::optional<std::string> EngineValueLiteral(std::string_view encoded) const override {
-    return QuoteString(encoded);
+    return mysql::QuoteLiteral(encoded);
   }
+
+  // Capabilities: every ALTER commits at once; key-range segments pay off (one server thread
+  // per reader); partition names are case-insensitive.
+  bool TransactionalDdl() const override { return false; }
+  bool AutoSegmentsByDefault() const override { return true; }
+  bool PartitionNamesFoldCase() const override { return true; }
+
+  // Control tables: a database of their own by default, created utf8mb4 (they hold messages
+  // and statements in any language, whatever the server's default character set).
+  std::string ControlSchema(const std::string& configured) const override {
+    return configured.empty() ? "awsdms_control" : configured;
+  }
+  std::string ControlColumnSql(ControlColumnType type) const override {
+    switch (type) {
+      case ControlColumnType::kName:
+      case ControlColumnType::kShortText:
+        return "varchar(128)";
+      case ControlColumnType::kLongText:
+        return "longtext";
+      case ControlColumnType::kPosition:
+        return "varchar(1024)";
+      case ControlColumnType::kTime:
+        return "datetime(3)";
+      case ControlColumnType::kPreciseTime:
+        return "datetime(6)";
+      case ControlColumnType::kInt:
+        return "bigint";
+    }
+    return "longtext";
+  }
+  std::string CreateSchemaSql(const std::string& schema) const override {
+    return "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(schema) + " CHARACTER SET utf8mb4";
+  }
+  std::string TimestampMicrosSql(const std::string& quoted_column) const override {
+    return fmt::format("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {})", quoted_column);
+  }
+  std::string UpsertSql(const std::string& quoted_table,
+                        const std::vector<std::string>& quoted_columns,
+                        const std::vector<std::string>& values,
+                        const std::string& /*quoted_key*/) const override {
+    return fmt::format("REPLACE INTO {} ({}) VALUES ({})", quoted_table,
+                       fmt::join(quoted_columns, ", "), fmt::join(values, ", "));
+  }
+
+  // ALTER TABLE: NULL explicitly (a timestamp column would otherwise be NOT NULL on old
+  // servers); MODIFY COLUMN restates nullability.
+  std::string AddColumnSql(const std::string& quoted_table,
+                           const ColumnDef& column) const override {
+    return Dialect::AddColumnSql(quoted_table, column) + " NULL";
+  }
+  std::string RetypeColumnSql(const std::string& quoted_table,
+                              const ColumnDef& column) const override {
+    return fmt::format("ALTER TABLE {} MODIFY COLUMN {} {} {}", quoted_table,
+                       QuoteIdent(column.name), column.native_type,
+                       column.nullable ? "NULL" : "NOT NULL");
+  }
+
+  // Schema objects. information_schema defaults come as QuoteLiteral made them
+  // (my_catalog.cc): backslash escapes.
+  ParsedDefault ParseDefault(std::string_view expression) const override {
+    DefaultSyntax syntax;
+    syntax.backslash_escapes = true;
+    return ParseDefaultExpression(expression, syntax);
+  }
+  // A current date or time default is an expression default, which MySQL takes only in
+  // parentheses.
+  std::string CurrentTimeDefaultSql(ParsedDefault::Kind kind) const override {
+    switch (kind) {
+      case ParsedDefault::kDate:
+        return "(curdate())";
+      case ParsedDefault::kTime:
+        return "(curtime())";
+      default:
+        return "CURRENT_TIMESTAMP";
+    }
+  }
+  size_t ObjectNameLimit() const override { return 64; }
+  NameScope IndexNameScope() const override { return NameScope::kTable; }
+  NameScope ConstraintNameScope() const override { return NameScope::kSchema; }
+  bool CreateIndexIfNotExists() const override { return false; }
+  bool NamedIndexMethod(std::string_view method) const override {
+    return method == "FULLTEXT" || method == "SPATIAL";
+  }
+  bool IndexPrefixes() const override { return true; }
+  bool IndexableWhole(const ColumnDef& column) const override { return !IsLongText(column); }
+  std::string ForeignKeyRefusal(const ForeignKeyDef& fk) const override {
+    if (fk.on_delete == ForeignKeyAction::kSetDefault ||
+        fk.on_update == ForeignKeyAction::kSetDefault) {
+      return "ON DELETE/UPDATE SET DEFAULT is not supported by InnoDB";
+    }
+    return {};
+  }
+  bool DeferrableConstraints() const override { return false; }
 };
 
 class MySqlSession : public SqlSession {
@@ -98,6 +214,8 @@ class MyConnector : public Connector {
   std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& table) override {
     return OpenMySnapshot(uri_, table);
   }
+  // The writer creates a missing database (EnsureSchema).
+  bool CreatesMissingDatabase() const override { return true; }
   // A MySQL endpoint is one database: every source schema lands in it.
   std::string DefaultTargetSchema(const std::string& /*source_schema*/,
                                   Engine /*source_engine*/) const override {
@@ -106,10 +224,15 @@ class MyConnector : public Connector {
 
  private:
   EndpointUri uri_;
-  MyDialect dialect_;
+  const Dialect& dialect_ = EngineDialect();
 };
 
 }  // namespace
+
+const Dialect& EngineDialect() {
+  static const MyDialect dialect;
+  return dialect;
+}
 
 std::unique_ptr<Connector> OpenMysqlConnector(const EndpointUri& uri) {
   return std::make_unique<MyConnector>(uri);

@@ -7,7 +7,6 @@
 #include <map>
 
 #include "connectors/mysql/my_types.h"
-#include "mapping/mapping_apply.h"
 
 namespace ferry::mysql {
 
@@ -40,8 +39,8 @@ std::vector<PartitionInfo> ListMyPartitions(MyConnection& conn, const TableDef& 
   const std::string what = "listing the partitions of MySQL table " + table.QualifiedName();
   auto rows = conn.Query(
       "SELECT PARTITION_NAME, SUBPARTITION_NAME, TABLE_ROWS FROM information_schema.PARTITIONS "
-      "WHERE TABLE_SCHEMA = " + SqlStringLiteral(table.schema, Engine::kMysql) +
-          " AND TABLE_NAME = " + SqlStringLiteral(table.name, Engine::kMysql) +
+      "WHERE TABLE_SCHEMA = " +
+          QuoteLiteral(table.schema) + " AND TABLE_NAME = " + QuoteLiteral(table.name) +
           " AND PARTITION_NAME IS NOT NULL "
           "ORDER BY PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION",
       what);

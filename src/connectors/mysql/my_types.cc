@@ -372,7 +372,7 @@ std::string QuoteIdent(std::string_view name) {
   return out;
 }
 
-std::string QuoteString(std::string_view text) {
+std::string QuoteLiteral(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
   out.push_back('\'');
@@ -382,7 +382,7 @@ std::string QuoteString(std::string_view text) {
         out += "\\\\";
         break;
       case '\'':
-        out += "\\'";
+        out += "''";
         break;
       case '\0':
         out += "\\0";

@@ -78,8 +78,12 @@ int64_t MaxChars(const MyNativeType& t);
 
 // `name` quoted with backticks, embedded backticks doubled.
 std::string QuoteIdent(std::string_view name);
-// 'text' with backslash and quote escaped, for string literals in SQL.
-std::string QuoteString(std::string_view text);
+// The MySQL string literal of `text` (Dialect::QuoteLiteral): '...' with quotes doubled,
+// backslashes as \\ and NUL as \0. Ferry's sessions pin an sql_mode without
+// NO_BACKSLASH_ESCAPES (my_connection.cc), where it reads back as `text`; on a session with
+// NO_BACKSLASH_ESCAPES the backslashes would read doubled, but since a quote is never written
+// as \' nothing can end the literal early under either mode.
+std::string QuoteLiteral(std::string_view text);
 
 // Dialect::MapColumn for the MySQL target.
 ColumnDef MapColumnToMysql(const ColumnDef& source, Engine source_engine, bool in_key);

@@ -36,7 +36,7 @@ std::vector<WriteColumn> ActualWriteColumns(MyConnection& conn, const TableDef& 
            "ON k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
            "AND k.CHECK_CLAUSE = CONCAT('json_valid(`', REPLACE(c.COLUMN_NAME, '`', '``'), '`)') "
            "WHERE c.TABLE_SCHEMA = " +
-               QuoteString(target.schema) + " AND c.TABLE_NAME = " + QuoteString(target.name),
+               QuoteLiteral(target.schema) + " AND c.TABLE_NAME = " + QuoteLiteral(target.name),
            what)) {
     std::string type = r[1].value_or("");
     if (r[2].value_or("0") == "1" && type == "longtext") type = "json";
@@ -98,7 +98,7 @@ void MyTableWriter::EnsureSchema(const std::string& schema) {
 
 bool MyTableWriter::TableExists(const std::string& schema, const std::string& name) {
   auto rows = conn_.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                              QuoteString(schema) + " AND TABLE_NAME = " + QuoteString(name),
+                              QuoteLiteral(schema) + " AND TABLE_NAME = " + QuoteLiteral(name),
                           fmt::format("looking for MySQL table {}.{}", schema, name));
   return !rows.empty();
 }

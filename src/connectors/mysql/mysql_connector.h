@@ -2,5 +2,7 @@
 #include <memory>
 #include "connectors/connector.h"
 namespace ferry::mysql {
+// This engine's dialect (stateless, one for every connector of the engine).
+const Dialect& EngineDialect();
 std::unique_ptr<Connector> OpenMysqlConnector(const EndpointUri& uri);
 }

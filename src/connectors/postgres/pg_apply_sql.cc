@@ -6,7 +6,6 @@
 #include "connectors/postgres/pg_applier.h"
 #include "connectors/postgres/pg_applier_internal.h"
 #include "connectors/postgres/pg_types.h"
-#include "mapping/mapping_apply.h"
 #include "types/value_codec.h"
 
 namespace ferry::postgres {
@@ -90,7 +89,7 @@ void AppendLiteral(const Batch& batch, size_t row, int col, const PgWriteColumn&
       clean.push_back(c);
     }
   }
-  out->append(SqlStringLiteral(clean, Engine::kPostgres));
+  out->append(QuoteLiteral(clean));
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ void PgChangeCapture::Start(const cdc::Position& from_position) {
   pubs += "\"";
   std::string sql =
       fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
-                  QuoteIdent(slot_), FormatLsn(from), proto, SqlLiteral(pubs));
+                  QuoteIdent(slot_), FormatLsn(from), proto, ReplicationCommandLiteral(pubs));
   bool streaming = false;
   if (server_version_ >= 140000) {
     sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");

@@ -25,21 +25,24 @@ inline bool Contains(const std::string& s, const char* needle) {
   return s.find(needle) != std::string::npos;
 }
 
-inline bool PlainIdent(const std::string& s) {
-  if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
-inline std::string SqlLiteral(const std::string& s) {
+// A string option of a replication command (START_REPLICATION ... (publication_names '...')).
+// Not SQL: the walsender's grammar (repl_scanner.l) has '...' strings with '' only, no E''
+// form, and takes backslashes as they are, so QuoteLiteral's E'' would be refused there.
+inline std::string ReplicationCommandLiteral(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
     if (c == '\'') out.push_back('\'');
     out.push_back(c);
   }
   return out + "'";
+}
+
+inline bool PlainIdent(const std::string& s) {
+  if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
 }
 
 }  // namespace capture_internal

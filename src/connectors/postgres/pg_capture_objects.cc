@@ -255,7 +255,7 @@ void PgChangeCapture::EnsurePublication() {
            what);
     if (!options_.owner.empty()) {
       c.Exec(fmt::format("COMMENT ON PUBLICATION {} IS {}", QuoteIdent(publication_),
-                         SqlLiteral(options_.owner)),
+                         QuoteLiteral(options_.owner)),
              what);
     }
     return;

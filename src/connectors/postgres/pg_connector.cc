@@ -1,6 +1,9 @@
 // The PostgreSQL connector: wires the connection, catalog, reader, writer, SQL session and
 // dialect together behind ferry::Connector.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
 
 #include "connectors/postgres/pg_applier.h"
 #include "connectors/postgres/pg_capture.h"
@@ -44,7 +47,11 @@ class PgSqlSession : public SqlSession {
 
 class PgDialect : public Dialect {
  public:
+  std::string_view DisplayName() const override { return "PostgreSQL"; }
   std::string QuoteIdentifier(std::string_view name) const override { return QuoteIdent(name); }
+  std::string QuoteLiteral(std::string_view value) const override {
+    return postgres::QuoteLiteral(value);
+  }
 
   ColumnDef MapColumn(const ColumnDef& source, Engine source_engine, bool in_key) const override {
     ColumnDef out = source;
@@ -58,6 +65,90 @@ class PgDialect : public Dialect {
 
   std::vector<std::string> CreateTableSql(const TableDef& target) const override {
     return PgCreateTableSql(target);
+  }
+
+  // A heap is read in ctid page ranges (PgConnector::MeasurePages).
+  bool ScansPageRanges() const override { return true; }
+  bool PartitionsAreTables() const override { return true; }
+
+  // Control tables: DMS names lower case, what unquoted names become here.
+  std::string ControlSchema(const std::string& configured) const override {
+    return configured.empty() ? "public" : configured;
+  }
+  std::string ControlColumnName(std::string_view upper) const override {
+    std::string name(upper);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  }
+  std::string ControlColumnSql(ControlColumnType type) const override {
+    switch (type) {
+      case ControlColumnType::kName:
+      case ControlColumnType::kShortText:
+        return "varchar(128)";
+      case ControlColumnType::kLongText:
+      case ControlColumnType::kPosition:
+        return "text";
+      case ControlColumnType::kTime:
+        return "timestamp(3)";
+      case ControlColumnType::kPreciseTime:
+        return "timestamp(6)";
+      case ControlColumnType::kInt:
+        return "bigint";
+    }
+    return "text";
+  }
+  std::string CreateSchemaSql(const std::string& schema) const override {
+    return "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema);
+  }
+  std::string TimestampMicrosSql(const std::string& quoted_column) const override {
+    return fmt::format("CAST(EXTRACT(EPOCH FROM {}) * 1000000 AS bigint)", quoted_column);
+  }
+  std::string UpsertSql(const std::string& quoted_table,
+                        const std::vector<std::string>& quoted_columns,
+                        const std::vector<std::string>& values,
+                        const std::string& quoted_key) const override {
+    std::vector<std::string> set;
+    for (const std::string& c : quoted_columns) {
+      if (c != quoted_key) set.push_back(fmt::format("{} = EXCLUDED.{}", c, c));
+    }
+    return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+                       quoted_table, fmt::join(quoted_columns, ", "), fmt::join(values, ", "),
+                       quoted_key, fmt::join(set, ", "));
+  }
+
+  std::string RetypeColumnSql(const std::string& quoted_table,
+                              const ColumnDef& column) const override {
+    return fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", quoted_table,
+                       QuoteIdent(column.name), column.native_type, QuoteIdent(column.name),
+                       column.native_type);
+  }
+
+  // Schema objects. pg_get_expr prints E'' strings and '...'::type casts.
+  ParsedDefault ParseDefault(std::string_view expression) const override {
+    DefaultSyntax syntax;
+    syntax.escape_strings = true;
+    syntax.casts = true;
+    return ParseDefaultExpression(expression, syntax);
+  }
+  bool IsBooleanColumn(const ColumnDef& column) const override {
+    std::string t = column.native_type;
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t == "boolean" || t == "bool";
+  }
+  // pg_get_expr prints a complete expression: kept as it is.
+  std::string VerbatimDefaultSql(const std::string& original,
+                                 const std::string& /*body*/) const override {
+    return original;
+  }
+  size_t ObjectNameLimit() const override { return 63; }
+  // Indexes share the schema's relation names with tables.
+  NameScope IndexNameScope() const override { return NameScope::kSchema; }
+  std::optional<std::string> PrimaryKeyIndexName(const TableDef& table) const override {
+    return table.name + "_pkey";
+  }
+  // pg_get_indexdef: "CREATE INDEX i ON s.t USING btree (...)": the part from USING.
+  std::optional<std::string> VerbatimIndexTail(const std::string& definition) const override {
+    return IndexDefinitionTail(definition, " using ");
   }
 };
 
@@ -117,6 +208,29 @@ class PgConnector : public Connector {
                 "for PostgreSQL either). Give --cdc-start-position with an LSN, e.g. what "
                 "SELECT pg_current_wal_lsn() printed at the moment to start from");
   }
+  std::optional<PageLayout> MeasurePages(const TableDef& table) override {
+    std::unique_ptr<PgConnection> c = PgConnection::Connect(uri_);
+    PgResult r = c->Exec(
+        fmt::format("SELECT c.relkind, pg_relation_size(c.oid) / "
+                    "current_setting('block_size')::int8, c.reltuples::int8, "
+                    "pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                    "c.relnamespace WHERE n.nspname = {} AND c.relname = {}",
+                    QuoteLiteral(table.schema), QuoteLiteral(table.name)),
+        "measuring table " + table.QualifiedName());
+    if (PQntuples(r.get()) != 1) return std::nullopt;
+    const std::optional<std::string> relkind = GetText(r.get(), 0, 0);
+    if (!relkind) return std::nullopt;
+    PageLayout out;
+    if (*relkind == "p") {
+      out.partitioned = true;
+      return out;
+    }
+    if (*relkind != "r" && *relkind != "m") return std::nullopt;
+    out.pages = std::stoll(GetText(r.get(), 0, 1).value_or("0"));
+    out.tuples = std::stoll(GetText(r.get(), 0, 2).value_or("-1"));
+    out.bytes = std::stoll(GetText(r.get(), 0, 3).value_or("-1"));
+    return out;
+  }
   std::string DefaultTargetSchema(const std::string& source_schema,
                                   Engine source_engine) const override {
     if (source_engine == Engine::kSqlite && source_schema == "main") return "public";
@@ -126,10 +240,15 @@ class PgConnector : public Connector {
 
  private:
   EndpointUri uri_;
-  PgDialect dialect_;
+  const Dialect& dialect_ = EngineDialect();
 };
 
 }  // namespace
+
+const Dialect& EngineDialect() {
+  static const PgDialect dialect;
+  return dialect;
+}
 
 std::unique_ptr<Connector> OpenPostgresConnector(const EndpointUri& uri) {
   return std::make_unique<PgConnector>(uri);

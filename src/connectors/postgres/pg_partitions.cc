@@ -68,7 +68,7 @@ void BeginReadTransaction(PgConnection& conn, const std::string& snapshot,
                 fmt::format("{}: '{}' is not a PostgreSQL snapshot id", what, snapshot));
   }
   try {
-    conn.Exec("SET TRANSACTION SNAPSHOT '" + snapshot + "'",
+    conn.Exec("SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot),
               fmt::format("{} in snapshot {}", what, snapshot));
   } catch (...) {
     PgResult r(PQexec(conn.get(), "ROLLBACK"));

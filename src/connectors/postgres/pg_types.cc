@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/error.h"
+
 namespace ferry::postgres {
 
 namespace {
@@ -371,6 +373,23 @@ std::string QuoteIdent(std::string_view name) {
     out.push_back(c);
   }
   out.push_back('"');
+  return out;
+}
+
+std::string QuoteLiteral(std::string_view value) {
+  if (value.find('\0') != std::string_view::npos) {
+    throw Error(ErrorKind::kData, "a PostgreSQL string literal cannot hold a NUL byte");
+  }
+  std::string out;
+  out.reserve(value.size() + 3);
+  // In E'' a backslash is an escape under either setting of standard_conforming_strings.
+  if (value.find('\\') != std::string_view::npos) out.push_back('E');
+  out.push_back('\'');
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
   return out;
 }
 

@@ -112,6 +112,11 @@ std::string PgDdlType(const ColumnDef& source, Engine source_engine);
 
 // "schema"."name" with "" doubling.
 std::string QuoteIdent(std::string_view name);
+// The PostgreSQL string literal of `value` (Dialect::QuoteLiteral), whatever the session's
+// standard_conforming_strings: '...' with quotes doubled; E'...' with backslashes doubled too
+// when the value holds a backslash. Throws Error(kData) on a NUL byte, which PostgreSQL text
+// cannot hold.
+std::string QuoteLiteral(std::string_view value);
 std::string QuoteQualified(std::string_view schema, std::string_view name);
 
 }  // namespace ferry::postgres

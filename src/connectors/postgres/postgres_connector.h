@@ -2,5 +2,7 @@
 #include <memory>
 #include "connectors/connector.h"
 namespace ferry::postgres {
+// This engine's dialect (stateless, one for every connector of the engine).
+const Dialect& EngineDialect();
 std::unique_ptr<Connector> OpenPostgresConnector(const EndpointUri& uri);
 }

@@ -25,7 +25,22 @@ struct SqliteChangeApplier::TableInfo {
 
 namespace {
 
-void AppendLiteral(std::string_view text, std::string* out) { out->append(QuoteLiteral(text)); }
+// A value in a logged statement (StatementLiteral): SQLite's literal, a NUL byte (which no
+// literal can hold) shown as \x00 as the PostgreSQL applier does.
+void AppendLiteral(std::string_view text, std::string* out) {
+  if (text.find('\0') == std::string_view::npos) {
+    out->append(QuoteLiteral(text));
+    return;
+  }
+  std::string clean;
+  for (char c : text) {
+    if (c == '\0')
+      clean += "\\x00";
+    else
+      clean.push_back(c);
+  }
+  out->append(QuoteLiteral(clean));
+}
 
 const cdc::SqlDialect kDialect{"SQLite", QuoteIdent, AppendLiteral,
                               /*numeric_literal_bare=*/false, /*upsert_on_duplicate_key=*/false,

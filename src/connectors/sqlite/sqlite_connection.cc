@@ -193,6 +193,9 @@ std::string QuoteIdent(std::string_view name) {
 }
 
 std::string QuoteLiteral(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    throw Error(ErrorKind::kData, "a SQLite string literal cannot hold a NUL byte");
+  }
   std::string out;
   out.reserve(text.size() + 2);
   out.push_back('\'');

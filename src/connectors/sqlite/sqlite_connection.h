@@ -84,7 +84,9 @@ class Statement {
 
 // Identifier quoting: "name" with embedded quotes doubled.
 std::string QuoteIdent(std::string_view name);
-// Literal quoting: 'text' with embedded quotes doubled.
+// The SQLite string literal of `text` (Dialect::QuoteLiteral): 'text' with embedded quotes
+// doubled (SQLite has no backslash escapes). Throws Error(kData) on a NUL byte: SQLite's
+// tokenizer ends a statement there.
 std::string QuoteLiteral(std::string_view text);
 
 }  // namespace ferry::sqlite

@@ -164,10 +164,15 @@ class SqliteConnector : public Connector {
  private:
   EndpointUri uri_;
   DatetimeNumbers datetime_numbers_ = DatetimeNumbers::kAuto;
-  SqliteDialect dialect_;
+  const Dialect& dialect_ = EngineDialect();
 };
 
 }  // namespace
+
+const Dialect& EngineDialect() {
+  static const SqliteDialect dialect;
+  return dialect;
+}
 
 std::unique_ptr<Connector> OpenSqliteConnector(const EndpointUri& uri) {
   return std::make_unique<SqliteConnector>(uri);

@@ -1,6 +1,7 @@
 #include "connectors/sqlite/sqlite_types.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -242,6 +243,9 @@ std::string QuoteStoredValue(std::string_view encoded) {
       return s;
     }
     case ValueTag::kText: {
+      if (v.bytes.find('\0') == std::string_view::npos) return QuoteLiteral(v.bytes);
+      // A NUL byte, which no SQLite literal holds: quoted the same way for messages and
+      // hashes (EngineValueLiteral refuses it as SQL).
       std::string s = "'";
       for (char c : v.bytes) {
         if (c == '\'') s += '\'';
@@ -264,6 +268,66 @@ std::string QuoteStoredValue(std::string_view encoded) {
 
 std::string SqliteDialect::QuoteIdentifier(std::string_view name) const {
   return QuoteIdent(name);
+}
+
+std::string SqliteDialect::QuoteLiteral(std::string_view value) const {
+  return sqlite::QuoteLiteral(value);
+}
+
+std::string SqliteDialect::IsIntegerPredicate(std::string_view quoted_column) const {
+  return fmt::format("typeof({}) = 'integer'", quoted_column);
+}
+
+std::string SqliteDialect::ControlSchema(const std::string& /*configured*/) const { return "main"; }
+
+std::string SqliteDialect::ControlColumnSql(ControlColumnType type) const {
+  switch (type) {
+    case ControlColumnType::kName:
+    case ControlColumnType::kShortText:
+      return "VARCHAR(128)";
+    case ControlColumnType::kLongText:
+    case ControlColumnType::kPosition:
+      return "TEXT";
+    case ControlColumnType::kTime:
+    case ControlColumnType::kPreciseTime:
+      return "DATETIME";
+    case ControlColumnType::kInt:
+      return "INTEGER";
+  }
+  return "TEXT";
+}
+
+std::string SqliteDialect::CreateSchemaSql(const std::string& /*schema*/) const { return {}; }
+
+std::string SqliteDialect::TimestampMicrosSql(const std::string& quoted_column) const {
+  return fmt::format(
+      "CAST(strftime('%s', {0}) AS INTEGER) * 1000000 + "
+      "CAST(substr({0}, 21, 6) AS INTEGER)",
+      quoted_column);
+}
+
+std::string SqliteDialect::UpsertSql(const std::string& quoted_table,
+                                     const std::vector<std::string>& quoted_columns,
+                                     const std::vector<std::string>& values,
+                                     const std::string& /*quoted_key*/) const {
+  return fmt::format("REPLACE INTO {} ({}) VALUES ({})", quoted_table,
+                     fmt::join(quoted_columns, ", "), fmt::join(values, ", "));
+}
+
+std::string SqliteDialect::ObjectTableName(const TableDef& table) const {
+  return QuoteIdent(table.name);
+}
+
+// sqlite_schema.sql of an index: "CREATE INDEX i ON t (...) [WHERE ...]": from the '('.
+std::optional<std::string> SqliteDialect::VerbatimIndexTail(const std::string& definition) const {
+  return IndexDefinitionTail(definition, "(");
+}
+
+std::string SqliteDialect::UniqueIndexName(const TableDef& target, size_t i) const {
+  const IndexDef& index = target.unique_indexes[i];
+  std::string name = index.name.empty() ? fmt::format("{}_key{}", target.name, i + 1) : index.name;
+  if (name.compare(0, target.name.size(), target.name) != 0) name = target.name + "_" + name;
+  return name;
 }
 
 std::string SqliteDialect::DeclaredTypeFor(const DmsType& t) {
@@ -345,13 +409,8 @@ std::vector<std::string> SqliteDialect::CreateTableSql(const TableDef& target) c
       },
       [&](size_t i) { return !target.columns[i].nullable || static_cast<int>(i) == rowid_col; })};
   for (size_t x = 0; x < target.unique_indexes.size(); ++x) {
-    const IndexDef& index = target.unique_indexes[x];
-    std::string name = index.name.empty() ? fmt::format("{}_key{}", target.name, x + 1)
-                                          : index.name;
-    if (name.compare(0, target.name.size(), target.name) != 0) {
-      name = target.name + "_" + name;
-    }
-    out.push_back(CreateUniqueIndexSql(name, table, index, quote));
+    out.push_back(
+        CreateUniqueIndexSql(UniqueIndexName(target, x), table, target.unique_indexes[x], quote));
   }
   return out;
 }

@@ -72,7 +72,10 @@ std::string QuoteStoredValue(std::string_view encoded);
 
 class SqliteDialect : public Dialect {
  public:
+  std::string_view DisplayName() const override { return "SQLite"; }
   std::string QuoteIdentifier(std::string_view name) const override;
+  // 'text' with quotes doubled; a NUL byte throws Error(kData) (sqlite_connection.h).
+  std::string QuoteLiteral(std::string_view value) const override;
   // A SQLite source's values go to a SQLite target as they are stored (DmsKind::kEngineValue).
   bool KeepsSourceValues(Engine source_engine) const override {
     return source_engine == Engine::kSqlite;
@@ -80,6 +83,9 @@ class SqliteDialect : public Dialect {
   std::optional<std::string> EngineValueLiteral(std::string_view encoded) const override {
     StoredValue v;
     if (!DecodeStoredValue(encoded, &v)) return std::nullopt;
+    if (v.tag == ValueTag::kText && v.bytes.find('\0') != std::string_view::npos) {
+      return std::nullopt;  // SQLite's tokenizer ends a statement at NUL
+    }
     return QuoteStoredValue(encoded);
   }
   ColumnDef MapColumn(const ColumnDef& source, Engine source_engine,
@@ -88,8 +94,46 @@ class SqliteDialect : public Dialect {
   // target.unique_indexes. Index names are global in a SQLite file (MySQL's are per table),
   // so an index name that does not start with the table name is prefixed "<table>_".
   std::vector<std::string> CreateTableSql(const TableDef& target) const override;
+  // Index names are per database: "<table>_" is prefixed to a name that does not start with
+  // the table's name; an unnamed index is "<table>_key<i+1>".
+  std::string UniqueIndexName(const TableDef& target, size_t i) const override;
   // The declared type for values of `type` (no same-engine shortcut, no key rule).
   static std::string DeclaredTypeFor(const DmsType& type);
+
+  // Capabilities: columns are dynamically typed; no partitions.
+  bool DynamicallyTyped() const override { return true; }
+  std::string IsIntegerPredicate(std::string_view quoted_column) const override;
+  bool HasPartitions() const override { return false; }
+
+  // Control tables: in "main" (a file has no other schema to create), DMS names upper case.
+  std::string ControlSchema(const std::string& configured) const override;
+  std::string ControlColumnSql(ControlColumnType type) const override;
+  std::string CreateSchemaSql(const std::string& schema) const override;
+  // The date functions keep milliseconds only: seconds from strftime, then the six fraction
+  // digits of the text ('YYYY-MM-DD HH:MM:SS.ffffff').
+  std::string TimestampMicrosSql(const std::string& quoted_column) const override;
+  std::string UpsertSql(const std::string& quoted_table,
+                        const std::vector<std::string>& quoted_columns,
+                        const std::vector<std::string>& values,
+                        const std::string& quoted_key) const override;
+
+  // ALTER TABLE: no type changes, and a column of the primary key or a unique index cannot be
+  // dropped.
+  std::string RetypeColumnSql(const std::string& quoted_table,
+                              const ColumnDef& column) const override {
+    (void)quoted_table;
+    (void)column;
+    return {};
+  }
+  bool DropsKeyColumns() const override { return false; }
+
+  // Schema objects: index names per file, CREATE INDEX ... ON "table" (one schema), foreign
+  // keys and defaults only in CREATE TABLE (no ALTER TABLE ADD CONSTRAINT / SET DEFAULT).
+  size_t ObjectNameLimit() const override { return 1000; }
+  NameScope IndexNameScope() const override { return NameScope::kDatabase; }
+  std::string ObjectTableName(const TableDef& table) const override;
+  std::optional<std::string> VerbatimIndexTail(const std::string& definition) const override;
+  bool ConstraintsInCreateTable() const override { return true; }
 };
 
 }  // namespace ferry::sqlite
