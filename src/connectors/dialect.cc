@@ -5,43 +5,11 @@
 #include <cctype>
 #include <regex>
 
+#include "common/text.h"
+
 namespace ferry {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-// True when the '(' at 0 closes at the last character (outside string literals).
-bool WrappedInParens(const std::string& s) {
-  if (s.size() < 2 || s.front() != '(' || s.back() != ')') return false;
-  int depth = 0;
-  bool quoted = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (quoted) {
-      if (c == '\'') quoted = false;
-      continue;
-    }
-    if (c == '\'')
-      quoted = true;
-    else if (c == '(')
-      ++depth;
-    else if (c == ')' && --depth == 0 && i + 1 < s.size())
-      return false;
-  }
-  return depth == 0;
-}
 
 // Reads a quoted string literal starting at `s[pos]` ('...' or E'...'); returns the position
 // after it, or npos when it is not a complete literal. `backslash`: backslash escapes apply.
@@ -79,7 +47,7 @@ ParsedDefault Dialect::ParseDefaultExpression(std::string_view expression,
   ParsedDefault p;
   std::string s = Trim(expression);
   while (WrappedInParens(s)) s = Trim(s.substr(1, s.size() - 2));
-  const std::string lower = Lower(s);
+  const std::string lower = AsciiLower(s);
   static const std::regex now(
       R"((now\(\)|current_timestamp(\(\d*\))?|localtimestamp(\(\d*\))?|transaction_timestamp\(\)|datetime\('now'\)|getdate\(\)))");
   static const std::regex date(R"((current_date(\(\))?|curdate\(\)|date\('now'\)))");
@@ -114,7 +82,7 @@ ParsedDefault Dialect::ParseDefaultExpression(std::string_view expression,
     std::string literal;
     const size_t end = ReadLiteral(s, start, backslash, &literal);
     if (end == std::string::npos) return p;  // kOther
-    const std::string rest = Lower(Trim(s.substr(end)));
+    const std::string rest = AsciiLower(Trim(s.substr(end)));
     if (rest.empty()) {
       p.kind = ParsedDefault::kString;
       p.value = literal;
@@ -123,7 +91,7 @@ ParsedDefault Dialect::ParseDefaultExpression(std::string_view expression,
       const std::string type = rest.substr(2);
       if (type == "boolean" || type == "bool") {
         p.kind = ParsedDefault::kBoolean;
-        const std::string v = Lower(literal);
+        const std::string v = AsciiLower(literal);
         p.value = (v == "t" || v == "true" || v == "y" || v == "yes" || v == "on" || v == "1")
                       ? "true"
                       : "false";
@@ -169,7 +137,7 @@ std::string Dialect::ObjectTableName(const TableDef& table) const {
 }
 
 std::string Dialect::IndexDefinitionTail(const std::string& definition, std::string_view from) {
-  const std::string lower = Lower(definition);
+  const std::string lower = AsciiLower(definition);
   const size_t on = lower.find(" on ");
   if (on == std::string::npos) return "";
   const size_t at = lower.find(from, on);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
 #include "types/utf8.h"
 
 namespace ferry {
@@ -16,14 +17,6 @@ const char* NameKindName(NameKind kind) {
       return "column";
   }
   return "name";
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string FixedNameRules::Refusal(NameKind kind, std::string_view name) const {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"  // AsciiLower
+
 namespace ferry {
 
 enum class NameKind { kSchema, kTable, kColumn };
@@ -52,8 +54,5 @@ struct FixedNameRules : NameRules {
   std::string Comparison(NameKind kind) const override;
   std::string Fit(std::string_view name, std::string_view suffix) const override;
 };
-
-// `s` with ASCII letters lower-cased and every other byte kept.
-std::string AsciiLower(std::string_view s);
 
 }  // namespace ferry

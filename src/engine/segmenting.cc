@@ -8,6 +8,8 @@
 #include <cctype>
 #include <set>
 
+#include "common/text.h"
+
 namespace ferry {
 
 namespace {
@@ -47,11 +49,6 @@ std::string IntegerText(Int128 v) {
   if (negative) out.push_back('-');
   std::reverse(out.begin(), out.end());
   return out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::string QuotedTable(const Connector& source, const TableDef& table) {
@@ -255,7 +252,7 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
   // MySQL: a partition, standing for its subpartitions, or a subpartition; names compare
   // case-insensitively there as MySQL does).
   auto same = [&](const std::string& a, const std::string& b) {
-    return d.PartitionNamesFoldCase() ? Lower(a) == Lower(b) : a == b;
+    return d.PartitionNamesFoldCase() ? AsciiLower(a) == AsciiLower(b) : a == b;
   };
   std::set<size_t> taken;
   for (const std::string& name : load.partitions) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "common/text.h"
 #include "connectors/dialect.h"
 #include "types/utf8.h"
 
@@ -47,37 +48,6 @@ const char* ObjectStatusName(ObjectStatus status) {
 }
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-// True when the '(' at 0 closes at the last character (outside string literals).
-bool WrappedInParens(const std::string& s) {
-  if (s.size() < 2 || s.front() != '(' || s.back() != ')') return false;
-  int depth = 0;
-  bool quoted = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (quoted) {
-      if (c == '\'') quoted = false;
-      continue;
-    }
-    if (c == '\'') quoted = true;
-    else if (c == '(') ++depth;
-    else if (c == ')' && --depth == 0 && i + 1 < s.size()) return false;
-  }
-  return depth == 0;
-}
 
 }  // namespace
 
@@ -160,16 +130,16 @@ class NameRegistry {
  public:
   explicit NameRegistry(size_t limit) : limit_(limit) {}
   void Reserve(const std::string& scope, const std::string& name) {
-    used_[scope].insert(Lower(name));
+    used_[scope].insert(AsciiLower(name));
   }
   std::string Take(const std::string& scope, const std::string& wanted) {
     std::set<std::string>& used = used_[scope];
     std::string name = Cut(wanted, limit_);
-    for (int n = 2; used.count(Lower(name)); ++n) {
+    for (int n = 2; used.count(AsciiLower(name)); ++n) {
       const std::string suffix = fmt::format("_{}", n);
       name = Cut(wanted, limit_ - suffix.size()) + suffix;
     }
-    used.insert(Lower(name));
+    used.insert(AsciiLower(name));
     return name;
   }
 

@@ -7,17 +7,11 @@
 #include <charconv>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace ferry::postgres {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -65,7 +59,7 @@ DmsType Kind(DmsKind kind, int64_t length = 0) {
 PgMappedType MapPgType(const PgTypeInfo& info) {
   PgMappedType m;
   m.portable_native = !info.is_domain;
-  const std::string f = Lower(info.formatted);
+  const std::string f = AsciiLower(info.formatted);
   int64_t a = 0, b = 0;
   if (info.category == 'A' || (f.size() > 2 && f.substr(f.size() - 2) == "[]")) {
     // Arrays travel as PostgreSQL's text array syntax.
@@ -239,7 +233,7 @@ PgWire ReadWireForOid(uint32_t oid, std::string* cast) {
 PgWire ReadWireForColumn(const ColumnDef& column, std::string* cast) {
   if (column.native_id != 0) return ReadWireForOid(column.native_id, cast);
   cast->clear();
-  const std::string lower = Lower(column.native_type);
+  const std::string lower = AsciiLower(column.native_type);
   if (lower == "money") {
     *cast = "numeric";
     return PgWire::kNumeric;
@@ -251,7 +245,7 @@ PgWire ReadWireForColumn(const ColumnDef& column, std::string* cast) {
 
 PgTargetType ParsePgTargetType(std::string_view native_type) {
   PgTargetType t;
-  std::string s = Lower(native_type);
+  std::string s = AsciiLower(native_type);
   while (!s.empty() && s.back() == ' ') s.pop_back();
   if (s.size() > 2 && s.substr(s.size() - 2) == "[]") {
     t.is_array = true;
@@ -313,7 +307,7 @@ std::string PgDdlType(const ColumnDef& source, Engine source_engine) {
   if (source_engine == Engine::kPostgres && source.portable_native && !source.native_type.empty()) {
     return source.native_type;
   }
-  if (source_engine == Engine::kMysql && StartsWith(Lower(source.native_type), "json")) {
+  if (source_engine == Engine::kMysql && StartsWith(AsciiLower(source.native_type), "json")) {
     return "jsonb";
   }
   const DmsType& t = source.type;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/text.h"
 #include "connectors/ddl.h"
 #include "connectors/sqlite/sqlite_connection.h"
 
@@ -103,12 +104,6 @@ DmsKind IntKind(int bytes, bool is_unsigned) {
     case 4: return is_unsigned ? DmsKind::kUint4 : DmsKind::kInt4;
     default: return is_unsigned ? DmsKind::kUint8 : DmsKind::kInt8;
   }
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -373,7 +368,7 @@ ColumnDef SqliteDialect::MapColumn(const ColumnDef& source, Engine source_engine
   if (source_engine == Engine::kSqlite && source.portable_native) {
     return out;  // same engine: the declared type as it was written (none stays none)
   }
-  const std::string native = Lower(source.native_type);
+  const std::string native = AsciiLower(source.native_type);
   if (IsText(source.type.kind) && (native == "json" || native == "jsonb")) {
     out.native_type = "JSON_TEXT";
   } else if (IsText(source.type.kind) && native == "uuid") {

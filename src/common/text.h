@@ -1,0 +1,18 @@
+// Small text helpers every folder may use. ASCII only: no locale is consulted, so identifiers
+// and SQL keywords compare the same on every machine.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+// `s` with A-Z as a-z; every other byte (UTF-8 included) as it is.
+std::string AsciiLower(std::string_view s);
+// `s` without leading and trailing ASCII whitespace.
+std::string Trim(std::string_view s);
+// True when `s` is "(...)" whose first '(' closes at its last character, outside '...'
+// literals: the parentheses wrap the whole text (so they may be taken off).
+bool WrappedInParens(std::string_view s);
+
+}  // namespace ferry
