@@ -363,7 +363,7 @@ class Planner {
   // a scaled decimal to text keeps its scale ('1.50', as numeric::text prints it); anything
   // else is copied and SQLite applies the new column's affinity.
   std::string SqliteCast(const ColumnDef& from, const ColumnDef& to) const {
-    const std::string q = sql_.Q(from.name);
+    std::string q = sql_.Q(from.name);
     if (from.type.kind == DmsKind::kNumeric && from.type.scale > 0 && IsText(to.type.kind)) {
       return fmt::format("CASE WHEN {0} IS NULL THEN NULL ELSE printf('%.{1}f', {0}) END", q,
                          from.type.scale);

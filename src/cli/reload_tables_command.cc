@@ -21,6 +21,7 @@ std::string NameOf(const TableRecord& t) { return t.source_schema + "." + t.sour
 
 std::string TableList(const std::vector<TableRecord>& tables) {
   std::vector<std::string> names;
+  names.reserve(tables.size());
   for (const TableRecord& t : tables) names.push_back(NameOf(t));
   return fmt::format("{}", fmt::join(names, ", "));
 }
@@ -36,6 +37,7 @@ int FindTable(const std::string& task, const std::vector<TableRecord>& tables,
   if (by_name.size() == 1) return by_name[0];
   if (by_name.size() > 1) {
     std::vector<std::string> which;
+    which.reserve(by_name.size());
     for (int i : by_name) which.push_back(NameOf(tables[static_cast<size_t>(i)]));
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("--tables {}: task '{}' has several tables of that name ({}); give "
@@ -136,6 +138,7 @@ int RunReloadTables(const ReloadTablesArgs& args, std::ostream& out) {
     throw Error(ErrorKind::kInvalidArgument, "--tables: name at least one table");
   }
   std::vector<std::string> names;
+  names.reserve(indexes.size());
   for (int i : indexes) names.push_back(NameOf(tables[static_cast<size_t>(i)]));
   store->RequestReload(task->name, indexes, validate_only);
   const std::string what = validate_only ? "validates again" : "reloads";

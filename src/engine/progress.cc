@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace ferry {
@@ -17,7 +18,7 @@ std::string HumanCount(double n) {
 
 std::string HumanDuration(double s) {
   if (s < 0) return "?";
-  auto total = static_cast<int64_t>(s + 0.5);
+  const auto total = static_cast<int64_t>(std::llround(s));
   if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total / 60) % 60);
   if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
   return fmt::format("{}s", total);

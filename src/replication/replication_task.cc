@@ -41,7 +41,7 @@ ReplicationTaskOutcome ReplicationTask::Run(std::stop_token stop,
   return changes() ? RunCdc(std::move(stop), on_running) : RunFullLoad(std::move(stop), on_running);
 }
 
-ReplicationTaskOutcome ReplicationTask::RunFullLoad(std::stop_token stop,
+ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,
                                                     const std::function<void()>& on_running) {
   FullLoadTaskOptions o;
   o.task = definition_.name;
@@ -131,7 +131,7 @@ void ReplicationTask::RecordControlTables(const FullLoad& load) {
   }
 }
 
-ReplicationTaskOutcome ReplicationTask::RunCdc(std::stop_token stop,
+ReplicationTaskOutcome ReplicationTask::RunCdc(const std::stop_token& stop,
                                                const std::function<void()>& on_running) {
   CdcTaskOptions o;
   o.task = definition_.name;

@@ -93,8 +93,10 @@ class ReplicationTask {
   std::string StatusLine() const;
 
  private:
-  ReplicationTaskOutcome RunFullLoad(std::stop_token stop, const std::function<void()>& on_running);
-  ReplicationTaskOutcome RunCdc(std::stop_token stop, const std::function<void()>& on_running);
+  ReplicationTaskOutcome RunFullLoad(const std::stop_token& stop,
+                                     const std::function<void()>& on_running);
+  ReplicationTaskOutcome RunCdc(const std::stop_token& stop,
+                                const std::function<void()>& on_running);
   // DMS control tables after a full load (ControlTablesSettings), best effort.
   void RecordControlTables(const FullLoad& load);
 

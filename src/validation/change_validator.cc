@@ -40,14 +40,12 @@ std::vector<std::string> KeyTexts(const std::string& key_json) {
 
 }  // namespace
 
-ChangeValidator::ChangeValidator(Connector& source, Connector& target,
-                                 ValidationSettings settings,
+ChangeValidator::ChangeValidator(Connector& source, Connector& target, ValidationSettings settings,
                                  std::unique_ptr<ControlTables> control,
-                                 std::vector<TableStats*> stats,
-                                 std::function<int64_t()> latency_s)
+                                 std::vector<TableStats*> stats, std::function<int64_t()> latency_s)
     : source_(source),
       target_(target),
-      settings_(std::move(settings)),
+      settings_(settings),
       control_(std::move(control)),
       stats_(std::move(stats)),
       latency_s_(std::move(latency_s)),

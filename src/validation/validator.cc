@@ -138,7 +138,7 @@ Validator::Validator(Connector& source, Connector& target, ValidationSettings se
                      ControlTables* control, ValidatorOptions options)
     : source_(source),
       target_(target),
-      settings_(std::move(settings)),
+      settings_(settings),
       control_(control),
       options_(std::move(options)) {}
 
