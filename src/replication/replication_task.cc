@@ -36,9 +36,9 @@ const std::vector<std::unique_ptr<TableStats>>& ReplicationTask::stats() const {
 
 std::string ReplicationTask::StatusLine() const { return cdc_ ? cdc_->StatusLine() : ""; }
 
-ReplicationTaskOutcome ReplicationTask::Run(std::stop_token stop,
+ReplicationTaskOutcome ReplicationTask::Run(const std::stop_token& stop,
                                             const std::function<void()>& on_running) {
-  return changes() ? RunCdc(std::move(stop), on_running) : RunFullLoad(std::move(stop), on_running);
+  return changes() ? RunCdc(stop, on_running) : RunFullLoad(stop, on_running);
 }
 
 ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,

@@ -84,7 +84,8 @@ class ReplicationTask {
   // Runs the task to its end (see the header comment); `stop` ends it early and cleanly.
   // `on_running` is called once stats() is valid, before any row moves. Throws Error for what
   // stops it before it runs (prerequisites, nothing to resume, the task running elsewhere).
-  ReplicationTaskOutcome Run(std::stop_token stop, const std::function<void()>& on_running = {});
+  ReplicationTaskOutcome Run(const std::stop_token& stop,
+                             const std::function<void()>& on_running = {});
 
   // One per plan, in plan order; valid from on_running on.
   const std::vector<std::unique_ptr<TableStats>>& stats() const;
