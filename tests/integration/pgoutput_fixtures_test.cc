@@ -103,7 +103,9 @@ struct Scenario {
   std::string name;
   std::string ddl;
   std::vector<std::string> tables;  // in schema pgo_fix
-  std::vector<std::string> sql;     // each its own statement or transaction
+  // Each its own statement or transaction, in autocommit; one starting "2> " runs on a second
+  // session (a transaction of its own while the first session's is open).
+  std::vector<std::string> sql;
   size_t commits = 0;               // transactions the SQL commits with changes of the tables
   PgChangeCapture::ValueFormat format = PgChangeCapture::ValueFormat::kAuto;
   std::string pgoptions;  // for the replication connection
@@ -171,6 +173,26 @@ std::vector<Scenario> Scenarios() {
                   "ROLLBACK TO SAVEPOINT a; INSERT INTO pgo_fix.big VALUES (2001), (2002); "
                   "COMMIT"},
                  1,
+                 PgChangeCapture::ValueFormat::kAuto,
+                 "-c logical_decoding_work_mem=64kB"});
+  // A whole transaction alters a table between its own changes while another is streamed
+  // open: the streamed one changed that table only in a subtransaction it rolled back (which
+  // released its lock and let the ALTER in), so the whole one carries a shape record between
+  // its changes and nothing is suspended.
+  out.push_back({"streamed_concurrent_alter",
+                 "CREATE TABLE pgo_fix.big (id integer PRIMARY KEY); "
+                 "CREATE TABLE pgo_fix.evolve (id integer PRIMARY KEY, a text, b integer); "
+                 "INSERT INTO pgo_fix.evolve VALUES (1, 'a', 10), (2, 'b', 20)",
+                 {"big", "evolve"},
+                 {"BEGIN", "INSERT INTO pgo_fix.big SELECT generate_series(1, 450)", "SAVEPOINT a",
+                  "UPDATE pgo_fix.evolve SET a = 's' WHERE id = 1",
+                  "INSERT INTO pgo_fix.big SELECT generate_series(1001, 2000)",
+                  "ROLLBACK TO SAVEPOINT a", "2> SET lock_timeout = '10s'",
+                  std::string("2> BEGIN; UPDATE pgo_fix.evolve SET a = 'z' WHERE id = 1; ") +
+                      "ALTER TABLE pgo_fix.evolve DROP COLUMN b; "
+                      "UPDATE pgo_fix.evolve SET a = 'y' WHERE id = 2; COMMIT",
+                  "INSERT INTO pgo_fix.big VALUES (2001)", "COMMIT"},
+                 2,
                  PgChangeCapture::ValueFormat::kAuto,
                  "-c logical_decoding_work_mem=64kB"});
   return out;
@@ -254,7 +276,15 @@ void PgoutputFixtures::RecordAndReplay(const Scenario& sc) {
     const cdc::PrepareResult prep = cap.Prepare();
     cap.set_stream_recording(stream_path.string());
     cap.Start(prep.start);
-    for (const std::string& sql : sc.sql) s_->Execute(sql);
+    std::unique_ptr<SqlSession> second;
+    for (const std::string& sql : sc.sql) {
+      if (sql.rfind("2> ", 0) == 0) {
+        if (!second) second = pg_->OpenSession();
+        second->Execute(sql.substr(3));
+      } else {
+        s_->Execute(sql);
+      }
+    }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (live.commits < sc.commits && std::chrono::steady_clock::now() < deadline) {
       cap.Poll(live, std::chrono::milliseconds(200));

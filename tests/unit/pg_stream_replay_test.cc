@@ -670,6 +670,42 @@ TEST(PgStreamReplayTest, StreamedTransactionWithRolledBackSavepoint) {
   EXPECT_EQ(r.sink.idle, std::vector<Lsn>{facts.wal_end});
 }
 
+// A whole transaction drops a column between its own changes of a table while another
+// transaction is streamed open. The streamed one changed that table only in a savepoint it
+// rolled back (which released its lock and let the ALTER in; the server discarded those
+// changes unstreamed): it holds no change of the table, so the whole transaction carries a
+// shape record between its changes, as it would with no stream open, and the table is not
+// suspended. (The capture used to count the whole
+// transaction's own changes and every streamed change, rolled back or not, as "held by an
+// open stream", and suspended the table whenever any transaction was streamed open meanwhile:
+// the server streams every large transaction of the database, published tables or not.)
+TEST(PgStreamReplayTest, AlterWhileAStreamedTransactionRolledBackItsChangesOfTheTable) {
+  Replay r("streamed_concurrent_alter");
+  r.core->Poll(r.sink, std::chrono::seconds(10));
+  ASSERT_EQ(r.sink.begins.size(), 2u);
+  const uint32_t streamed = r.sink.begins[0];
+  ASSERT_EQ(r.sink.aborts.size(), 1u);
+  const uint32_t rolled_back = r.sink.aborts[0].second;
+  EXPECT_NE(rolled_back, streamed);
+  EXPECT_EQ(r.sink.log, (std::vector<std::string>{
+                            "begin",
+                            fmt::format("abort {} sub", streamed),
+                            "begin",
+                            "U evolve new(1|z|10)",
+                            "shape evolve (id,a)",
+                            "U evolve new(2|y)",
+                            "commit",
+                            "commit",
+                        }));
+  // The streamed transaction holds changes of `big` only when the other alters `evolve`.
+  ASSERT_FALSE(r.sink.streamed_log.empty());
+  for (const std::string& change : r.sink.streamed_log) {
+    ASSERT_EQ(change.rfind("I big ", 0), 0u) << change;
+  }
+  ASSERT_EQ(r.sink.commits.size(), 2u);
+  EXPECT_EQ(r.sink.commits[1].xid, streamed);
+}
+
 // The stream file is all a replay needs: a message the recording cut short is a data error
 // naming the file, not a crash.
 TEST(PgStreamReplayTest, ATruncatedRecordingIsADataError) {

@@ -57,6 +57,8 @@ void PgChangeStream::Start(std::unique_ptr<ReplicationStream> stream, Lsn from, 
   in_stream_ = false;
   open_streams_.clear();
   touched_.clear();
+  txn_touched_.clear();
+  stream_touched_.clear();
   confirmed_ = from;
   reported_ = 0;
   streaming_ = true;
@@ -131,8 +133,22 @@ void PgChangeStream::Poll(cdc::CaptureSink& sink, std::chrono::milliseconds wait
   }
 }
 
+bool PgChangeStream::StreamsHold(uint32_t table) const {
+  for (const auto& [xid, writers] : stream_touched_) {
+    for (const auto& [subxid, tables] : writers) {
+      if (tables.count(table)) return true;
+    }
+  }
+  return false;
+}
+
 void PgChangeStream::Deliver(cdc::CaptureSink& sink, uint32_t message_xid, uint32_t table) {
   touched_.insert(table);
+  if (in_stream_) {
+    stream_touched_[stream_xid_][message_xid != 0 ? message_xid : stream_xid_].insert(table);
+  } else {
+    txn_touched_.insert(table);
+  }
   if (in_stream_) {
     // Inside a stream block each change names the (sub)transaction that wrote it.
     sink.OnStreamedChange(stream_xid_, message_xid, record_);
@@ -211,8 +227,15 @@ void PgChangeStream::HandleRelation(const pgoutput::Relation& rel, cdc::CaptureS
         appended = a.name == b.name && a.native_type == b.native_type && a.type == b.type;
       }
       enc.SetDef(std::move(shaped));
-      if (!appended && (in_txn_ || !open_streams_.empty()) && touched_.count(id)) {
-        if (in_stream_ || (in_txn_ && open_streams_.empty())) {
+      // A whole transaction while others are streamed open: what matters is whether it
+      // changed the table itself, or a streamed one still holds changes of it (a change in a
+      // subtransaction rolled back to its savepoint is gone, and so is the lock that kept the
+      // ALTER out).
+      const bool between_own_changes = in_stream_ || open_streams_.empty()
+                                           ? touched_.count(id) > 0
+                                           : txn_touched_.count(id) > 0 || StreamsHold(id);
+      if (!appended && (in_txn_ || !open_streams_.empty()) && between_own_changes) {
+        if (in_stream_ || (in_txn_ && !StreamsHold(id))) {
           // A shape record between the transaction's changes, so the apply alters the target
           // right there, inside the same target transaction. In a transaction streamed before
           // its commit it belongs to the subtransaction that ran the ALTER (the Relation
@@ -227,8 +250,8 @@ void PgChangeStream::HandleRelation(const pgoutput::Relation& rel, cdc::CaptureS
             sink.OnChange(begin_.xid, shape_record_);
           }
         } else {
-          // A whole transaction while another is streamed open with changes of the table in
-          // its old shape (the server's locks make this rare): no place between them.
+          // A whole transaction while another is streamed open holding changes of the table
+          // in its old shape (the server's locks make this rare): no place between them.
           sink.OnTableChangedInTransaction(id, enc.def(), begin_.xid);
         }
       } else {
@@ -331,6 +354,7 @@ void PgChangeStream::HandleMessage(std::string_view message, cdc::CaptureSink& s
     begin_ = *b;
     in_txn_ = true;
     if (open_streams_.empty()) touched_.clear();
+    txn_touched_.clear();
     *table_data = true;
     sink.OnBegin(b->xid);
   } else if (auto* c = std::get_if<pgoutput::Commit>(&m)) {
@@ -341,6 +365,7 @@ void PgChangeStream::HandleMessage(std::string_view message, cdc::CaptureSink& s
     info.commit_time_us = c->commit_time + kPgEpochMicros;
     in_txn_ = false;
     if (open_streams_.empty()) touched_.clear();
+    txn_touched_.clear();
     *table_data = true;
     last_txn_ = Clock::now();
     sink.OnCommit(info);
@@ -396,12 +421,19 @@ void PgChangeStream::HandleMessage(std::string_view message, cdc::CaptureSink& s
     info.end_position = LsnPosition(sc->end_lsn);
     info.commit_time_us = sc->commit_time + kPgEpochMicros;
     open_streams_.erase(sc->xid);
+    stream_touched_.erase(sc->xid);
     if (open_streams_.empty() && !in_txn_) touched_.clear();
     *table_data = true;
     last_txn_ = Clock::now();
     sink.OnCommit(info);
   } else if (auto* sa = std::get_if<pgoutput::StreamAbort>(&m)) {
-    if (sa->subxid == sa->xid) open_streams_.erase(sa->xid);
+    if (sa->subxid == sa->xid) {
+      open_streams_.erase(sa->xid);
+      stream_touched_.erase(sa->xid);
+      if (open_streams_.empty() && !in_txn_) touched_.clear();
+    } else if (auto it = stream_touched_.find(sa->xid); it != stream_touched_.end()) {
+      it->second.erase(sa->subxid);
+    }
     *table_data = true;
     sink.OnAbort(sa->xid, sa->subxid);
   }

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -146,6 +147,14 @@ class PgChangeStream {
   // Tables with changes delivered in the open transaction(s): an ALTER of one of them before
   // the commit is an ALTER between a transaction's own changes.
   std::set<uint32_t> touched_;
+  // Tables the open whole transaction (Begin..Commit) changed.
+  std::set<uint32_t> txn_touched_;
+  // Tables each open streamed transaction still holds changes of, per (sub)transaction that
+  // wrote them: a Stream Abort of a subtransaction takes its changes, and its entry, away.
+  // streamed xid -> (sub)transaction xid -> tables.
+  std::map<uint32_t, std::map<uint32_t, std::set<uint32_t>>> stream_touched_;
+  // Whether an open streamed transaction holds changes of `table`.
+  bool StreamsHold(uint32_t table) const;
   std::string shape_record_;  // scratch for a shape record
 
   Lsn confirmed_ = 0;
