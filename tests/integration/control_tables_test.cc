@@ -1,12 +1,14 @@
 // The DMS control tables (control/control_tables.h) on every target engine: created when
 // missing in the control schema, with DMS's column names, and written row by row.
+#include "control/control_tables.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
-#include "control/control_tables.h"
 #include "test_env.h"
 
 namespace ferry::testing {
@@ -110,6 +112,43 @@ TEST(ControlTables, Sqlite) {
   fs::create_directories(dir);
   auto lite = Open("sqlite://" + (dir / "t.db").string());
   Exercise(*lite, "");
+  fs::remove_all(dir);
+}
+
+// A full load's rows in the control tables carry the task's name (--task-name), as CDC's do:
+// two tasks writing one target's control tables are told apart. (They said "ferry" whatever
+// the name until the ReplicationTask took the name from the task definition.)
+TEST(ControlTables, AFullLoadWritesItsTaskName) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ferry-it-ctl-name-{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string source = "sqlite://" + (dir / "src.db").string();
+  const std::string target = "sqlite://" + (dir / "dst.db").string();
+  Open(source)->OpenSession()->Execute(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+  {
+    std::ofstream settings(dir / "settings.json");
+    settings << R"({"ControlTablesSettings": {"StatusTableEnabled": true,
+                                              "HistoryTableEnabled": true}})";
+  }
+  CliRun r = RunFerry({"migrate", "--source", source, "--target", target, "--data-dir",
+                       (dir / "data").string(), "--task-name", "nightly-copy", "--task-settings",
+                       (dir / "settings.json").string(), "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  auto lite = Open(target);
+  ControlTablesSettings settings;
+  ControlTables control(*lite, settings, "nightly-copy");
+  auto names = [&](const char* table) {
+    std::vector<std::string> out;
+    for (auto& row : lite->OpenSession()->Query(fmt::format(
+             "SELECT {} FROM {}", control.Column("TASK_NAME"), control.QualifiedName(table)))) {
+      out.push_back(row[0].value_or("NULL"));
+    }
+    return out;
+  };
+  EXPECT_EQ(names(kStatusTable), std::vector<std::string>{"nightly-copy"});
+  EXPECT_EQ(names(kHistoryTable), std::vector<std::string>{"nightly-copy"});
   fs::remove_all(dir);
 }
 
