@@ -11,6 +11,10 @@ namespace ferry {
 std::string AsciiLower(std::string_view s);
 // `s` without leading and trailing ASCII whitespace.
 std::string Trim(std::string_view s);
+// Whether `needle` occurs in `s`.
+inline bool Contains(std::string_view s, std::string_view needle) {
+  return s.find(needle) != std::string_view::npos;
+}
 // True when `s` is "(...)" whose first '(' closes at its last character, outside '...'
 // literals: the parentheses wrap the whole text (so they may be taken off).
 bool WrappedInParens(std::string_view s);

@@ -1,7 +1,7 @@
 // What the two halves of PgChangeCapture share (pg_capture.cc: starting the stream and the
 // source-side work while it runs; pg_capture_objects.cc: slot, publication, snapshots,
-// prerequisites): the replication connection and a few text helpers. Private to them: include
-// nowhere else.
+// prerequisites): the replication connection and a few text helpers (Trim and Contains:
+// common/text.h). Private to them: include nowhere else.
 #pragma once
 
 #include <fmt/format.h>
@@ -9,21 +9,13 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "connectors/postgres/pg_capture.h"
 #include "endpoint/endpoint_uri.h"
 
 namespace ferry::postgres {
 
 namespace capture_internal {
-
-inline std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-inline bool Contains(const std::string& s, const char* needle) {
-  return s.find(needle) != std::string::npos;
-}
 
 // A string option of a replication command (START_REPLICATION ... (publication_names '...')).
 // Not SQL: the walsender's grammar (repl_scanner.l) has '...' strings with '' only, no E''
@@ -69,11 +61,10 @@ class PgChangeCapture::Replication {
                     database);
     std::unique_ptr<Replication> r(new Replication(conn, where, uri.password));
     if (PQstatus(conn) != CONNECTION_OK) {
-      const std::string msg = r->Scrub(capture_internal::Trim(PQerrorMessage(conn)));
-      const bool auth = capture_internal::Contains(msg, "authentication failed") ||
-                        capture_internal::Contains(msg, "no pg_hba.conf entry") ||
-                        capture_internal::Contains(msg, "must have replication") ||
-                        capture_internal::Contains(msg, "permission denied");
+      const std::string msg = r->Scrub(Trim(PQerrorMessage(conn)));
+      const bool auth =
+          Contains(msg, "authentication failed") || Contains(msg, "no pg_hba.conf entry") ||
+          Contains(msg, "must have replication") || Contains(msg, "permission denied");
       throw Error(auth ? ErrorKind::kAuth : ErrorKind::kConnection,
                   fmt::format("cannot open a replication connection to PostgreSQL at {}:{} "
                               "(database '{}', user '{}'): {}",
@@ -92,7 +83,7 @@ class PgChangeCapture::Replication {
     std::string msg;
     ErrorKind kind = ErrorKind::kInternal;
     if (result != nullptr) {
-      msg = capture_internal::Trim(PQresultErrorMessage(result));
+      msg = Trim(PQresultErrorMessage(result));
       const char* st = PQresultErrorField(result, PG_DIAG_SQLSTATE);
       const std::string s = st ? st : "";
       if (s.size() == 5) {
@@ -108,7 +99,7 @@ class PgChangeCapture::Replication {
         }
       }
     }
-    if (msg.empty()) msg = capture_internal::Trim(PQerrorMessage(conn_));
+    if (msg.empty()) msg = Trim(PQerrorMessage(conn_));
     if (PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kConnection;
     return Error(kind, fmt::format("{} failed on {}: {}", what, where_, Scrub(msg)));
   }

@@ -5,21 +5,13 @@
 
 #include <cstring>
 
+#include "common/text.h"
 #include "connectors/connector.h"
 #include "connectors/postgres/pg_types.h"
 
 namespace ferry::postgres {
 
 namespace {
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool Contains(const std::string& s, const char* needle) {
-  return s.find(needle) != std::string::npos;
-}
 
 ErrorKind KindFromSqlState(const char* state) {
   if (state == nullptr || std::strlen(state) != 5) return ErrorKind::kInternal;

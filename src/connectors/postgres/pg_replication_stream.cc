@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/text.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "endpoint/endpoint_uri.h"
@@ -16,15 +17,6 @@
 namespace ferry::postgres {
 
 namespace {
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool Contains(const std::string& s, const char* needle) {
-  return s.find(needle) != std::string::npos;
-}
 
 }  // namespace
 
