@@ -22,6 +22,7 @@
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_replication_stream.h"
 #include "connectors/postgres/pgoutput.h"
+#include "support/recorded_types.h"
 #include "test_env.h"
 
 namespace ferry::testing {
@@ -74,30 +75,7 @@ class EventLog : public cdc::CaptureSink {
   size_t commits = 0;
 };
 
-// The column types a recorded stream's Relation messages name, as the server types them
-// (README: <name>.types.json).
-class RecordedTypes : public PgChangeStream::Source {
- public:
-  explicit RecordedTypes(TableDef types) : types_(std::move(types)) {}
-  uint32_t BaseType(uint32_t oid) override {
-    for (const ColumnDef& c : types_.columns) {
-      if (c.name.rfind(std::to_string(oid) + "/", 0) == 0) return c.native_id;
-    }
-    throw Error(ErrorKind::kNotFound, fmt::format("type OID {} was not recorded", oid));
-  }
-  ColumnDef ColumnOfType(const std::string& name, uint32_t oid, int32_t typmod) override {
-    const int i = types_.ColumnIndex(fmt::format("{}/{}", oid, typmod));
-    if (i < 0) {
-      throw Error(ErrorKind::kNotFound, fmt::format("type {}/{} was not recorded", oid, typmod));
-    }
-    ColumnDef c = types_.columns[static_cast<size_t>(i)];
-    c.name = name;
-    return c;
-  }
-
- private:
-  TableDef types_;
-};
+using test_support::RecordedTypes;
 
 struct Scenario {
   std::string name;

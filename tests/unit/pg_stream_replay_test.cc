@@ -17,6 +17,7 @@
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_replication_stream.h"
 #include "connectors/postgres/pgoutput.h"
+#include "support/recorded_types.h"
 #include "types/value_codec.h"
 
 namespace ferry::postgres {
@@ -34,33 +35,7 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The column types the recording's Relation messages name, as the server typed them.
-class RecordedTypes : public PgChangeStream::Source {
- public:
-  explicit RecordedTypes(TableDef types) : types_(std::move(types)) {}
-  uint32_t BaseType(uint32_t oid) override {
-    for (const ColumnDef& c : types_.columns) {
-      if (c.name.rfind(std::to_string(oid) + "/", 0) == 0) return c.native_id;
-    }
-    throw Error(ErrorKind::kNotFound, fmt::format("type OID {} was not recorded", oid));
-  }
-  ColumnDef ColumnOfType(const std::string& name, uint32_t oid, int32_t typmod) override {
-    const int i = types_.ColumnIndex(fmt::format("{}/{}", oid, typmod));
-    if (i < 0) {
-      throw Error(ErrorKind::kNotFound, fmt::format("type {}/{} was not recorded", oid, typmod));
-    }
-    ColumnDef c = types_.columns[static_cast<size_t>(i)];
-    c.name = name;
-    return c;
-  }
-  int between_calls = 0;
-  void BetweenMessages(cdc::CaptureSink&, PgChangeStream::Clock::time_point) override {
-    ++between_calls;
-  }
-
- private:
-  TableDef types_;
-};
+using test_support::RecordedTypes;
 
 // Records what the capture delivers; each change rendered as text with the table's columns
 // in force at it (following table changes and shape records).
