@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/nasty_strings.h"
 #include "test_env.h"
 
 namespace ferry::testing {
@@ -17,26 +18,7 @@ namespace {
 using namespace std::string_literals;
 
 std::vector<std::string> Values() {
-  std::vector<std::string> v = {
-      "",
-      "plain",
-      "O'Brien",
-      "''",
-      "'",
-      "\\",
-      "\\\\",
-      "a\\b",
-      "x\\",
-      "\\'",
-      "'\\",
-      "\\'; SELECT 1; --",
-      "line1\nline2\r\n\ttab",
-      "\x1a\x08\x7f",
-      "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
-      "%_*?[]",
-      "$$ $tag$ E'x' U&'d' N'x' X'00'",
-      "/* c */ -- c\n#c",
-  };
+  std::vector<std::string> v = test_support::NastyStrings();
   const std::string pieces[] = {"'", "\\", "\\'", "'\\", "\n", "\xc3\xa9"};
   for (const auto& a : pieces) {
     for (const auto& b : pieces) v.push_back(a + b + "z");

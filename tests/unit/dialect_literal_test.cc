@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "connectors/dialect.h"
+#include "support/nasty_strings.h"
 
 namespace ferry {
 namespace {
@@ -19,32 +20,12 @@ const Dialect& Pg() { return DialectFor(Engine::kPostgres); }
 const Dialect& My() { return DialectFor(Engine::kMysql); }
 const Dialect& Lite() { return DialectFor(Engine::kSqlite); }
 
-// Values that have broken escapers: quotes, backslashes in every position, a backslash before
-// a quote, NUL, control characters, multi-byte UTF-8 (and its bytes that look like ASCII to
-// nobody), SQL comment and statement separators.
+// The shared nasty strings, and one that is not UTF-8: a lead byte then 0x5C (what GBK reads
+// as one character), which an escaper must not take for a multi-byte character.
 std::vector<std::string> NastyValues() {
-  return {
-      "",
-      "plain",
-      "O'Brien",
-      "''",
-      "'",
-      "\\",
-      "\\\\",
-      "a\\b",
-      "x\\",
-      "\\'",
-      "\\''",
-      "'\\",
-      "\\'; DROP TABLE t; --",
-      "line1\nline2\r\n\ttab",
-      "\x1a\x08\x7f",
-      "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",  // café 日本 😀
-      "\xe5\x5c",  // a lead byte then 0x5C (what GBK reads as one character)
-      "%_*?[]",
-      "$$ $tag$ E'x' U&'d' N'x' X'00'",
-      "/* c */ -- c\n#c",
-  };
+  std::vector<std::string> v = test_support::NastyStrings();
+  v.push_back("\xe5\x5c");
+  return v;
 }
 
 // Reads the literal at the start of `lit` as PostgreSQL does with standard_conforming_strings
