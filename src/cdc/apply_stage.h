@@ -17,6 +17,11 @@
 // (awsdms_txn_state), then published through applied() for the capture to confirm.
 //
 // Threading: Run() on one thread; TableLoaded, applied() and the counters from any thread.
+//
+// The implementation is in four files along its seams: apply_stage.cc (routing transactions
+// and changes to tables), apply_group.cc (committing groups with the checkpoint, apply issues,
+// retries, batch apply), apply_tables.cc (loads, reloads, cached changes, dropped tables) and
+// apply_ddl.cc (source table changes followed on the target).
 #pragma once
 
 #include <atomic>
