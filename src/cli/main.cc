@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -156,11 +157,8 @@ int RunHash(const std::string& uri_text, const std::string& password_file,
   return 0;
 }
 
-}  // namespace
-}  // namespace ferry
-
-int main(int argc, char** argv) {
-  using namespace ferry;
+// The command line: parses it, runs the subcommand, returns the exit code.
+int Main(int argc, char** argv) {
   logging::Init(/*verbose=*/false);
 
   CLI::App app{"Ferry: database migration (full load) between PostgreSQL, MySQL/MariaDB and SQLite"};
@@ -256,4 +254,20 @@ int main(int argc, char** argv) {
     spdlog::error("internal error: {}", e.what());
     return 2;
   }
+}
+
+}  // namespace
+}  // namespace ferry
+
+int main(int argc, char** argv) {
+  // Main reports every error of a command itself; this only keeps an exception from setting up
+  // the command line (before any command runs) from ending the process without a word.
+  try {
+    return ferry::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferry: %s\n", e.what());
+  } catch (...) {
+    std::fputs("ferry: unexpected error\n", stderr);
+  }
+  return 2;
 }

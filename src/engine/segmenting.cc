@@ -190,10 +190,10 @@ std::vector<Segment> KeySegments(const std::string& quoted_column,
     if (i == 0) {
       predicate = quoted_column + " < " + boundaries[0];
     } else if (i < boundaries.size()) {
-      predicate = quoted_column + " >= " + boundaries[i - 1] + " AND " + quoted_column + " < " +
-                  boundaries[i];
+      predicate =
+          fmt::format("{0} >= {1} AND {0} < {2}", quoted_column, boundaries[i - 1], boundaries[i]);
     } else {
-      predicate = quoted_column + " >= " + boundaries[i - 1] + " OR " + quoted_column + " IS NULL";
+      predicate = fmt::format("{0} >= {1} OR {0} IS NULL", quoted_column, boundaries[i - 1]);
     }
     out.push_back(Segment{predicate, "", ""});
   }

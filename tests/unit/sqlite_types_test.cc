@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 
 #include "test_types.h"
@@ -220,7 +221,8 @@ TEST(SqliteStoredValue, EveryStorageClassRoundTripsAndQuotes) {
     AppendStoredReal(d, &enc);
     ASSERT_TRUE(DecodeStoredValue(enc, &v)) << enc;
     EXPECT_EQ(v.tag, ValueTag::kReal);
-    EXPECT_EQ(std::memcmp(&v.real, &d, sizeof d), 0) << enc << " reads back bit for bit";
+    EXPECT_EQ(std::bit_cast<uint64_t>(v.real), std::bit_cast<uint64_t>(d))
+        << enc << " reads back bit for bit";
   }
   enc.clear();
   AppendStoredReal(1.0, &enc);

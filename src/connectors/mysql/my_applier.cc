@@ -265,7 +265,7 @@ uint64_t MyChangeApplier::LoadRow(TableInfo& info, const Batch& rows, size_t row
         const std::string var = fmt::format("@ferry_v{}", i);
         cols += var;
         sets += sets.empty() ? " SET " : ", ";
-        sets += name + " = CAST(" + var + " AS UNSIGNED)";
+        sets += fmt::format("{} = CAST({} AS UNSIGNED)", name, var);
       } else {
         cols += name;
       }

@@ -67,12 +67,13 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
 
   std::vector<TableDef> tables;
   std::map<std::string, size_t> by_name;
-  for (auto& r : conn_.Query("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH "
-                             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                                 schema_lit + " AND TABLE_TYPE = " +
-                                 (views ? "'VIEW'" : "'BASE TABLE'") + table_filter +
-                                 " ORDER BY TABLE_NAME",
-                             what)) {
+  for (auto& r :
+       conn_.Query(fmt::format("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH + "
+                               "INDEX_LENGTH FROM information_schema.TABLES WHERE "
+                               "TABLE_SCHEMA = {} AND TABLE_TYPE = {}{} ORDER BY "
+                               "TABLE_NAME",
+                               schema_lit, views ? "'VIEW'" : "'BASE TABLE'", table_filter),
+                   what)) {
     TableDef t;
     t.engine = Engine::kMysql;
     t.schema = db;
@@ -89,9 +90,10 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
   // column is told apart from a plain longtext.
   std::map<std::pair<std::string, std::string>, bool> json_columns;
   for (auto& r :
-       conn_.Query("SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                   "WHERE CONSTRAINT_SCHEMA = " +
-                       schema_lit + table_filter,
+       conn_.Query(fmt::format("SELECT TABLE_NAME, CHECK_CLAUSE FROM "
+                               "information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = "
+                               "{}{}",
+                               schema_lit, table_filter),
                    what)) {
     const std::string clause = r[1].value_or("");
     if (clause.starts_with("json_valid(`") && clause.ends_with("`)")) {
@@ -113,9 +115,10 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
   const bool mariadb = !version.empty() && version[0][0] &&
                        version[0][0]->find("MariaDB") != std::string::npos;
   for (auto& r :
-       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
-                   "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
-                       schema_lit + table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
+       conn_.Query(fmt::format("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, "
+                               "COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS WHERE "
+                               "TABLE_SCHEMA = {}{} ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                               schema_lit, table_filter),
                    what)) {
     auto it = by_name.find(r[0].value_or(""));
     if (it == by_name.end()) continue;  // a view (or a table when listing views)
@@ -161,10 +164,11 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
   std::map<std::pair<std::string, std::string>, Index> indexes;
   std::vector<std::pair<std::string, std::string>> order;
   for (auto& r : conn_.Query(
-           "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART "
-           "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
-               schema_lit + " AND NON_UNIQUE = 0" + table_filter +
-               " ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+           fmt::format("SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART FROM "
+                       "information_schema.STATISTICS WHERE TABLE_SCHEMA = {} AND NON_UNIQUE = "
+                       "0{} ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, "
+                       "SEQ_IN_INDEX",
+                       schema_lit, table_filter),
            what)) {
     std::pair<std::string, std::string> key{r[0].value_or(""), r[1].value_or("")};
     auto [it, inserted] = indexes.try_emplace(key);
@@ -189,10 +193,11 @@ std::vector<TableDef> MyCatalogReader::Load(const std::string& db, const std::st
   // (COLLATION 'D'); a part without a column is a functional index part (MySQL 8).
   std::map<std::pair<std::string, std::string>, size_t> secondary;  // -> index in table
   for (auto& r : conn_.Query(
-           "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, INDEX_TYPE, "
-           "COLLATION FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
-               schema_lit + " AND INDEX_NAME <> 'PRIMARY'" + table_filter +
-               " ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+           fmt::format("SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
+                       "INDEX_TYPE, COLLATION FROM information_schema.STATISTICS WHERE "
+                       "TABLE_SCHEMA = {} AND INDEX_NAME <> 'PRIMARY'{} ORDER BY TABLE_NAME, "
+                       "INDEX_NAME, SEQ_IN_INDEX",
+                       schema_lit, table_filter),
            what)) {
     auto t = by_name.find(r[0].value_or(""));
     if (t == by_name.end()) continue;
