@@ -5,6 +5,7 @@
 #include <cctype>
 #include <regex>
 
+#include "common/error.h"
 #include "common/text.h"
 
 namespace ferry {
@@ -130,6 +131,12 @@ std::string Dialect::CurrentTimeDefaultSql(ParsedDefault::Kind kind) const {
 std::string Dialect::AddColumnSql(const std::string& quoted_table, const ColumnDef& column) const {
   return fmt::format("ALTER TABLE {} ADD COLUMN {} {}", quoted_table, QuoteIdentifier(column.name),
                      column.native_type);
+}
+
+std::string Dialect::PageRangePredicate(int64_t from_page, int64_t to_page) const {
+  throw Error(ErrorKind::kInternal,
+              fmt::format("{} reads no page ranges (pages {} to {} asked for)", DisplayName(),
+                          from_page, to_page));
 }
 
 std::string Dialect::ObjectTableName(const TableDef& table) const {

@@ -125,6 +125,10 @@ class Dialect {
   // As a source, a table can be read in ranges of physical pages (PostgreSQL: ctid ranges);
   // Connector::MeasurePages gives the page count. Else automatic segments split the key.
   virtual bool ScansPageRanges() const { return false; }
+  // Where ScansPageRanges: the ScanOptions::where predicate that reads the rows on pages
+  // [from_page, to_page); a negative bound leaves that end open (both open: ""). Elsewhere
+  // throws Error(kInternal).
+  virtual std::string PageRangePredicate(int64_t from_page, int64_t to_page) const;
   // As a source, automatic segments by key ranges pay off by default (MySQL: one server thread
   // per reader); elsewhere they are used only when asked for.
   virtual bool AutoSegmentsByDefault() const { return false; }

@@ -82,9 +82,9 @@ std::vector<Segment> PageAutoSegments(Connector& source, const TablePlan& plan,
   if (n < 2) return {};
   const std::vector<int64_t> bounds = SplitPages(pages, n);
   if (bounds.empty()) return {};
-  spdlog::info("table {}: {} automatic segments by ctid page ranges ({} pages, ~{} rows)",
+  spdlog::info("table {}: {} automatic segments by page ranges ({} pages, ~{} rows)",
                t.QualifiedName(), bounds.size() + 1, pages, std::max(tuples, t.estimated_rows));
-  return CtidSegments(bounds);
+  return PageRangeSegments(source.dialect(), bounds);
 }
 
 std::vector<Segment> KeyAutoSegments(Connector& source, const TablePlan& plan,
@@ -166,17 +166,13 @@ std::vector<std::string> SplitIntegerRange(std::string_view min, std::string_vie
   return out;
 }
 
-std::vector<Segment> CtidSegments(const std::vector<int64_t>& page_boundaries) {
+std::vector<Segment> PageRangeSegments(const Dialect& dialect,
+                                       const std::vector<int64_t>& page_boundaries) {
   std::vector<Segment> out;
-  auto tid = [](int64_t page) { return fmt::format("'({},0)'::tid", page); };
   for (size_t i = 0; i <= page_boundaries.size(); ++i) {
-    std::string predicate;
-    if (i > 0) predicate = "ctid >= " + tid(page_boundaries[i - 1]);
-    if (i < page_boundaries.size()) {
-      predicate += (predicate.empty() ? "" : " AND ") + std::string("ctid < ") +
-                   tid(page_boundaries[i]);
-    }
-    out.push_back(Segment{predicate, "", ""});
+    const int64_t from = i > 0 ? page_boundaries[i - 1] : -1;
+    const int64_t to = i < page_boundaries.size() ? page_boundaries[i] : -1;
+    out.push_back(Segment{dialect.PageRangePredicate(from, to), "", ""});
   }
   return out;
 }

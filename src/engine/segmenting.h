@@ -39,10 +39,12 @@ std::vector<int64_t> SplitPages(int64_t pages, int n);
 // Error(kInvalidArgument) otherwise or when min > max.
 std::vector<std::string> SplitIntegerRange(std::string_view min, std::string_view max, int n);
 
-// PostgreSQL segments over the page boundaries of SplitPages: `ctid < '(b1,0)'`, then
-// `ctid >= '(b1,0)'::tid AND ctid < '(b2,0)'::tid`, ..., the last open-ended (pages added
+// Segments over the page boundaries of SplitPages, each read with the source dialect's
+// PageRangePredicate (PostgreSQL: `ctid < '(b1,0)'::tid`, then `ctid >= '(b1,0)'::tid AND
+// ctid < '(b2,0)'::tid`, ...): the first starts at page 0, the last is open-ended (pages added
 // after the measurement are read too). No boundaries = one segment without a predicate.
-std::vector<Segment> CtidSegments(const std::vector<int64_t>& page_boundaries);
+std::vector<Segment> PageRangeSegments(const Dialect& dialect,
+                                       const std::vector<int64_t>& page_boundaries);
 
 // Key-range segments over `quoted_column` (already quoted for the source) and the boundaries
 // of SplitIntegerRange: `k < b1`, `k >= b1 AND k < b2`, ..., `k >= bn OR k IS NULL` (SQLite

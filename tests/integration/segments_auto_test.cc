@@ -308,7 +308,7 @@ TEST_F(SegmentsAuto, PostgresSegmentsReadOneSnapshot) {
       "INSERT INTO {0}.snap SELECT i, 'late' FROM generate_series(20001, 30000) i;"
       "DELETE FROM {0}.snap WHERE id <= 100;",
       kPgSchema));
-  std::vector<Segment> segs = CtidSegments({40});
+  std::vector<Segment> segs = PageRangeSegments(pg->dialect(), {40});
   int64_t total = 0;
   TableReader* readers[] = {r1.get(), r2.get()};
   for (int i = 0; i < 2; ++i) {

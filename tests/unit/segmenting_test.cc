@@ -68,13 +68,13 @@ TEST(SplitIntegerRange, EveryValueInExactlyOneRange) {
   }
 }
 
-TEST(CtidSegments, FirstAndLastOpenEnded) {
-  auto segs = CtidSegments({10, 20});
+TEST(PageRangeSegments, PostgresCtidRangesFirstAndLastOpenEnded) {
+  auto segs = PageRangeSegments(DialectFor(Engine::kPostgres), {10, 20});
   ASSERT_EQ(segs.size(), 3u);
   EXPECT_EQ(segs[0].predicate, "ctid < '(10,0)'::tid");
   EXPECT_EQ(segs[1].predicate, "ctid >= '(10,0)'::tid AND ctid < '(20,0)'::tid");
   EXPECT_EQ(segs[2].predicate, "ctid >= '(20,0)'::tid");
-  auto one = CtidSegments({});
+  auto one = PageRangeSegments(DialectFor(Engine::kPostgres), {});
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].predicate, "");
 }

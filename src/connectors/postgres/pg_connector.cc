@@ -67,8 +67,17 @@ class PgDialect : public Dialect {
     return PgCreateTableSql(target);
   }
 
-  // A heap is read in ctid page ranges (PgConnector::MeasurePages).
+  // A heap is read in ctid page ranges (PgConnector::MeasurePages): `ctid < '(b,0)'::tid`
+  // reads the pages before b (a TID range scan since PostgreSQL 14).
   bool ScansPageRanges() const override { return true; }
+  std::string PageRangePredicate(int64_t from_page, int64_t to_page) const override {
+    std::string predicate;
+    if (from_page >= 0) predicate = fmt::format("ctid >= '({},0)'::tid", from_page);
+    if (to_page >= 0) {
+      predicate += fmt::format("{}ctid < '({},0)'::tid", predicate.empty() ? "" : " AND ", to_page);
+    }
+    return predicate;
+  }
   bool PartitionsAreTables() const override { return true; }
 
   // Control tables: DMS names lower case, what unquoted names become here.
