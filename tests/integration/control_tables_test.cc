@@ -42,6 +42,7 @@ void Exercise(Connector& target, const std::string& control_schema) {
   control.RecordHistory(history);
   // Concurrent writers share one session safely.
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       ValidationFailureRow row;
@@ -61,6 +62,7 @@ void Exercise(Connector& target, const std::string& control_schema) {
                                            control.Column(column), control.QualifiedName(table),
                                            control.Column("TASK_NAME"), task));
     std::vector<std::string> out;
+    out.reserve(rows.size());
     for (auto& r : rows) out.push_back(r[0].value_or("NULL"));
     return out;
   };
@@ -93,6 +95,7 @@ TEST(ControlTables, Postgres) {
       "'validation_ctl_pg' AND table_name = 'awsdms_validation_failures_v1' ORDER BY "
       "ordinal_position");
   std::vector<std::string> names;
+  names.reserve(cols.size());
   for (auto& r : cols) names.push_back(*r[0]);
   EXPECT_EQ(names, (std::vector<std::string>{"task_name", "table_owner", "table_name",
                                              "failure_time", "key_type", "key", "failure_type",

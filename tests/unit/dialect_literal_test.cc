@@ -158,7 +158,7 @@ TEST(DialectLiteral, EveryEngineReadsBackExactlyWhatWasQuoted) {
   const std::string pieces[] = {"'", "\\", "''", "\\'", "'\\", "a", "\\\\'", "\n", "\xc3\xa9"};
   for (const auto& a : pieces) {
     for (const auto& b : pieces) {
-      for (const auto& c : pieces) values.push_back(a + b + c);
+      for (const auto& c : pieces) values.push_back(std::string(a).append(b).append(c));
     }
   }
   for (const std::string& v : values) {

@@ -52,6 +52,7 @@ TEST(SplitIntegerRange, EveryValueInExactlyOneRange) {
         const int64_t hi = lo + width - 1;
         auto b = SplitIntegerRange(std::to_string(lo), std::to_string(hi), n);
         std::vector<int64_t> bounds;
+        bounds.reserve(b.size());
         for (const auto& s : b) bounds.push_back(std::stoll(s));
         EXPECT_LE(bounds.size(), static_cast<size_t>(n - 1));
         for (int64_t v = lo; v <= hi; ++v) {
