@@ -172,7 +172,11 @@ void FullLoadTask::Setup() {
     }
     PutTableNow(i);
   };
-  fo.on_segment_done = [this](size_t i, size_t segment, int64_t rows) {
+  // The caller's own on_segment_done runs first: it sees the segment committed on the target
+  // before the task store records it (a test stands a crash in between with it).
+  fo.on_segment_done = [this, chained = fo.on_segment_done](size_t i, size_t segment,
+                                                            int64_t rows) {
+    if (chained) chained(i, segment, rows);
     {
       MutexLock lock(mu_);
       resume_[i].segments_done[segment] = rows;
