@@ -372,6 +372,46 @@ TEST_P(FullLoadTaskSegmentTargets, DeathBetweenSegmentCommitAndItsRecordLoadsNot
   DropNamespace(dst(), "fl_mark_dst");
 }
 
+// A resume of a table whose earlier run (a Ferry that kept no segment marks) the task store
+// says committed a segment, while the target holds no mark of it: the rows may be there and
+// cannot be placed, so the table, empty before that run, is emptied and loaded whole rather
+// than loaded on top.
+TEST(FullLoadTask, SegmentsTheStoreRecordsWithoutMarksAreNotTrusted) {
+  FERRY_REQUIRE_POSTGRES();
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute(
+      "DROP SCHEMA IF EXISTS fl_old CASCADE; CREATE SCHEMA fl_old;"
+      "DROP SCHEMA IF EXISTS fl_old_dst CASCADE; CREATE SCHEMA fl_old_dst;"
+      "CREATE TABLE fl_old.t (id integer, v text);"
+      "INSERT INTO fl_old.t SELECT g, 'v' || g FROM generate_series(1, 20000) g;"
+      "CREATE TABLE fl_old_dst.t (id integer, v text);"  // the old run's first segment
+      "INSERT INTO fl_old_dst.t SELECT * FROM fl_old.t WHERE id <= 10000");
+  auto source = Open(PostgresUri());
+  auto target = Open(PostgresUri());
+  std::vector<TablePlan> plans = PlanTables(source->OpenCatalog()->ListTables("fl_old"),
+                                            Engine::kPostgres, *target, "fl_old_dst", {});
+  ASSERT_EQ(plans.size(), 1u);
+  FullLoadOptions options;
+  options.prep_mode = TablePrepMode::kDoNothing;
+  options.segment_marks_task = "fl-old#0000";
+  InterruptedLoad earlier;
+  earlier.began = true;
+  earlier.started_empty = true;
+  earlier.segments = {Segment{"id <= 10000", "", ""}, Segment{"id > 10000", "", ""}};
+  earlier.segments_done = {{0, 10000}};
+  options.interrupted = {earlier};
+  FullLoad load(*source, *target, plans, options);
+  load.Run();
+  ASSERT_EQ(LoadFailures(load), "");
+  const TableDigest want =
+      DigestTable(*source->OpenReader(), source->OpenCatalog()->GetTable("fl_old", "t"));
+  const TableDigest got =
+      DigestTable(*target->OpenReader(), target->OpenCatalog()->GetTable("fl_old_dst", "t"));
+  EXPECT_EQ(got.rows, 20000);
+  EXPECT_EQ(got.HashHex(), want.HashHex());
+  pg->Execute("DROP SCHEMA fl_old CASCADE; DROP SCHEMA fl_old_dst CASCADE");
+}
+
 TEST(FullLoadTask, ResumeAndNameClashesAreRefusedWithWhatToDo) {
   const fs::path dir = FreshDir("fl-refuse");
   const std::string source = MakeSqliteSource(dir, 10);
