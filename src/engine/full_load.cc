@@ -600,10 +600,12 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
         // (a load not in segments) or where the target holds marks of segments that are not
         // the task's recorded plan (its record was lost): under DO_NOTHING, a table it found
         // empty is emptied again; one that had rows of its own cannot be told apart from them.
-        // Segments whose marks fit the plan but are none left nothing.
+        // Segments whose marks fit the plan but are none left nothing, unless the task store
+        // says some committed (a run of a Ferry that kept no marks): those may be there.
         stale_marks = !marked.empty();
-        const bool left_rows =
-            stale_marks || (earlier->segments.empty() && writer->CommitsAsItGoes());
+        const bool left_rows = stale_marks ||
+                               (earlier->segments.empty() && writer->CommitsAsItGoes()) ||
+                               !earlier->segments_done.empty();
         if (prep_mode == TablePrepMode::kDoNothing && left_rows) {
           if (!earlier->started_empty) {
             fail(
