@@ -163,6 +163,12 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     applier->Prepare(settings.control_tables_settings.control_schema);
     applier->ClearCheckpoint(args.task_name);  // a task from before checkpoint keys had ids
     if (!o.task_id.empty()) applier->ClearCheckpoint(cdc::CheckpointKey(args.task_name, o.task_id));
+    // A full-load task's segment marks (a task stopped inside a table loaded in segments).
+    std::unique_ptr<TableWriter> writer = target->OpenWriter();
+    if (SegmentMarks* marks = writer->segment_marks()) {
+      marks->Locate(settings.control_tables_settings.control_schema, /*create=*/false);
+      marks->Clear(cdc::CheckpointKey(args.task_name, o.task_id), "", "");
+    }
   }
   if (rec) {
     store->DeleteTask(rec->name);

@@ -93,6 +93,19 @@ void CheckNotNull(const Batch& batch, const TableDef& target) {
   }
 }
 
+void TableWriter::BeginSegment(const TableDef& target) {
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("this target's writer cannot load table {} one segment per "
+                          "transaction",
+                          target.QualifiedName()));
+}
+
+void TableWriter::EndSegment(const SegmentMark& mark) {
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("this target's writer cannot mark segment {} of table {}.{}",
+                          mark.segment, mark.schema, mark.table));
+}
+
 std::unique_ptr<cdc::ChangeCapture> Connector::OpenChangeCapture(const cdc::CaptureOptions&) {
   throw Error(ErrorKind::kUnsupported,
               fmt::format("change data capture from {} is not supported yet", EngineName(engine())));

@@ -64,6 +64,43 @@ std::string DescribeRowKey(const Batch& batch, size_t row, const TableDef& table
 void CheckNotNull(const Batch& batch, const TableDef& target);
 
 enum class TablePrepMode { kDoNothing, kDropAndCreate, kTruncateBeforeLoad };
+
+// Segment commits (engine/full_load.h). A table read in segments can be loaded one segment per
+// target transaction, so that a load cut off by a crash keeps the segments it committed. The
+// target itself says which those are: the writer records a segment's mark in the very
+// transaction that commits the segment's rows (TableWriter::EndSegment), so the target holds a
+// segment's rows exactly when it holds its mark, and a resume reads the marks back
+// (SegmentMarks::Read) to decide what is loaded. SQL targets keep the marks in a control table
+// of the control schema (connectors/segment_marks.h); a file target keeps them in its
+// manifest, written with the segment's files.
+struct SegmentMark {
+  std::string task;    // whose: the task's checkpoint key (name and id: cdc::CheckpointKey), so
+                       // two tasks of one name never share marks
+  std::string schema;  // the target table (TableDef::schema and name)
+  std::string table;
+  size_t segment = 0;   // the segment's index in the table's segment plan
+  size_t segments = 0;  // how many segments that plan has
+  int64_t rows = 0;     // rows the segment loaded
+};
+
+// The segment marks of one target, as a writer keeps them (TableWriter::segment_marks). Used by
+// the writer's thread, outside a load (never between BeginLoad/BeginSegment and their end).
+class SegmentMarks {
+ public:
+  virtual ~SegmentMarks() = default;
+  // Where the marks are: ControlTablesSettings.ControlSchema `control_schema` ("" = the
+  // engine's default, as for the control tables). With `create`, makes their home when missing
+  // (SQL: the control schema and table), as BeginSegment needs. Call before anything else.
+  virtual void Locate(const std::string& control_schema, bool create) = 0;
+  // `task`'s marks of target table schema.table, by segment; none when there are none (also
+  // when the marks' home was never created).
+  virtual std::vector<SegmentMark> Read(const std::string& task, const std::string& schema,
+                                        const std::string& table) = 0;
+  // Deletes `task`'s marks of schema.table, or of every table when `table` is empty; committed
+  // on return. Nothing to delete is fine.
+  virtual void Clear(const std::string& task, const std::string& schema,
+                     const std::string& table) = 0;
+};
 const char* TablePrepModeName(TablePrepMode mode);  // "DO_NOTHING", ...
 
 // Receives the rows a TableReader produces.
@@ -195,6 +232,18 @@ class TableWriter {
   // go; PostgreSQL loads a table in one transaction): after a crash, an interrupted load may
   // have left rows in the table.
   virtual bool CommitsAsItGoes() const { return false; }
+  // Segment commits (SegmentMark above). The writer's segment marks, or nullptr when it keeps
+  // none: then the engine loads a table read in segments as one load (BeginLoad/EndLoad).
+  virtual SegmentMarks* segment_marks() { return nullptr; }
+  // Starts the load of one segment of `target`: as BeginLoad, except that every row written
+  // until EndSegment is in one target transaction whatever its size, also on writers that
+  // otherwise commit as they go, so AbortLoad leaves nothing of it (returns 0). Only on a writer
+  // whose segment_marks() were located. The default throws Error(kUnsupported).
+  virtual void BeginSegment(const TableDef& target);
+  // Ends a load begun with BeginSegment: writes `mark` (its rows set by the caller) into the
+  // segment marks and commits, in the transaction that holds the segment's rows, so both
+  // commit or neither does. On an Error nothing of the segment is committed: call AbortLoad.
+  virtual void EndSegment(const SegmentMark& mark);
   // CreatePkAfterFullLoad: adds target.primary_key to `target`, a table created without it
   // (PrepareTable given a copy with primary_key empty) and fully loaded (after EndLoad).
   // SQLite cannot add a primary key to an existing table: it creates a UNIQUE index on the key

@@ -145,6 +145,18 @@ int64_t RowsOf(const std::map<size_t, int64_t>& done) {
   return rows;
 }
 
+// The segments `marks` say are committed (segment -> rows), when they are marks of a plan of
+// `segments` segments; nullopt when one is not (a plan the task did not record).
+std::optional<std::map<size_t, int64_t>> MarkedSegments(const std::vector<SegmentMark>& marks,
+                                                        size_t segments) {
+  std::map<size_t, int64_t> out;
+  for (const SegmentMark& m : marks) {
+    if (m.segments != segments || m.segment >= segments) return std::nullopt;
+    out[m.segment] = m.rows;
+  }
+  return out;
+}
+
 }  // namespace
 
 FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
@@ -238,6 +250,54 @@ void FullLoad::Worker() {
     LoadAttempt attempt;
     while (LoadTable(order_[slot], reader, writer, attempt)) ++attempt.attempt;
     if (options_.on_table_done) options_.on_table_done(order_[slot]);
+    if (!attempt.segments.empty()) ClearMarksOfCompleted(order_[slot], writer);
+  }
+}
+
+SegmentMarks* FullLoad::MarksOf(TableWriter& writer) {
+  if (options_.segment_marks_task.empty()) return nullptr;
+  SegmentMarks* marks = writer.segment_marks();
+  if (marks) marks->Locate(options_.control_schema, /*create=*/false);
+  return marks;
+}
+
+bool FullLoad::CreateMarksOnce(SegmentMarks& marks) {
+  // One creator at a time: CREATE ... IF NOT EXISTS racing on two connections can fail on
+  // PostgreSQL.
+  MutexLock lock(marks_mu_);
+  if (!marks_refused_.empty()) return false;
+  try {
+    marks.Locate(options_.control_schema, /*create=*/!marks_created_);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kConnection) throw;  // the table's load retries
+    marks_refused_ = e.what();
+    spdlog::warn(
+        "segment marks cannot be kept on the target ({}): tables read in segments "
+        "load as one load each, and a resume loads a table cut off whole",
+        marks_refused_);
+    return false;
+  }
+  marks_created_ = true;
+  return true;
+}
+
+void FullLoad::ClearMarksOfCompleted(size_t index, std::unique_ptr<TableWriter>& writer) {
+  {
+    MutexLock lock(stats_[index]->mu);
+    if (stats_[index]->state != kStateCompleted) return;  // a resume needs them
+  }
+  // After on_table_done: once the task has recorded the table completed, nothing reads its
+  // marks again; a crash before this only leaves marks that the next plan of the table
+  // deletes.
+  const TableDef& target = plans_[index].target;
+  try {
+    if (!writer) writer = target_.OpenWriter();
+    if (SegmentMarks* marks = MarksOf(*writer)) {
+      marks->Clear(options_.segment_marks_task, target.schema, target.name);
+    }
+  } catch (const Error& e) {
+    spdlog::warn("table {}: its segment marks stay on the target: {}", target.QualifiedName(),
+                 e.what());
   }
 }
 
@@ -499,46 +559,78 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
                 options_.interrupted[index].began
             ? &options_.interrupted[index]
             : nullptr;
-    if (earlier && !attempt.prepared && !earlier->segments_done.empty() &&
-        !writer->CommitsAsItGoes()) {
-      // It committed some of the table's segments (each in its own transaction): those stay,
-      // the others load now.
-      attempt.segments = earlier->segments;
-      attempt.segments_done = earlier->segments_done;
-      st.full_load_rows = RowsOf(attempt.segments_done);
-      if (earlier->pk_after) attempt.add_pk_after = true;
-      spdlog::info("table {}: an earlier run of this task committed {} of its {} segments "
-                   "({} rows): loading the other {}",
-                   table_name, attempt.segments_done.size(), attempt.segments.size(),
-                   st.full_load_rows.load(),
-                   attempt.segments.size() - attempt.segments_done.size());
-    } else if (earlier && !attempt.prepared) {
-      // An earlier run of the task began this table's load and was stopped or killed before
-      // it completed. What it committed is in the table only where the writer commits as it
-      // goes: under DO_NOTHING, a table it found empty is emptied again; one that had rows of
-      // its own cannot be told apart from them.
-      if (prep_mode == TablePrepMode::kDoNothing && writer->CommitsAsItGoes()) {
-        if (!earlier->started_empty) {
-          fail(fmt::format("an earlier run of this task was interrupted while loading it, and "
-                           "target table {} had rows before that load: the rows that load "
-                           "committed cannot be told apart from them. Run the task again "
-                           "with --target-table-prep-mode TRUNCATE_BEFORE_LOAD or "
-                           "DROP_AND_CREATE (without --resume) to load it whole",
-                           plan.target.QualifiedName()));
-          return false;
+    // Segment commits: the target's marks say which segments of this table are committed.
+    SegmentMarks* marks = MarksOf(*writer);
+    // Marks of this table that an earlier load left and this one does not keep: deleted once
+    // PrepareTable has dealt with their rows.
+    bool stale_marks = false;
+    std::optional<bool> began_empty;  // a resumed load: whether the table was empty at its start
+    if (earlier && !attempt.prepared) {
+      std::vector<SegmentMark> marked;
+      if (marks) {
+        marked = marks->Read(options_.segment_marks_task, plan.target.schema, plan.target.name);
+      }
+      std::optional<std::map<size_t, int64_t>> kept =
+          MarkedSegments(marked, earlier->segments.size());
+      if (kept && !kept->empty()) {
+        // It committed some of the table's segments, each in its own transaction with its
+        // mark: those stay, the others load now. The task store's list is only a cache: a
+        // segment committed just before a crash may be missing there.
+        attempt.segments = earlier->segments;
+        attempt.segments_done = std::move(*kept);
+        st.full_load_rows = RowsOf(attempt.segments_done);
+        if (earlier->pk_after) attempt.add_pk_after = true;
+        began_empty = earlier->started_empty;  // the table holds its segments now
+        spdlog::info(
+            "table {}: an earlier run of this task committed {} of its {} segments "
+            "({} rows): loading the other {}",
+            table_name, attempt.segments_done.size(), attempt.segments.size(),
+            st.full_load_rows.load(), attempt.segments.size() - attempt.segments_done.size());
+        for (const auto& [k, rows] : attempt.segments_done) {
+          if (earlier->segments_done.count(k) || !options_.on_segment_done) continue;
+          spdlog::info(
+              "table {}: segment {} is committed on the target though the task store "
+              "did not record it",
+              table_name, k);
+          options_.on_segment_done(index, k, rows);
         }
-        prep_mode = TablePrepMode::kTruncateBeforeLoad;
+      } else {
+        // An earlier run of the task began this table's load and was stopped or killed before
+        // it completed. What it committed is in the table where the writer commits as it goes
+        // (a load not in segments) or where the target holds marks of segments that are not
+        // the task's recorded plan (its record was lost): under DO_NOTHING, a table it found
+        // empty is emptied again; one that had rows of its own cannot be told apart from them.
+        // Segments whose marks fit the plan but are none left nothing, unless the task store
+        // says some committed (a run of a Ferry that kept no marks): those may be there.
+        stale_marks = !marked.empty();
+        const bool left_rows = stale_marks ||
+                               (earlier->segments.empty() && writer->CommitsAsItGoes()) ||
+                               !earlier->segments_done.empty();
+        if (prep_mode == TablePrepMode::kDoNothing && left_rows) {
+          if (!earlier->started_empty) {
+            fail(
+                fmt::format("an earlier run of this task was interrupted while loading it, "
+                            "and target table {} had rows before that load: the rows that "
+                            "load committed cannot be told apart from them. Run the task "
+                            "again with --target-table-prep-mode TRUNCATE_BEFORE_LOAD or "
+                            "DROP_AND_CREATE (without --resume) to load it whole",
+                            plan.target.QualifiedName()));
+            return false;
+          }
+          prep_mode = TablePrepMode::kTruncateBeforeLoad;
+        }
+        if (earlier->pk_after && prep_mode != TablePrepMode::kDropAndCreate) {
+          attempt.add_pk_after = true;  // that run created the table without its primary key
+        }
+        spdlog::info(
+            "table {}: an earlier run of this task did not finish loading it: "
+            "loading it again{}",
+            table_name,
+            prep_mode == TablePrepMode::kTruncateBeforeLoad &&
+                    options_.prep_mode == TablePrepMode::kDoNothing
+                ? " (emptied first: it was empty before that load)"
+                : "");
       }
-      if (earlier->pk_after && prep_mode != TablePrepMode::kDropAndCreate) {
-        attempt.add_pk_after = true;  // that run created the table without its primary key
-      }
-      spdlog::info("table {}: an earlier run of this task did not finish loading it: loading "
-                   "it again{}",
-                   table_name,
-                   prep_mode == TablePrepMode::kTruncateBeforeLoad &&
-                           options_.prep_mode == TablePrepMode::kDoNothing
-                       ? " (emptied first: it was empty before that load)"
-                       : "");
     }
     if (attempt.prepared) {
       // Reloading. Under DO_NOTHING the table's own rows stay: an attempt that left nothing
@@ -548,16 +640,77 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
           (attempt.left_behind > 0 && attempt.started_empty)) {
         prep_mode = TablePrepMode::kTruncateBeforeLoad;
       }
+      if (marks && !attempt.segments.empty()) {
+        // A segment whose COMMIT went out as the connection broke may have committed: the
+        // target's marks say.
+        std::optional<std::map<size_t, int64_t>> done = MarkedSegments(
+            marks->Read(options_.segment_marks_task, plan.target.schema, plan.target.name),
+            attempt.segments.size());
+        if (!done) {
+          throw Error(ErrorKind::kInternal,
+                      fmt::format("the segment marks of table {} on the target do not fit its "
+                                  "{} segments",
+                                  plan.target.QualifiedName(), attempt.segments.size()));
+        }
+        for (const auto& [k, rows] : *done) {
+          if (!attempt.segments_done.count(k) && options_.on_segment_done) {
+            options_.on_segment_done(index, k, rows);
+          }
+        }
+        attempt.segments_done = std::move(*done);
+        st.full_load_rows = RowsOf(attempt.segments_done);
+      }
     } else if (options_.create_pk_after_load && !plan.target.primary_key.empty() &&
                !attempt.add_pk_after) {
       attempt.add_pk_after = prep_mode == TablePrepMode::kDropAndCreate ||
                              !writer->TableExists(plan.target.schema, plan.target.name);
     }
     if (!attempt.segments_done.empty()) {
-      // Committed segments stay: the table is loaded into as it is (a target that loads each
-      // segment in one transaction has nothing else of this load).
+      // Committed segments stay: the table is loaded into as it is (a segment's transaction
+      // holds nothing but that segment's rows).
       prep_mode = TablePrepMode::kDoNothing;
     }
+
+    // One reader, or one per parallel-load segment (hand-written, per partition, or automatic
+    // for a big table), all feeding the table's queue; the last one to finish closes it. Extra
+    // segment readers get their own connections and read in one snapshot of the source.
+    // With segment commits (a task loading into a target that keeps segment marks), each
+    // segment is a transaction of its own, and automatic segments are cut four times finer
+    // than the readers that load them, and to at most kSegmentRows estimated rows each, so that
+    // segments commit all through the load, an interrupted one keeps most of its work, and no
+    // segment's transaction grows huge (see FullLoadOptions).
+    constexpr int kSegmentsPerReader = 4;
+    size_t readers_wanted = 0;  // 0 = one per segment
+    auto plan_segments = [&](bool commits_per_segment) {
+      readers_wanted = 0;
+      segments = !attempt.segments.empty() ? attempt.segments : plan.segments;
+      if (segments.empty() && options_.auto_segments > 1) {
+        int wanted = options_.auto_segments;
+        if (commits_per_segment) {
+          wanted *= kSegmentsPerReader;
+          const int64_t rows = plan.source.estimated_rows;
+          if (rows > static_cast<int64_t>(wanted) * kSegmentRows) {
+            wanted = static_cast<int>(
+                std::min<int64_t>(kMaxAutoSegments, (rows + kSegmentRows - 1) / kSegmentRows));
+          }
+        }
+        segments = PlanAutoSegments(source_, plan,
+                                    AutoSegmentPolicy{wanted, options_.auto_segment_min_rows,
+                                                      options_.auto_segment_min_bytes});
+        if (commits_per_segment) readers_wanted = static_cast<size_t>(options_.auto_segments);
+      } else if (!attempt.segments.empty() && plan.segments.empty() && options_.auto_segments > 1) {
+        readers_wanted = static_cast<size_t>(options_.auto_segments);  // resumed automatic ones
+      }
+      if (segments.empty()) segments.push_back(Segment{});
+      return segments.size() > 1 && commits_per_segment;
+    };
+    bool segment_commits = plan_segments(marks != nullptr);
+    const bool new_plan = segment_commits && attempt.segments.empty();
+    if (new_plan && !CreateMarksOnce(*marks)) {
+      marks = nullptr;  // the target refused the marks' table (logged): one load, as before
+      segment_commits = plan_segments(false);
+    }
+
     if (attempt.add_pk_after && !attempt.prepared) {
       TableDef without_pk = plan.target;
       without_pk.primary_key.clear();
@@ -565,40 +718,29 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     } else {
       writer->PrepareTable(plan.target, prep_mode);
     }
-    const bool first_begin = !attempt.prepared;
-    attempt.prepared = true;
-    writer->BeginLoad(plan.target);
-    load_open = true;
-    if (first_begin && options_.on_load_begun) {
-      options_.on_load_begun(index, writer->LoadStartedEmpty(), attempt.add_pk_after);
+    if (marks && (stale_marks || new_plan)) {
+      // After PrepareTable: marks go only once their rows are gone (or were never there). A
+      // crash before this leaves marks that do not fit the recorded plan: handled above.
+      marks->Clear(options_.segment_marks_task, plan.target.schema, plan.target.name);
     }
-
-    // One reader, or one per parallel-load segment (hand-written, per partition, or automatic
-    // for a big table), all feeding the table's queue; the last one to finish closes it. Extra
-    // segment readers get their own connections and read in one snapshot of the source.
-    // With segment commits (a task loading into a target that loads in one transaction),
-    // automatic segments are cut four times finer than the readers that load them, so that
-    // segments commit all through the load and an interrupted one keeps most of its work.
-    const bool commits_per_segment = options_.on_segment_done && !writer->CommitsAsItGoes();
-    constexpr int kSegmentsPerReader = 4;
-    size_t readers_wanted = 0;  // 0 = one per segment
-    segments = !attempt.segments.empty() ? attempt.segments : plan.segments;
-    if (segments.empty() && options_.auto_segments > 1) {
-      segments = PlanAutoSegments(
-          source_, plan,
-          AutoSegmentPolicy{options_.auto_segments *
-                                (commits_per_segment ? kSegmentsPerReader : 1),
-                            options_.auto_segment_min_rows, options_.auto_segment_min_bytes});
-      if (commits_per_segment) readers_wanted = static_cast<size_t>(options_.auto_segments);
-    } else if (!attempt.segments.empty() && plan.segments.empty() && options_.auto_segments > 1) {
-      readers_wanted = static_cast<size_t>(options_.auto_segments);  // resumed automatic ones
-    }
-    if (segments.empty()) segments.push_back(Segment{});
-    const bool segment_commits = segments.size() > 1 && commits_per_segment;
-    if (segment_commits && attempt.segments.empty()) {
+    if (segment_commits && new_plan) {
+      // Recorded before any segment commits: the marks name segments by their index in it.
       attempt.segments = segments;
       if (options_.on_segments_planned) options_.on_segments_planned(index, segments);
     }
+    const bool first_begin = !attempt.prepared;
+    attempt.prepared = true;
+    if (segment_commits) {
+      writer->BeginSegment(plan.target);
+    } else {
+      writer->BeginLoad(plan.target);
+    }
+    load_open = true;
+    if (first_begin && options_.on_load_begun) {
+      options_.on_load_begun(index, began_empty.value_or(writer->LoadStartedEmpty()),
+                             attempt.add_pk_after);
+    }
+
     const size_t readers =
         segment_commits && readers_wanted > 0 ? std::min(readers_wanted, segments.size())
                                               : segments.size();
@@ -813,9 +955,10 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
         if (!writer) {
           own = target_.OpenWriter();
           writer = own.get();
+          MarksOf(*writer);  // located: EndSegment writes into them
         }
         if (!open) {
-          writer->BeginLoad(plan.target);
+          writer->BeginSegment(plan.target);
           open = true;
         }
         QueueSink sink(queue, st, plan.source, cancelled_, options_.max_warnings_logged,
@@ -871,7 +1014,10 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
           if (failed_here) stop_all();
           break;
         }
-        writer->EndLoad();
+        // The segment's rows and its mark commit together: the target holds the segment
+        // exactly when it holds the mark, whatever happens to this process next.
+        writer->EndSegment(SegmentMark{options_.segment_marks_task, plan.target.schema,
+                                       plan.target.name, k, segments.size(), written});
         open = false;
         {
           std::lock_guard lock(mu);

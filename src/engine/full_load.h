@@ -29,8 +29,9 @@ struct InterruptedLoad {
   bool began = false;          // its load began (on_load_begun) and did not complete
   bool started_empty = false;  // the target table had no rows then
   bool pk_after = false;       // the target table was created without its primary key
-  // The segments it was loading (on_segments_planned; empty = one stream) and the ones whose
-  // rows it committed (on_segment_done): segment index -> rows.
+  // The segments it was loading (on_segments_planned; empty = not segment by segment) and the
+  // ones the task store recorded committed (on_segment_done): segment index -> rows. That list
+  // is a cache for `ferry status`: the target's segment marks decide what is kept.
   std::vector<Segment> segments;
   std::map<size_t, int64_t> segments_done;
 };
@@ -78,10 +79,22 @@ struct FullLoadOptions {
   // `pk_after` that it was created without its primary key (CreatePkAfterFullLoad). A task
   // records it, so a resume knows what rows an interrupted load can have left. Thread-safe.
   std::function<void(size_t plan_index, bool started_empty, bool pk_after)> on_load_begun;
-  // Segment commits: a table read in segments into a target that loads in one transaction
-  // (TableWriter::CommitsAsItGoes false) loads each segment as its own unit, committed on its
-  // own, so an interrupted load keeps its completed segments. The task records the segments
-  // once planned and each one committed (with its rows); both called on loading threads.
+  // Segment commits: a table read in segments, into a target whose writer keeps segment marks
+  // (TableWriter::segment_marks; every SQL target), loads each segment in a transaction of its
+  // own that also writes the segment's mark (connectors/connector.h SegmentMark), so an
+  // interrupted load keeps the segments it committed: a resume (`interrupted`), and a reload
+  // after a lost connection, read the marks back from the target and load only the others.
+  // The target decides, so a segment committed just before a crash is never loaded twice.
+  // On when `segment_marks_task` is set: the task's checkpoint key, whose marks they are; they
+  // go to `control_schema` (ControlTablesSettings.ControlSchema, "" = the engine's default).
+  // A table's marks are deleted once it completed (after on_table_done).
+  std::string segment_marks_task;
+  std::string control_schema;
+  // The task records a table's segments once planned, before any of them commits (the marks
+  // name segments by their index in that plan: a failure to record must throw, which fails
+  // the table), and each segment committed with its rows (a cache for `ferry status`; also
+  // called on resume for a committed segment the task had not recorded). Both are called on
+  // loading threads.
   std::function<void(size_t plan_index, const std::vector<Segment>& segments)>
       on_segments_planned;
   std::function<void(size_t plan_index, size_t segment, int64_t rows)> on_segment_done;
@@ -92,6 +105,14 @@ int DefaultParallelism();
 
 class FullLoad {
  public:
+  // Segment commits cut automatic segments so that none is estimated above this many rows (10
+  // times the rows a MariaDB writer otherwise commits at once), at most kMaxAutoSegments: a
+  // segment is one transaction, whose size the target feels (MariaDB's binlog cache spills
+  // it to a file and copies it into the binlog at commit; a SQLite file's other writers wait
+  // for it).
+  static constexpr int64_t kSegmentRows = 1'000'000;
+  static constexpr int kMaxAutoSegments = 256;
+
   // `source` and `target` must outlive this object.
   FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
            FullLoadOptions options);
@@ -175,6 +196,16 @@ class FullLoad {
   // retry interval (false when retries are used up or the load was cancelled).
   bool WaitToRetry(const std::string& table, TableStats& st, const Error& error);
   void EnsureSchemaOnce(TableWriter& writer, const std::string& schema);
+  // `writer`'s segment marks, located, when this load commits segments (segment_marks_task
+  // set) and the writer keeps them; else nullptr.
+  SegmentMarks* MarksOf(TableWriter& writer);
+  // Makes the segment marks' home on the target (once per load), then locates `marks` there.
+  // False when the target refused it (logged once; say a role without CREATE on the control
+  // schema): then tables load without segment commits.
+  bool CreateMarksOnce(SegmentMarks& marks);
+  // Deletes the segment marks of table `index` once it completed (its task recorded it).
+  // Logs a failure: the table is loaded.
+  void ClearMarksOfCompleted(size_t index, std::unique_ptr<TableWriter>& writer);
 
   Connector& source_;
   Connector& target_;
@@ -186,6 +217,9 @@ class FullLoad {
   std::atomic<bool> cancelled_{false};
   Mutex schema_mu_;
   std::set<std::string> schemas_done_ FERRY_GUARDED_BY(schema_mu_);
+  Mutex marks_mu_;
+  bool marks_created_ FERRY_GUARDED_BY(marks_mu_) = false;
+  std::string marks_refused_ FERRY_GUARDED_BY(marks_mu_);  // why the target refused them
   std::shared_ptr<ErrorPolicies> policies_;
   mutable Mutex stop_mu_;
   std::string stop_reason_ FERRY_GUARDED_BY(stop_mu_);

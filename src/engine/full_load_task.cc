@@ -164,15 +164,22 @@ void FullLoadTask::Setup() {
     PutTableNow(i);  // before any row: a kill now still knows
   };
   // Segments are recorded when planned and as each commits: a resume keeps those.
+  // The segment marks on the target say which segments committed, by their index in the plan
+  // recorded here: a plan the store did not take must not load (the table fails instead).
+  fo.segment_marks_task = cdc::CheckpointKey(options_.task, record_.task_id);
   fo.on_segments_planned = [this](size_t i, const std::vector<Segment>& segments) {
     {
       MutexLock lock(mu_);
       resume_[i].segments = segments;
       resume_[i].segments_done.clear();
     }
-    PutTableNow(i);
+    store_->PutTable(options_.task, RecordOf(i));
   };
-  fo.on_segment_done = [this](size_t i, size_t segment, int64_t rows) {
+  // The caller's own on_segment_done runs first: it sees the segment committed on the target
+  // before the task store records it (a test stands a crash in between with it).
+  fo.on_segment_done = [this, chained = fo.on_segment_done](size_t i, size_t segment,
+                                                            int64_t rows) {
+    if (chained) chained(i, segment, rows);
     {
       MutexLock lock(mu_);
       resume_[i].segments_done[segment] = rows;
@@ -203,8 +210,26 @@ void FullLoadTask::Setup() {
   std::vector<TableRecord> records;
   for (size_t i = 0; i < plans_.size(); ++i) records.push_back(RecordOf(i));
   store_->PutTables(options_.task, records);
+  if (!options_.resume && !plans_.empty()) ClearSegmentMarks(fo);
   record_.status = "running";
   store_->PutTask(record_);
+}
+
+void FullLoadTask::ClearSegmentMarks(const FullLoadOptions& fo) {
+  // A task started afresh owns none of the marks an earlier run of it left on the target
+  // (after the fresh table records: a crash before this resumes nothing of that run). A table
+  // deletes its own marks before it loads in segments anyway; this takes those of tables the
+  // task no longer loads.
+  try {
+    std::unique_ptr<TableWriter> writer = target_.OpenWriter();
+    if (SegmentMarks* marks = writer->segment_marks()) {
+      marks->Locate(fo.control_schema, /*create=*/false);
+      marks->Clear(fo.segment_marks_task, "", "");
+    }
+  } catch (const Error& e) {
+    Log().warn("task '{}': the segment marks of its earlier runs stay on the target: {}",
+               options_.task, e.what());
+  }
 }
 
 TableRecord FullLoadTask::RecordOf(size_t i) {

@@ -68,6 +68,8 @@ class FullLoadTask {
   // does not drop and create them); until none is asked for or the task stops.
   void ReloadRequested();
   void SaveProgress(bool final);
+  // Deletes every segment mark of this task on the target (a fresh start); logs a failure.
+  void ClearSegmentMarks(const FullLoadOptions& fo);
   // Table i's record: its statistics now and its resume state.
   TableRecord RecordOf(size_t i);
   // Writes table i's record now (a segment or table just ended); logs a store failure.

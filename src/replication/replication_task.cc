@@ -48,6 +48,10 @@ ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,
   o.data_dir = definition_.data_dir;
   o.resume = definition_.resume;
   o.full_load = definition_.full_load;
+  if (definition_.settings) {
+    // Segment marks go next to the other control tables.
+    o.full_load.control_schema = definition_.settings->control_tables_settings.control_schema;
+  }
   o.source_uri = definition_.source_uri;
   o.target_uri = definition_.target_uri;
   o.table_mappings_json = definition_.table_mappings_json;

@@ -6,13 +6,17 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <random>
+#include <mutex>
 #include <regex>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
+#include "engine/full_load_task.h"
 #include "task/task_store.h"
 #include "test_env.h"
 
@@ -190,25 +194,42 @@ TEST(FullLoadTask, KilledAtRandomMomentsResumesKeepingCompletedTables) {
   EXPECT_EQ(j.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
 }
 
-// A 2M-row PostgreSQL table read by four readers in 16 segments (ctid ranges) into
-// PostgreSQL, where each
-// segment commits on its own: killed five times at random moments, each --resume keeps the
-// segments committed before (the log says how many) and loads the others; the target ends
-// equal to the source.
-TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
-  FERRY_REQUIRE_POSTGRES();
-  const fs::path dir = FreshDir("fl-seg");
+// Targets a table loaded in segments commits to one segment per transaction, with the
+// segment's mark (each test runs with a PostgreSQL source).
+class FullLoadTaskSegmentTargets : public EnginePairTest {};
+
+INSTANTIATE_TEST_SUITE_P(Targets, FullLoadTaskSegmentTargets,
+                         ::testing::Values(std::make_tuple(Engine::kPostgres, Engine::kPostgres),
+                                           std::make_tuple(Engine::kPostgres, Engine::kMysql),
+                                           std::make_tuple(Engine::kPostgres, Engine::kSqlite)),
+                         [](const auto& info) {
+                           return std::string(EngineTag(std::get<1>(info.param)));
+                         });
+
+// A 2M-row keyless PostgreSQL table read by four readers in 16 segments (ctid ranges) into
+// each target, where each segment commits on its own: killed five times at random moments,
+// each --resume keeps the segments committed before (the log says how many) and loads the
+// others; the target ends equal to the source, no row twice.
+TEST_P(FullLoadTaskSegmentTargets, KilledAtRandomMomentsKeepsCommittedSegments) {
+  PrepareDirectory("fl-seg");
+  if (IsSkipped()) return;
+  const fs::path dir = tmp_;
   auto pg = Open(PostgresUri())->OpenSession();
-  pg->Execute("DROP SCHEMA IF EXISTS fl_seg CASCADE; CREATE SCHEMA fl_seg;"
-              "DROP SCHEMA IF EXISTS fl_seg_dst CASCADE;"
-              "CREATE TABLE fl_seg.big (id integer PRIMARY KEY, v bigint, s text);"
-              "INSERT INTO fl_seg.big SELECT g, g * 7, 'row ' || g || repeat('x', 60) "
-              "FROM generate_series(1, 2000000) g;"
-              "ANALYZE fl_seg.big");
-  const std::vector<std::string> args = {
-      "migrate", "--source", PostgresUri(), "--schema", "fl_seg", "--target", PostgresUri(),
-      "--target-schema", "fl_seg_dst", "--data-dir", (dir / "data").string(), "--task-name",
-      "fl-seg", "--no-progress", "--auto-segments", "4"};
+  pg->Execute(
+      "DROP SCHEMA IF EXISTS fl_seg CASCADE; CREATE SCHEMA fl_seg;"
+      "CREATE TABLE fl_seg.big (id integer, v bigint, s text);"
+      "INSERT INTO fl_seg.big SELECT g, g * 7, 'row ' || g || repeat('x', 60) "
+      "FROM generate_series(1, 2000000) g;"
+      "ANALYZE fl_seg.big");
+  DropNamespace(dst(), "fl_seg_dst");
+  const std::string target_uri = UriFor(dst(), "fl_seg_dst");
+  const std::string target_schema = dst() == Engine::kSqlite ? "main" : "fl_seg_dst";
+  std::vector<std::string> args = {"migrate",         "--source",   PostgresUri(),
+                                   "--schema",        "fl_seg",     "--target",
+                                   target_uri,        "--data-dir", (dir / "data").string(),
+                                   "--task-name",     "fl-seg",     "--no-progress",
+                                   "--auto-segments", "4"};
+  if (dst() == Engine::kPostgres) args.insert(args.end(), {"--target-schema", "fl_seg_dst"});
   std::mt19937 rng(static_cast<std::mt19937::result_type>(::getpid()) * 7u);
   // Segments the task store says are committed.
   auto segments_done = [&]() -> size_t {
@@ -261,8 +282,9 @@ TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
   ASSERT_TRUE(finished) << log;
   EXPECT_GT(kills, 0) << "no run was killed: the test proves nothing";
   auto source = Open(PostgresUri());
+  auto target = Open(target_uri);
   const auto want = DigestAll(*source, "fl_seg");
-  const auto got = DigestAll(*source, "fl_seg_dst");
+  const auto got = DigestAll(*target, target_schema);
   ASSERT_TRUE(got.count("big")) << log;
   EXPECT_EQ(got.at("big").rows, 2'000'000) << log;
   EXPECT_EQ(got.at("big").hash, want.at("big").hash) << log;
@@ -270,6 +292,124 @@ TEST(FullLoadTask, SegmentedLoadKilledAtRandomMomentsKeepsCommittedSegments) {
   EXPECT_EQ(j.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
   EXPECT_EQ(j["TableStatistics"][0].value("FullLoadRows", int64_t{0}), 2'000'000);
   EXPECT_GT(kept_seen, 0) << "no resume kept a committed segment:\n" << log;
+  DropNamespace(dst(), "fl_seg_dst");
+}
+
+// A keyless PostgreSQL table read in 16 automatic segments (ctid ranges), each committed on
+// its own into the target, where the process dies right after one segment committed and
+// before the task store recorded it (the caller's on_segment_done throws there: the task
+// records segments after it). The resume must keep exactly the segments the target holds: it
+// loads the others (16 minus those committed) and the target ends equal to the source, with
+// no row twice. Per target engine: each commits a segment in one transaction with its mark.
+TEST_P(FullLoadTaskSegmentTargets, DeathBetweenSegmentCommitAndItsRecordLoadsNothingTwice) {
+  PrepareDirectory("fl-mark");
+  if (IsSkipped()) return;
+  constexpr int64_t kRows = 300'000;
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute(fmt::format(
+      "DROP SCHEMA IF EXISTS fl_mark CASCADE; CREATE SCHEMA fl_mark;"
+      "CREATE TABLE fl_mark.t (id integer, v bigint, s text);"  // no key: a duplicate is silent
+      "INSERT INTO fl_mark.t SELECT g, g * 7, 'row ' || g FROM generate_series(1, {}) g;"
+      "ANALYZE fl_mark.t",
+      kRows));
+  DropNamespace(dst(), "fl_mark_dst");
+  auto source = Open(PostgresUri());
+  auto target = Open(UriFor(dst(), "fl_mark_dst"));
+  const std::string target_schema = dst() == Engine::kSqlite ? "main" : "fl_mark_dst";
+  const std::vector<TablePlan> plans = PlanTables(source->OpenCatalog()->ListTables("fl_mark"),
+                                                  Engine::kPostgres, *target, target_schema, {});
+  ASSERT_EQ(plans.size(), 1u);
+
+  std::mutex mu;
+  std::set<size_t> committed;  // segments whose on_segment_done ran, by run
+  bool die = true;
+  auto run = [&](bool resume) {
+    FullLoadTaskOptions o;
+    o.task = "fl-mark";
+    o.data_dir = tmp_ / "data";
+    o.resume = resume;
+    o.source_uri = PostgresUri();
+    o.target_uri = UriFor(dst(), "fl_mark_dst");
+    o.full_load.prep_mode = TablePrepMode::kDropAndCreate;
+    o.full_load.parallel = 1;
+    o.full_load.auto_segments = 4;  // 16 segments, four loading at once
+    o.full_load.auto_segment_min_rows = 1000;
+    o.full_load.scan.batch_rows = 5000;
+    o.full_load.on_segment_done = [&](size_t, size_t segment, int64_t) {
+      std::lock_guard lock(mu);
+      committed.insert(segment);
+      if (committed.size() == 3 && die) {
+        throw std::runtime_error("killed after the segment's commit");
+      }
+    };
+    auto task = std::make_unique<FullLoadTask>(*source, *target, plans, std::move(o));
+    task->Run();
+    return task;
+  };
+  std::unique_ptr<FullLoadTask> first = run(false);
+  const std::set<size_t> first_committed = committed;
+  ASSERT_GE(first_committed.size(), 3u) << "the load never committed a segment on its own";
+  ASSERT_NE(LoadFailures(first->load()), "") << "the table completed in spite of the death";
+  first.reset();
+
+  die = false;
+  committed.clear();
+  std::unique_ptr<FullLoadTask> second = run(true);
+  EXPECT_EQ(LoadFailures(second->load()), "");
+  // Every segment is committed once the resume is over; those of the first run may be
+  // reported again (the segment the task store missed is), the others are loaded now.
+  size_t loaded_now = 0;
+  for (size_t k : committed) loaded_now += first_committed.count(k) ? 0 : 1;
+  EXPECT_EQ(loaded_now, 16 - first_committed.size())
+      << "the resume loaded other segments than those the target did not hold";
+  const TableDef want_def = source->OpenCatalog()->GetTable("fl_mark", "t");
+  const TableDigest want = DigestTable(*source->OpenReader(), want_def);
+  const TableDef got_def = target->OpenCatalog()->GetTable(target_schema, "t");
+  const TableDigest got = DigestTable(*target->OpenReader(), got_def);
+  EXPECT_EQ(got.rows, kRows);
+  EXPECT_EQ(got.HashHex(), want.HashHex());
+  EXPECT_EQ(second->stats()[0]->full_load_rows.load(), kRows);
+  DropNamespace(dst(), "fl_mark_dst");
+}
+
+// A resume of a table whose earlier run (a Ferry that kept no segment marks) the task store
+// says committed a segment, while the target holds no mark of it: the rows may be there and
+// cannot be placed, so the table, empty before that run, is emptied and loaded whole rather
+// than loaded on top.
+TEST(FullLoadTask, SegmentsTheStoreRecordsWithoutMarksAreNotTrusted) {
+  FERRY_REQUIRE_POSTGRES();
+  auto pg = Open(PostgresUri())->OpenSession();
+  pg->Execute(
+      "DROP SCHEMA IF EXISTS fl_old CASCADE; CREATE SCHEMA fl_old;"
+      "DROP SCHEMA IF EXISTS fl_old_dst CASCADE; CREATE SCHEMA fl_old_dst;"
+      "CREATE TABLE fl_old.t (id integer, v text);"
+      "INSERT INTO fl_old.t SELECT g, 'v' || g FROM generate_series(1, 20000) g;"
+      "CREATE TABLE fl_old_dst.t (id integer, v text);"  // the old run's first segment
+      "INSERT INTO fl_old_dst.t SELECT * FROM fl_old.t WHERE id <= 10000");
+  auto source = Open(PostgresUri());
+  auto target = Open(PostgresUri());
+  std::vector<TablePlan> plans = PlanTables(source->OpenCatalog()->ListTables("fl_old"),
+                                            Engine::kPostgres, *target, "fl_old_dst", {});
+  ASSERT_EQ(plans.size(), 1u);
+  FullLoadOptions options;
+  options.prep_mode = TablePrepMode::kDoNothing;
+  options.segment_marks_task = "fl-old#0000";
+  InterruptedLoad earlier;
+  earlier.began = true;
+  earlier.started_empty = true;
+  earlier.segments = {Segment{"id <= 10000", "", ""}, Segment{"id > 10000", "", ""}};
+  earlier.segments_done = {{0, 10000}};
+  options.interrupted = {earlier};
+  FullLoad load(*source, *target, plans, options);
+  load.Run();
+  ASSERT_EQ(LoadFailures(load), "");
+  const TableDigest want =
+      DigestTable(*source->OpenReader(), source->OpenCatalog()->GetTable("fl_old", "t"));
+  const TableDigest got =
+      DigestTable(*target->OpenReader(), target->OpenCatalog()->GetTable("fl_old_dst", "t"));
+  EXPECT_EQ(got.rows, 20000);
+  EXPECT_EQ(got.HashHex(), want.HashHex());
+  pg->Execute("DROP SCHEMA fl_old CASCADE; DROP SCHEMA fl_old_dst CASCADE");
 }
 
 TEST(FullLoadTask, ResumeAndNameClashesAreRefusedWithWhatToDo) {

@@ -84,7 +84,17 @@ std::string RowTooLargeForRedoLog(size_t row_bytes, const std::string& column,
 MyTableWriter::MyTableWriter(const EndpointUri& uri)
     // No default database: the target database may not exist until EnsureSchema, and every
     // statement names its database anyway.
-    : conn_(uri, &kNoDatabase) {}
+    : conn_(uri, &kNoDatabase),
+      marks_(DialectFor(Engine::kMysql),
+             SqlSegmentMarks::Session{[this](const std::string& sql, const std::string& what) {
+                                        conn_.Execute(sql, what);
+                                      },
+                                      [this](const std::string& sql, const std::string& what) {
+                                        return conn_.Query(sql, what);
+                                      },
+                                      [this](const std::string& schema, const std::string& table) {
+                                        return TableExists(schema, table);
+                                      }}) {}
 
 std::string MyTableWriter::Schema(const TableDef& t) const {
   return t.schema.empty() ? conn_.uri().database : t.schema;
@@ -119,7 +129,11 @@ void MyTableWriter::PrepareTable(const TableDef& target, TablePrepMode mode) {
   for (const auto& sql : CreateTableStatements(t)) conn_.Execute(sql, what);
 }
 
-void MyTableWriter::BeginLoad(const TableDef& target) {
+void MyTableWriter::BeginLoad(const TableDef& target) { Begin(target, false); }
+
+void MyTableWriter::BeginSegment(const TableDef& target) { Begin(target, true); }
+
+void MyTableWriter::Begin(const TableDef& target, bool segment) {
   target_ = target;
   target_.schema = Schema(target);
   qualified_ = target_.QualifiedName();
@@ -146,9 +160,13 @@ void MyTableWriter::BeginLoad(const TableDef& target) {
               cols + ")" + sets;
   // unique_checks=0 would let InnoDB skip duplicate detection in secondary unique indexes
   // (it only speeds those up); a duplicate must fail the load, so it is off only when the
-  // table has no unique index besides the primary key (which is always checked).
+  // table has no unique index besides the primary key (which is always checked). A segment
+  // keeps it on: with both checks off, MariaDB (10.6+) makes a transaction's first insert into
+  // an empty table a bulk insert that locks the whole table until the transaction ends, and
+  // the table's other segments, loading at the same time, would wait for that whole segment
+  // (and fail after innodb_lock_wait_timeout) instead of its first 100,000 rows.
   conn_.Execute(fmt::format("SET SESSION foreign_key_checks = 0, unique_checks = {}",
-                            target_.unique_indexes.empty() ? 0 : 1),
+                            target_.unique_indexes.empty() && !segment ? 0 : 1),
                 what);
   const auto any = conn_.Query(
       "SELECT EXISTS (SELECT 1 FROM " + QuoteIdent(target_.schema) + "." +
@@ -159,6 +177,7 @@ void MyTableWriter::BeginLoad(const TableDef& target) {
   rows_since_commit_ = 0;
   rows_committed_ = 0;
   in_load_ = true;
+  segment_ = segment;
 }
 
 void MyTableWriter::Write(const Batch& batch) {
@@ -212,7 +231,7 @@ void MyTableWriter::Write(const Batch& batch) {
     throw Error(ErrorKind::kData, text);
   }
   rows_since_commit_ += static_cast<int64_t>(rows);
-  if (rows_since_commit_ >= kCommitRows) {
+  if (!segment_ && rows_since_commit_ >= kCommitRows) {
     conn_.Execute("COMMIT; START TRANSACTION", what);
     rows_committed_ += rows_since_commit_;
     rows_since_commit_ = 0;
@@ -224,12 +243,26 @@ void MyTableWriter::EndLoad() {
   const std::string what = fmt::format("committing the load of MySQL table {}", qualified_);
   conn_.Execute("COMMIT", what);
   in_load_ = false;
+  segment_ = false;
   conn_.Execute("SET SESSION foreign_key_checks = 1, unique_checks = 1", what);
+}
+
+void MyTableWriter::EndSegment(const SegmentMark& mark) {
+  if (!in_load_ || !segment_) {
+    throw Error(ErrorKind::kInternal,
+                fmt::format("EndSegment without BeginSegment on MySQL table {}", qualified_));
+  }
+  // The mark goes into the segment's own transaction: on an error the caller's AbortLoad
+  // rolls back both.
+  conn_.Execute(marks_.InsertSql(mark), fmt::format("marking segment {} of MySQL table {} loaded",
+                                                    mark.segment, qualified_));
+  EndLoad();
 }
 
 int64_t MyTableWriter::AbortLoad() noexcept {
   if (!in_load_) return 0;
   in_load_ = false;
+  segment_ = false;  // a segment committed nothing before: rows_committed_ is 0
   // A connection that failed may not take the ROLLBACK; either way the server rolls the open
   // transaction back when the session ends.
   for (const char* sql : {"ROLLBACK", "SET SESSION foreign_key_checks = 1, unique_checks = 1"}) {

@@ -10,6 +10,7 @@
 #include "connectors/connector.h"
 #include "connectors/mysql/my_connection.h"
 #include "connectors/mysql/my_value_text.h"
+#include "connectors/segment_marks.h"
 
 namespace ferry::mysql {
 
@@ -45,11 +46,16 @@ class MyTableWriter : public TableWriter {
   int64_t AbortLoad() noexcept override;
   bool LoadStartedEmpty() const override { return started_empty_; }
   bool CommitsAsItGoes() const override { return true; }
+  SegmentMarks* segment_marks() override { return &marks_; }
+  void BeginSegment(const TableDef& target) override;
+  void EndSegment(const SegmentMark& mark) override;
   void AddPrimaryKey(const TableDef& target) override;
 
   // Rows per transaction: a load commits every this many rows (at a batch boundary) and at
   // EndLoad, so undo logs and lock memory stay bounded on huge tables; a failed load is
-  // reloaded as a whole by the engine, so intermediate commits lose nothing.
+  // reloaded as a whole by the engine, so intermediate commits lose nothing. A segment
+  // (BeginSegment) is one transaction instead, whatever its size: the engine keeps segments
+  // small (engine/full_load.h), and a resume keeps the segments committed.
   static constexpr int64_t kCommitRows = 100'000;
 
   // For tests: when not 0, writers and change appliers opened afterwards take the target for a
@@ -58,6 +64,7 @@ class MyTableWriter : public TableWriter {
 
  private:
   std::string Schema(const TableDef& t) const;
+  void Begin(const TableDef& target, bool segment);
 
   MyConnection conn_;
   TableDef target_;
@@ -70,8 +77,10 @@ class MyTableWriter : public TableWriter {
   int64_t rows_committed_ = 0;  // rows of this load committed in earlier chunks
   bool started_empty_ = false;  // the table had no rows when the load began
   bool in_load_ = false;
+  bool segment_ = false;        // the load is one segment: one transaction, no chunk commits
   size_t row_limit_ = 0;        // MaxLoadRowBytes, read once; 0 = not read yet
   int64_t redo_log_bytes_ = 0;  // MariaDB innodb_log_file_size, for the message
+  SqlSegmentMarks marks_;
 };
 
 }  // namespace ferry::mysql

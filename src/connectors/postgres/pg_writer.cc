@@ -603,6 +603,30 @@ std::vector<std::string> PgCreateTableSql(const TableDef& target) {
   return out;
 }
 
+PgTableWriter::PgTableWriter(std::unique_ptr<PgConnection> conn)
+    : conn_(std::move(conn)),
+      marks_(
+          DialectFor(Engine::kPostgres),
+          SqlSegmentMarks::Session{
+              [this](const std::string& sql, const std::string& what) { conn_->Exec(sql, what); },
+              [this](const std::string& sql, const std::string& what) {
+                PgResult r = conn_->Exec(sql, what);
+                SqlSegmentMarks::Rows rows(static_cast<size_t>(PQntuples(r.get())));
+                for (size_t i = 0; i < rows.size(); ++i) {
+                  for (int c = 0; c < PQnfields(r.get()); ++c) {
+                    const int row = static_cast<int>(i);
+                    rows[i].push_back(
+                        PQgetisnull(r.get(), row, c)
+                            ? std::nullopt
+                            : std::optional<std::string>(PQgetvalue(r.get(), row, c)));
+                  }
+                }
+                return rows;
+              },
+              [this](const std::string& schema, const std::string& table) {
+                return TableExists(schema, table);
+              }}) {}
+
 PgTableWriter::~PgTableWriter() {
   if (loading_) AbortLoad();
 }
@@ -743,7 +767,17 @@ void PgTableWriter::Write(const Batch& batch) {
   Send(buf_);
 }
 
-void PgTableWriter::EndLoad() {
+void PgTableWriter::EndLoad() { Finish(nullptr); }
+
+void PgTableWriter::EndSegment(const SegmentMark& mark) {
+  if (!loading_) {
+    throw Error(ErrorKind::kInternal,
+                "EndSegment without BeginSegment on " + target_.QualifiedName());
+  }
+  Finish(&mark);
+}
+
+void PgTableWriter::Finish(const SegmentMark* mark) {
   if (!loading_) return;
   const std::string what = "loading table " + target_.QualifiedName();
   try {
@@ -757,6 +791,10 @@ void PgTableWriter::EndLoad() {
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) throw conn_->MakeError(what, r.get());
     while (PGresult* extra = PQgetResult(conn_->get())) PQclear(extra);
     loading_ = false;
+    if (mark) {
+      conn_->Exec(marks_.InsertSql(*mark), fmt::format("marking segment {} of table {} loaded",
+                                                       mark->segment, target_.QualifiedName()));
+    }
     conn_->Exec("COMMIT", what);
   } catch (...) {
     loading_ = false;

@@ -10,6 +10,7 @@
 #include "connectors/connector.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_types.h"
+#include "connectors/segment_marks.h"
 
 namespace ferry::postgres {
 
@@ -47,7 +48,7 @@ void EncodeTextRow(const Batch& batch, size_t row, const std::vector<PgWriteColu
 
 class PgTableWriter : public TableWriter {
  public:
-  explicit PgTableWriter(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
+  explicit PgTableWriter(std::unique_ptr<PgConnection> conn);
   ~PgTableWriter() override;
   void EnsureSchema(const std::string& schema) override;
   bool TableExists(const std::string& schema, const std::string& name) override;
@@ -56,10 +57,16 @@ class PgTableWriter : public TableWriter {
   void Write(const Batch& batch) override;
   void EndLoad() override;
   int64_t AbortLoad() noexcept override;
+  // A load is one transaction already: a segment is a load whose mark commits with it.
+  SegmentMarks* segment_marks() override { return &marks_; }
+  void BeginSegment(const TableDef& target) override { BeginLoad(target); }
+  void EndSegment(const SegmentMark& mark) override;
   void AddPrimaryKey(const TableDef& target) override;
 
  private:
   void Send(const std::string& data);
+  // Ends the COPY and, when `mark`, inserts it; then commits.
+  void Finish(const SegmentMark* mark);
 
   std::unique_ptr<PgConnection> conn_;
   TableDef target_;
@@ -68,6 +75,7 @@ class PgTableWriter : public TableWriter {
   bool loading_ = false;
   std::string buf_;
   std::string scratch_;
+  SqlSegmentMarks marks_;
 };
 
 }  // namespace ferry::postgres

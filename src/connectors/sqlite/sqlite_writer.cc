@@ -226,7 +226,39 @@ void BindCell(sqlite3_stmt* st, int idx, const ColumnPlan& p, const Batch& batch
 }
 
 SqliteTableWriter::SqliteTableWriter(const std::string& path)
-    : conn_(path, Connection::Mode::kReadWrite) {
+    : conn_(path, Connection::Mode::kReadWrite),
+      marks_(DialectFor(Engine::kSqlite),
+             SqlSegmentMarks::Session{
+                 [this](const std::string& sql, const std::string& what) {
+                   try {
+                     ExecWrite(sql);
+                   } catch (const Error& e) {
+                     throw Error(e.kind(), fmt::format("{} in SQLite database '{}': {}", what,
+                                                       conn_.path(), e.what()));
+                   }
+                 },
+                 [this](const std::string& sql, const std::string& what) {
+                   SqlSegmentMarks::Rows rows;
+                   try {
+                     Statement st(conn_, sql);
+                     const int columns = sqlite3_column_count(st.get());
+                     while (st.Step()) {
+                       auto& row = rows.emplace_back();
+                       for (int c = 0; c < columns; ++c) {
+                         row.push_back(st.ColumnIsNull(c)
+                                           ? std::nullopt
+                                           : std::optional<std::string>(st.ColumnText(c)));
+                       }
+                     }
+                   } catch (const Error& e) {
+                     throw Error(e.kind(), fmt::format("{} in SQLite database '{}': {}", what,
+                                                       conn_.path(), e.what()));
+                   }
+                   return rows;
+                 },
+                 [this](const std::string& schema, const std::string& table) {
+                   return TableExists(schema, table);
+                 }}) {
   const char* abs = sqlite3_db_filename(conn_.get(), "main");
   lock_ = FileWriteLock::For(abs && *abs ? abs : path);
   // WAL: readers and the writer do not block each other; NORMAL is safe with WAL (see header).
@@ -338,7 +370,23 @@ void SqliteTableWriter::PrepareTable(const TableDef& target, TablePrepMode mode)
   }
 }
 
-void SqliteTableWriter::BeginLoad(const TableDef& target) {
+void SqliteTableWriter::ExecWrite(const std::string& sql) {
+  if (in_txn_ || insert_) throw Error(ErrorKind::kInternal, "ExecWrite called during a load");
+  BeginWrite();
+  try {
+    conn_.Exec(sql);
+    CommitWrite();
+  } catch (...) {
+    RollbackWrite();
+    throw;
+  }
+}
+
+void SqliteTableWriter::BeginLoad(const TableDef& target) { Begin(target, false); }
+
+void SqliteTableWriter::BeginSegment(const TableDef& target) { Begin(target, true); }
+
+void SqliteTableWriter::Begin(const TableDef& target, bool segment) {
   if (in_txn_) throw Error(ErrorKind::kInternal, "BeginLoad called during a load");
   target_ = target;
   const int n = static_cast<int>(target.columns.size());
@@ -363,7 +411,8 @@ void SqliteTableWriter::BeginLoad(const TableDef& target) {
   }
   sql += ") VALUES (" + values + ")";
   insert_ = std::make_unique<Statement>(conn_, sql);
-  BeginWrite();
+  segment_ = segment;
+  if (!segment) BeginWrite();  // a segment takes the write lock at its first row
   started_empty_ = conn_.QueryInt("SELECT NOT EXISTS (SELECT 1 FROM main." +
                                   QuoteIdent(target.name) + ")") == 1;
   rows_committed_ = 0;
@@ -420,7 +469,9 @@ void SqliteTableWriter::InsertBatch(const Batch& batch) {
 }
 
 void SqliteTableWriter::Write(const Batch& batch) {
-  if (!in_txn_ || !insert_) throw Error(ErrorKind::kInternal, "Write called outside a load");
+  if (!insert_ || (!in_txn_ && !segment_)) {
+    throw Error(ErrorKind::kInternal, "Write called outside a load");
+  }
   if (batch.columns() != static_cast<int>(plans_.size())) {
     throw Error(ErrorKind::kInternal,
                 fmt::format("batch for {} has {} columns, the table {}", target_.QualifiedName(),
@@ -428,6 +479,7 @@ void SqliteTableWriter::Write(const Batch& batch) {
   }
   if (batch.empty()) return;
   CheckBatch(batch);
+  if (!in_txn_) BeginWrite();  // a segment's first rows
   // A savepoint per batch: a row refused half-way leaves none of the batch behind.
   conn_.Exec("SAVEPOINT ferry_batch");
   try {
@@ -441,7 +493,7 @@ void SqliteTableWriter::Write(const Batch& batch) {
   conn_.Exec("RELEASE ferry_batch");
   rows_in_txn_ += static_cast<int64_t>(batch.rows());
   bytes_in_txn_ += static_cast<int64_t>(batch.ByteSize());
-  if (rows_in_txn_ >= kCommitRows || bytes_in_txn_ >= kCommitBytes) {
+  if (!segment_ && (rows_in_txn_ >= kCommitRows || bytes_in_txn_ >= kCommitBytes)) {
     const int64_t rows = rows_in_txn_;
     CommitWrite();
     rows_committed_ += rows;
@@ -453,11 +505,30 @@ void SqliteTableWriter::EndLoad() {
   if (in_txn_) CommitWrite();
   insert_.reset();
   rows_committed_ = 0;
+  segment_ = false;
+}
+
+void SqliteTableWriter::EndSegment(const SegmentMark& mark) {
+  if (!insert_ || !segment_) {
+    throw Error(ErrorKind::kInternal,
+                "EndSegment without BeginSegment on " + target_.QualifiedName());
+  }
+  if (!in_txn_) BeginWrite();  // a segment without rows still gets its mark
+  try {
+    conn_.Exec(marks_.InsertSql(mark));
+  } catch (const Error& e) {
+    throw Error(e.kind(),
+                fmt::format("marking segment {} of table {} loaded in SQLite "
+                            "database '{}': {}",
+                            mark.segment, target_.QualifiedName(), conn_.path(), e.what()));
+  }
+  EndLoad();
 }
 
 int64_t SqliteTableWriter::AbortLoad() noexcept {
   RollbackWrite();
   insert_.reset();
+  segment_ = false;  // a segment committed nothing before: rows_committed_ is 0
   const int64_t committed = rows_committed_;
   rows_committed_ = 0;
   if (committed == 0 || !started_empty_) return committed;

@@ -12,6 +12,10 @@
 // and synchronous=NORMAL (durable at checkpoints; a power cut may lose the last commits of a
 // load, which the engine reloads anyway since the table was not finished).
 //
+// A segment of a table loaded in segments (BeginSegment .. EndSegment) is one transaction
+// instead, with its mark: the file's other writers wait for the whole segment, so segments of
+// one file commit one after another (the engine keeps them small, engine/full_load.h).
+//
 // Values are checked before a batch is sent and the batch runs inside a SAVEPOINT, so a
 // RowError (bad value or constraint violation) leaves nothing of that batch written.
 #pragma once
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "connectors/connector.h"
+#include "connectors/segment_marks.h"
 #include "connectors/sqlite/sqlite_connection.h"
 #include "connectors/sqlite/sqlite_types.h"
 
@@ -112,6 +117,9 @@ class SqliteTableWriter : public TableWriter {
   int64_t AbortLoad() noexcept override;
   bool LoadStartedEmpty() const override { return started_empty_; }
   bool CommitsAsItGoes() const override { return true; }
+  SegmentMarks* segment_marks() override { return &marks_; }
+  void BeginSegment(const TableDef& target) override;
+  void EndSegment(const SegmentMark& mark) override;
   void AddPrimaryKey(const TableDef& target) override;
 
  private:
@@ -123,6 +131,9 @@ class SqliteTableWriter : public TableWriter {
   // The first value of `batch` the target cannot hold, as a RowError; nothing when all fit.
   void CheckBatch(const Batch& batch) const;
   void InsertBatch(const Batch& batch);
+  void Begin(const TableDef& target, bool segment);
+  // Runs `sql` in a write transaction of its own (outside a load).
+  void ExecWrite(const std::string& sql);
 
   Connection conn_;
   std::shared_ptr<FileWriteLock> lock_;
@@ -135,6 +146,11 @@ class SqliteTableWriter : public TableWriter {
   int64_t rows_committed_ = 0;  // rows of this load committed in earlier chunks
   bool started_empty_ = false;  // the table had no rows when the load began
   int64_t bytes_in_txn_ = 0;
+  // The load is one segment (BeginSegment): one transaction, no chunk commits, and the file's
+  // write lock is taken at its first row rather than at BeginSegment, so the table's other
+  // segments read meanwhile and only their writes wait their turn.
+  bool segment_ = false;
+  SqlSegmentMarks marks_;
 };
 
 }  // namespace ferry::sqlite
