@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/bounded_queue.h"
+#include "common/bounded_queue.h"
 #include "engine/progress.h"
 
 namespace ferry {
