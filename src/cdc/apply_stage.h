@@ -48,9 +48,9 @@
 #include "common/shared_value.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
-#include "engine/error_policy.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
+#include "task_model/error_policy.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry::cdc {
 

@@ -15,7 +15,7 @@
 
 #include "catalog/table_def.h"
 #include "cdc/change.h"
-#include "engine/plan.h"
+#include "task_model/plan.h"
 #include "transform/expression.h"
 #include "transform/row_transform.h"
 

@@ -24,7 +24,6 @@
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
 #include "engine/lob_policy.h"
-#include "engine/plan.h"
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/segmenting.h"
@@ -36,6 +35,7 @@
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 #include "types/value_codec.h"
 
 namespace ferry {

@@ -33,11 +33,11 @@
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
 #include "task/task_lock.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 #include "validation/change_validator.h"
 
 namespace ferry {

@@ -32,9 +32,9 @@
 #include "engine/cdc_task.h"
 #include "engine/full_load.h"
 #include "engine/full_load_task.h"
-#include "engine/plan.h"
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -26,8 +26,8 @@
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "engine/table_digest.h"
+#include "task_model/plan.h"
 #include "types/value_codec.h"
 
 namespace ferry::testing {
