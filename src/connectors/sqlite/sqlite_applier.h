@@ -24,8 +24,8 @@
 
 #include "cdc/change_applier.h"
 #include "cdc/txn_state.h"
-#include "connectors/sqlite/sqlite_connection.h"
 #include "connectors/sqlite/sqlite_writer.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 
