@@ -37,12 +37,12 @@
 #include <variant>
 #include <vector>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
 #include "cdc/change_mapper.h"
 #include "cdc/change_spool.h"
 #include "cdc/row_filter.h"
 #include "cdc/transaction_buffer.h"
+#include "change/change.h"
+#include "change/change_applier.h"
 #include "common/bounded_queue.h"
 #include "common/mutex.h"
 #include "common/shared_value.h"

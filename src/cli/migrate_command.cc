@@ -15,9 +15,9 @@
 #include <stop_token>
 #include <thread>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
-#include "cdc/change_capture.h"
+#include "change/change.h"
+#include "change/change_applier.h"
+#include "change/change_capture.h"
 #include "cli/task_plan.h"
 #include "cli/validate_command.h"
 #include "connectors/connector.h"

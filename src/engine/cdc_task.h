@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "cdc/apply_stage.h"
-#include "cdc/change_capture.h"
 #include "cdc/transaction_buffer.h"
+#include "change/change_capture.h"
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"

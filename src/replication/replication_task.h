@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "cdc/position.h"
+#include "change/position.h"
 #include "connectors/connector.h"
 #include "engine/cdc_task.h"
 #include "engine/full_load.h"

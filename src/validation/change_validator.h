@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "cdc/apply_stage.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"

@@ -1,4 +1,4 @@
-#include "cdc/change_sql.h"
+#include "change/change_sql.h"
 
 #include <fmt/format.h>
 
