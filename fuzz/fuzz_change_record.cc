@@ -1,5 +1,6 @@
-// Fuzzes the change record codec (cdc/change.h) and the framed change files (cdc/change_spool.h):
-// spill files and table caches are read back from local disk, which is outside input too.
+// Fuzzes the change record codec (change/change.h) and the framed change files
+// (cdc/change_spool.h): spill files and table caches are read back from local disk, which is
+// outside input too.
 // Input: the first byte selects the mode, the rest is the payload.
 //   even: the payload is a sequence of change records read by one ChangeReader.
 //   odd:  the payload is a framed file read by a FrameReader (via fmemopen) whose chunk size is
@@ -15,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "cdc/change.h"
 #include "cdc/change_spool.h"
+#include "change/change.h"
 #include "common/error.h"
 
 namespace {

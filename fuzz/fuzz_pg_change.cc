@@ -25,7 +25,7 @@
 #include <variant>
 #include <vector>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_change_decode.h"
 #include "connectors/postgres/pg_types.h"
 #include "connectors/postgres/pgoutput.h"

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_change_stream.h"
 #include "connectors/postgres/pg_replication_stream.h"
 #include "connectors/postgres/pg_types.h"

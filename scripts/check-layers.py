@@ -2,10 +2,12 @@
 """Checks which src/ folders include which (the layering of docs/architecture.md).
 
 Every `#include "<folder>/..."` from a file under src/<other>/ is an edge other -> folder.
-scripts/layers.txt lists the edges allowed today. A new edge fails the check: either it runs
-the right way (add it to the list, in the same commit, with the reason) or the include belongs
-elsewhere. An edge in the list that the code no longer has also fails, so the list only
-shrinks as the known wrong-way edges are removed.
+scripts/layers.txt lists the edges allowed. A new edge fails the check: either it runs the
+right way (add it to the list, in the same commit, with the reason) or the include belongs
+elsewhere. An edge in the list that the code no longer has also fails, so the list says what
+the code does. The build links each folder's library to the folders the same list names
+(CMakeLists.txt), so an include that runs the wrong way does not even compile; this check adds
+what links cannot see: an include of a folder reached only through another one.
 
 It also keeps engine knowledge in the connectors (issue 12): `Engine::k...` may appear only
 under src/connectors/ (each engine's dialect and connector), src/endpoint/ (an engine chosen

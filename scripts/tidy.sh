@@ -89,10 +89,28 @@ if ((${#files[@]} == 0)); then
   exit 0
 fi
 
-# Report a header's findings only when it changed too: an anchored regex of their paths.
+# Report a header's findings only when it changed too: an anchored regex of their paths. A
+# header of src/F/ is included through its library's include directory, <build>/include/F/
+# (a symlink F -> src/F, CMakeLists.txt), and clang names it by that path.
+alternation() { printf '%s|' "$@" | sed -e 's/[.]/\\./g' -e 's/|$//'; }
+src_headers=()
+other_headers=()
+for h in "${headers[@]}"; do
+  case "$h" in
+    src/*) src_headers+=("${h#src/}") ;;
+    *) other_headers+=("$h") ;;
+  esac
+done
+filters=()
+if ((${#src_headers[@]})); then
+  filters+=("^($ROOT/src/|.*/include/[a-z0-9_]+/)($(alternation "${src_headers[@]}"))\$")
+fi
+if ((${#other_headers[@]})); then
+  filters+=("^$ROOT/($(alternation "${other_headers[@]}"))\$")
+fi
 header_filter='^$'
-if ((${#headers[@]})); then
-  header_filter="^$ROOT/($(printf '%s|' "${headers[@]}" | sed -e 's/[.]/\\./g' -e 's/|$//'))\$"
+if ((${#filters[@]})); then
+  header_filter="$(IFS='|'; echo "${filters[*]}")"
 fi
 
 echo "tidy.sh: $("$TIDY" --version | grep -o 'version [0-9.]*'), ${#files[@]} file(s), $JOBS job(s):"

@@ -37,20 +37,20 @@
 #include <variant>
 #include <vector>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
 #include "cdc/change_mapper.h"
 #include "cdc/change_spool.h"
 #include "cdc/row_filter.h"
 #include "cdc/transaction_buffer.h"
+#include "change/change.h"
+#include "change/change_applier.h"
+#include "common/bounded_queue.h"
 #include "common/mutex.h"
 #include "common/shared_value.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
-#include "engine/bounded_queue.h"
-#include "engine/error_policy.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
+#include "task_model/error_policy.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry::cdc {
 

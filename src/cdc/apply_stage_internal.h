@@ -10,7 +10,7 @@
 #include <string>
 
 #include "cdc/apply_stage.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "logging/log.h"
 
 namespace ferry::cdc {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
-#include "engine/plan.h"
+#include "change/change.h"
+#include "task_model/plan.h"
 #include "transform/expression.h"
 #include "transform/row_transform.h"
 

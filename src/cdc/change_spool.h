@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "cdc/change.h"
+#include "change/change.h"
 
 namespace ferry::cdc {
 

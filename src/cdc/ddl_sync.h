@@ -40,7 +40,7 @@
 
 #include "catalog/table_def.h"
 #include "connectors/connector.h"
-#include "engine/plan.h"
+#include "task_model/plan.h"
 
 namespace ferry::cdc {
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "types/batch.h"
 
 namespace ferry::cdc {

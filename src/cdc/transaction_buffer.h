@@ -31,7 +31,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "cdc/change.h"
+#include "change/change.h"
 
 namespace ferry::cdc {
 

@@ -36,7 +36,6 @@
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
 #include "engine/lob_policy.h"
-#include "engine/plan.h"
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/segmenting.h"
@@ -47,6 +46,7 @@
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
+#include "task_model/plan.h"
 #include "validation/validator.h"
 
 namespace ferry {

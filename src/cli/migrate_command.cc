@@ -15,16 +15,15 @@
 #include <stop_token>
 #include <thread>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
-#include "cdc/change_capture.h"
+#include "change/change.h"
+#include "change/change_applier.h"
+#include "change/change_capture.h"
 #include "cli/task_plan.h"
 #include "cli/validate_command.h"
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
 #include "engine/lob_policy.h"
-#include "engine/plan.h"
 #include "engine/progress.h"
 #include "engine/report.h"
 #include "engine/segmenting.h"
@@ -36,6 +35,7 @@
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 #include "types/value_codec.h"
 
 namespace ferry {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/error_policy.h"
 #include "settings/task_settings.h"
+#include "task_model/error_policy.h"
 
 namespace ferry {
 

@@ -9,8 +9,8 @@
 
 #include "common/error.h"
 #include "engine/report.h"
-#include "engine/table_stats.h"
 #include "task/data_dir.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -8,9 +8,9 @@
 #include <map>
 #include <optional>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
-#include "cdc/change_capture.h"
+#include "change/change.h"
+#include "change/change_applier.h"
+#include "change/change_capture.h"
 #include "cli/task_plan.h"
 #include "common/host.h"
 #include "connectors/connector.h"

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "connectors/connector.h"
-#include "engine/plan.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -12,10 +12,10 @@
 #include "connectors/connector.h"
 #include "control/control_tables.h"
 #include "endpoint/endpoint_uri.h"
-#include "engine/plan.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
 #include "validation/validator.h"
 
 namespace ferry {

@@ -1,6 +1,6 @@
 // `ferry validate`: row-level validation between two endpoints, standalone (after a load made
 // by ferry, DMS or anything else). Tables are planned exactly as `ferry migrate` plans them
-// (engine/plan.h PlanTables / PlanFromMappings), so the same --tables / --table-mappings /
+// (task_model/plan.h PlanTables / PlanFromMappings), so the same --tables / --table-mappings /
 // --schema / --target-schema give the same source -> target pairs.
 //
 // Exit codes (RunValidate's return): 0 every table "Validated"; 1 some table is not (differences

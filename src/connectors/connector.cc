@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "cdc/change_applier.h"
-#include "cdc/position.h"
-#include "cdc/change_capture.h"
+#include "change/change_applier.h"
+#include "change/change_capture.h"
+#include "change/position.h"
 #include "connectors/mysql/mysql_connector.h"
 #include "connectors/postgres/postgres_connector.h"
 #include "connectors/sqlite/sqlite_connector.h"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
+#include "change/source_snapshot.h"
 #include "common/error.h"
 #include "connectors/dialect.h"
 #include "connectors/name_rules.h"
@@ -144,19 +145,6 @@ struct PartitionInfo {
   std::string name;    // PostgreSQL: the leaf table; MySQL: the partition or subpartition
   std::string parent;  // MySQL subpartitions: the partition holding it; else empty
   int64_t estimated_rows = -1;
-};
-
-// A point in time several readers of one source read at together (Connector::OpenSnapshot).
-// Holds a coordinator connection; the snapshot stays importable while this object lives.
-class SourceSnapshot {
- public:
-  virtual ~SourceSnapshot() = default;
-  // What readers pass as ScanOptions::snapshot: PostgreSQL the pg_export_snapshot() id;
-  // MySQL an id naming this snapshot (readers must JoinSnapshot it first).
-  virtual const std::string& id() const = 0;
-  // Every reader that will use the snapshot has called TableReader::JoinSnapshot: MySQL
-  // releases the table lock it held meanwhile. Throws Error.
-  virtual void ReadersJoined() {}
 };
 
 class CatalogReader {
@@ -329,17 +317,17 @@ class Connector {
     (void)table;
     return nullptr;
   }
-  // Change data capture from this endpoint as a source (cdc/change_capture.h). Connects
+  // Change data capture from this endpoint as a source (change/change_capture.h). Connects
   // lazily. The default throws Error(kUnsupported) naming the engine.
   virtual std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(const cdc::CaptureOptions& options);
-  // The text form of this engine's change-stream positions (cdc/position.h), for the task
+  // The text form of this engine's change-stream positions (change/position.h), for the task
   // store, the checkpoint and --cdc-start-position; nullptr when the engine is no CDC source.
   virtual const cdc::PositionCodec* positions() const { return nullptr; }
   // The position of the first change committed at or after `unix_micros` (DMS CdcStartTime),
   // for a source that can map a time to a position. Connects. The default throws
   // Error(kUnsupported) saying so and what to give instead.
   virtual cdc::Position PositionAtTime(int64_t unix_micros);
-  // Applies changes to this endpoint as a target (cdc/change_applier.h), on its own connection.
+  // Applies changes to this endpoint as a target (change/change_applier.h), on its own connection.
   // The default throws Error(kUnsupported) naming the engine.
   virtual std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier();
 };

@@ -22,8 +22,8 @@
 
 #include "common/mutex.h"
 #include "connectors/connector.h"
-#include "engine/table_stats.h"
 #include "settings/task_settings.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -28,16 +28,16 @@
 #include <vector>
 
 #include "cdc/apply_stage.h"
-#include "cdc/change_capture.h"
 #include "cdc/transaction_buffer.h"
+#include "change/change_capture.h"
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "settings/task_settings.h"
 #include "task/data_dir.h"
 #include "task/task_lock.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 #include "validation/change_validator.h"
 
 namespace ferry {

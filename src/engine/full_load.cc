@@ -10,7 +10,7 @@
 #include <optional>
 #include <thread>
 
-#include "engine/bounded_queue.h"
+#include "common/bounded_queue.h"
 #include "engine/segmenting.h"
 #include "transform/row_transform.h"
 #include "types/value_codec.h"

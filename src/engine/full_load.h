@@ -18,9 +18,9 @@
 
 #include "common/mutex.h"
 #include "connectors/connector.h"
-#include "engine/error_policy.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
+#include "task_model/error_policy.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -8,7 +8,7 @@
 #include <condition_variable>
 #include <thread>
 
-#include "cdc/change_capture.h"
+#include "change/change_capture.h"
 #include "common/error.h"
 #include "engine/task_records.h"
 #include "logging/log.h"

@@ -25,10 +25,10 @@
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "task/data_dir.h"
 #include "task/task_lock.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/plan.h"
 #include "mapping/table_mappings.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/mutex.h"
-#include "engine/table_stats.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/table_stats.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

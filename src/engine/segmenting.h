@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "connectors/connector.h"
-#include "engine/plan.h"
 #include "mapping/mapping_apply.h"
 #include "mapping/table_mappings.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "cdc/apply_stage.h"
 #include "catalog/table_def.h"
+#include "cdc/apply_stage.h"
 #include "connectors/connector.h"
-#include "engine/plan.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "connectors/name_rules.h"
-#include "engine/plan.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/plan.h"
-#include "engine/table_stats.h"
 #include "task/task_store.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -27,14 +27,14 @@
 #include <string>
 #include <vector>
 
-#include "cdc/position.h"
+#include "change/position.h"
 #include "connectors/connector.h"
 #include "engine/cdc_task.h"
 #include "engine/full_load.h"
 #include "engine/full_load_task.h"
-#include "engine/plan.h"
 #include "schema/post_load.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
 
 namespace ferry {
 

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/connector.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
 #include "schema/schema_objects.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry::schema {
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "engine/plan.h"
+#include "task_model/plan.h"
 
 namespace ferry::schema {
 

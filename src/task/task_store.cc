@@ -12,8 +12,8 @@
 #include <variant>
 
 #include "common/error.h"
-#include "connectors/sqlite/sqlite_connection.h"
 #include "endpoint/endpoint_uri.h"
+#include "sqlite_api/sqlite_connection.h"
 #include "task/data_dir.h"
 
 namespace ferry {

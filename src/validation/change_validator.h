@@ -34,13 +34,13 @@
 #include <vector>
 
 #include "cdc/apply_stage.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "common/mutex.h"
 #include "connectors/connector.h"
 #include "control/control_tables.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 
 namespace ferry {
 

@@ -28,9 +28,9 @@
 
 #include "connectors/connector.h"
 #include "control/control_tables.h"
-#include "engine/plan.h"
-#include "engine/table_stats.h"
 #include "settings/task_settings.h"
+#include "task_model/plan.h"
+#include "task_model/table_stats.h"
 #include "validation/row_compare.h"
 
 namespace ferry {

@@ -1,4 +1,4 @@
-// The ChangeApplier contract (cdc/change_applier.h) for the MySQL/MariaDB and the SQLite
+// The ChangeApplier contract (change/change_applier.h) for the MySQL/MariaDB and the SQLite
 // appliers, one suite over both: changes built from Batches directly, applied to a real target
 // (the MariaDB test server's database applymy_t with control schema applymy_ctl; a SQLite file
 // in a temporary directory), and read back. The MariaDB case skips when FERRY_TEST_MYSQL_URI is
@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
+#include "change/change.h"
+#include "change/change_applier.h"
 #include "connectors/connector.h"
 #include "connectors/mysql/my_applier.h"
 #include "connectors/mysql/my_writer.h"

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "cdc/change.h"
-#include "engine/cdc_task.h"
 #include "cdc_test_env.h"
+#include "change/change.h"
+#include "engine/cdc_task.h"
 
 namespace ferry {
 namespace {

@@ -19,8 +19,8 @@
 #include <random>
 #include <thread>
 
-#include "cdc/change.h"
 #include "cdc_test_env.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_position.h"
 #include "task/task_store.h"
 

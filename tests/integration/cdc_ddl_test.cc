@@ -11,11 +11,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "connectors/sqlite/sqlite_connection.h"
+#include "cdc_test_env.h"
 #include "engine/cdc_task.h"
+#include "sqlite_api/sqlite_connection.h"
 #include "task/data_dir.h"
 #include "task/task_store.h"
-#include "cdc_test_env.h"
 
 namespace ferry {
 namespace {

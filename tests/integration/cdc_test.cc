@@ -11,9 +11,9 @@
 #include <fstream>
 #include <thread>
 
-#include "cdc/change.h"
-#include "engine/cdc_task.h"
 #include "cdc_test_env.h"
+#include "change/change.h"
+#include "engine/cdc_task.h"
 
 namespace ferry {
 namespace {

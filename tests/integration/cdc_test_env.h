@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "engine/cdc_task.h"
 #include "task/task_store.h"
 #include "test_env.h"

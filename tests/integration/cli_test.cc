@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "connectors/sqlite/sqlite_connection.h"
+#include "sqlite_api/sqlite_connection.h"
 #include "test_env.h"
 
 namespace ferry::testing {

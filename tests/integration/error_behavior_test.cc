@@ -14,7 +14,7 @@
 #include <functional>
 #include <thread>
 
-#include "engine/error_policy.h"
+#include "task_model/error_policy.h"
 #include "test_env.h"
 
 namespace ferry::testing {

@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "engine/table_digest.h"
+#include "task_model/plan.h"
 #include "test_env.h"
 
 namespace ferry::testing {

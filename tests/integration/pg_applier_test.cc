@@ -5,8 +5,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "cdc/change.h"
-#include "cdc/change_applier.h"
+#include "change/change.h"
+#include "change/change_applier.h"
 #include "connectors/postgres/pg_position.h"
 #include "test_env.h"
 #include "types/value_codec.h"

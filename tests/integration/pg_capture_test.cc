@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_position.h"
 #include "logging/log.h"
 #include "test_env.h"

@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "cdc/change_applier.h"
+#include "change/change_applier.h"
 #include "connectors/connector.h"
 #include "endpoint/endpoint_uri.h"
 #include "engine/full_load.h"
-#include "engine/plan.h"
 #include "engine/table_digest.h"
+#include "task_model/plan.h"
 #include "types/value_codec.h"
 
 namespace ferry::testing {
@@ -209,7 +209,7 @@ inline std::vector<CanonicalRow> ScanCanonical(Connector& c, const TableDef& tab
   return CanonicalRows(sink.batches, table);
 }
 
-// Apply issues (cdc/change_applier.h) as "tag outcome" text, e.g. "2 duplicate, 4 no row".
+// Apply issues (change/change_applier.h) as "tag outcome" text, e.g. "2 duplicate, 4 no row".
 inline std::string IssuesText(const std::vector<cdc::ApplyIssue>& issues) {
   std::string out;
   for (const cdc::ApplyIssue& i : issues) {

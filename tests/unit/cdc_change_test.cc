@@ -1,7 +1,7 @@
-// The change record codec (cdc/change.h): round trips of every storage kind, NULL, unchanged,
+// The change record codec (change/change.h): round trips of every storage kind, NULL, unchanged,
 // empty and 20 MB byte values, every operation and old-image kind; malformed and truncated
 // records. (LSN text: position_test.cc.)
-#include "cdc/change.h"
+#include "change/change.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ErrorPolicies: every ErrorBehavior policy and escalation combination for data, table and
 // recoverable errors.
-#include "engine/error_policy.h"
+#include "task_model/error_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "common/error.h"
 #include "connectors/postgres/pg_applier.h"
 #include "test_types.h"

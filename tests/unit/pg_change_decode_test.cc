@@ -8,7 +8,7 @@
 #include <cmath>
 #include <limits>
 
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_capture.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_types.h"

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "catalog/table_def_json.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_change_stream.h"
 #include "connectors/postgres/pg_copy_binary.h"
 #include "connectors/postgres/pg_replication_stream.h"

@@ -1,8 +1,8 @@
-#include "engine/plan.h"
+#include "task_model/plan.h"
 
 #include <gtest/gtest.h>
 
-#include "engine/bounded_queue.h"
+#include "common/bounded_queue.h"
 #include "engine/progress.h"
 
 namespace ferry {

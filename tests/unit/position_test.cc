@@ -1,8 +1,8 @@
-// Source positions (cdc/position.h) and the PostgreSQL codec (connectors/postgres/
+// Source positions (change/position.h) and the PostgreSQL codec (connectors/postgres/
 // pg_position.h): LSN text both ways, the byte order contract (bytes order = stream order,
 // the empty position first), round trips through the codec, foreign bytes refused, and a
 // Position shared between threads (SharedValue).
-#include "cdc/position.h"
+#include "change/position.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <functional>
 
-#include "cdc/change_sql.h"
+#include "change/change_sql.h"
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_writer.h"
 #include "types/value_codec.h"

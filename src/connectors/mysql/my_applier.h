@@ -1,4 +1,4 @@
-// cdc::ChangeApplier for MySQL/MariaDB targets (see cdc/change_applier.h for the contract).
+// cdc::ChangeApplier for MySQL/MariaDB targets (see change/change_applier.h for the contract).
 //
 // Each change becomes one text statement with literal values, checked and converted exactly as
 // the bulk writer does (my_value_text.h AppendCheckedValue). Statements are queued and sent as
@@ -39,10 +39,10 @@
 #include <string>
 #include <vector>
 
-#include "cdc/change_applier.h"
-#include "cdc/txn_state.h"
+#include "change/change_applier.h"
 #include "connectors/mysql/my_connection.h"
 #include "connectors/mysql/my_value_text.h"
+#include "connectors/txn_state.h"
 #include "endpoint/endpoint_uri.h"
 
 namespace ferry::mysql {

@@ -30,10 +30,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cdc/change_applier.h"
-#include "cdc/txn_state.h"
+#include "change/change_applier.h"
 #include "connectors/postgres/pg_connection.h"
 #include "connectors/postgres/pg_writer.h"
+#include "connectors/txn_state.h"
 
 namespace ferry::postgres {
 

@@ -1,6 +1,6 @@
 // Change data capture from PostgreSQL: the streaming replication protocol over a libpq
 // connection with replication=database, the built-in pgoutput plugin, a publication for the
-// task's tables and a logical replication slot (cdc/change_capture.h is the contract).
+// task's tables and a logical replication slot (change/change_capture.h is the contract).
 //
 // It asks for `streaming 'on'` when CaptureOptions::stream_in_progress and the protocol is 2
 // or newer (a transaction over the server's logical_decoding_work_mem then arrives while it
@@ -27,7 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cdc/change_capture.h"
+#include "change/change_capture.h"
 #include "connectors/postgres/pg_catalog.h"
 #include "connectors/postgres/pg_change_decode.h"
 #include "connectors/postgres/pg_change_stream.h"

@@ -1,4 +1,4 @@
-// pgoutput tuple values -> Batch cells -> change records (cdc/change.h), for PostgreSQL change
+// pgoutput tuple values -> Batch cells -> change records (change/change.h), for PostgreSQL change
 // capture (pg_capture.h).
 //
 // A value arrives in text ('t', the type's output function under the replication session's
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pg_types.h"
 #include "connectors/postgres/pgoutput.h"

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change_capture.h"
+#include "change/change_capture.h"
 #include "connectors/postgres/pg_change_decode.h"
 #include "connectors/postgres/pg_position.h"
 #include "connectors/postgres/pg_replication_stream.h"

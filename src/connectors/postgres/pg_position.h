@@ -1,6 +1,6 @@
 // PostgreSQL positions: an LSN (a WAL byte offset) as cdc::Position and as text.
 //
-// Bytes: the LSN as 8 big-endian bytes, so byte order is LSN order (cdc/position.h); LSN 0
+// Bytes: the LSN as 8 big-endian bytes, so byte order is LSN order (change/position.h); LSN 0
 // (InvalidXLogRecPtr, never a real position) is the empty Position. Text: PostgreSQL's own
 // "16/B374D848" (upper-case hex, as pg_lsn prints it; either case is read).
 #pragma once
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "cdc/position.h"
+#include "change/position.h"
 
 namespace ferry::postgres {
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <thread>
 
-#include "cdc/change_sql.h"
+#include "change/change_sql.h"
 #include "types/value_codec.h"
 
 namespace ferry::sqlite {

@@ -1,4 +1,4 @@
-// cdc::ChangeApplier for SQLite targets (see cdc/change_applier.h for the contract).
+// cdc::ChangeApplier for SQLite targets (see change/change_applier.h for the contract).
 //
 // Each change runs at once as a prepared statement with bound values, checked and bound exactly
 // as the bulk writer does (sqlite_writer.h CheckCell / BindCell). Statements are cached per
@@ -22,10 +22,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cdc/change_applier.h"
-#include "cdc/txn_state.h"
-#include "connectors/sqlite/sqlite_connection.h"
+#include "change/change_applier.h"
 #include "connectors/sqlite/sqlite_writer.h"
+#include "connectors/txn_state.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "connectors/connector.h"
-#include "connectors/sqlite/sqlite_connection.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

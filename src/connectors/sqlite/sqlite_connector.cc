@@ -18,10 +18,10 @@
 
 #include "connectors/sqlite/sqlite_applier.h"
 #include "connectors/sqlite/sqlite_catalog.h"
-#include "connectors/sqlite/sqlite_connection.h"
 #include "connectors/sqlite/sqlite_reader.h"
 #include "connectors/sqlite/sqlite_types.h"
 #include "connectors/sqlite/sqlite_writer.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

@@ -22,7 +22,7 @@
 #include <string>
 
 #include "connectors/connector.h"
-#include "connectors/sqlite/sqlite_connection.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

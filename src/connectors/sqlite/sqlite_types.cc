@@ -10,7 +10,7 @@
 
 #include "common/text.h"
 #include "connectors/ddl.h"
-#include "connectors/sqlite/sqlite_connection.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

@@ -29,8 +29,8 @@
 
 #include "connectors/connector.h"
 #include "connectors/segment_marks.h"
-#include "connectors/sqlite/sqlite_connection.h"
 #include "connectors/sqlite/sqlite_types.h"
+#include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
 

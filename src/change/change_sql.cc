@@ -1,4 +1,4 @@
-#include "cdc/change_sql.h"
+#include "change/change_sql.h"
 
 #include <fmt/format.h>
 
@@ -39,9 +39,9 @@ std::string InsertSql(const ChangeSqlTable& t, const Batch& b, int row, bool ups
     cols += name;
     value(b, row, static_cast<int>(c), &vals);
     if (d.upsert_on_duplicate_key) {
-      set += (set.empty() ? "" : ", ") + name + " = VALUES(" + name + ")";
+      set += fmt::format("{}{} = VALUES({})", set.empty() ? "" : ", ", name, name);
     } else if (std::find(t.key.begin(), t.key.end(), static_cast<int>(c)) == t.key.end()) {
-      set += (set.empty() ? "" : ", ") + name + " = excluded." + name;
+      set += fmt::format("{}{} = excluded.{}", set.empty() ? "" : ", ", name, name);
     }
   }
   std::string sql = "INSERT INTO " + t.sql_name + " (" + cols + ") VALUES (" + vals + ")";

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cdc/position.h"
+#include "change/position.h"
 #include "types/batch.h"
 #include "types/dms_type.h"
 

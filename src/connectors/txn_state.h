@@ -1,5 +1,5 @@
 // The SQL of awsdms_txn_state, the table on the target that holds each CDC task's applied
-// position (cdc/change_applier.h). One row per task, written in the same target transaction as
+// position (change/change_applier.h). One row per task, written in the same target transaction as
 // the changes it covers. Every engine's ChangeApplier runs these statements on its own
 // connection, so they are plain SQL text with literals (no parameters).
 //
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change_applier.h"
+#include "change/change_applier.h"
 #include "connectors/dialect.h"
 
 namespace ferry::cdc {

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
-#include "connectors/connector.h"
+#include "change/change.h"
+#include "change/source_snapshot.h"
 
 namespace ferry::cdc {
 

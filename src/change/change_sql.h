@@ -1,4 +1,4 @@
-// SQL text for one captured change (cdc/change.h), for the appliers that write statements
+// SQL text for one captured change (change/change.h), for the appliers that write statements
 // rather than set-based batches: MySQL/MariaDB (literal values, sent as text) and SQLite
 // (parameter placeholders, prepared per statement shape). The appliers differ only in what
 // SqlDialect describes; the values come from a callback, so one builder serves literals and
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
+#include "change/change.h"
 #include "types/batch.h"
 
 namespace ferry::cdc {

@@ -1,4 +1,4 @@
-#include "cdc/change_applier.h"
+#include "change/change_applier.h"
 
 #include <fmt/format.h>
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "catalog/table_def.h"
-#include "cdc/change.h"
+#include "change/change.h"
 
 namespace ferry::cdc {
 

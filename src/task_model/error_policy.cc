@@ -1,4 +1,4 @@
-#include "engine/error_policy.h"
+#include "task_model/error_policy.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "cdc/txn_state.h"
+#include "connectors/txn_state.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "engine/plan.h"
+#include "task_model/plan.h"
 
 #include <nlohmann/json.hpp>
 

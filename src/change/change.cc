@@ -1,4 +1,4 @@
-#include "cdc/change.h"
+#include "change/change.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "cdc/change_capture.h"
+#include "change/change_capture.h"
 #include "common/error.h"
 
 namespace ferry::cdc {

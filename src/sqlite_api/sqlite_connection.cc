@@ -1,4 +1,4 @@
-#include "connectors/sqlite/sqlite_connection.h"
+#include "sqlite_api/sqlite_connection.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
