@@ -90,7 +90,10 @@ bool ApplyStage::RouteShape(const ChangeView& v, const TransactionInfo& info) {
       fmt::format("the shape record of table {} in source transaction {} (ending at {})",
                   t.plan.source.QualifiedName(), info.xid, PositionText(info.end_position)));
   if (t.mode == TableMode::kLive && info.end_position > t.skip_through) {
-    if (options_.validation_only || target_.dialect().TransactionalDdl()) return true;
+    if (options_.validation_only ||
+        DdlTarget("following a source table change").dialect().TransactionalDdl()) {
+      return true;
+    }
     // Its changes before the ALTER were encoded with the old columns, the ones after with the
     // new; applying them in order needs the target's ALTER between them, inside one target
     // transaction, which a target without transactional DDL (MySQL: it commits each ALTER at
@@ -182,7 +185,8 @@ void ApplyStage::AlterInTransaction(const ChangeView& v, const TransactionInfo& 
     return;
   }
   TableChangePlan next =
-      PlanTableChange(t.plan, t.captured, after, target_, t.captured.engine, options_.handle_alter);
+      PlanTableChange(t.plan, t.captured, after, DdlTarget("following a source table change"),
+                      t.captured.engine, options_.handle_alter);
   for (const std::string& note : next.notes) ApplyLog().warn("{}", note);
   if (options_.shapes) {
     // Pending until the target commits the transaction (or discarded when it rolls back).
@@ -216,7 +220,8 @@ bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const T
   ApplyTable& t = tables_[table];
   // ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered (ddl_sync.h).
   TableChangePlan next =
-      PlanTableChange(t.plan, before, after, target_, before.engine, options_.handle_alter);
+      PlanTableChange(t.plan, before, after, DdlTarget("following a source table change"),
+                      before.engine, options_.handle_alter);
   for (const std::string& note : next.notes) ApplyLog().warn("{}", note);
   // The applier's statements describe the old columns: it reopens at the next commit.
   if (applier_) applier_->Rollback();
@@ -228,10 +233,11 @@ bool ApplyStage::FollowTableChange(size_t table, const TableDef& before, const T
   if (options_.validation_only) next.statements.clear();  // the target is not ours to alter
   for (bool done = next.statements.empty(); !done;) {
     try {
-      std::unique_ptr<SqlSession> session = target_.OpenSession();
+      SqlConnector& sql_target = DdlTarget("following a source table change");
+      std::unique_ptr<SqlSession> session = sql_target.OpenSession();
       // One transaction where the target's DDL is transactional (PostgreSQL, SQLite): a kill
       // between the statements (a SQLite rebuild's DROP and RENAME) leaves the table whole.
-      const bool atomic = target_.dialect().TransactionalDdl() && next.statements.size() > 1;
+      const bool atomic = sql_target.dialect().TransactionalDdl() && next.statements.size() > 1;
       if (atomic) session->Execute("BEGIN");
       for (const std::string& sql : next.statements) {
         ApplyLog().info("table {}: source table changed, running on the target: {}",

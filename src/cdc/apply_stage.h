@@ -361,6 +361,9 @@ class ApplyStage {
   // After a lost connection: true when the target's checkpoint shows the group committed
   // anyway (the connection went during COMMIT). Reconnects to look.
   bool CommittedBeforeTheError();
+  // The target as a database, to follow the source's DDL (`what` it is for); throws
+  // Error(kUnsupported) naming `what` for a target that is not one.
+  SqlConnector& DdlTarget(std::string_view what) { return RequireSql(target_, what); }
 
   Connector& target_;
   std::vector<ApplyTable>& tables_;

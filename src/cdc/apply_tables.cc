@@ -195,13 +195,14 @@ void ApplyStage::OnTableDropped(size_t table) {
     return;
   }
   if (options_.handle_drop && !options_.validation_only) {
-    const Dialect& d = target_.dialect();
+    SqlConnector& sql_target = DdlTarget("dropping a target table (HandleSourceTableDropped)");
+    const Dialect& d = sql_target.dialect();
     const std::string sql = "DROP TABLE IF EXISTS " + d.QuoteIdentifier(t.plan.target.schema) +
                             "." + d.QuoteIdentifier(t.plan.target.name);
     for (bool done = false; !done;) {
       try {
         ApplyLog().info("table {}: dropped on the source, running on the target: {}", source, sql);
-        target_.OpenSession()->Execute(sql);
+        sql_target.OpenSession()->Execute(sql);
         done = true;
       } catch (const Error& e) {
         if (IsTransient(e.kind()) && WaitToRetry(e)) continue;

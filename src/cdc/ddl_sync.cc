@@ -116,7 +116,7 @@ void RenameInKeys(TableDef& t, const std::string& from, const std::string& to) {
 // ALTER TABLE statements for one target table, in the target's dialect.
 class AlterSql {
  public:
-  AlterSql(const Connector& target, const TableDef& table) : dialect_(target.dialect()) {
+  AlterSql(const SqlConnector& target, const TableDef& table) : dialect_(target.dialect()) {
     table_ = table.schema.empty() ? Q(table.name) : Q(table.schema) + "." + Q(table.name);
   }
   std::string Q(const std::string& name) const { return dialect_.QuoteIdentifier(name); }
@@ -139,8 +139,8 @@ class AlterSql {
 // Plans the change for one table; `out->new_plan` starts as the plan now.
 class Planner {
  public:
-  Planner(const TableDef& after, const Connector& target,
-          Engine source_engine, TableChangePlan* out)
+  Planner(const TableDef& after, const SqlConnector& target, Engine source_engine,
+          TableChangePlan* out)
       : after_(after),
         target_(target),
         source_engine_(source_engine),
@@ -357,7 +357,7 @@ class Planner {
   }
 
   const TableDef& after_;
-  const Connector& target_;
+  const SqlConnector& target_;
   Engine source_engine_;
   // The value of `c` (declared `from`) as the source's ALTER ... TYPE converts it to `to`:
   // a scaled decimal to text keeps its scale ('1.50', as numeric::text prints it); anything
@@ -420,7 +420,7 @@ std::string Describe(const ColumnDiff& d) {
 }  // namespace
 
 TableChangePlan PlanTableChange(const TablePlan& plan, const TableDef& before,
-                                const TableDef& after, const Connector& target,
+                                const TableDef& after, const SqlConnector& target,
                                 Engine source_engine, bool handle_altered) {
   TableChangePlan out;
   out.new_plan = plan;

@@ -32,7 +32,7 @@
 // ones arrive as NULL), with a note.
 //
 // Pure functions: nothing touches a database; the caller runs `statements` (e.g. through
-// Connector::OpenSession) while no target transaction is open, then adopts `new_plan`.
+// SqlConnector::OpenSession) while no target transaction is open, then adopts `new_plan`.
 #pragma once
 
 #include <string>
@@ -55,7 +55,7 @@ struct TableChangePlan {
 // Never throws for a change it cannot carry: it leaves that part of the target alone and says
 // so in `notes`.
 TableChangePlan PlanTableChange(const TablePlan& plan, const TableDef& before,
-                                const TableDef& after, const Connector& target,
+                                const TableDef& after, const SqlConnector& target,
                                 Engine source_engine, bool handle_altered);
 
 }  // namespace ferry::cdc

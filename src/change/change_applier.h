@@ -1,6 +1,7 @@
 // The target side of change data capture: applies row changes inside target transactions and
 // commits the task's position with them, so a crash anywhere resumes exactly after the last
-// committed source transaction (the "awsdms_txn_state" table, in the control schema).
+// committed source transaction (on a SQL target the "awsdms_txn_state" table, in the control
+// schema). Every target has one: the checkpoint store is part of this contract, not of SQL.
 //
 // Use: Prepare(); ReadCheckpoint(); then per group of source transactions
 //   Begin(); Apply(...)...; Flush() -> issues; [more Apply]; Commit(checkpoint)
@@ -45,9 +46,11 @@ class ChangeApplier {
  public:
   virtual ~ChangeApplier() = default;
 
-  // Creates the control schema and awsdms_txn_state when missing. Columns: SERVER_NAME,
-  // TASK_NAME (key), CHECKPOINT, CHECKPOINT_TIME (UTC), UPDATED_AT; lower case on PostgreSQL,
-  // upper case elsewhere (as control_tables.h).
+  // Makes the checkpoint store ready. SQL targets create the control schema and
+  // awsdms_txn_state when missing. Columns: SERVER_NAME, TASK_NAME (key), CHECKPOINT,
+  // CHECKPOINT_TIME (UTC), UPDATED_AT; lower case on PostgreSQL, upper case elsewhere (as
+  // control_tables.h). A target that is not a database keeps the checkpoint its own way, and
+  // commits it with the changes as Commit says.
   virtual void Prepare(const std::string& control_schema) = 0;
   // This task's checkpoint, or nullopt when it has none yet. `task` is the row's key: a CDC
   // task's CheckpointKey (task name and id), so two same-named tasks never share a row.
@@ -96,9 +99,10 @@ class ChangeApplier {
   // with set-based statements.
   virtual void ApplyNet(const TableDef& target, const Batch& remove_keys, const Batch& rows);
 
-  // The change as one SQL statement with literal values, in this target's dialect, for
-  // awsdms_apply_exceptions.STATEMENT and logs, e.g. UPDATE "public"."t" SET "a"='x' WHERE
-  // "id"=5. Values longer than 200 bytes are shortened with "...".
+  // The change as text for logs and awsdms_apply_exceptions.STATEMENT. A SQL target writes
+  // one SQL statement with literal values, in its dialect, e.g. UPDATE "public"."t" SET
+  // "a"='x' WHERE "id"=5; another target describes the change its own way. Values longer
+  // than 200 bytes are shortened with "...".
   virtual std::string Statement(const TableDef& target, const ChangeView& change) = 0;
 };
 

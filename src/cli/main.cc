@@ -54,7 +54,8 @@ namespace {
 
 int RunCatalog(const std::string& uri_text, const std::string& password_file,
                const std::string& schema, bool json) {
-  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint", false, password_file);
+  std::unique_ptr<SqlConnector> connector =
+      ConnectDatabase(uri_text, "endpoint", false, password_file);
   auto catalog = connector->OpenCatalog();
   std::vector<TableDef> tables = catalog->ListTables(schema);
   // Views follow the tables: a selection rule with table-type view or all loads them.
@@ -112,7 +113,8 @@ int RunCatalog(const std::string& uri_text, const std::string& password_file,
 int RunHash(const std::string& uri_text, const std::string& password_file,
             const std::string& schema, const std::vector<std::string>& patterns, bool json,
             bool rows) {
-  std::unique_ptr<Connector> connector = Connect(uri_text, "endpoint", false, password_file);
+  std::unique_ptr<SqlConnector> connector =
+      ConnectDatabase(uri_text, "endpoint", false, password_file);
   std::vector<TableDef> tables = connector->OpenCatalog()->ListTables(schema);
   auto reader = connector->OpenReader();
   nlohmann::json out = nlohmann::json::array();

@@ -128,7 +128,7 @@ std::optional<int64_t> CdcStartTime(const std::string& text) {
 // Runs the task in the foreground: Ctrl-C (SIGINT) or SIGTERM stops it cleanly (a full load
 // rolls back the tables in progress, CDC commits what it applied); --resume continues it.
 // Prints the summary; returns the exit code.
-int RunTask(const MigrateArgs& args, Connector& source, Connector& target,
+int RunTask(const MigrateArgs& args, SqlConnector& source, Connector& target,
             std::vector<TablePlan> plans, ReplicationTaskDefinition definition,
             const std::vector<std::string>& views_left_out) {
   ReplicationTask task(source, target, std::move(plans), std::move(definition));
@@ -346,8 +346,8 @@ int RunMigrate(MigrateArgs args) {
   }
   const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
   const TablePrepMode mode = ParsePrepMode(args.prep_mode);
-  std::unique_ptr<Connector> source =
-      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<SqlConnector> source =
+      ConnectDatabase(args.source, "source", /*as_target=*/false, args.source_password_file);
   std::unique_ptr<Connector> target =
       Connect(args.target, "target", /*as_target=*/true, args.target_password_file);
 

@@ -103,8 +103,8 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     // Not while it runs: the running process would recreate what is deleted.
     lock = TaskLock::Acquire(PathsFor(dir, rec->name).task_dir, rec->name);
   }
-  std::unique_ptr<Connector> source =
-      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<SqlConnector> source =
+      ConnectDatabase(args.source, "source", /*as_target=*/false, args.source_password_file);
   std::vector<cdc::CaptureOptions> targets;
   if (rec) {
     bool owns_publication = rec->publication_owned;
@@ -196,8 +196,8 @@ CLI::App* AddCleanupCommand(CLI::App& app, CleanupArgs* a) {
 }
 
 int RunCleanup(const CleanupArgs& args) {
-  std::unique_ptr<Connector> source =
-      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<SqlConnector> source =
+      ConnectDatabase(args.source, "source", /*as_target=*/false, args.source_password_file);
   const std::filesystem::path dir = DataDirOf(args.data_dir);
   std::unique_ptr<TaskStore> store = OpenExistingStore(dir);
   std::vector<TaskRecord> tasks = store ? store->ListTasks() : std::vector<TaskRecord>{};

@@ -115,6 +115,17 @@ std::unique_ptr<Connector> Connect(const std::string& text, const char* role, bo
   return connector;
 }
 
+std::unique_ptr<SqlConnector> ConnectDatabase(const std::string& text, const char* role,
+                                              bool as_target, const std::string& password_file) {
+  std::unique_ptr<Connector> connector = Connect(text, role, as_target, password_file);
+  if (connector->sql() == nullptr) {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} {} is a {} endpoint, not a database: it can only be a target", role,
+                            connector->uri().Describe(), connector->types().DisplayName()));
+  }
+  return std::unique_ptr<SqlConnector>(static_cast<SqlConnector*>(connector.release()));
+}
+
 std::optional<TableMappings> LoadTableMappings(const std::string& path,
                                                const std::vector<std::string>& tables) {
   if (path.empty()) return std::nullopt;

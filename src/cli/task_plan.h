@@ -33,6 +33,11 @@ TaskSettings LoadTaskSettings(const std::string& path);
 // Without either, PostgreSQL takes PGPASSWORD or ~/.pgpass (libpq) and MySQL MYSQL_PWD.
 std::unique_ptr<Connector> Connect(const std::string& text, const char* role,
                                    bool as_target = false, const std::string& password_file = "");
+// The same for an endpoint that must be a database (a source, or a target validated with
+// SQL): throws Error(kInvalidArgument) naming `role` when `text` is an endpoint of another kind.
+std::unique_ptr<SqlConnector> ConnectDatabase(const std::string& text, const char* role,
+                                              bool as_target = false,
+                                              const std::string& password_file = "");
 
 // The --table-mappings file, parsed; nullopt when `path` is empty. Throws when `tables`
 // (--tables) selects tables too.

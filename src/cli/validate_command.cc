@@ -90,10 +90,10 @@ int RunValidate(ValidateArgs args) {
     if (!args.target_schema_given) args.target_schema = settings.target_metadata.target_schema;
   }
   const std::optional<TableMappings> mappings = LoadTableMappings(args.table_mappings, args.tables);
-  std::unique_ptr<Connector> source =
-      Connect(args.source, "source", /*as_target=*/false, args.source_password_file);
-  std::unique_ptr<Connector> target =
-      Connect(args.target, "target", /*as_target=*/false, args.target_password_file);
+  std::unique_ptr<SqlConnector> source =
+      ConnectDatabase(args.source, "source", /*as_target=*/false, args.source_password_file);
+  std::unique_ptr<SqlConnector> target =
+      ConnectDatabase(args.target, "target", /*as_target=*/false, args.target_password_file);
 
   std::vector<TablePlan> plans =
       PlanTaskTables(*source, *target, args.schema, args.target_schema, mappings,

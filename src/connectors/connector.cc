@@ -124,7 +124,20 @@ std::unique_ptr<cdc::ChangeApplier> Connector::OpenChangeApplier() {
               fmt::format("applying changes to {} is not supported yet", EngineName(engine())));
 }
 
-std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri) {
+SqlConnector& RequireSql(Connector& endpoint, std::string_view what) {
+  if (SqlConnector* sql = endpoint.sql()) return *sql;
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("{} needs a database endpoint; {} ({}) is not one", what,
+                          endpoint.types().DisplayName(), endpoint.uri().Describe()));
+}
+
+const SqlConnector& RequireSql(const Connector& endpoint, std::string_view what) {
+  return RequireSql(const_cast<Connector&>(endpoint), what);
+}
+
+std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri) { return OpenSqlConnector(uri); }
+
+std::unique_ptr<SqlConnector> OpenSqlConnector(const EndpointUri& uri) {
   switch (uri.engine) {
     case Engine::kPostgres: return postgres::OpenPostgresConnector(uri);
     case Engine::kMysql: return mysql::OpenMysqlConnector(uri);

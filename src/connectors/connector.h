@@ -1,6 +1,14 @@
 // The contract every engine connector fulfils. One folder per engine (postgres/, mysql/,
 // sqlite/) implements these interfaces; the engine (src/engine) only talks to them.
 //
+// Two layers. Connector is what every endpoint offers: identity and checks, and as a source a
+// catalog, readers, snapshots and change capture; as a target a bulk writer (TableWriter, with
+// its segment marks) and a change applier that keeps the task's checkpoint (ChangeApplier).
+// SqlConnector adds what only a SQL database has: sessions and a Dialect, on which the control
+// tables, validation, schema objects, target DDL and segment planning by key run. Every source
+// is a SqlConnector; a target need not be (a file target implements Connector alone), and the
+// code that needs SQL of it asks Connector::sql().
+//
 // Threading: a Connector is shared and thread-safe for the const methods and Open*();
 // each CatalogReader, TableReader and TableWriter owns one database connection and is used by
 // one thread at a time.
@@ -288,8 +296,11 @@ class Connector {
   virtual std::unique_ptr<CatalogReader> OpenCatalog() = 0;
   virtual std::unique_ptr<TableReader> OpenReader() = 0;
   virtual std::unique_ptr<TableWriter> OpenWriter() = 0;
-  virtual std::unique_ptr<SqlSession> OpenSession() = 0;
-  virtual const Dialect& dialect() const = 0;
+  // This endpoint's name in messages and how it types the columns it creates as a target.
+  virtual const EngineTypes& types() const = 0;
+  // This endpoint as a SQL database, or nullptr when it speaks no SQL (a file target).
+  virtual class SqlConnector* sql() { return nullptr; }
+  virtual const class SqlConnector* sql() const { return nullptr; }
   // How this endpoint, as a target, folds, limits and refuses names (connectors/name_rules.h).
   // May connect (MySQL reads lower_case_table_names); throws Error as TestConnection does.
   virtual std::unique_ptr<NameRules> TargetNameRules() = 0;
@@ -332,7 +343,28 @@ class Connector {
   virtual std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier();
 };
 
+// An endpoint that is a SQL database (every source engine, and the database targets).
+class SqlConnector : public Connector {
+ public:
+  // A new session of its own connection (autocommit). Connects; throws Error as
+  // TestConnection does.
+  virtual std::unique_ptr<SqlSession> OpenSession() = 0;
+  virtual const Dialect& dialect() const = 0;
+
+  const EngineTypes& types() const final { return dialect(); }
+  SqlConnector* sql() final { return this; }
+  const SqlConnector* sql() const final { return this; }
+};
+
+// `endpoint` as a SQL database, for `what` needs one ("validation", "the control tables");
+// throws Error(kUnsupported) saying that `what` needs a database endpoint and this one is not.
+SqlConnector& RequireSql(Connector& endpoint, std::string_view what);
+const SqlConnector& RequireSql(const Connector& endpoint, std::string_view what);
+
 // Opens the connector for `uri`'s engine. Does not connect yet.
 std::unique_ptr<Connector> OpenConnector(const EndpointUri& uri);
+// The same for an engine that is a SQL database (a source, or a target used with SQL: tools
+// and tests); throws Error(kUnsupported) as RequireSql for any other.
+std::unique_ptr<SqlConnector> OpenSqlConnector(const EndpointUri& uri);
 
 }  // namespace ferry

@@ -1,13 +1,17 @@
-// The SQL dialect of an engine: everything the engine-neutral code (schema/, cdc/, control/,
-// engine/, validation/) needs to know about how an engine spells SQL or what it can do. Core
-// code asks a connector's dialect (Connector::dialect(), or DialectFor(engine) where only the
-// engine is known) and never compares engines itself; a new engine is a new Dialect.
+// What the engine-neutral code (schema/, cdc/, control/, engine/, validation/) needs to know
+// about an engine, in two layers:
+//  - EngineTypes: what every endpoint has, SQL or not: its name in messages and the column type
+//    each DMS type becomes on it as a target (a file target describes its file columns here);
+//  - Dialect (an EngineTypes): how a SQL engine spells SQL and what its SQL can do.
+// Core code asks a connector (Connector::types(); SqlConnector::dialect(), or DialectFor(engine)
+// where only the engine is known) and never compares engines itself; a new SQL engine is a new
+// Dialect, a new non-SQL target a new EngineTypes.
 //
-// A Dialect is stateless and immutable: one instance per engine, shared by every connector of
-// that engine, safe to use from any thread. Nothing here connects to a server.
+// Both are stateless and immutable: one instance per engine, shared by every connector of that
+// engine, safe to use from any thread. Nothing here connects to a server.
 //
-// Sections: names and literals; column types; capabilities; control tables; ALTER TABLE;
-// schema objects (the Ferry extension's indexes, foreign keys and defaults).
+// Dialect's sections: names and literals; tables; capabilities; control tables; ALTER TABLE; schema
+// objects (the Ferry extension's indexes, foreign keys and defaults).
 #pragma once
 
 #include <cstddef>
@@ -55,22 +59,13 @@ struct ParsedDefault {
   std::string value;
 };
 
-class Dialect {
+// An engine's name and how it types columns as a target: every endpoint has these.
+class EngineTypes {
  public:
-  virtual ~Dialect() = default;
-
-  // --- Names and literals -----------------------------------------------------------------
+  virtual ~EngineTypes() = default;
 
   // The engine's name in messages: "PostgreSQL", "MySQL", "SQLite".
   virtual std::string_view DisplayName() const = 0;
-  virtual std::string QuoteIdentifier(std::string_view name) const = 0;
-  // `value` as a string literal of this engine, for SQL text that Ferry's own sessions run
-  // (the one escaper of the engine; every caller that writes a string into SQL uses it). The
-  // literal reads back as exactly `value`. Throws Error(kData) when the engine's text cannot
-  // hold the value (PostgreSQL and SQLite: a NUL byte). Each engine documents its form.
-  virtual std::string QuoteLiteral(std::string_view value) const = 0;
-
-  // --- Column types -----------------------------------------------------------------------
 
   // The column `source` (read from an endpoint of `source_engine`) becomes on this engine:
   // same name and nullability, `type` unchanged (it describes the values the writer will
@@ -80,13 +75,6 @@ class Dialect {
   // (UINT8 -> numeric(20) on PostgreSQL). `in_key` says the column is part of the primary key
   // or a unique index (MySQL cannot index unbounded text, for one).
   virtual ColumnDef MapColumn(const ColumnDef& source, Engine source_engine, bool in_key) const = 0;
-  // The statements that create `target` (table, then unique indexes), in order.
-  virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
-  // The name CreateTableSql gives `target.unique_indexes[i]` (SQLite prefixes "<table>_":
-  // its index names are per database). Default: the index's own name.
-  virtual std::string UniqueIndexName(const TableDef& target, size_t i) const {
-    return target.unique_indexes[i].name;
-  }
   // True when values read from `source_engine` must reach this engine as they are stored, not
   // through a DMS type (SQLite -> SQLite: a value keeps its storage class whatever the declared
   // type). The planner then types the columns of a table copied unchanged (no transform)
@@ -101,6 +89,29 @@ class Dialect {
   virtual bool KeepsSourceValue(Engine source_engine, const ColumnDef& source_column) const {
     (void)source_column;
     return KeepsSourceValues(source_engine);
+  }
+};
+
+// The SQL of an engine.
+class Dialect : public EngineTypes {
+ public:
+  // --- Names and literals -----------------------------------------------------------------
+
+  virtual std::string QuoteIdentifier(std::string_view name) const = 0;
+  // `value` as a string literal of this engine, for SQL text that Ferry's own sessions run
+  // (the one escaper of the engine; every caller that writes a string into SQL uses it). The
+  // literal reads back as exactly `value`. Throws Error(kData) when the engine's text cannot
+  // hold the value (PostgreSQL and SQLite: a NUL byte). Each engine documents its form.
+  virtual std::string QuoteLiteral(std::string_view value) const = 0;
+
+  // --- Tables -----------------------------------------------------------------------------
+
+  // The statements that create `target` (table, then unique indexes), in order.
+  virtual std::vector<std::string> CreateTableSql(const TableDef& target) const = 0;
+  // The name CreateTableSql gives `target.unique_indexes[i]` (SQLite prefixes "<table>_":
+  // its index names are per database). Default: the index's own name.
+  virtual std::string UniqueIndexName(const TableDef& target, size_t i) const {
+    return target.unique_indexes[i].name;
   }
   // The SQL literal of a DmsKind::kEngineValue this engine's reader made (its cell bytes), or
   // nullopt when the engine makes none.

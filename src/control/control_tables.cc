@@ -15,7 +15,7 @@ std::string ControlSchemaFor(Engine engine, const std::string& control_schema) {
   return DialectFor(engine).ControlSchema(control_schema);
 }
 
-ControlTables::ControlTables(Connector& target, const ControlTablesSettings& settings,
+ControlTables::ControlTables(SqlConnector& target, const ControlTablesSettings& settings,
                              std::string task_name)
     : target_(target),
       settings_(settings),
@@ -28,6 +28,22 @@ ControlTables::ControlTables(Connector& target, const ControlTablesSettings& set
         "control tables go to \"{}\"",
         settings.control_schema, target.dialect().DisplayName(), schema_);
   }
+}
+
+std::unique_ptr<ControlTables> OpenControlTables(Connector& target,
+                                                 const ControlTablesSettings& settings,
+                                                 std::string task_name) {
+  if (SqlConnector* sql = target.sql()) {
+    return std::make_unique<ControlTables>(*sql, settings, std::move(task_name));
+  }
+  if (settings.history_table_enabled || settings.suspended_tables_table_enabled ||
+      settings.status_table_enabled || settings.full_load_exception_table_enabled) {
+    spdlog::warn(
+        "ControlTablesSettings: a {} target ({}) keeps no control tables; the enabled "
+        "ones are not written",
+        target.types().DisplayName(), target.uri().Describe());
+  }
+  return nullptr;
 }
 
 ControlTables::~ControlTables() = default;

@@ -74,7 +74,7 @@ class ControlTables {
  public:
   // `target` must outlive this object. Opens the session lazily on first use; nothing is
   // created until an Ensure*/Record* call.
-  ControlTables(Connector& target, const ControlTablesSettings& settings, std::string task_name);
+  ControlTables(SqlConnector& target, const ControlTablesSettings& settings, std::string task_name);
   ~ControlTables();
   ControlTables(const ControlTables&) = delete;
   ControlTables& operator=(const ControlTables&) = delete;
@@ -126,7 +126,7 @@ class ControlTables {
   void Insert(const char* table, std::initializer_list<const char*> cols,
               std::initializer_list<std::string> values);
 
-  Connector& target_;
+  SqlConnector& target_;
   ControlTablesSettings settings_;
   std::string task_name_;
   std::string schema_;
@@ -138,5 +138,12 @@ class ControlTables {
   bool history_done_ FERRY_GUARDED_BY(mu_) = false;
   bool validation_done_ FERRY_GUARDED_BY(mu_) = false;
 };
+
+// The control tables of `target` (`target` outlives them), or nullptr when it is not a database:
+// a target of another kind (a file target) has none, and a warning says so when
+// `settings` enable one of the optional tables. Callers treat nullptr as "nothing to record".
+std::unique_ptr<ControlTables> OpenControlTables(Connector& target,
+                                                 const ControlTablesSettings& settings,
+                                                 std::string task_name);
 
 }  // namespace ferry

@@ -98,7 +98,7 @@ class CdcTask::Sink : public cdc::CaptureSink {
   std::chrono::steady_clock::time_point last_idle_push_{};
 };
 
-CdcTask::CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+CdcTask::CdcTask(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
                  CdcTaskOptions options)
     : source_(source),
       target_(target),
@@ -295,8 +295,9 @@ void CdcTask::RestoreShapes(const std::vector<TableRecord>& stored) {
     settle.discard = [&](int64_t seq) {
       store_->DeleteShape(options_.task, static_cast<int>(i), seq);
     };
-    RestoredTable r =
-        ReplayShapeHistory(*initial_plan, histories[i], target_, handle_altered, settle);
+    RestoredTable r = ReplayShapeHistory(
+        *initial_plan, histories[i],
+        RequireSql(target_, "restoring a table the source's DDL changed"), handle_altered, settle);
     if (r.plan.target.schema != plans_[i].target.schema ||
         r.plan.target.name != plans_[i].target.name) {
       throw Error(ErrorKind::kInternal,
@@ -460,9 +461,8 @@ void CdcTask::Setup() {
   std::unique_ptr<cdc::ChangeApplier> probe = target_.OpenChangeApplier();
   const std::string control_schema = options_.settings.control_tables_settings.control_schema;
   probe->Prepare(control_schema);
-  control_ = std::make_unique<ControlTables>(target_, options_.settings.control_tables_settings,
-                                             options_.task);
-  control_->EnsureEnabled();
+  control_ = OpenControlTables(target_, options_.settings.control_tables_settings, options_.task);
+  if (control_) control_->EnsureEnabled();
 
   // Per table: how it starts.
   tables_.resize(plans_.size());
@@ -749,9 +749,9 @@ void CdcTask::Setup() {
     std::vector<TableStats*> stats;
     for (size_t i = 0; i < plans_.size(); ++i) stats.push_back(tables_[i].stats);
     validator_ = std::make_unique<ChangeValidator>(
-        source_, target_, options_.settings.validation_settings,
-        std::make_unique<ControlTables>(target_, options_.settings.control_tables_settings,
-                                        options_.task),
+        source_, RequireSql(target_, "validation (ValidationSettings.EnableValidation)"),
+        options_.settings.validation_settings,
+        OpenControlTables(target_, options_.settings.control_tables_settings, options_.task),
         std::move(stats), [this] { return progress().latency_target_s; });
     ao.observer = validator_.get();
   }

@@ -93,7 +93,7 @@ class CdcTask {
  public:
   // `source` and `target` must outlive the task. `plans` in plan order; a change's table id is
   // its plan's index.
-  CdcTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+  CdcTask(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
           CdcTaskOptions options);
   ~CdcTask();
 
@@ -145,7 +145,7 @@ class CdcTask {
   // histories (engine/table_shapes.h); fills captured_ for them.
   void RestoreShapes(const std::vector<TableRecord>& stored);
 
-  Connector& source_;
+  SqlConnector& source_;
   Connector& target_;
   const cdc::PositionCodec* positions_;  // the source's (never null)
   std::vector<TablePlan> plans_;

@@ -159,7 +159,7 @@ std::optional<std::map<size_t, int64_t>> MarkedSegments(const std::vector<Segmen
 
 }  // namespace
 
-FullLoad::FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
+FullLoad::FullLoad(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
                    FullLoadOptions options)
     : source_(source), target_(target), plans_(std::move(plans)), options_(std::move(options)) {
   policies_ = options_.error_policies

@@ -114,7 +114,7 @@ class FullLoad {
   static constexpr int kMaxAutoSegments = 256;
 
   // `source` and `target` must outlive this object.
-  FullLoad(Connector& source, Connector& target, std::vector<TablePlan> plans,
+  FullLoad(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
            FullLoadOptions options);
 
   // Loads every table; blocks until all are done or cancelled. Never throws for a table's
@@ -207,7 +207,7 @@ class FullLoad {
   // Logs a failure: the table is loaded.
   void ClearMarksOfCompleted(size_t index, std::unique_ptr<TableWriter>& writer);
 
-  Connector& source_;
+  SqlConnector& source_;
   Connector& target_;
   std::vector<TablePlan> plans_;
   FullLoadOptions options_;

@@ -44,7 +44,7 @@ std::map<size_t, int64_t> ParseSegmentsDone(const std::string& text) {
 
 }  // namespace
 
-FullLoadTask::FullLoadTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+FullLoadTask::FullLoadTask(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
                            FullLoadTaskOptions options)
     : source_(source),
       target_(target),

@@ -44,7 +44,7 @@ struct FullLoadTaskOptions {
 class FullLoadTask {
  public:
   // `source` and `target` must outlive the task.
-  FullLoadTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+  FullLoadTask(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
                FullLoadTaskOptions options);
   ~FullLoadTask();
 
@@ -81,7 +81,7 @@ class FullLoadTask {
     std::map<size_t, int64_t> segments_done;  // committed: segment -> rows
   };
 
-  Connector& source_;
+  SqlConnector& source_;
   Connector& target_;
   std::vector<TablePlan> plans_;
   FullLoadTaskOptions options_;

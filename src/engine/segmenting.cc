@@ -51,14 +51,14 @@ std::string IntegerText(Int128 v) {
   return out;
 }
 
-std::string QuotedTable(const Connector& source, const TableDef& table) {
+std::string QuotedTable(const SqlConnector& source, const TableDef& table) {
   const Dialect& d = source.dialect();
   return d.QuoteIdentifier(table.schema.empty() ? "main" : table.schema) + "." +
          d.QuoteIdentifier(table.name);
 }
 
 // Segments by ranges of physical pages (Dialect::ScansPageRanges: PostgreSQL ctid).
-std::vector<Segment> PageAutoSegments(Connector& source, const TablePlan& plan,
+std::vector<Segment> PageAutoSegments(SqlConnector& source, const TablePlan& plan,
                                       const AutoSegmentPolicy& policy) {
   const TableDef& t = plan.source;
   const std::optional<PageLayout> layout = source.MeasurePages(t);
@@ -87,7 +87,7 @@ std::vector<Segment> PageAutoSegments(Connector& source, const TablePlan& plan,
   return PageRangeSegments(source.dialect(), bounds);
 }
 
-std::vector<Segment> KeyAutoSegments(Connector& source, const TablePlan& plan,
+std::vector<Segment> KeyAutoSegments(SqlConnector& source, const TablePlan& plan,
                                      const AutoSegmentPolicy& policy) {
   const TableDef& t = plan.source;
   const int n = AutoSegmentCount(t.estimated_rows, t.estimated_bytes, policy);
@@ -196,7 +196,7 @@ std::vector<Segment> KeySegments(const std::string& quoted_column,
   return out;
 }
 
-std::vector<Segment> PlanAutoSegments(Connector& source, const TablePlan& plan,
+std::vector<Segment> PlanAutoSegments(SqlConnector& source, const TablePlan& plan,
                                       const AutoSegmentPolicy& policy) {
   // A view has no pages and no key to split on: it is read by one SELECT.
   if (policy.max_segments < 2 || plan.source.is_view) return {};
@@ -285,9 +285,8 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
   return out;
 }
 
-void ResolvePartitionSegments(const std::vector<MappedTable>& mapped,
-                              const TableMappings& mappings, Connector& source,
-                              std::vector<TablePlan>* plans) {
+void ResolvePartitionSegments(const std::vector<MappedTable>& mapped, const TableMappings& mappings,
+                              SqlConnector& source, std::vector<TablePlan>* plans) {
   std::unique_ptr<CatalogReader> catalog;
   for (const MappedTable& m : mapped) {
     if (!m.parallel_load || (m.parallel_load->type != ParallelLoadType::kPartitionsAuto &&

@@ -58,7 +58,7 @@ std::vector<Segment> KeySegments(const std::string& quoted_column,
 // no single-column integer primary key on MySQL/SQLite; not a plain heap table on PostgreSQL,
 // except a partitioned parent, which splits by its leaf partitions), or the measurement fails
 // (logged as a warning). Logs one info line per split table.
-std::vector<Segment> PlanAutoSegments(Connector& source, const TablePlan& plan,
+std::vector<Segment> PlanAutoSegments(SqlConnector& source, const TablePlan& plan,
                                       const AutoSegmentPolicy& policy);
 
 // The segments of a DMS parallel-load partitions-auto or partitions-list rule for `table`:
@@ -76,8 +76,7 @@ std::vector<Segment> PartitionSegments(CatalogReader& catalog, const TableDef& t
 // partitions-list parallel-load rule (PartitionSegments, subpartitions as DMS defaults: on).
 // `plans` are PlanFromMappings(mapped, ...); the rule-id is found among `mappings`'
 // table-settings rules. Throws what PartitionSegments throws.
-void ResolvePartitionSegments(const std::vector<MappedTable>& mapped,
-                              const TableMappings& mappings, Connector& source,
-                              std::vector<TablePlan>* plans);
+void ResolvePartitionSegments(const std::vector<MappedTable>& mapped, const TableMappings& mappings,
+                              SqlConnector& source, std::vector<TablePlan>* plans);
 
 }  // namespace ferry

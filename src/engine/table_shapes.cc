@@ -66,7 +66,7 @@ std::vector<ShapeHistory> ReadShapeHistories(TaskStore& store, const std::string
 }
 
 RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHistory& history,
-                                 Connector& target, bool handle_altered,
+                                 SqlConnector& target, bool handle_altered,
                                  const ShapeSettlement& settle) {
   RestoredTable out;
   out.plan = initial_plan;

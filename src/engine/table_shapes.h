@@ -80,7 +80,7 @@ struct ShapeSettlement {
 // (discarded: the stream brings it again). Throws Error for a target that cannot be read or
 // altered (connection errors included).
 RestoredTable ReplayShapeHistory(const TablePlan& initial_plan, const ShapeHistory& history,
-                                 Connector& target, bool handle_altered,
+                                 SqlConnector& target, bool handle_altered,
                                  const ShapeSettlement& settle);
 
 }  // namespace ferry

@@ -21,8 +21,8 @@ int ReplicationTaskOutcome::ExitCode() const {
   return ok ? 0 : 1;
 }
 
-ReplicationTask::ReplicationTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
-                                 ReplicationTaskDefinition definition)
+ReplicationTask::ReplicationTask(SqlConnector& source, Connector& target,
+                                 std::vector<TablePlan> plans, ReplicationTaskDefinition definition)
     : source_(source),
       target_(target),
       plans_(std::move(plans)),
@@ -75,17 +75,20 @@ ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,
   const schema::SchemaObjectOptions& objects = definition_.schema_objects;
   outcome.schema_objects.options = objects;
   if (objects.Any() && !load.cancelled()) {
-    outcome.schema_objects =
-        schema::CreateSchemaObjects(target_, planned, source_.engine(), objects, load.stats());
+    outcome.schema_objects = schema::CreateSchemaObjects(
+        RequireSql(target_, "creating indexes, foreign keys or defaults"), planned,
+        source_.engine(), objects, load.stats());
   }
   // DMS control tables (with task settings only: a plain migration leaves the target holding
   // nothing but the data) and validation (ValidationSettings.EnableValidation).
   if (definition_.settings && !load.cancelled()) {
     RecordControlTables(load);
     if (definition_.settings->validation_settings.enable_validation) {
-      ControlTables control(target_, definition_.settings->control_tables_settings,
-                            definition_.name);
-      Validator validator(source_, target_, definition_.settings->validation_settings, &control);
+      std::unique_ptr<ControlTables> control = OpenControlTables(
+          target_, definition_.settings->control_tables_settings, definition_.name);
+      Validator validator(source_,
+                          RequireSql(target_, "validation (ValidationSettings.EnableValidation)"),
+                          definition_.settings->validation_settings, control.get());
       std::vector<TableStats*> stats;
       for (const auto& st : load.stats()) stats.push_back(st.get());
       for (const TableValidation& v : validator.Run(planned, stats)) {
@@ -102,7 +105,10 @@ ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,
 void ReplicationTask::RecordControlTables(const FullLoad& load) {
   const TaskSettings& settings = *definition_.settings;
   try {
-    ControlTables control(target_, settings.control_tables_settings, definition_.name);
+    std::unique_ptr<ControlTables> tables =
+        OpenControlTables(target_, settings.control_tables_settings, definition_.name);
+    if (!tables) return;
+    ControlTables& control = *tables;
     control.EnsureEnabled();
     const ControlTablesSettings& c = settings.control_tables_settings;
     if (c.status_table_enabled) {

@@ -77,7 +77,7 @@ struct ReplicationTaskOutcome {
 class ReplicationTask {
  public:
   // `source` and `target` must outlive the task; `plans` in plan order.
-  ReplicationTask(Connector& source, Connector& target, std::vector<TablePlan> plans,
+  ReplicationTask(SqlConnector& source, Connector& target, std::vector<TablePlan> plans,
                   ReplicationTaskDefinition definition);
   ~ReplicationTask();
 
@@ -101,7 +101,7 @@ class ReplicationTask {
   // DMS control tables after a full load (ControlTablesSettings), best effort.
   void RecordControlTables(const FullLoad& load);
 
-  Connector& source_;
+  SqlConnector& source_;
   Connector& target_;
   std::vector<TablePlan> plans_;
   ReplicationTaskDefinition definition_;

@@ -117,7 +117,7 @@ nlohmann::json SchemaObjectsReport::ToJson() const {
   return out;
 }
 
-SchemaObjectsReport CreateSchemaObjects(Connector& target, const std::vector<TablePlan>& plans,
+SchemaObjectsReport CreateSchemaObjects(SqlConnector& target, const std::vector<TablePlan>& plans,
                                         Engine source_engine, const SchemaObjectOptions& options,
                                         const std::vector<std::unique_ptr<TableStats>>& stats) {
   SchemaObjectsReport report;

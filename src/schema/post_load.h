@@ -44,7 +44,7 @@ struct SchemaObjectsReport {
 // the load (DO_NOTHING, TRUNCATE_BEFORE_LOAD) and SQLite cannot add them later. A failed
 // statement is recorded with the server's message and does not stop the others. Throws only
 // when no connection to the target can be opened.
-SchemaObjectsReport CreateSchemaObjects(Connector& target, const std::vector<TablePlan>& plans,
+SchemaObjectsReport CreateSchemaObjects(SqlConnector& target, const std::vector<TablePlan>& plans,
                                         Engine source_engine, const SchemaObjectOptions& options,
                                         const std::vector<std::unique_ptr<TableStats>>& stats);
 

@@ -62,11 +62,12 @@ void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_e
   }
   for (const ColumnDef& column : columns) {
     out->columns.push_back(
-        target.dialect().MapColumn(column, source_engine, key_columns.count(column.name) > 0));
+        target.types().MapColumn(column, source_engine, key_columns.count(column.name) > 0));
   }
   // Index names per database on the target (SQLite), or per table on the source (MySQL): prefix
   // with the table name so two source tables with an index of the same name cannot collide.
-  if (target.dialect().IndexNameScope() == NameScope::kDatabase ||
+  const SqlConnector* sql_target = target.sql();
+  if ((sql_target && sql_target->dialect().IndexNameScope() == NameScope::kDatabase) ||
       DialectFor(source_engine).IndexNameScope() == NameScope::kTable) {
     for (IndexDef& index : out->unique_indexes) {
       if (index.name.rfind(out->name + "_", 0) != 0) index.name = out->name + "_" + index.name;
@@ -80,7 +81,7 @@ void MapColumnsAndIndexes(const std::vector<ColumnDef>& columns, Engine source_e
 void KeepSourceValues(Engine source_engine, const Connector& target, TablePlan* plan) {
   if (plan->transform) return;
   for (size_t i = 0; i < plan->target.columns.size() && i < plan->source.columns.size(); ++i) {
-    if (!target.dialect().KeepsSourceValue(source_engine, plan->source.columns[i])) continue;
+    if (!target.types().KeepsSourceValue(source_engine, plan->source.columns[i])) continue;
     plan->source.columns[i].type = DmsType{DmsKind::kEngineValue};
     plan->target.columns[i].type = DmsType{DmsKind::kEngineValue};
   }
@@ -241,11 +242,12 @@ std::vector<TablePlan> PlanFromMappings(const std::vector<MappedTable>& mapped,
       }
     }
     MapColumnsAndIndexes(columns, source.engine(), target, &out);
+    const Dialect& source_sql = RequireSql(source, "reading tables").dialect();
     const QuoteIdentifierFn quote_source = [&](std::string_view name) {
-      return source.dialect().QuoteIdentifier(name);
+      return source_sql.QuoteIdentifier(name);
     };
     const QuoteLiteralFn literal_source = [&](std::string_view value) {
-      return source.dialect().QuoteLiteral(value);
+      return source_sql.QuoteLiteral(value);
     };
     plan.where = FilterToSql(m.filters, literal_source, quote_source);
     plan.filters = m.filters;

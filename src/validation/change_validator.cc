@@ -40,7 +40,8 @@ std::vector<std::string> KeyTexts(const std::string& key_json) {
 
 }  // namespace
 
-ChangeValidator::ChangeValidator(Connector& source, Connector& target, ValidationSettings settings,
+ChangeValidator::ChangeValidator(SqlConnector& source, SqlConnector& target,
+                                 ValidationSettings settings,
                                  std::unique_ptr<ControlTables> control,
                                  std::vector<TableStats*> stats, std::function<int64_t()> latency_s)
     : source_(source),

@@ -51,7 +51,7 @@ class ChangeValidator : public cdc::AppliedObserver {
   // `stats`: one per table (index = the task's table index), outliving this. `latency_s`: the
   // task's CDC latency now (seconds), read from the validator thread. `control` null: failures
   // are counted but not written to the target.
-  ChangeValidator(Connector& source, Connector& target, ValidationSettings settings,
+  ChangeValidator(SqlConnector& source, SqlConnector& target, ValidationSettings settings,
                   std::unique_ptr<ControlTables> control, std::vector<TableStats*> stats,
                   std::function<int64_t()> latency_s);
   ~ChangeValidator();  // stops the thread
@@ -104,8 +104,8 @@ class ChangeValidator : public cdc::AppliedObserver {
   std::chrono::seconds FailureDelay() const;
   void SetPlan(Table& t, const TablePlan& plan);
 
-  Connector& source_;
-  Connector& target_;
+  SqlConnector& source_;
+  SqlConnector& target_;
   ValidationSettings settings_;
   std::unique_ptr<ControlTables> control_;
   std::vector<TableStats*> stats_;

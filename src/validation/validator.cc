@@ -134,7 +134,7 @@ int FindColumn(const TableDef& table, const std::string& name) {
 
 }  // namespace
 
-Validator::Validator(Connector& source, Connector& target, ValidationSettings settings,
+Validator::Validator(SqlConnector& source, SqlConnector& target, ValidationSettings settings,
                      ControlTables* control, ValidatorOptions options)
     : source_(source),
       target_(target),
@@ -413,7 +413,7 @@ std::vector<RowDifference> Validator::CompareKeys(
     at.push_back(i);
   }
   const Prepared prepared = Prepare(plan, key);
-  auto predicate = [&](const Connector& side, const TableDef& def, bool source) {
+  auto predicate = [&](const SqlConnector& side, const TableDef& def, bool source) {
     const Dialect& d = side.dialect();
     std::string columns;
     for (size_t j = 0; j < at.size(); ++j) {

@@ -66,7 +66,7 @@ struct TableValidation {
 class Validator {
  public:
   // `source`, `target` and `control` (may be null: nothing is written) must outlive this.
-  Validator(Connector& source, Connector& target, ValidationSettings settings,
+  Validator(SqlConnector& source, SqlConnector& target, ValidationSettings settings,
             ControlTables* control, ValidatorOptions options = {});
 
   // Validates one table on the calling thread and one helper thread. Never throws: a failure
@@ -103,8 +103,8 @@ class Validator {
   Prepared Prepare(const TablePlan& comparable, const std::vector<std::string>& key);
   TableValidation Validate(const TablePlan& plan);
 
-  Connector& source_;
-  Connector& target_;
+  SqlConnector& source_;
+  SqlConnector& target_;
   ValidationSettings settings_;
   ControlTables* control_;
   ValidatorOptions options_;

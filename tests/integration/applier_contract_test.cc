@@ -199,7 +199,7 @@ class ApplierContractTest : public ::testing::TestWithParam<Engine> {
 
   Dialect d_;
   std::filesystem::path dir_;
-  std::unique_ptr<Connector> connector_;
+  std::unique_ptr<SqlConnector> connector_;
   std::unique_ptr<SqlSession> session_;
   std::unique_ptr<cdc::ChangeApplier> applier_;
   TableDef items_, nopk_;

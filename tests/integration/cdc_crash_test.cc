@@ -252,7 +252,7 @@ class CdcCrashTest : public ::testing::TestWithParam<const char*> {
   }
 
   const char* kind_ = "";
-  std::unique_ptr<Connector> source_;
+  std::unique_ptr<SqlConnector> source_;
   std::unique_ptr<SqlSession> admin_;
   std::string src_, task_, slot_, target_uri_, target_schema_, sqlite_file_;
   std::filesystem::path dir_, settings_file_;

@@ -265,7 +265,7 @@ class CdcPgbench : public ::testing::TestWithParam<const char*> {
 
   bool mysql_ = false;
   std::unique_ptr<SqlSession> admin_;
-  std::unique_ptr<Connector> source_;
+  std::unique_ptr<SqlConnector> source_;
   std::string task_, slot_, source_uri_, target_uri_;
 };
 

@@ -105,7 +105,7 @@ class CdcOwnership : public ::testing::Test {
     return testing::UserTableDigests(*target, "main")["t"].rows;
   }
 
-  std::unique_ptr<Connector> source_;
+  std::unique_ptr<SqlConnector> source_;
   std::unique_ptr<SqlSession> s_;
   std::filesystem::path base_;
   std::vector<FerryProcess*> running_;

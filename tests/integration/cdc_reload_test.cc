@@ -44,7 +44,7 @@ void Change(SqlSession& s, int round) {
 
 // What a drifted target looks like: rows gone and values changed behind the task's back (rows
 // Change never touches, so that no change fails to apply before the reload).
-void Drift(Connector& target, const std::string& schema) {
+void Drift(SqlConnector& target, const std::string& schema) {
   const Dialect& d = target.dialect();
   const std::string big = d.QuoteIdentifier(schema) + "." + d.QuoteIdentifier("big");
   auto s = target.OpenSession();

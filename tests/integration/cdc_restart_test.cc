@@ -114,7 +114,7 @@ class CdcRestartTest : public ::testing::TestWithParam<Engine> {
   // Changes the source until StopWriter, reconnecting while the server is down.
   void StartWriter() {
     writer_ = std::thread([this] {
-      std::unique_ptr<Connector> c;
+      std::unique_ptr<SqlConnector> c;
       std::unique_ptr<SqlSession> s;
       for (int round = 0; writing_; ++round) {
         try {
@@ -162,7 +162,7 @@ class CdcRestartTest : public ::testing::TestWithParam<Engine> {
   }
 
   PrivateServers servers_;
-  std::unique_ptr<Connector> source_, target_;
+  std::unique_ptr<SqlConnector> source_, target_;
   std::unique_ptr<SqlSession> admin_;
   std::filesystem::path data_dir_;
   std::thread writer_;

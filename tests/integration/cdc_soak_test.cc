@@ -107,7 +107,7 @@ class CdcSoak : public ::testing::TestWithParam<Engine> {
     return a;
   }
 
-  std::unique_ptr<Connector> source_;
+  std::unique_ptr<SqlConnector> source_;
   std::unique_ptr<SqlSession> admin_;
   std::string name_, src_, target_uri_, target_schema_;
   std::filesystem::path dir_;

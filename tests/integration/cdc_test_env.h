@@ -44,7 +44,7 @@ inline int SpillFiles(const std::filesystem::path& dir) {
 }
 
 // Digest of every table in `schema` except Ferry's control tables (awsdms_*).
-inline std::map<std::string, TableDigest> UserTableDigests(Connector& c,
+inline std::map<std::string, TableDigest> UserTableDigests(SqlConnector& c,
                                                            const std::string& schema) {
   std::map<std::string, TableDigest> all = DigestAll(c, schema);
   for (auto it = all.begin(); it != all.end();) {
@@ -73,8 +73,8 @@ inline std::string DigestDiff(const std::map<std::string, TableDigest>& source,
 
 // DigestDiff of the two schemas now; a read error (the target schema is not created yet, a
 // server restarting) is returned as the difference.
-inline std::string SchemaDiff(Connector& source, const std::string& source_schema,
-                              Connector& target, const std::string& target_schema) {
+inline std::string SchemaDiff(SqlConnector& source, const std::string& source_schema,
+                              SqlConnector& target, const std::string& target_schema) {
   try {
     return DigestDiff(UserTableDigests(source, source_schema),
                       UserTableDigests(target, target_schema));
@@ -85,8 +85,8 @@ inline std::string SchemaDiff(Connector& source, const std::string& source_schem
 
 // Waits until the target schema equals the source schema, or `timeout`; returns the last
 // difference ("" once equal).
-inline std::string Converge(Connector& source, const std::string& source_schema,
-                            Connector& target, const std::string& target_schema,
+inline std::string Converge(SqlConnector& source, const std::string& source_schema,
+                            SqlConnector& target, const std::string& target_schema,
                             std::chrono::seconds timeout,
                             std::chrono::milliseconds poll = std::chrono::milliseconds(500)) {
   const auto until = Clock::now() + timeout;
@@ -213,7 +213,7 @@ class CdcFixture {
     return Converge(*source_, source_schema, *target_, target_schema_, timeout);
   }
 
-  std::unique_ptr<Connector> source_, target_;
+  std::unique_ptr<SqlConnector> source_, target_;
   std::unique_ptr<SqlSession> admin_;  // on the source
   std::filesystem::path data_dir_;
   std::string sqlite_file_, task_, slot_, target_schema_;

@@ -908,7 +908,7 @@ std::string MappingsFromSuggestions(const std::string& message) {
 // and the rules the message suggests make the same migration go through.
 TEST_F(Cli, NamesTheTargetWouldMergeOrCutAreRefusedWithTheRuleThatFixesThem) {
   FERRY_REQUIRE_POSTGRES();
-  std::unique_ptr<Connector> pg = Open(PostgresUri());
+  std::unique_ptr<SqlConnector> pg = Open(PostgresUri());
   std::unique_ptr<SqlSession> sql = pg->OpenSession();
   sql->Execute(R"(DROP SCHEMA IF EXISTS it_names CASCADE; CREATE SCHEMA it_names;
       CREATE TABLE it_names."Dup" (id int PRIMARY KEY, v text);

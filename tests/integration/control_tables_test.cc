@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Exercise(Connector& target, const std::string& control_schema) {
+void Exercise(SqlConnector& target, const std::string& control_schema) {
   ControlTablesSettings settings;
   settings.control_schema = control_schema;
   settings.status_table_enabled = true;

@@ -80,7 +80,7 @@ void ExpectSameTables(const std::map<std::string, TableDigest>& source,
 // Rows present in `a` but not in `b` (multiset difference of row hashes).
 // Row-level validation (src/validation) of an untouched copy finds nothing: every table with
 // a key is "Validated", with every row compared.
-void ExpectValidates(Connector& source, const std::string& source_schema, Connector& target,
+void ExpectValidates(SqlConnector& source, const std::string& source_schema, SqlConnector& target,
                      const std::string& target_schema, const std::string& what) {
   std::vector<TablePlan> plans = PlanTables(source.OpenCatalog()->ListTables(source_schema),
                                             source.engine(), target, target_schema, {});
@@ -145,9 +145,9 @@ TEST_F(Datasets, ChinookAcrossAllThreeEngines) {
   auto my_from_sqlite = Open(MyUriFor("chinook_from_sqlite"));
   auto my_from_pg = Open(MyUriFor("chinook_from_pg"));
   struct Case {
-    Connector* source;
+    SqlConnector* source;
     std::string source_schema;
-    Connector* target;
+    SqlConnector* target;
     std::string target_schema;
     const char* what;
   } cases[] = {

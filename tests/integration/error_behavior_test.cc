@@ -36,10 +36,10 @@ void CreateBadSource() {
       "DROP DATABASE IF EXISTS errors_it; CREATE DATABASE errors_it");
 }
 
-std::unique_ptr<FullLoad> Load(Connector& source, const std::string& schema, Connector& target,
-                               const std::string& target_schema, FullLoadOptions options,
-                               const std::function<void(FullLoad&, std::atomic<bool>&)>& during =
-                                   {}) {
+std::unique_ptr<FullLoad> Load(
+    SqlConnector& source, const std::string& schema, SqlConnector& target,
+    const std::string& target_schema, FullLoadOptions options,
+    const std::function<void(FullLoad&, std::atomic<bool>&)>& during = {}) {
   std::vector<TableDef> defs = source.OpenCatalog()->ListTables(schema);
   std::vector<TablePlan> plans = PlanTables(defs, source.engine(), target, target_schema, {});
   auto load = std::make_unique<FullLoad>(source, target, std::move(plans), std::move(options));
@@ -96,7 +96,7 @@ class ErrorBehaviorData : public ::testing::Test {
     Open(PostgresUri())->OpenSession()->Execute("DROP SCHEMA IF EXISTS errors_it CASCADE");
     Open(MysqlUri())->OpenSession()->Execute("DROP DATABASE IF EXISTS errors_it");
   }
-  std::unique_ptr<Connector> source_, target_;
+  std::unique_ptr<SqlConnector> source_, target_;
 };
 
 TEST_F(ErrorBehaviorData, LogErrorSkipsTheBadRowsAndLogsThem) {
@@ -369,8 +369,8 @@ class ErrorBehaviorRecoverable : public ::testing::Test {
     return killed;
   }
 
-  void ExpectReloaded(FullLoad& load, Connector& source, const std::string& schema,
-                      Connector& target, int kills) {
+  void ExpectReloaded(FullLoad& load, SqlConnector& source, const std::string& schema,
+                      SqlConnector& target, int kills) {
     TableStats& st = *load.stats()[0];
     ASSERT_EQ(kills, 1) << "the connection was not killed mid-load";
     EXPECT_EQ(StateOf(st), kStateCompleted);

@@ -34,7 +34,7 @@ class Extremes : public ::testing::Test {
   void TearDown() override { fs::remove_all(tmp_); }
 
   // Migrates every table of `source_schema` to each target and checks `expectations`.
-  void MigrateEverywhere(Connector& source, const std::string& source_schema,
+  void MigrateEverywhere(SqlConnector& source, const std::string& source_schema,
                          const std::string& tag, const std::vector<Expectation>& expectations) {
     auto pg = Open(PostgresUri());
     pg->OpenSession()->Execute("DROP SCHEMA IF EXISTS it_ext_" + tag + "_dst CASCADE");
@@ -42,7 +42,7 @@ class Extremes : public ::testing::Test {
     auto my = Open(WithDatabase(MysqlUri(), "it_ext_" + tag + "_dst"));
     auto lite = Open("sqlite://" + (tmp_ / (tag + "_dst.db")).string());
     struct Target {
-      Connector* c;
+      SqlConnector* c;
       std::string schema;
       Engine engine;
     } targets[] = {{pg.get(), "it_ext_" + tag + "_dst", Engine::kPostgres},

@@ -185,7 +185,7 @@ class PgApplier : public ::testing::Test {
     return row;
   }
 
-  std::unique_ptr<Connector> pg_;
+  std::unique_ptr<SqlConnector> pg_;
   std::unique_ptr<SqlSession> s_;
   std::unique_ptr<cdc::ChangeApplier> applier_;
   TableDef all_, nokey_, bench_;

@@ -181,7 +181,7 @@ class PgCapture : public ::testing::Test {
 
   void AllTypes(PgChangeCapture::ValueFormat format, bool with_text_only_types);
 
-  std::unique_ptr<Connector> pg_;
+  std::unique_ptr<SqlConnector> pg_;
   std::unique_ptr<SqlSession> s_;
 };
 

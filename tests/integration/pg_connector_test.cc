@@ -31,7 +31,7 @@ struct CollectSink : BatchSink {
 };
 
 // Drops and recreates database `name`; returns a connector to it.
-std::unique_ptr<Connector> FreshDatabase(const std::string& name) {
+std::unique_ptr<SqlConnector> FreshDatabase(const std::string& name) {
   auto admin = testing::Open(testing::PostgresUri())->OpenSession();
   admin->Execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
   admin->Execute("CREATE DATABASE " + name);
@@ -55,7 +55,7 @@ DmsType T(DmsKind kind, int64_t length = 0, int precision = 0, int scale = 0, bo
 }
 
 // Copies `source` into schema `target_schema` through the connector: map, create, load.
-TableDef CopyTable(Connector& conn, const TableDef& source, const std::string& target_schema,
+TableDef CopyTable(SqlConnector& conn, const TableDef& source, const std::string& target_schema,
                    size_t batch_rows = 10000) {
   TableDef target = source;
   target.schema = target_schema;

@@ -217,7 +217,7 @@ class PgoutputFixtures : public ::testing::Test {
   // replays it and compares.
   void RecordAndReplay(const Scenario& sc);
 
-  std::unique_ptr<Connector> pg_;
+  std::unique_ptr<SqlConnector> pg_;
   std::unique_ptr<SqlSession> s_;
   fs::path dir_;
   bool temporary_ = false;

@@ -19,8 +19,8 @@ using schema::SchemaObjectsReport;
 
 // Plans `tables` of `source_schema`, runs the load (DROP_AND_CREATE) and the post-load DDL,
 // and returns the report; every table must complete.
-SchemaObjectsReport Migrate(Connector& source, const std::string& source_schema,
-                            Connector& target, const std::string& target_schema,
+SchemaObjectsReport Migrate(SqlConnector& source, const std::string& source_schema,
+                            SqlConnector& target, const std::string& target_schema,
                             const std::vector<std::string>& tables) {
   std::vector<TableDef> defs = source.OpenCatalog()->ListTables(source_schema);
   std::vector<TablePlan> plans =
@@ -49,7 +49,7 @@ const schema::SchemaObject* Find(const SchemaObjectsReport& r, const std::string
 
 std::string Dump(const SchemaObjectsReport& r) { return r.FormatText() + r.ToJson().dump(1); }
 
-std::string One(Connector& c, const std::string& sql) {
+std::string One(SqlConnector& c, const std::string& sql) {
   auto rows = c.OpenSession()->Query(sql);
   if (rows.empty() || rows[0].empty() || !rows[0][0]) return "<none>";
   return *rows[0][0];

@@ -53,8 +53,8 @@ class SegmentsAuto : public ::testing::Test {
   }
 
   // Plans `def` of `source` through `mapping` (with partition segments resolved).
-  std::vector<TablePlan> PlanWith(Connector& source, const TableDef& def,
-                                  const std::string& mapping, Connector& target) {
+  std::vector<TablePlan> PlanWith(SqlConnector& source, const TableDef& def,
+                                  const std::string& mapping, SqlConnector& target) {
     TableMappings mappings = ParseTableMappings(mapping, "parts.json").ValueOrThrow();
     auto mapped = ApplyTableMappings(mappings, {def}, "parts.json").ValueOrThrow();
     std::vector<TablePlan> plans = PlanFromMappings(mapped, source, target, "");
@@ -63,8 +63,9 @@ class SegmentsAuto : public ::testing::Test {
   }
 
   // Loads `plans` into `target` and returns the digest of the target table `name`.
-  TableDigest LoadAndDigest(Connector& source, Connector& target, std::vector<TablePlan> plans,
-                            const std::string& name, FullLoadOptions options = {}) {
+  TableDigest LoadAndDigest(SqlConnector& source, SqlConnector& target,
+                            std::vector<TablePlan> plans, const std::string& name,
+                            FullLoadOptions options = {}) {
     options.prep_mode = TablePrepMode::kDropAndCreate;
     options.scan.batch_rows = 500;  // many batches from every segment, interleaved
     FullLoad load(source, target, std::move(plans), options);

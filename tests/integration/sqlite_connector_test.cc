@@ -37,7 +37,7 @@ class TempDir {
   std::string path_;
 };
 
-std::unique_ptr<Connector> OpenFile(const std::string& path) {
+std::unique_ptr<SqlConnector> OpenFile(const std::string& path) {
   EndpointUri uri;
   uri.engine = Engine::kSqlite;
   uri.scheme = "sqlite";

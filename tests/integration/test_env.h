@@ -85,8 +85,8 @@ inline std::string WithDatabase(const std::string& uri, const std::string& datab
   return uri.substr(0, slash + 1) + database + (q == std::string::npos ? "" : uri.substr(q));
 }
 
-inline std::unique_ptr<Connector> Open(const std::string& uri) {
-  return OpenConnector(std::move(ParseEndpointUri(uri)).ValueOrThrow());
+inline std::unique_ptr<SqlConnector> Open(const std::string& uri) {
+  return OpenSqlConnector(std::move(ParseEndpointUri(uri)).ValueOrThrow());
 }
 
 // A test over an ordered pair of engines (source, target) whose namespaces live on the test
@@ -134,8 +134,8 @@ class EnginePairTest : public ::testing::TestWithParam<std::tuple<Engine, Engine
 
 // Plans and runs a full load of every table of `source_schema` into `target` (DROP_AND_CREATE),
 // like `ferry migrate`, and returns the finished load for its statistics.
-inline std::unique_ptr<FullLoad> RunFullLoad(Connector& source, const std::string& source_schema,
-                                             Connector& target, const std::string& target_schema,
+inline std::unique_ptr<FullLoad> RunFullLoad(SqlConnector& source, const std::string& source_schema,
+                                             SqlConnector& target, const std::string& target_schema,
                                              const std::vector<std::string>& tables = {}) {
   std::vector<TableDef> defs = source.OpenCatalog()->ListTables(source_schema);
   std::vector<TablePlan> plans =
@@ -160,7 +160,7 @@ inline std::string LoadFailures(const FullLoad& load) {
 }
 
 // Digest of every table in `schema`, keyed by table name.
-inline std::map<std::string, TableDigest> DigestAll(Connector& c, const std::string& schema,
+inline std::map<std::string, TableDigest> DigestAll(SqlConnector& c, const std::string& schema,
                                                     bool keep_rows = false) {
   std::map<std::string, TableDigest> out;
   auto reader = c.OpenReader();
@@ -196,7 +196,7 @@ inline std::vector<CanonicalRow> CanonicalRows(const std::vector<Batch>& batches
 }
 
 // Scans every row of `table` through `c`'s reader, as canonical text, in scan order.
-inline std::vector<CanonicalRow> ScanCanonical(Connector& c, const TableDef& table) {
+inline std::vector<CanonicalRow> ScanCanonical(SqlConnector& c, const TableDef& table) {
   struct Sink : BatchSink {
     bool Push(Batch&& b) override {
       batches.push_back(std::move(b));

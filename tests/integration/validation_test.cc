@@ -64,7 +64,7 @@ const TableValidation& ByTable(const std::vector<TableValidation>& results,
 // Validates the plans of `source_schema` -> `target_schema` (as the load planned them), checks
 // the untouched copy is clean, changes the target with `modify`, and checks the three failures
 // in the result and in the control table.
-void CheckPairing(Connector& source, const std::string& source_schema, Connector& target,
+void CheckPairing(SqlConnector& source, const std::string& source_schema, SqlConnector& target,
                   const std::string& target_schema, const std::string& modify,
                   const std::string& people_table, const char* name) {
   std::vector<TableDef> defs = source.OpenCatalog()->ListTables(source_schema);
@@ -269,7 +269,7 @@ TEST_F(Validation, PagilaValidatesClean) {
       "DROP DATABASE IF EXISTS validation_pagila; CREATE DATABASE validation_pagila");
   auto my = Open(WithDatabase(MysqlUri(), "validation_pagila"));
   auto lite = Open("sqlite://" + (tmp_ / "pagila.db").string());
-  for (Connector* target : {lite.get(), my.get()}) {
+  for (SqlConnector* target : {lite.get(), my.get()}) {
     SCOPED_TRACE(EngineName(target->engine()));
     const std::string target_schema = target->engine() == Engine::kSqlite ? "main" : "";
     auto load = RunFullLoad(*pg, "public", *target, target_schema);

@@ -95,7 +95,7 @@ class Views : public EnginePairTest {
   }
 
   // The target's tables, by name.
-  std::set<std::string> TargetTables(Connector& target) {
+  std::set<std::string> TargetTables(SqlConnector& target) {
     std::set<std::string> out;
     for (const TableDef& t : target.OpenCatalog()->ListTables(TargetSchema())) {
       out.insert(t.name);
@@ -104,7 +104,7 @@ class Views : public EnginePairTest {
   }
 
   // The source view `name` and the target table it was loaded into hold the same rows.
-  void ExpectSameRows(Connector& target, const std::string& name, int64_t rows) {
+  void ExpectSameRows(SqlConnector& target, const std::string& name, int64_t rows) {
     TableDef view;
     for (TableDef& v : source_->OpenCatalog()->ListViews(src_schema_)) {
       if (v.name == name) view = std::move(v);
@@ -121,7 +121,7 @@ class Views : public EnginePairTest {
   }
 
   std::string src_ns_, dst_ns_, src_schema_, source_uri_;
-  std::unique_ptr<Connector> source_;
+  std::unique_ptr<SqlConnector> source_;
 };
 
 TEST_P(Views, ViewRowsLoadIntoTargetTablesAndTheDefaultLeavesViewsOut) {

@@ -43,23 +43,23 @@ TableDef Source(std::vector<ColumnDef> columns) {
   return t;
 }
 
-std::unique_ptr<Connector> Target(Engine engine) {
+std::unique_ptr<SqlConnector> Target(Engine engine) {
   switch (engine) {
     case Engine::kPostgres:
-      return OpenConnector(ParseEndpointUri("postgresql://u@localhost/db").value());
+      return OpenSqlConnector(ParseEndpointUri("postgresql://u@localhost/db").value());
     case Engine::kMysql:
-      return OpenConnector(ParseEndpointUri("mysql://u@localhost/db").value());
+      return OpenSqlConnector(ParseEndpointUri("mysql://u@localhost/db").value());
     case Engine::kSqlite:
       break;
   }
-  return OpenConnector(ParseEndpointUri("sqlite:///tmp/ferry-ddl-sync-unit.db").value());
+  return OpenSqlConnector(ParseEndpointUri("sqlite:///tmp/ferry-ddl-sync-unit.db").value());
 }
 
 std::string SchemaFor(Engine engine) {
   return engine == Engine::kPostgres ? "dst" : engine == Engine::kMysql ? "db" : "main";
 }
 
-TablePlan PlanFor(const TableDef& source, const Connector& target) {
+TablePlan PlanFor(const TableDef& source, const SqlConnector& target) {
   TablePlan plan;
   plan.source = source;
   plan.target = MapTable(source, Engine::kPostgres, target, SchemaFor(target.engine()));
@@ -91,7 +91,7 @@ class DdlSyncTest : public ::testing::TestWithParam<Engine> {
   std::string Q(const std::string& name) const {
     return GetParam() == Engine::kMysql ? "`" + name + "`" : "\"" + name + "\"";
   }
-  std::unique_ptr<Connector> target_;
+  std::unique_ptr<SqlConnector> target_;
 };
 
 TEST_P(DdlSyncTest, NoChangeNoStatement) {
@@ -280,7 +280,7 @@ TEST_P(DdlSyncTest, AddedColumnClashingWithAMappedNameIsNotReplicated) {
 
 // A plan with a row transform: id copied, name copied, n converted to a string by a
 // change-data-type rule, and an add-column expression reading $name.
-TablePlan TransformPlan(const TableDef& source, const Connector& target) {
+TablePlan TransformPlan(const TableDef& source, const SqlConnector& target) {
   TablePlan plan = PlanFor(source, target);
   TransformSpec spec;
   spec.source = source;

@@ -165,7 +165,7 @@ class MySqlSession : public SqlSession {
   MyConnection conn_;
 };
 
-class MyConnector : public Connector {
+class MyConnector : public SqlConnector {
  public:
   explicit MyConnector(const EndpointUri& uri) : uri_(uri) {
     ParseZeroDates(uri_.Param("zero_dates"));  // a bad setting stops before anything connects
@@ -234,7 +234,7 @@ const Dialect& EngineDialect() {
   return dialect;
 }
 
-std::unique_ptr<Connector> OpenMysqlConnector(const EndpointUri& uri) {
+std::unique_ptr<SqlConnector> OpenMysqlConnector(const EndpointUri& uri) {
   return std::make_unique<MyConnector>(uri);
 }
 

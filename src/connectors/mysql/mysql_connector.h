@@ -4,5 +4,5 @@
 namespace ferry::mysql {
 // This engine's dialect (stateless, one for every connector of the engine).
 const Dialect& EngineDialect();
-std::unique_ptr<Connector> OpenMysqlConnector(const EndpointUri& uri);
+std::unique_ptr<SqlConnector> OpenMysqlConnector(const EndpointUri& uri);
 }

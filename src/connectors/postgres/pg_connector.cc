@@ -161,7 +161,7 @@ class PgDialect : public Dialect {
   }
 };
 
-class PgConnector : public Connector {
+class PgConnector : public SqlConnector {
  public:
   explicit PgConnector(const EndpointUri& uri) : uri_(uri) {}
   Engine engine() const override { return Engine::kPostgres; }
@@ -259,7 +259,7 @@ const Dialect& EngineDialect() {
   return dialect;
 }
 
-std::unique_ptr<Connector> OpenPostgresConnector(const EndpointUri& uri) {
+std::unique_ptr<SqlConnector> OpenPostgresConnector(const EndpointUri& uri) {
   return std::make_unique<PgConnector>(uri);
 }
 

@@ -4,5 +4,5 @@
 namespace ferry::postgres {
 // This engine's dialect (stateless, one for every connector of the engine).
 const Dialect& EngineDialect();
-std::unique_ptr<Connector> OpenPostgresConnector(const EndpointUri& uri);
+std::unique_ptr<SqlConnector> OpenPostgresConnector(const EndpointUri& uri);
 }

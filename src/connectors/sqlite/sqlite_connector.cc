@@ -68,7 +68,7 @@ std::string DirectoryOf(const std::string& path) {
   return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 }
 
-class SqliteConnector : public Connector {
+class SqliteConnector : public SqlConnector {
  public:
   explicit SqliteConnector(const EndpointUri& uri) : uri_(uri) {
     if (uri_.database.empty()) {
@@ -174,7 +174,7 @@ const Dialect& EngineDialect() {
   return dialect;
 }
 
-std::unique_ptr<Connector> OpenSqliteConnector(const EndpointUri& uri) {
+std::unique_ptr<SqlConnector> OpenSqliteConnector(const EndpointUri& uri) {
   return std::make_unique<SqliteConnector>(uri);
 }
 

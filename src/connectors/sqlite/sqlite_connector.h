@@ -4,5 +4,5 @@
 namespace ferry::sqlite {
 // This engine's dialect (stateless, one for every connector of the engine).
 const Dialect& EngineDialect();
-std::unique_ptr<Connector> OpenSqliteConnector(const EndpointUri& uri);
+std::unique_ptr<SqlConnector> OpenSqliteConnector(const EndpointUri& uri);
 }
