@@ -1,5 +1,6 @@
 // PostgreSQL connector against the real server: catalog, binary COPY scan, load into another
 // schema, value-by-value comparison, and the error messages users read.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -82,7 +83,7 @@ void ExpectSameRows(SqlSession& s, const TableDef& a, const TableDef& b, const s
   for (size_t i = 0; i < a.columns.size(); ++i) {
     if (i) cols += ", ";
     const std::string q = "\"" + a.columns[i].name + "\"";
-    cols += "length(" + q + "::text)::text || ':' || md5(" + q + "::text)";
+    cols += fmt::format("length({0}::text)::text || ':' || md5({0}::text)", q);
   }
   auto query = [&](const TableDef& t) {
     return s.Query("SELECT " + cols + " FROM \"" + t.schema + "\".\"" + t.name + "\" ORDER BY " +
@@ -348,7 +349,7 @@ TEST(PgConnector, LoadsForeignKindsIntoMappedTypes) {
   b.AppendInt(1);
   b.AppendBytes(std::string_view("\0\1\2\3", 4));
   b.AppendBytes("{\"k\": [1, \"v\"]}");
-  b.AppendInt(23 * 3600 * kMicrosPerSecond);
+  b.AppendInt(int64_t{23} * 3600 * kMicrosPerSecond);
   b.AppendInt(*ParseDatetime("2024-05-06 07:08:09"));
   b.AppendDouble(0.1f);
   writer->BeginLoad(source);

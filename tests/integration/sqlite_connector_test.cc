@@ -75,7 +75,7 @@ const ColumnDef& ColumnNamed(const TableDef& t, const std::string& name) {
   return t.columns[i];
 }
 
-constexpr int64_t kBig = 17 * 1024 * 1024;
+constexpr int64_t kBig = int64_t{17} * 1024 * 1024;
 
 // The all-types table: edge values in rows 1..4, a 17 MB text and blob in row 5.
 void CreateAllTypes(SqlSession& s) {
@@ -670,6 +670,7 @@ TEST(SqliteConnectorTest, WritersOpeningOneNewFileAtOnce) {
     auto connector = ferry::testing::Open(uri);
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
         try {
