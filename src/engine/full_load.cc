@@ -254,11 +254,16 @@ void FullLoad::Worker() {
   }
 }
 
+std::unique_ptr<TableWriter> FullLoad::OpenWriter() {
+  std::unique_ptr<TableWriter> writer = target_.OpenWriter();
+  if (SegmentMarks* marks = MarksOf(*writer)) {
+    marks->Locate(options_.control_schema, /*create=*/false);
+  }
+  return writer;
+}
+
 SegmentMarks* FullLoad::MarksOf(TableWriter& writer) {
-  if (options_.segment_marks_task.empty()) return nullptr;
-  SegmentMarks* marks = writer.segment_marks();
-  if (marks) marks->Locate(options_.control_schema, /*create=*/false);
-  return marks;
+  return options_.segment_marks_task.empty() ? nullptr : writer.segment_marks();
 }
 
 bool FullLoad::CreateMarksOnce(SegmentMarks& marks) {
@@ -266,8 +271,9 @@ bool FullLoad::CreateMarksOnce(SegmentMarks& marks) {
   // PostgreSQL.
   MutexLock lock(marks_mu_);
   if (!marks_refused_.empty()) return false;
+  if (marks_created_) return true;  // `marks` were located when their writer was opened
   try {
-    marks.Locate(options_.control_schema, /*create=*/!marks_created_);
+    marks.Locate(options_.control_schema, /*create=*/true);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kConnection) throw;  // the table's load retries
     marks_refused_ = e.what();
@@ -291,7 +297,7 @@ void FullLoad::ClearMarksOfCompleted(size_t index, std::unique_ptr<TableWriter>&
   // deletes.
   const TableDef& target = plans_[index].target;
   try {
-    if (!writer) writer = target_.OpenWriter();
+    if (!writer) writer = OpenWriter();
     if (SegmentMarks* marks = MarksOf(*writer)) {
       marks->Clear(options_.segment_marks_task, target.schema, target.name);
     }
@@ -550,7 +556,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   };
 
   try {
-    if (!writer) writer = target_.OpenWriter();
+    if (!writer) writer = OpenWriter();
     if (!reader) reader = source_.OpenReader();
     EnsureSchemaOnce(*writer, plan.target.schema);
     TablePrepMode prep_mode = options_.prep_mode;
@@ -953,9 +959,8 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
       std::thread read_thread;
       try {
         if (!writer) {
-          own = target_.OpenWriter();
+          own = OpenWriter();  // its marks located: EndSegment writes into them
           writer = own.get();
-          MarksOf(*writer);  // located: EndSegment writes into them
         }
         if (!open) {
           writer->BeginSegment(plan.target);

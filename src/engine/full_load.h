@@ -196,10 +196,13 @@ class FullLoad {
   // retry interval (false when retries are used up or the load was cancelled).
   bool WaitToRetry(const std::string& table, TableStats& st, const Error& error);
   void EnsureSchemaOnce(TableWriter& writer, const std::string& schema);
-  // `writer`'s segment marks, located, when this load commits segments (segment_marks_task
-  // set) and the writer keeps them; else nullptr.
+  // A new writer on the target, its segment marks (MarksOf) located: once per writer, when
+  // it is opened.
+  std::unique_ptr<TableWriter> OpenWriter();
+  // `writer`'s segment marks when this load commits segments (segment_marks_task set) and the
+  // writer keeps them; else nullptr. Located when `writer` came from OpenWriter.
   SegmentMarks* MarksOf(TableWriter& writer);
-  // Makes the segment marks' home on the target (once per load), then locates `marks` there.
+  // Makes the segment marks' home on the target through `marks` (located), once per load.
   // False when the target refused it (logged once; say a role without CREATE on the control
   // schema): then tables load without segment commits.
   bool CreateMarksOnce(SegmentMarks& marks);
