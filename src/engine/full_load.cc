@@ -145,12 +145,16 @@ int64_t RowsOf(const std::map<size_t, int64_t>& done) {
   return rows;
 }
 
-// The segments `marks` say are committed (segment -> rows), when they are marks of a plan of
-// `segments` segments; nullopt when one is not (a plan the task did not record).
-std::optional<std::map<size_t, int64_t>> MarkedSegments(const std::vector<SegmentMark>& marks,
-                                                        size_t segments) {
+// The segments of target table `target` that `task`'s marks say are committed (segment ->
+// rows), read from `marks` (located; null = the writer keeps none: none), when they are marks
+// of a plan of `segments` segments; nullopt when one is not (a plan the task did not record).
+std::optional<std::map<size_t, int64_t>> CommittedSegments(SegmentMarks* marks,
+                                                           const std::string& task,
+                                                           const TableDef& target,
+                                                           size_t segments) {
   std::map<size_t, int64_t> out;
-  for (const SegmentMark& m : marks) {
+  if (!marks) return out;
+  for (const SegmentMark& m : marks->Read(task, target.schema, target.name)) {
     if (m.segments != segments || m.segment >= segments) return std::nullopt;
     out[m.segment] = m.rows;
   }
@@ -254,11 +258,16 @@ void FullLoad::Worker() {
   }
 }
 
+std::unique_ptr<TableWriter> FullLoad::OpenWriter() {
+  std::unique_ptr<TableWriter> writer = target_.OpenWriter();
+  if (SegmentMarks* marks = MarksOf(*writer)) {
+    marks->Locate(options_.control_schema, /*create=*/false);
+  }
+  return writer;
+}
+
 SegmentMarks* FullLoad::MarksOf(TableWriter& writer) {
-  if (options_.segment_marks_task.empty()) return nullptr;
-  SegmentMarks* marks = writer.segment_marks();
-  if (marks) marks->Locate(options_.control_schema, /*create=*/false);
-  return marks;
+  return options_.segment_marks_task.empty() ? nullptr : writer.segment_marks();
 }
 
 bool FullLoad::CreateMarksOnce(SegmentMarks& marks) {
@@ -266,8 +275,9 @@ bool FullLoad::CreateMarksOnce(SegmentMarks& marks) {
   // PostgreSQL.
   MutexLock lock(marks_mu_);
   if (!marks_refused_.empty()) return false;
+  if (marks_created_) return true;  // `marks` were located when their writer was opened
   try {
-    marks.Locate(options_.control_schema, /*create=*/!marks_created_);
+    marks.Locate(options_.control_schema, /*create=*/true);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kConnection) throw;  // the table's load retries
     marks_refused_ = e.what();
@@ -291,7 +301,7 @@ void FullLoad::ClearMarksOfCompleted(size_t index, std::unique_ptr<TableWriter>&
   // deletes.
   const TableDef& target = plans_[index].target;
   try {
-    if (!writer) writer = target_.OpenWriter();
+    if (!writer) writer = OpenWriter();
     if (SegmentMarks* marks = MarksOf(*writer)) {
       marks->Clear(options_.segment_marks_task, target.schema, target.name);
     }
@@ -468,6 +478,79 @@ void FullLoad::EnsureSchemaOnce(TableWriter& writer, const std::string& schema) 
   schemas_done_.insert(schema);
 }
 
+FullLoad::ResumedLoad FullLoad::ResumeInterruptedLoad(size_t index, const InterruptedLoad& earlier,
+                                                      SegmentMarks* marks,
+                                                      const TableWriter& writer,
+                                                      LoadAttempt& attempt) {
+  const TablePlan& plan = plans_[index];
+  TableStats& st = *stats_[index];
+  const std::string table_name = plan.source.QualifiedName();
+  ResumedLoad resumed;
+  resumed.prep_mode = options_.prep_mode;
+  std::optional<std::map<size_t, int64_t>> kept =
+      CommittedSegments(marks, options_.segment_marks_task, plan.target, earlier.segments.size());
+  if (kept && !kept->empty()) {
+    // It committed some of the table's segments, each in its own transaction with its mark:
+    // those stay, the others load now. The task store's list is only a cache: a segment
+    // committed just before a crash may be missing there.
+    attempt.segments = earlier.segments;
+    attempt.segments_done = std::move(*kept);
+    st.full_load_rows = RowsOf(attempt.segments_done);
+    if (earlier.pk_after) attempt.add_pk_after = true;
+    resumed.began_empty = earlier.started_empty;  // the table holds its segments now
+    spdlog::info(
+        "table {}: an earlier run of this task committed {} of its {} segments "
+        "({} rows): loading the other {}",
+        table_name, attempt.segments_done.size(), attempt.segments.size(), st.full_load_rows.load(),
+        attempt.segments.size() - attempt.segments_done.size());
+    for (const auto& [k, rows] : attempt.segments_done) {
+      if (earlier.segments_done.count(k) || !options_.on_segment_done) continue;
+      spdlog::info(
+          "table {}: segment {} is committed on the target though the task store "
+          "did not record it",
+          table_name, k);
+      options_.on_segment_done(index, k, rows);
+    }
+    return resumed;
+  }
+  // An earlier run of the task began this table's load and was stopped or killed before it
+  // completed. What it committed is in the table where the writer commits as it goes (a load
+  // not in segments) or where the target holds marks of segments that are not the task's
+  // recorded plan (its record was lost): under DO_NOTHING, a table it found empty is emptied
+  // again; one that had rows of its own cannot be told apart from them. Segments whose marks
+  // fit the plan but are none left nothing, unless the task store says some committed (a run
+  // of a Ferry that kept no marks): those may be there.
+  resumed.stale_marks = !kept;  // marks there, not of the recorded plan
+  const bool left_rows = resumed.stale_marks ||
+                         (earlier.segments.empty() && writer.CommitsAsItGoes()) ||
+                         !earlier.segments_done.empty();
+  if (resumed.prep_mode == TablePrepMode::kDoNothing && left_rows) {
+    if (!earlier.started_empty) {
+      resumed.refused = fmt::format(
+          "an earlier run of this task was interrupted while loading it, "
+          "and target table {} had rows before that load: the rows that "
+          "load committed cannot be told apart from them. Run the task "
+          "again with --target-table-prep-mode TRUNCATE_BEFORE_LOAD or "
+          "DROP_AND_CREATE (without --resume) to load it whole",
+          plan.target.QualifiedName());
+      return resumed;
+    }
+    resumed.prep_mode = TablePrepMode::kTruncateBeforeLoad;
+  }
+  if (earlier.pk_after && resumed.prep_mode != TablePrepMode::kDropAndCreate) {
+    attempt.add_pk_after = true;  // that run created the table without its primary key
+  }
+  spdlog::info(
+      "table {}: an earlier run of this task did not finish loading it: "
+      "loading it again{}",
+      table_name,
+      resumed.prep_mode == TablePrepMode::kTruncateBeforeLoad &&
+              options_.prep_mode == TablePrepMode::kDoNothing
+          ? " (emptied first: it was empty before that load)"
+          : "");
+  return resumed;
+}
+
 bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
                          std::unique_ptr<TableWriter>& writer, LoadAttempt& attempt) {
   const TablePlan& plan = plans_[index];
@@ -550,7 +633,7 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
   };
 
   try {
-    if (!writer) writer = target_.OpenWriter();
+    if (!writer) writer = OpenWriter();
     if (!reader) reader = source_.OpenReader();
     EnsureSchemaOnce(*writer, plan.target.schema);
     TablePrepMode prep_mode = options_.prep_mode;
@@ -566,71 +649,14 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     bool stale_marks = false;
     std::optional<bool> began_empty;  // a resumed load: whether the table was empty at its start
     if (earlier && !attempt.prepared) {
-      std::vector<SegmentMark> marked;
-      if (marks) {
-        marked = marks->Read(options_.segment_marks_task, plan.target.schema, plan.target.name);
+      const ResumedLoad resumed = ResumeInterruptedLoad(index, *earlier, marks, *writer, attempt);
+      if (!resumed.refused.empty()) {
+        fail(resumed.refused);
+        return false;
       }
-      std::optional<std::map<size_t, int64_t>> kept =
-          MarkedSegments(marked, earlier->segments.size());
-      if (kept && !kept->empty()) {
-        // It committed some of the table's segments, each in its own transaction with its
-        // mark: those stay, the others load now. The task store's list is only a cache: a
-        // segment committed just before a crash may be missing there.
-        attempt.segments = earlier->segments;
-        attempt.segments_done = std::move(*kept);
-        st.full_load_rows = RowsOf(attempt.segments_done);
-        if (earlier->pk_after) attempt.add_pk_after = true;
-        began_empty = earlier->started_empty;  // the table holds its segments now
-        spdlog::info(
-            "table {}: an earlier run of this task committed {} of its {} segments "
-            "({} rows): loading the other {}",
-            table_name, attempt.segments_done.size(), attempt.segments.size(),
-            st.full_load_rows.load(), attempt.segments.size() - attempt.segments_done.size());
-        for (const auto& [k, rows] : attempt.segments_done) {
-          if (earlier->segments_done.count(k) || !options_.on_segment_done) continue;
-          spdlog::info(
-              "table {}: segment {} is committed on the target though the task store "
-              "did not record it",
-              table_name, k);
-          options_.on_segment_done(index, k, rows);
-        }
-      } else {
-        // An earlier run of the task began this table's load and was stopped or killed before
-        // it completed. What it committed is in the table where the writer commits as it goes
-        // (a load not in segments) or where the target holds marks of segments that are not
-        // the task's recorded plan (its record was lost): under DO_NOTHING, a table it found
-        // empty is emptied again; one that had rows of its own cannot be told apart from them.
-        // Segments whose marks fit the plan but are none left nothing, unless the task store
-        // says some committed (a run of a Ferry that kept no marks): those may be there.
-        stale_marks = !marked.empty();
-        const bool left_rows = stale_marks ||
-                               (earlier->segments.empty() && writer->CommitsAsItGoes()) ||
-                               !earlier->segments_done.empty();
-        if (prep_mode == TablePrepMode::kDoNothing && left_rows) {
-          if (!earlier->started_empty) {
-            fail(
-                fmt::format("an earlier run of this task was interrupted while loading it, "
-                            "and target table {} had rows before that load: the rows that "
-                            "load committed cannot be told apart from them. Run the task "
-                            "again with --target-table-prep-mode TRUNCATE_BEFORE_LOAD or "
-                            "DROP_AND_CREATE (without --resume) to load it whole",
-                            plan.target.QualifiedName()));
-            return false;
-          }
-          prep_mode = TablePrepMode::kTruncateBeforeLoad;
-        }
-        if (earlier->pk_after && prep_mode != TablePrepMode::kDropAndCreate) {
-          attempt.add_pk_after = true;  // that run created the table without its primary key
-        }
-        spdlog::info(
-            "table {}: an earlier run of this task did not finish loading it: "
-            "loading it again{}",
-            table_name,
-            prep_mode == TablePrepMode::kTruncateBeforeLoad &&
-                    options_.prep_mode == TablePrepMode::kDoNothing
-                ? " (emptied first: it was empty before that load)"
-                : "");
-      }
+      prep_mode = resumed.prep_mode;
+      stale_marks = resumed.stale_marks;
+      began_empty = resumed.began_empty;
     }
     if (attempt.prepared) {
       // Reloading. Under DO_NOTHING the table's own rows stay: an attempt that left nothing
@@ -643,9 +669,8 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
       if (marks && !attempt.segments.empty()) {
         // A segment whose COMMIT went out as the connection broke may have committed: the
         // target's marks say.
-        std::optional<std::map<size_t, int64_t>> done = MarkedSegments(
-            marks->Read(options_.segment_marks_task, plan.target.schema, plan.target.name),
-            attempt.segments.size());
+        std::optional<std::map<size_t, int64_t>> done = CommittedSegments(
+            marks, options_.segment_marks_task, plan.target, attempt.segments.size());
         if (!done) {
           throw Error(ErrorKind::kInternal,
                       fmt::format("the segment marks of table {} on the target do not fit its "
@@ -953,9 +978,8 @@ std::optional<FullLoad::UnitFailure> FullLoad::LoadSegmentUnits(
       std::thread read_thread;
       try {
         if (!writer) {
-          own = target_.OpenWriter();
+          own = OpenWriter();  // its marks located: EndSegment writes into them
           writer = own.get();
-          MarksOf(*writer);  // located: EndSegment writes into them
         }
         if (!open) {
           writer->BeginSegment(plan.target);

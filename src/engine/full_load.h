@@ -179,6 +179,37 @@ class FullLoad {
                                               std::vector<std::unique_ptr<TableReader>>& readers,
                                               const ScanOptions& base_scan, LoadAttempt& attempt,
                                               const std::function<bool(const RowError&)>& skip_row);
+  // How a table's first load in this run begins, after an earlier run's load of it was
+  // interrupted (ResumeInterruptedLoad).
+  struct ResumedLoad {
+    TablePrepMode prep_mode = TablePrepMode::kDoNothing;  // the table's, for this load
+    // Marks of the table that load left and this one does not keep: delete them once
+    // PrepareTable has dealt with their rows.
+    bool stale_marks = false;
+    // Segments kept: whether the table was empty when that load began (it holds them now).
+    std::optional<bool> began_empty;
+    // Why the table cannot be resumed, its error ("" = it can).
+    std::string refused;
+  };
+  // The resume decision for table `index`, whose load an earlier run of the task began and
+  // did not finish (`earlier`), taken before this run's first load of it. The target's
+  // segment marks of the table decide (read once, from `marks`: `writer`'s, located; null
+  // when it keeps none); the task store's list (earlier.segments_done) is only a cache.
+  //  - Marks that fit the segment plan the task recorded (earlier.segments) and name committed
+  //    segments: those stay. `attempt` takes the plan and them, the table's count is their
+  //    rows, on_segment_done is called for each one the store had not recorded, and the table
+  //    is loaded into as it is.
+  //  - Otherwise the table loads again whole, in FullLoadOptions::prep_mode; under DO_NOTHING,
+  //    where that load may have left rows (not in segments into a writer that commits as it
+  //    goes, marks of another plan, or segments the store recorded without marks), a table
+  //    that was empty when it began is emptied first (TRUNCATE_BEFORE_LOAD), and one that had
+  //    rows of its own is refused.
+  // Whenever it loads, a primary key that run left for after its load (earlier.pk_after) is
+  // left for after this one (attempt.add_pk_after), unless the table is dropped and created.
+  // Logs what it decided. Throws what reading the marks throws.
+  ResumedLoad ResumeInterruptedLoad(size_t index, const InterruptedLoad& earlier,
+                                    SegmentMarks* marks, const TableWriter& writer,
+                                    LoadAttempt& attempt);
   // Loads one table once. Returns true when it should be loaded again: a recoverable error
   // happened, the policy allows a retry and the wait is over (connections are dropped).
   bool LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
@@ -196,10 +227,13 @@ class FullLoad {
   // retry interval (false when retries are used up or the load was cancelled).
   bool WaitToRetry(const std::string& table, TableStats& st, const Error& error);
   void EnsureSchemaOnce(TableWriter& writer, const std::string& schema);
-  // `writer`'s segment marks, located, when this load commits segments (segment_marks_task
-  // set) and the writer keeps them; else nullptr.
+  // A new writer on the target, its segment marks (MarksOf) located: once per writer, when
+  // it is opened.
+  std::unique_ptr<TableWriter> OpenWriter();
+  // `writer`'s segment marks when this load commits segments (segment_marks_task set) and the
+  // writer keeps them; else nullptr. Located when `writer` came from OpenWriter.
   SegmentMarks* MarksOf(TableWriter& writer);
-  // Makes the segment marks' home on the target (once per load), then locates `marks` there.
+  // Makes the segment marks' home on the target through `marks` (located), once per load.
   // False when the target refused it (logged once; say a role without CREATE on the control
   // schema): then tables load without segment commits.
   bool CreateMarksOnce(SegmentMarks& marks);

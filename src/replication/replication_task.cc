@@ -13,6 +13,21 @@ namespace {
 
 spdlog::logger& Log() { return logging::For(LogComponentId::kTaskManager); }
 
+// Sets the fields FullLoadTaskOptions and CdcTaskOptions both take from the task's definition
+// as they are: the task's name, its data directory, resume, the full load's options, and what
+// the task store keeps for `ferry status`.
+template <typename TaskOptions>
+void SetSharedOptions(const ReplicationTaskDefinition& definition, TaskOptions& o) {
+  o.task = definition.name;
+  o.data_dir = definition.data_dir;
+  o.resume = definition.resume;
+  o.full_load = definition.full_load;
+  o.source_uri = definition.source_uri;
+  o.target_uri = definition.target_uri;
+  o.table_mappings_json = definition.table_mappings_json;
+  o.task_settings_json = definition.task_settings_json;
+}
+
 }  // namespace
 
 int ReplicationTaskOutcome::ExitCode() const {
@@ -44,18 +59,11 @@ ReplicationTaskOutcome ReplicationTask::Run(const std::stop_token& stop,
 ReplicationTaskOutcome ReplicationTask::RunFullLoad(const std::stop_token& stop,
                                                     const std::function<void()>& on_running) {
   FullLoadTaskOptions o;
-  o.task = definition_.name;
-  o.data_dir = definition_.data_dir;
-  o.resume = definition_.resume;
-  o.full_load = definition_.full_load;
+  SetSharedOptions(definition_, o);
   if (definition_.settings) {
     // Segment marks go next to the other control tables.
     o.full_load.control_schema = definition_.settings->control_tables_settings.control_schema;
   }
-  o.source_uri = definition_.source_uri;
-  o.target_uri = definition_.target_uri;
-  o.table_mappings_json = definition_.table_mappings_json;
-  o.task_settings_json = definition_.task_settings_json;
   const std::vector<TablePlan> planned = plans_;  // the task takes its own
   full_load_ = std::make_unique<FullLoadTask>(source_, target_, plans_, std::move(o));
   std::stop_callback on_stop(stop, [this] {
@@ -144,10 +152,8 @@ void ReplicationTask::RecordControlTables(const FullLoad& load) {
 ReplicationTaskOutcome ReplicationTask::RunCdc(const std::stop_token& stop,
                                                const std::function<void()>& on_running) {
   CdcTaskOptions o;
-  o.task = definition_.name;
+  SetSharedOptions(definition_, o);
   o.type = definition_.type;
-  o.data_dir = definition_.data_dir;
-  o.resume = definition_.resume;
   o.start_position = definition_.cdc_start_position;
   o.stop_position = definition_.cdc_stop_position;
   if (definition_.settings) {
@@ -158,15 +164,10 @@ ReplicationTaskOutcome ReplicationTask::RunCdc(const std::stop_token& stop,
     o.settings.error_behavior.data_error_policy = ErrorPolicy::kSuspendTable;
     o.settings.error_behavior.data_truncation_error_policy = ErrorPolicy::kSuspendTable;
   }
-  o.full_load = definition_.full_load;
   o.full_load.error_behavior = o.settings.error_behavior;
   o.slot = definition_.slot;
   o.publication = definition_.publication;
   o.heartbeat = definition_.heartbeat;
-  o.source_uri = definition_.source_uri;
-  o.target_uri = definition_.target_uri;
-  o.table_mappings_json = definition_.table_mappings_json;
-  o.task_settings_json = definition_.task_settings_json;
   o.replan = definition_.replan;
   if (o.settings.validation_settings.validation_only) {
     o.validation_only = true;

@@ -180,18 +180,6 @@ std::string_view Statement::ColumnText(int col) const {
   return std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out;
-  out.reserve(name.size() + 2);
-  out.push_back('"');
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string QuoteLiteral(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) {
     throw Error(ErrorKind::kData, "a SQLite string literal cannot hold a NUL byte");

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace ferry::sqlite {
 
@@ -82,8 +83,8 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// Identifier quoting: "name" with embedded quotes doubled.
-std::string QuoteIdent(std::string_view name);
+// Identifiers are quoted with QuoteIdent (common/text.h): "name" with embedded quotes doubled.
+
 // The SQLite string literal of `text` (Dialect::QuoteLiteral): 'text' with embedded quotes
 // doubled (SQLite has no backslash escapes). Throws Error(kData) on a NUL byte: SQLite's
 // tokenizer ends a statement there.

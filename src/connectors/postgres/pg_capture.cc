@@ -71,9 +71,7 @@ void PgChangeCapture::Start(const cdc::Position& from_position) {
                     : server_version_ >= 150000 ? 3
                     : server_version_ >= 140000 ? 2
                                                 : 1;
-  std::string pubs = "\"";
-  for (char ch : publication_) pubs += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  pubs += "\"";
+  const std::string pubs = QuoteIdent(publication_);
   std::string sql =
       fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
                   QuoteIdent(slot_), FormatLsn(from), proto, ReplicationCommandLiteral(pubs));

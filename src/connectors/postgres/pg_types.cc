@@ -358,18 +358,6 @@ std::string PgDdlType(const ColumnDef& source, Engine source_engine) {
   return "text";
 }
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out;
-  out.reserve(name.size() + 2);
-  out.push_back('"');
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string QuoteLiteral(std::string_view value) {
   if (value.find('\0') != std::string_view::npos) {
     throw Error(ErrorKind::kData, "a PostgreSQL string literal cannot hold a NUL byte");
