@@ -25,7 +25,7 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-std::string QuoteIdent(std::string_view name) {
+std::string DoubleQuoteIdent(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);
   out.push_back('"');

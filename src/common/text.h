@@ -18,7 +18,7 @@ inline bool Contains(std::string_view s, std::string_view needle) {
 // `name` as a SQL identifier in double quotes, embedded double quotes doubled: the standard's
 // quoting, which PostgreSQL and SQLite share (their Dialect::QuoteIdentifier). Every other
 // byte is kept as it is. MySQL quotes with backticks: mysql::QuoteIdent.
-std::string QuoteIdent(std::string_view name);
+std::string DoubleQuoteIdent(std::string_view name);
 // True when `s` is "(...)" whose first '(' closes at its last character, outside '...'
 // literals: the parentheses wrap the whole text (so they may be taken off).
 bool WrappedInParens(std::string_view s);

@@ -83,7 +83,8 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// Identifiers are quoted with QuoteIdent (common/text.h): "name" with embedded quotes doubled.
+// Identifiers are quoted with DoubleQuoteIdent (common/text.h): "name" with embedded quotes
+// doubled.
 
 // The SQLite string literal of `text` (Dialect::QuoteLiteral): 'text' with embedded quotes
 // doubled (SQLite has no backslash escapes). Throws Error(kData) on a NUL byte: SQLite's

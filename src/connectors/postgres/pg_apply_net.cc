@@ -61,7 +61,7 @@ void PgChangeApplier::ApplyNet(const TableDef& target, const Batch& remove_keys,
     key_def.columns.push_back(target.columns[k]);
     key_cols.push_back(table.cols[k]);
     key_binary &= table.cols[k].target.wire != PgWire::kOther;
-    const std::string q = QuoteIdent(target.columns[k].name);
+    const std::string q = DoubleQuoteIdent(target.columns[k].name);
     if (j) {
       key_list += ", ";
       join += " AND ";
@@ -71,7 +71,7 @@ void PgChangeApplier::ApplyNet(const TableDef& target, const Batch& remove_keys,
   }
   for (int c = 0; c < n; ++c) {
     if (c) col_list += ", ";
-    col_list += QuoteIdent(target.columns[c].name);
+    col_list += DoubleQuoteIdent(target.columns[c].name);
     rows_binary &= table.cols[c].target.wire != PgWire::kOther;
   }
   std::string key_data, row_data;

@@ -206,7 +206,7 @@ std::string PgApplySql(const TableDef& table, const PgApplyShape& shape, bool fo
   const std::string q = QuoteQualified(table.schema, table.name);
   const size_t nset = shape.set_columns.size();
   std::string out;
-  auto col = [&](int c) { out += QuoteIdent(table.columns[c].name); };
+  auto col = [&](int c) { out += DoubleQuoteIdent(table.columns[c].name); };
   auto where = [&]() {
     if (!table.primary_key.empty()) {
       for (size_t j = 0; j < shape.where_columns.size(); ++j) {
@@ -267,7 +267,7 @@ std::string PgApplySql(const TableDef& table, const PgApplyShape& shape, bool fo
       out += " ON CONFLICT (";
       for (size_t i = 0; i < table.primary_key.size(); ++i) {
         if (i) out += ", ";
-        out += QuoteIdent(table.primary_key[i]);
+        out += DoubleQuoteIdent(table.primary_key[i]);
       }
       out += ") DO ";
       bool any = false;

@@ -71,10 +71,10 @@ void PgChangeCapture::Start(const cdc::Position& from_position) {
                     : server_version_ >= 150000 ? 3
                     : server_version_ >= 140000 ? 2
                                                 : 1;
-  const std::string pubs = QuoteIdent(publication_);
+  const std::string pubs = DoubleQuoteIdent(publication_);
   std::string sql =
       fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}",
-                  QuoteIdent(slot_), FormatLsn(from), proto, ReplicationCommandLiteral(pubs));
+                  DoubleQuoteIdent(slot_), FormatLsn(from), proto, ReplicationCommandLiteral(pubs));
   bool streaming = false;
   if (server_version_ >= 140000) {
     sql += fmt::format(", binary '{}', messages 'false'", binary_ ? "true" : "false");

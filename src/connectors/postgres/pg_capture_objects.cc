@@ -55,8 +55,8 @@ std::set<std::pair<std::string, std::string>> PublicationTables(PgConnection& c,
 }  // namespace
 
 std::string SqlName(const std::string& schema, const std::string& name) {
-  const std::string s = PlainIdent(schema) ? schema : QuoteIdent(schema);
-  const std::string n = PlainIdent(name) ? name : QuoteIdent(name);
+  const std::string s = PlainIdent(schema) ? schema : DoubleQuoteIdent(schema);
+  const std::string n = PlainIdent(name) ? name : DoubleQuoteIdent(name);
   return schema.empty() ? n : s + "." + n;
 }
 
@@ -86,9 +86,10 @@ std::string DescribeCdcProblems(const PgCdcFacts& f) {
                             f.max_wal_senders, f.used_wal_senders));
   }
   if (!f.superuser && !f.replication) {
-    p.push_back(fmt::format("user '{}' has neither REPLICATION nor SUPERUSER: run ALTER ROLE {} "
-                            "REPLICATION as a superuser",
-                            f.user, PlainIdent(f.user) ? f.user : QuoteIdent(f.user)));
+    p.push_back(
+        fmt::format("user '{}' has neither REPLICATION nor SUPERUSER: run ALTER ROLE {} "
+                    "REPLICATION as a superuser",
+                    f.user, PlainIdent(f.user) ? f.user : DoubleQuoteIdent(f.user)));
   }
   if (f.creates_publication && !f.superuser) {
     if (!f.can_create_in_database) {
@@ -235,7 +236,7 @@ void PgChangeCapture::EnsurePublication() {
                   fmt::format("publication '{}' on {} does not publish {} of task '{}': run "
                               "ALTER PUBLICATION {} ADD TABLE {}",
                               publication_, c.where(), missing, options_.task,
-                              QuoteIdent(publication_), missing));
+                              DoubleQuoteIdent(publication_), missing));
     }
     return;
   }
@@ -250,11 +251,11 @@ void PgChangeCapture::EnsurePublication() {
   const std::string with =
       server_version_ >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
   if (!exists) {
-    c.Exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {}{}", QuoteIdent(publication_), list,
+    c.Exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {}{}", DoubleQuoteIdent(publication_), list,
                        with),
            what);
     if (!options_.owner.empty()) {
-      c.Exec(fmt::format("COMMENT ON PUBLICATION {} IS {}", QuoteIdent(publication_),
+      c.Exec(fmt::format("COMMENT ON PUBLICATION {} IS {}", DoubleQuoteIdent(publication_),
                          QuoteLiteral(options_.owner)),
              what);
     }
@@ -274,12 +275,12 @@ void PgChangeCapture::EnsurePublication() {
     }
   }
   if (PublicationTables(c, publication_, /*named_only=*/true, what) != want) {
-    c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", QuoteIdent(publication_), list),
+    c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", DoubleQuoteIdent(publication_), list),
            what);
   }
   if (!with.empty()) {
     c.Exec(fmt::format("ALTER PUBLICATION {} SET (publish_via_partition_root = true)",
-                       QuoteIdent(publication_)),
+                       DoubleQuoteIdent(publication_)),
            what);
   }
 }
@@ -395,7 +396,7 @@ cdc::PrepareResult PgChangeCapture::Prepare() {
   if (!repl_) repl_ = Replication::Connect(uri_);
   PgResult r = ExecWaitingForOpenTransactions(
       *repl_,
-      fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}", QuoteIdent(slot_),
+      fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}", DoubleQuoteIdent(slot_),
                   options_.export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"),
       what);
   result.slot_created = true;
@@ -512,7 +513,7 @@ cdc::PrepareResult PgChangeCapture::ExportSnapshot() {
   PgResult r = ExecWaitingForOpenTransactions(
       *temp,
       fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
-                  QuoteIdent(name)),
+                  DoubleQuoteIdent(name)),
       what);
   cdc::PrepareResult result;
   result.slot_created = false;
@@ -567,7 +568,7 @@ cdc::DropResult PgChangeCapture::DropObjects() {
       // A version-1 task (no id) marked nothing; otherwise only our own publication goes.
       const bool ours = options_.task_id.empty() || (owner && owner->task_id == options_.task_id);
       if (ours) {
-        c.Exec("DROP PUBLICATION IF EXISTS " + QuoteIdent(publication_), pwhat);
+        c.Exec("DROP PUBLICATION IF EXISTS " + DoubleQuoteIdent(publication_), pwhat);
         result.publication_dropped = true;
       } else {
         logging::For(LogComponentId::kSourceCapture)

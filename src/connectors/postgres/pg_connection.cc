@@ -145,23 +145,25 @@ Error PgConnection::MakeError(const std::string& what, const PGresult* result) c
   if (state != nullptr && std::string_view(state) == "42501") {
     // insufficient_privilege: name the GRANT that gives what the work needs.
     const char* user = PQuser(conn_);
-    const std::string role = QuoteIdent(user ? user : "");
+    const std::string role = DoubleQuoteIdent(user ? user : "");
     const std::string_view m(msg);
     constexpr std::string_view kSchema = "permission denied for schema ";
     constexpr std::string_view kTable = "permission denied for table ";
     if (auto at = m.find(kSchema); at != std::string_view::npos) {
       std::string_view name = m.substr(at + kSchema.size());
       name = name.substr(0, name.find_first_of("\n "));
-      hint = fmt::format("the role needs CREATE on the schema to create tables there (GRANT "
-                         "CREATE ON SCHEMA {} TO {})",
-                         QuoteIdent(name), role);
+      hint = fmt::format(
+          "the role needs CREATE on the schema to create tables there (GRANT "
+          "CREATE ON SCHEMA {} TO {})",
+          DoubleQuoteIdent(name), role);
     } else if (auto at2 = m.find(kTable); at2 != std::string_view::npos) {
       std::string_view name = m.substr(at2 + kTable.size());
       name = name.substr(0, name.find_first_of("\n "));
-      hint = fmt::format("a load needs INSERT on the table, TRUNCATE_BEFORE_LOAD also TRUNCATE, "
-                         "DROP_AND_CREATE ownership, CDC also UPDATE and DELETE (GRANT INSERT, "
-                         "UPDATE, DELETE, TRUNCATE ON TABLE {} TO {})",
-                         QuoteIdent(name), role);
+      hint = fmt::format(
+          "a load needs INSERT on the table, TRUNCATE_BEFORE_LOAD also TRUNCATE, "
+          "DROP_AND_CREATE ownership, CDC also UPDATE and DELETE (GRANT INSERT, "
+          "UPDATE, DELETE, TRUNCATE ON TABLE {} TO {})",
+          DoubleQuoteIdent(name), role);
     }
   }
   if (state != nullptr && std::string_view(state) == "23505") {

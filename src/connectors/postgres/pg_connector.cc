@@ -48,7 +48,9 @@ class PgSqlSession : public SqlSession {
 class PgDialect : public Dialect {
  public:
   std::string_view DisplayName() const override { return "PostgreSQL"; }
-  std::string QuoteIdentifier(std::string_view name) const override { return QuoteIdent(name); }
+  std::string QuoteIdentifier(std::string_view name) const override {
+    return DoubleQuoteIdent(name);
+  }
   std::string QuoteLiteral(std::string_view value) const override {
     return postgres::QuoteLiteral(value);
   }
@@ -107,7 +109,7 @@ class PgDialect : public Dialect {
     return "text";
   }
   std::string CreateSchemaSql(const std::string& schema) const override {
-    return "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema);
+    return "CREATE SCHEMA IF NOT EXISTS " + DoubleQuoteIdent(schema);
   }
   std::string TimestampMicrosSql(const std::string& quoted_column) const override {
     return fmt::format("CAST(EXTRACT(EPOCH FROM {}) * 1000000 AS bigint)", quoted_column);
@@ -128,8 +130,8 @@ class PgDialect : public Dialect {
   std::string RetypeColumnSql(const std::string& quoted_table,
                               const ColumnDef& column) const override {
     return fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", quoted_table,
-                       QuoteIdent(column.name), column.native_type, QuoteIdent(column.name),
-                       column.native_type);
+                       DoubleQuoteIdent(column.name), column.native_type,
+                       DoubleQuoteIdent(column.name), column.native_type);
   }
 
   // Schema objects. pg_get_expr prints E'' strings and '...'::type casts.

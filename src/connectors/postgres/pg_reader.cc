@@ -168,7 +168,7 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
       wire = PgWire::kText;
     }
     if (i) sql += ", ";
-    sql += QuoteIdent(c.name);
+    sql += DoubleQuoteIdent(c.name);
     if (!cast.empty()) sql += "::" + cast;
     cols.push_back(ReadColumn{wire, c.type.kind});
   }

@@ -376,7 +376,7 @@ std::string QuoteLiteral(std::string_view value) {
 }
 
 std::string QuoteQualified(std::string_view schema, std::string_view name) {
-  return QuoteIdent(schema) + "." + QuoteIdent(name);
+  return DoubleQuoteIdent(schema) + "." + DoubleQuoteIdent(name);
 }
 
 size_t PgWireFixedSize(PgWire w) {

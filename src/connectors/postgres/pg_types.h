@@ -111,14 +111,14 @@ PgTargetType ParsePgTargetType(std::string_view native_type);
 // The PostgreSQL DDL type for a column arriving from `source_engine` (Dialect::MapColumn).
 std::string PgDdlType(const ColumnDef& source, Engine source_engine);
 
-// Identifiers are quoted with QuoteIdent (common/text.h): "name" with "" doubling.
+// Identifiers are quoted with DoubleQuoteIdent (common/text.h): "name" with "" doubling.
 
 // The PostgreSQL string literal of `value` (Dialect::QuoteLiteral), whatever the session's
 // standard_conforming_strings: '...' with quotes doubled; E'...' with backslashes doubled too
 // when the value holds a backslash. Throws Error(kData) on a NUL byte, which PostgreSQL text
 // cannot hold.
 std::string QuoteLiteral(std::string_view value);
-// "schema"."name", each quoted with QuoteIdent.
+// "schema"."name", each quoted with DoubleQuoteIdent.
 std::string QuoteQualified(std::string_view schema, std::string_view name);
 
 }  // namespace ferry::postgres

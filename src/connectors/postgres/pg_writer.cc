@@ -576,20 +576,20 @@ std::string PrimaryKeyConstraint(const std::string& table) {
   for (unsigned char c : table) h = (h ^ c) * 16777619u;
   const std::string name =
       std::string(Utf8PrefixBytes(table, kMax - 5 - 9)) + fmt::format("_{:08x}_pkey", h);
-  return "CONSTRAINT " + QuoteIdent(name) + " ";
+  return "CONSTRAINT " + DoubleQuoteIdent(name) + " ";
 }
 
 }  // namespace
 
 std::vector<std::string> PgCreateTableSql(const TableDef& target) {
-  const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
+  const QuoteFn quote = [](std::string_view name) { return DoubleQuoteIdent(name); };
   const std::string table = QuoteQualified(target.schema, target.name);
   TableDef def = target;
   if (const std::string constraint = PrimaryKeyConstraint(target.name);
       !constraint.empty() && !def.primary_key.empty()) {
     std::string clause = constraint + "PRIMARY KEY (";
     for (size_t i = 0; i < def.primary_key.size(); ++i) {
-      clause += (i ? ", " : "") + QuoteIdent(def.primary_key[i]);
+      clause += (i ? ", " : "") + DoubleQuoteIdent(def.primary_key[i]);
     }
     def.create_table_clauses.insert(def.create_table_clauses.begin(), clause + ")");
     def.primary_key.clear();
@@ -645,8 +645,8 @@ void PgTableWriter::EnsureSchema(const std::string& schema) {
       throw Error(ErrorKind::kAuth,
                   fmt::format("PostgreSQL role '{}' may not use target schema '{}': GRANT USAGE "
                               "ON SCHEMA {} TO {}",
-                              PQgetvalue(r.get(), 0, 1), schema, QuoteIdent(schema),
-                              QuoteIdent(PQgetvalue(r.get(), 0, 1))));
+                              PQgetvalue(r.get(), 0, 1), schema, DoubleQuoteIdent(schema),
+                              DoubleQuoteIdent(PQgetvalue(r.get(), 0, 1))));
     }
     return;
   }
@@ -661,10 +661,10 @@ void PgTableWriter::EnsureSchema(const std::string& schema) {
                 fmt::format("target schema '{}' does not exist and PostgreSQL role '{}' may not "
                             "create it: GRANT CREATE ON DATABASE {} TO {}; or create it for the "
                             "role: CREATE SCHEMA {} AUTHORIZATION {}",
-                            schema, user, QuoteIdent(database), QuoteIdent(user),
-                            QuoteIdent(schema), QuoteIdent(user)));
+                            schema, user, DoubleQuoteIdent(database), DoubleQuoteIdent(user),
+                            DoubleQuoteIdent(schema), DoubleQuoteIdent(user)));
   }
-  conn_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema),
+  conn_->Exec("CREATE SCHEMA IF NOT EXISTS " + DoubleQuoteIdent(schema),
               fmt::format("creating schema '{}'", schema));
 }
 
@@ -715,7 +715,7 @@ void PgTableWriter::BeginLoad(const TableDef& target) {
   std::string sql = "COPY " + QuoteQualified(target.schema, target.name) + " (";
   for (size_t i = 0; i < target.columns.size(); ++i) {
     if (i) sql += ", ";
-    sql += QuoteIdent(target.columns[i].name);
+    sql += DoubleQuoteIdent(target.columns[i].name);
   }
   sql += binary_ ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN";
   conn_->Exec("BEGIN", what);
@@ -816,7 +816,7 @@ void PgTableWriter::AddPrimaryKey(const TableDef& target) {
                     PrimaryKeyConstraint(target.name) + "PRIMARY KEY (";
   for (size_t i = 0; i < target.primary_key.size(); ++i) {
     if (i) sql += ", ";
-    sql += QuoteIdent(target.primary_key[i]);
+    sql += DoubleQuoteIdent(target.primary_key[i]);
   }
   sql += ")";
   conn_->Exec(sql, fmt::format("adding the primary key ({}) to table {} after the full load",

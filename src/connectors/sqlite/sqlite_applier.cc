@@ -42,9 +42,12 @@ void AppendLiteral(std::string_view text, std::string* out) {
   out->append(QuoteLiteral(clean));
 }
 
-const cdc::SqlDialect kDialect{"SQLite", QuoteIdent, AppendLiteral,
-                              /*numeric_literal_bare=*/false, /*upsert_on_duplicate_key=*/false,
-                              /*one_row_by_limit=*/false};
+const cdc::SqlDialect kDialect{"SQLite",
+                               DoubleQuoteIdent,
+                               AppendLiteral,
+                               /*numeric_literal_bare=*/false,
+                               /*upsert_on_duplicate_key=*/false,
+                               /*one_row_by_limit=*/false};
 
 bool IsDuplicate(int extended) {
   return extended == SQLITE_CONSTRAINT_PRIMARYKEY || extended == SQLITE_CONSTRAINT_UNIQUE;
@@ -72,7 +75,7 @@ SqliteChangeApplier::TableInfo& SqliteChangeApplier::Info(const TableDef& target
   auto info = std::make_unique<TableInfo>();
   info->def = target;
   if (info->def.schema.empty()) info->def.schema = "main";
-  info->sql_name = "main." + QuoteIdent(target.name);
+  info->sql_name = "main." + DoubleQuoteIdent(target.name);
   info->shape.emplace(info->def, info->sql_name, kDialect);
   const int rowid_col = RowidAliasColumn(target);
   for (size_t c = 0; c < target.columns.size(); ++c) {
@@ -264,7 +267,7 @@ void SqliteChangeApplier::Rollback() noexcept {
 std::string SqliteChangeApplier::Statement(const TableDef& target, const ChangeView& change) {
   TableDef def = target;
   if (def.schema.empty()) def.schema = "main";
-  const cdc::ChangeSqlTable shape(def, "main." + QuoteIdent(def.name), kDialect);
+  const cdc::ChangeSqlTable shape(def, "main." + DoubleQuoteIdent(def.name), kDialect);
   cdc::SqlValueFn lit = [&](const Batch& b, int row, int col, std::string* out) {
     cdc::StatementLiteral(kDialect, def.columns[col].type, b, row, col, out);
   };

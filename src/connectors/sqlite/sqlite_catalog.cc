@@ -168,7 +168,7 @@ TableDef ReadSqliteTable(Connection& conn, const std::string& name, bool use_sta
       if (res.ec == std::errc()) rows = v;
     }
   }
-  if (rows < 0) rows = conn.QueryInt("SELECT count(*) FROM main." + QuoteIdent(name), -1);
+  if (rows < 0) rows = conn.QueryInt("SELECT count(*) FROM main." + DoubleQuoteIdent(name), -1);
   table.estimated_rows = rows;
   return table;
 }

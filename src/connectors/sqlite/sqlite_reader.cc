@@ -520,9 +520,9 @@ int64_t SqliteTableReader::Scan(const TableDef& table, const ScanOptions& option
       plans[c].real_warning = NumberWarning(col.type.kind, SQLITE_FLOAT, numbers_);
     }
     if (c) sql += ", ";
-    sql += QuoteIdent(col.name);
+    sql += DoubleQuoteIdent(col.name);
   }
-  sql += " FROM main." + QuoteIdent(table.name);
+  sql += " FROM main." + DoubleQuoteIdent(table.name);
   if (!options.where.empty()) sql += " WHERE " + options.where;
 
   ReadTransaction txn(conn_);

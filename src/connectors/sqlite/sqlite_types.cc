@@ -262,7 +262,7 @@ std::string QuoteStoredValue(std::string_view encoded) {
 }
 
 std::string SqliteDialect::QuoteIdentifier(std::string_view name) const {
-  return QuoteIdent(name);
+  return DoubleQuoteIdent(name);
 }
 
 std::string SqliteDialect::QuoteLiteral(std::string_view value) const {
@@ -310,7 +310,7 @@ std::string SqliteDialect::UpsertSql(const std::string& quoted_table,
 }
 
 std::string SqliteDialect::ObjectTableName(const TableDef& table) const {
-  return QuoteIdent(table.name);
+  return DoubleQuoteIdent(table.name);
 }
 
 // sqlite_schema.sql of an index: "CREATE INDEX i ON t (...) [WHERE ...]": from the '('.
@@ -393,8 +393,8 @@ int RowidAliasColumn(const TableDef& target) {
 }
 
 std::vector<std::string> SqliteDialect::CreateTableSql(const TableDef& target) const {
-  const QuoteFn quote = [](std::string_view name) { return QuoteIdent(name); };
-  const std::string table = QuoteIdent(target.name);
+  const QuoteFn quote = [](std::string_view name) { return DoubleQuoteIdent(name); };
+  const std::string table = DoubleQuoteIdent(target.name);
   const int rowid_col = RowidAliasColumn(target);
   std::vector<std::string> out{ferry::CreateTableSql(
       target, table, quote,

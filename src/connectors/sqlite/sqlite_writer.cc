@@ -332,7 +332,7 @@ void SqliteTableWriter::PrepareTable(const TableDef& target, TablePrepMode mode)
     throw Error(ErrorKind::kInternal, "PrepareTable called during a load");
   }
   SqliteDialect dialect;
-  const std::string table = "main." + QuoteIdent(target.name);
+  const std::string table = "main." + DoubleQuoteIdent(target.name);
   BeginWrite();
   try {
     const bool exists = TableExists(target.schema, target.name);
@@ -397,7 +397,7 @@ void SqliteTableWriter::Begin(const TableDef& target, bool segment) {
   const int rowid_col = RowidAliasColumn(target);
   plans_.assign(n, ColumnPlan{});
   scratch_.assign(n, std::string());
-  std::string sql = "INSERT INTO main." + QuoteIdent(target.name) + " (";
+  std::string sql = "INSERT INTO main." + DoubleQuoteIdent(target.name) + " (";
   std::string values;
   for (int c = 0; c < n; ++c) {
     const ColumnDef& col = target.columns[c];
@@ -406,7 +406,7 @@ void SqliteTableWriter::Begin(const TableDef& target, bool segment) {
       sql += ", ";
       values += ", ";
     }
-    sql += QuoteIdent(col.name);
+    sql += DoubleQuoteIdent(col.name);
     values += "?";
   }
   sql += ") VALUES (" + values + ")";
@@ -414,7 +414,7 @@ void SqliteTableWriter::Begin(const TableDef& target, bool segment) {
   segment_ = segment;
   if (!segment) BeginWrite();  // a segment takes the write lock at its first row
   started_empty_ = conn_.QueryInt("SELECT NOT EXISTS (SELECT 1 FROM main." +
-                                  QuoteIdent(target.name) + ")") == 1;
+                                  DoubleQuoteIdent(target.name) + ")") == 1;
   rows_committed_ = 0;
 }
 
@@ -535,7 +535,7 @@ int64_t SqliteTableWriter::AbortLoad() noexcept {
   // The chunks committed so far are the only rows of a table that started empty.
   try {
     BeginWrite();
-    conn_.Exec("DELETE FROM main." + QuoteIdent(target_.name));
+    conn_.Exec("DELETE FROM main." + DoubleQuoteIdent(target_.name));
     CommitWrite();
     return 0;
   } catch (...) {
@@ -547,11 +547,11 @@ int64_t SqliteTableWriter::AbortLoad() noexcept {
 void SqliteTableWriter::AddPrimaryKey(const TableDef& target) {
   // SQLite has no ALTER TABLE ... ADD PRIMARY KEY: a unique index enforces the same key.
   const std::string index = target.name + "_pkey";
-  std::string sql = "CREATE UNIQUE INDEX main." + QuoteIdent(index) + " ON " +
-                    QuoteIdent(target.name) + " (";
+  std::string sql = "CREATE UNIQUE INDEX main." + DoubleQuoteIdent(index) + " ON " +
+                    DoubleQuoteIdent(target.name) + " (";
   for (size_t i = 0; i < target.primary_key.size(); ++i) {
     if (i) sql += ", ";
-    sql += QuoteIdent(target.primary_key[i]);
+    sql += DoubleQuoteIdent(target.primary_key[i]);
   }
   sql += ")";
   spdlog::info("table {}: SQLite cannot add a primary key to an existing table; creating the "
