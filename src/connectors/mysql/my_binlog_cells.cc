@@ -166,8 +166,8 @@ TextEncoding EncodingOfCollation(uint32_t id) {
 
 BinlogRowConverter::BinlogRowConverter(const TableDef& table, const TableMap& map,
                                        ZeroDates zero_dates)
-    : table_(table), zero_dates_(std::move(zero_dates)) {
-  const std::string name = table_.QualifiedName();
+    : table_(table), name_(table.QualifiedName()), zero_dates_(std::move(zero_dates)) {
+  const std::string& name = name_;
   if (map.columns.size() != table_.columns.size()) {
     throw Error(ErrorKind::kSchema,
                 fmt::format("MySQL table {}: the binlog's TABLE_MAP has {} columns, the table {}",
@@ -229,7 +229,7 @@ BinlogRowConverter::BinlogRowConverter(const TableDef& table, const TableMap& ma
 
 void BinlogRowConverter::AppendImage(const RowImage& image, Batch* batch,
                                      std::vector<CellWarning>* warnings) const {
-  const std::string name = table_.QualifiedName();
+  const std::string& name = name_;
   const size_t at = batch->rows();
   const int ncols = static_cast<int>(columns_.size());
   auto fail = [&](int col, const std::string& message) {

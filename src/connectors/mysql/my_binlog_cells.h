@@ -75,6 +75,7 @@ class BinlogRowConverter {
     std::vector<std::string> members;  // ENUM / SET
   };
   TableDef table_;
+  std::string name_;  // table_.QualifiedName(), for messages
   ZeroDates zero_dates_;
   std::vector<Column> columns_;
 };

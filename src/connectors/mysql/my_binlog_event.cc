@@ -129,6 +129,7 @@ bool ChecksumAware(std::string_view version, bool mariadb) {
     p = res.ptr;
     if (p < end && *p == '.') ++p;
   }
+  for (int& p : parts) p = std::clamp(p, 0, 99);  // any version text is outside input
   const int v = parts[0] * 10000 + parts[1] * 100 + parts[2];
   return mariadb ? v >= 50300 : v >= 50601;
 }

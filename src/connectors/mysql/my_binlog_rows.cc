@@ -385,8 +385,11 @@ void RowsCursor::ReadImage(const std::vector<bool>& present, const char* image, 
   size_t npresent = 0;
   for (size_t i = 0; i < ev_.column_count; ++i) npresent += present[i];
   ByteReader r(ev_.rows.substr(pos_), ctx_, pos_);
-  const std::string_view nulls =
-      r.Bytes((npresent + 7) / 8, fmt::format("null bitmap of row {} ({} image)", row_, image));
+  if ((npresent + 7) / 8 > r.remaining()) {
+    r.Fail(fmt::format("truncated: the null bitmap of row {} ({} image) needs {} byte(s), {} left",
+                       row_, image, (npresent + 7) / 8, r.remaining()));
+  }
+  const std::string_view nulls = r.Bytes((npresent + 7) / 8, "null bitmap");
   size_t k = 0;  // index among the present columns
   for (size_t i = 0; i < ncols; ++i) {
     Value& v = out->values[i];
