@@ -91,11 +91,11 @@ const char* const kInserts[] = {
     "VALUES (4, '0000-00-00', '0000-00-00 00:00:00', '2024-00-10 00:00:00', "
     "'0000-00-00 00:00:00', '0000-00-00 00:00:00', '', '', '', '', '', '{}', '', '', "
     "'00:00:00', 0.1, 0.1)",
-    "INSERT INTO bl (id, vc, tx, lt, lb, f, db, d, tm6, dtm6, ts4) VALUES (5, 'trailing  ', "
+    "INSERT INTO bl (id, vc, tx, lt, lb, f, db, d, tm6, dtm6, ts4, bin) VALUES (5, 'trailing  ', "
     "CONCAT('tab\\there\\nnewline\\\\back', X'F09F9880'), REPEAT('ab😀\\t\\n\\\\', 100000), "
     "REPEAT(UNHEX('005C0A0D095C4E1A'), 150000), 1.17549435e-38, 2.2250738585072014e-308, "
     "'-0.000000000000000000000000000001', '-00:00:01.5', '2024-02-29 12:34:56.5', "
-    "'2000-01-01 00:00:00.0001')",
+    "'2000-01-01 00:00:00.0001', UNHEX('AB000000000000000000000000000000'))",
 };
 
 const char* const kChanges[] = {
@@ -155,9 +155,35 @@ struct BinlogChange {
   RowChange change;
 };
 
-TEST(MysqlBinlogTest, DecodedRowsEqualTheReadersCells) {
+// The server settings a scenario runs under (global, dynamic), and how to put them back.
+struct Scenario {
+  const char* name;
+  const char* settings;  // SET GLOBAL ...; run before the binlog is rotated
+};
+
+class MysqlBinlogTest : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(MysqlBinlogTest, DecodedRowsEqualTheReadersCells) {
   FERRY_REQUIRE_MYSQL();
   auto admin = Open(MysqlUri())->OpenSession();
+  const auto before = admin->Query(
+      "SELECT @@global.binlog_checksum, @@global.log_bin_compress, "
+      "@@global.log_bin_compress_min_len, @@global.binlog_row_metadata");
+  ASSERT_EQ(before.size(), 1u);
+  struct Restore {
+    SqlSession* s;
+    std::string sql;
+    ~Restore() {
+      try {
+        s->Execute(sql);
+      } catch (...) {
+      }
+    }
+  } restore{admin.get(), "SET GLOBAL binlog_checksum=" + before[0][0].value_or("CRC32") +
+                             ", GLOBAL log_bin_compress=" + before[0][1].value_or("OFF") +
+                             ", GLOBAL log_bin_compress_min_len=" + before[0][2].value_or("256") +
+                             ", GLOBAL binlog_row_metadata=" + before[0][3].value_or("FULL")};
+  if (*GetParam().settings) admin->Execute(GetParam().settings);
   admin->Execute(std::string("DROP DATABASE IF EXISTS ") + kDb + "; CREATE DATABASE " + kDb +
                  " CHARACTER SET utf8mb4");
   auto src = Open(WithDatabase(MysqlUri(), kDb));
@@ -197,15 +223,18 @@ TEST(MysqlBinlogTest, DecodedRowsEqualTheReadersCells) {
   std::map<uint64_t, TableMap> maps;
   std::vector<BinlogChange> changes;
   TableMap map;
+  int compressed = 0;
   std::string_view ev;
   uint64_t pos;
+  std::vector<Event> events;  // decoded values point into them (compressed rows: their own)
   while (reader.Next(&ev, &pos)) {
-    Event e = decoder.Decode(ev, pos);
+    const Event& e = events.emplace_back(decoder.Decode(ev, pos));
     if (const auto* tm = e.get<TableMap>()) maps[tm->table_id] = *tm;
     if (const auto* r = e.get<RowsEvent>()) {
       const TableMap& m = maps.at(r->table_id);
       if (m.schema != kDb || m.table != "bl") continue;
       map = m;
+      compressed += r->compressed;
       RowsCursor cursor(e, m);
       RowChange rc;
       while (cursor.Next(&rc)) changes.push_back({r->kind, rc});
@@ -266,7 +295,22 @@ TEST(MysqlBinlogTest, DecodedRowsEqualTheReadersCells) {
   // 5 inserted rows, 4 before images, 5 rows at the end, most of 52 columns set.
   EXPECT_GT(g_compared, 300);
   EXPECT_FALSE(warnings.empty());  // the zero dates
+  // The scenario's settings showed in the events.
+  EXPECT_EQ(decoder.checksum(), std::string(GetParam().name) == "nochecksum_compressed"
+                                    ? Checksum::kOff
+                                    : Checksum::kCrc32);
+  EXPECT_EQ(map.has_names, std::string(GetParam().name) != "minimal_metadata");
+  EXPECT_EQ(compressed > 0, std::string(GetParam().name) == "nochecksum_compressed");
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Settings, MysqlBinlogTest,
+    ::testing::Values(Scenario{"full", ""},
+                      Scenario{"nochecksum_compressed",
+                               "SET GLOBAL binlog_checksum=NONE, GLOBAL log_bin_compress=ON, "
+                               "GLOBAL log_bin_compress_min_len=10"},
+                      Scenario{"minimal_metadata", "SET GLOBAL binlog_row_metadata=MINIMAL"}),
+    [](const ::testing::TestParamInfo<Scenario>& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace ferry
