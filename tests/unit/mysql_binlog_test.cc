@@ -188,6 +188,7 @@ TEST(MysqlBinlog, RecordedFileFraming) {
     }
   }
   EXPECT_EQ(gtids, 5);  // DROP, CREATE, INSERT, UPDATE, DELETE
+  EXPECT_EQ(FormatMariaGtid(MariaGtidTriple{0, 1, 42}), "0-1-42");
   EXPECT_EQ(xids, 3);
   EXPECT_EQ(maps, 3);
   EXPECT_EQ(annotates, 3);

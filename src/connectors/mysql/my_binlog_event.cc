@@ -603,6 +603,10 @@ std::string FormatUuid(const Uuid& u) {
   return s;
 }
 
+std::string FormatMariaGtid(const MariaGtidTriple& g) {
+  return fmt::format("{}-{}-{}", g.domain_id, g.server_id, g.seq_no);
+}
+
 std::string FormatGtidSet(const std::vector<GtidSetEntry>& sets) {
   std::string s;
   for (const auto& e : sets) {

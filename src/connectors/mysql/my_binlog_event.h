@@ -149,6 +149,14 @@ struct Xid {
   uint64_t xid = 0;
 };
 
+// A MariaDB GTID: domain, server and sequence number.
+struct MariaGtidTriple {
+  uint32_t domain_id = 0;
+  uint32_t server_id = 0;
+  uint64_t seq_no = 0;
+  bool operator==(const MariaGtidTriple&) const = default;
+};
+
 // MariaDB GTID (162): starts an event group; the GTID is domain_id-server_id-seq_no, with the
 // server_id from the event header.
 struct MariaGtid {
@@ -157,6 +165,7 @@ struct MariaGtid {
   uint32_t server_id = 0;
   uint8_t flags = 0;  // kFlStandalone ...
   std::optional<uint64_t> commit_id;
+  MariaGtidTriple triple() const { return {domain_id, server_id, seq_no}; }
   static constexpr uint8_t kFlStandalone = 1;  // no terminating COMMIT/XID (DDL, ...)
   static constexpr uint8_t kFlGroupCommitId = 2;
   static constexpr uint8_t kFlTransactional = 4;
@@ -167,12 +176,8 @@ struct MariaGtid {
   static constexpr uint8_t kFlCompletedXa = 128;
 };
 
-struct MariaGtidTriple {
-  uint32_t domain_id = 0;
-  uint32_t server_id = 0;
-  uint64_t seq_no = 0;
-  bool operator==(const MariaGtidTriple&) const = default;
-};
+// "0-1-42": domain-server-sequence, as MariaDB spells a GTID (gtid_slave_pos and friends).
+std::string FormatMariaGtid(const MariaGtidTriple& gtid);
 
 // MariaDB GTID_LIST (163): the binlog state at the start of a file.
 struct MariaGtidList {
