@@ -842,6 +842,34 @@ TEST(MysqlBinlog, DecimalBinary) {
   EXPECT_THROW(DecodeDecimal(std::string("\xff\xff\xff\xff", 4), 9, 0, ctx, &used), Error);
 }
 
+TEST(MysqlBinlog, BinaryJsonMalformed) {
+  ErrorContext ctx{"test", "", 0};
+  EXPECT_EQ(JsonBinaryToText("", ctx), "null");
+  EXPECT_EQ(JsonBinaryToText(std::string("\x0c\x02hi", 4), ctx), "\"hi\"");
+  EXPECT_EQ(JsonBinaryToText(std::string("\x04\x02", 2), ctx), "false");
+  EXPECT_THROW(JsonBinaryToText(std::string("\x0c\x05hi", 4), ctx), Error);  // string too long
+  EXPECT_THROW(JsonBinaryToText(std::string("\x0e", 1), ctx), Error);        // no such type
+  // 40 nested arrays whose two entries both point at the next one: 2^40 values as text. The
+  // decoder refuses documents whose containers share values instead of printing them.
+  const int levels = 40;
+  std::string doc(1, '\x02');
+  for (int k = 0; k < levels; ++k) {
+    const int size = 10 * (levels - k) + 4;
+    doc += std::string("\x02\x00", 2);
+    doc.push_back(static_cast<char>(size & 0xff));
+    doc.push_back(static_cast<char>(size >> 8));
+    doc += std::string("\x02\x0a\x00\x02\x0a\x00", 6);
+  }
+  doc += std::string("\x00\x00\x04\x00", 4);
+  try {
+    JsonBinaryToText(doc, ctx);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("shared"), std::string::npos) << e.what();
+  }
+}
+
 TEST(MysqlBinlog, UnknownEventsAreReportedNotErrors) {
   EventDecoder dec;
   Event e = dec.Decode(MakeEvent(200, "abc", false), 4);

@@ -26,6 +26,10 @@ class JsonWriter {
 
   void Value(uint8_t type, size_t offset, int depth, std::string* out) {
     if (depth > kMaxDepth) Fail(offset, fmt::format("nested deeper than {}", kMaxDepth));
+    // Every value of a well-formed document takes bytes of its own (inline ones their entry),
+    // so there are fewer values than bytes. More means containers share values through their
+    // offsets, which could make the text exponentially longer than the document.
+    if (++values_ > doc_.size() + 1) Fail(offset, "values shared between containers");
     switch (type) {
       case 0x00:
       case 0x01:
@@ -252,11 +256,11 @@ class JsonWriter {
         if (data.size() < 8) Fail(p, "opaque temporal of less than 8 bytes");
         uint64_t u = 0;
         for (int i = 8; i-- > 0;) u = (u << 8) | static_cast<uint8_t>(data[i]);
-        int64_t packed = static_cast<int64_t>(u);
-        const bool negative = packed < 0;
-        if (negative) packed = -packed;
-        const int64_t micros = packed % (int64_t{1} << 24);
-        const int64_t intpart = packed >> 24;
+        // Two's complement magnitude in unsigned arithmetic: INT64_MIN has no positive twin.
+        const bool negative = static_cast<int64_t>(u) < 0;
+        const uint64_t magnitude = negative ? 0 - u : u;
+        const uint64_t micros = magnitude % (uint64_t{1} << 24);
+        const uint64_t intpart = magnitude >> 24;
         const auto t = static_cast<ColumnType>(field_type);
         if (t == ColumnType::kTime || t == ColumnType::kTime2) {
           fmt::format_to(std::back_inserter(*out), "\"{}{:02}:{:02}:{:02}.{:06}\"",
@@ -264,7 +268,7 @@ class JsonWriter {
                          intpart % 64, micros);
           return;
         }
-        const int64_t ymd = intpart >> 17, hms = intpart % (1 << 17), ym = ymd >> 5;
+        const uint64_t ymd = intpart >> 17, hms = intpart % (1 << 17), ym = ymd >> 5;
         if (t == ColumnType::kDate || t == ColumnType::kNewDate) {
           fmt::format_to(std::back_inserter(*out), "\"{:04}-{:02}-{:02}\"", ym / 13, ym % 13,
                          ymd % 32);
@@ -300,6 +304,7 @@ class JsonWriter {
 
   std::string_view doc_;
   const ErrorContext& ctx_;
+  size_t values_ = 0;
 };
 
 }  // namespace
