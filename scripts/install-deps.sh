@@ -26,6 +26,8 @@ packages=(
   libpq-dev
   libmariadb-dev
   libsqlite3-dev
+  zlib1g-dev    # MariaDB compressed binlog events
+  libzstd-dev   # MySQL binlog TRANSACTION_PAYLOAD
   sqlite3
   python3  # scripts/check-layers.py (ctest layering)
   nlohmann-json3-dev
