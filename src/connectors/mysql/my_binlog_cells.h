@@ -22,10 +22,11 @@
 #include <vector>
 
 #include "catalog/table_def.h"
+#include "connectors/connector.h"
 #include "connectors/mysql/my_binlog_event.h"
 #include "connectors/mysql/my_binlog_rows.h"
-#include "connectors/mysql/my_reader.h"
 #include "connectors/mysql/my_types.h"
+#include "connectors/mysql/my_zero_dates.h"
 #include "types/batch.h"
 
 namespace ferry::mysql::binlog {
