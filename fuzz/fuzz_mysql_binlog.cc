@@ -93,7 +93,7 @@ std::string NativeTypeFor(const TableMapColumn& c) {
         return "enum(" + Members(c.enum_values, c.pack_length == 1 ? 3 : 300) + ")";
       }
       if (c.real_type == static_cast<uint8_t>(ColumnType::kSet)) {
-        return "set(" + Members(c.set_values, c.pack_length * 8u) + ")";
+        return "set(" + Members(c.set_values, size_t{c.pack_length} * 8) + ")";
       }
       return (c.collation == 63u ? "binary(" : "char(") + std::to_string(c.max_length) + ")";
     case ColumnType::kBit:

@@ -9,6 +9,8 @@ namespace ferry {
 
 // `s` with A-Z as a-z; every other byte (UTF-8 included) as it is.
 std::string AsciiLower(std::string_view s);
+// `s` with a-z as A-Z; every other byte as it is.
+std::string AsciiUpper(std::string_view s);
 // `s` without leading and trailing ASCII whitespace.
 std::string Trim(std::string_view s);
 // Whether `needle` occurs in `s`.

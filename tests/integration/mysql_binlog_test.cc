@@ -10,7 +10,7 @@
 // capture is not part of this test.
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <bit>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -19,6 +19,7 @@
 #include "connectors/mysql/my_binlog_cells.h"
 #include "connectors/mysql/my_binlog_event.h"
 #include "connectors/mysql/my_binlog_rows.h"
+#include "support/collect_sink.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -30,18 +31,7 @@ using ::ferry::testing::MysqlUri;
 using ::ferry::testing::Open;
 using ::ferry::testing::WithDatabase;
 
-class CollectSink : public BatchSink {
- public:
-  bool Push(Batch&& batch) override {
-    batches.push_back(std::move(batch));
-    return true;
-  }
-  void Warning(int column, std::string_view message) override {
-    warnings.emplace_back(column, std::string(message));
-  }
-  std::vector<Batch> batches;
-  std::vector<std::pair<int, std::string>> warnings;
-};
+using ::ferry::testing::CollectSink;
 
 constexpr const char* kDb = "it_my_binlog";
 
@@ -138,7 +128,8 @@ void ExpectSameRow(const TableDef& t, const Batch& want, size_t wr, const Batch&
         EXPECT_EQ(a.u, b.u);
         break;
       case Storage::kDouble:
-        EXPECT_EQ(0, std::memcmp(&a.d, &b.d, sizeof(double))) << a.d << " vs " << b.d;
+        EXPECT_EQ(std::bit_cast<uint64_t>(a.d), std::bit_cast<uint64_t>(b.d))
+            << a.d << " vs " << b.d;
         break;
       case Storage::kBytes: {
         const std::string_view x = want.Bytes(wr, c), y = got.Bytes(gr, c);
@@ -263,6 +254,7 @@ TEST_P(MysqlBinlogTest, DecodedRowsEqualTheReadersCells) {
   }
   // The reader's zero-date warnings and the converter's are the same.
   std::vector<std::pair<int, std::string>> got_warnings;
+  got_warnings.reserve(warnings.size());
   for (const auto& w : warnings) got_warnings.emplace_back(w.column, w.message);
   EXPECT_EQ(got_warnings, after_inserts.warnings);
 

@@ -11,6 +11,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/mysql/my_writer.h"
+#include "support/collect_sink.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -21,23 +22,7 @@ using ::ferry::testing::MysqlUri;
 using ::ferry::testing::Open;
 using ::ferry::testing::WithDatabase;
 
-class CollectSink : public BatchSink {
- public:
-  bool Push(Batch&& batch) override {
-    batches.push_back(std::move(batch));
-    return true;
-  }
-  void Warning(int column, std::string_view message) override {
-    warnings.emplace_back(column, std::string(message));
-  }
-  size_t Rows() const {
-    size_t n = 0;
-    for (const auto& b : batches) n += b.rows();
-    return n;
-  }
-  std::vector<Batch> batches;
-  std::vector<std::pair<int, std::string>> warnings;
-};
+using ::ferry::testing::CollectSink;
 
 // Drops and recreates database `db`, returns a session on it.
 std::unique_ptr<SqlSession> FreshDatabase(const std::string& db) {
@@ -185,7 +170,7 @@ TEST(MysqlConnectorTest, CatalogScanAndRoundTripEveryType) {
   };
   EXPECT_EQ(cell(1, "biu").u, 18446744073709551615ULL);
   EXPECT_EQ(cell(0, "bi").i, INT64_MIN);
-  EXPECT_EQ(cell(0, "tm").i, -(838LL * 3600 + 59 * 60 + 59) * 1000000);
+  EXPECT_EQ(cell(0, "tm").i, -(int64_t{838} * 3600 + int64_t{59} * 60 + 59) * 1000000);
   EXPECT_EQ(bytes(1, "d"), "99999999999999999999999999999999999.999999999999999999999999999999");
   EXPECT_EQ(bytes(0, "d2"), "-12345678.91");
   EXPECT_EQ(cell(1, "f").d, 3.4028234663852886e38);

@@ -15,6 +15,7 @@
 #include "change/change.h"
 #include "connectors/postgres/pg_position.h"
 #include "logging/log.h"
+#include "support/collect_sink.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -64,15 +65,7 @@ class RecordingSink : public cdc::CaptureSink {
   std::vector<postgres::Lsn> idle;
 };
 
-class CollectSink : public BatchSink {
- public:
-  bool Push(Batch&& batch) override {
-    batches.push_back(std::move(batch));
-    return true;
-  }
-  void Warning(int, std::string_view) override {}
-  std::vector<Batch> batches;
-};
+using ::ferry::testing::CollectSink;
 
 // Canonical text of every column of one row, "|"-separated, NULL as "<null>", unchanged as
 // "<unchanged>".

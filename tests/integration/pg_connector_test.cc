@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "connectors/connector.h"
+#include "support/collect_sink.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -16,20 +17,7 @@ namespace {
 
 using Rows = std::vector<std::vector<std::optional<std::string>>>;
 
-struct CollectSink : BatchSink {
-  std::vector<Batch> batches;
-  int warnings = 0;
-  bool Push(Batch&& batch) override {
-    batches.push_back(std::move(batch));
-    return true;
-  }
-  void Warning(int, std::string_view) override { ++warnings; }
-  size_t rows() const {
-    size_t n = 0;
-    for (const Batch& b : batches) n += b.rows();
-    return n;
-  }
-};
+using ::ferry::testing::CollectSink;
 
 // Drops and recreates database `name`; returns a connector to it.
 std::unique_ptr<SqlConnector> FreshDatabase(const std::string& name) {
@@ -67,7 +55,7 @@ TableDef CopyTable(SqlConnector& conn, const TableDef& source, const std::string
   ScanOptions options;
   options.batch_rows = batch_rows;
   const int64_t n = conn.OpenReader()->Scan(source, options, sink);
-  EXPECT_EQ(static_cast<size_t>(n), sink.rows());
+  EXPECT_EQ(static_cast<size_t>(n), sink.Rows());
   auto writer = conn.OpenWriter();
   writer->EnsureSchema(target_schema);
   writer->PrepareTable(target, TablePrepMode::kDropAndCreate);

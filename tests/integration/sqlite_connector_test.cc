@@ -1,4 +1,6 @@
 // The SQLite connector against real database files in a fresh temporary directory.
+#include "connectors/sqlite/sqlite_connector.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -12,7 +14,7 @@
 #include <thread>
 
 #include "connectors/connector.h"
-#include "connectors/sqlite/sqlite_connector.h"
+#include "support/collect_sink.h"
 #include "test_env.h"
 #include "types/value_codec.h"
 
@@ -45,23 +47,7 @@ std::unique_ptr<SqlConnector> OpenFile(const std::string& path) {
   return OpenSqliteConnector(uri);
 }
 
-class CollectSink : public BatchSink {
- public:
-  bool Push(Batch&& batch) override {
-    batches.push_back(std::move(batch));
-    return true;
-  }
-  void Warning(int column, std::string_view message) override {
-    warnings.emplace_back(message);
-  }
-  size_t Rows() const {
-    size_t n = 0;
-    for (const Batch& b : batches) n += b.rows();
-    return n;
-  }
-  std::vector<Batch> batches;
-  std::vector<std::string> warnings;
-};
+using ::ferry::testing::CollectSink;
 
 // Every row as canonical text per column (nullopt for NULL), in scan order.
 using Row = std::vector<std::optional<std::string>>;

@@ -399,7 +399,8 @@ TEST(MysqlBinlog, CellsAsTheReaderReadsThem) {
   auto col = [&](const char* n) { return Col(def, n); };
   EXPECT_EQ(b.at(0, col("c_utiny")).u, 255u);
   EXPECT_EQ(b.at(0, col("c_date")).i, DaysFromCivil(1, 1, 1));
-  EXPECT_EQ(b.at(0, col("c_time")).i, -(838LL * 3600 + 59 * 60 + 59) * kMicrosPerSecond);
+  EXPECT_EQ(b.at(0, col("c_time")).i,
+            -(int64_t{838} * 3600 + int64_t{59} * 60 + 59) * kMicrosPerSecond);
   EXPECT_EQ(b.at(0, col("c_dt6")).i, *ParseDatetime("9999-12-31 23:59:59.999999"));
   EXPECT_EQ(b.at(0, col("c_ts6")).i, 2147483647LL * kMicrosPerSecond + 999999);
   EXPECT_EQ(b.Bytes(0, col("c_dec")), "-12345678901234.123456");

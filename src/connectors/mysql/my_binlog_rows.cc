@@ -76,8 +76,9 @@ const char* ValueKindName(ValueKind kind) {
 
 size_t DecimalBinarySize(int precision, int scale) {
   const int intg = precision - scale;
-  return static_cast<size_t>((intg / kDigitsPerGroup) * 4 + kDig2Bytes[intg % kDigitsPerGroup] +
-                             (scale / kDigitsPerGroup) * 4 + kDig2Bytes[scale % kDigitsPerGroup]);
+  const int bytes = (intg / kDigitsPerGroup) * 4 + kDig2Bytes[intg % kDigitsPerGroup] +
+                    (scale / kDigitsPerGroup) * 4 + kDig2Bytes[scale % kDigitsPerGroup];
+  return static_cast<size_t>(bytes);
 }
 
 // The binary form (MySQL's decimal2bin): digit groups of 9 in 4 big-endian bytes, a shorter

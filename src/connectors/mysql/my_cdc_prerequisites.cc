@@ -13,12 +13,6 @@
 namespace ferry::mysql {
 namespace {
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 uint64_t ToUnsigned(const std::string& text) {
   try {
     return std::stoull(text);
@@ -43,7 +37,7 @@ void ReadGrants(const std::vector<std::string>& show_grants, MyCdcFacts* facts) 
   facts->replication_slave = false;
   facts->replication_client = false;
   for (const std::string& line : show_grants) {
-    const std::string g = Upper(line);
+    const std::string g = AsciiUpper(line);
     // "GRANT <privileges> ON <what> TO ..." or a role: "GRANT `role` TO `user`@`host`".
     const size_t on = g.find(" ON ");
     if (g.rfind("GRANT ", 0) != 0) continue;
@@ -86,11 +80,11 @@ MyCdcFacts ReadBinlogFacts(MyConnection& c, const std::vector<TableDef>& tables,
     return it == vars.end() ? std::string(absent) : it->second;
   };
   f.version = var("version", "");
-  f.mariadb = Contains(Upper(f.version), "MARIADB");
-  f.log_bin = Upper(var("log_bin", "OFF"));
-  f.binlog_format = Upper(var("binlog_format", ""));
+  f.mariadb = Contains(AsciiUpper(f.version), "MARIADB");
+  f.log_bin = AsciiUpper(var("log_bin", "OFF"));
+  f.binlog_format = AsciiUpper(var("binlog_format", ""));
   // Before binlog_row_image existed (MySQL 5.5), every row event carried whole rows.
-  f.binlog_row_image = Upper(var("binlog_row_image", "FULL"));
+  f.binlog_row_image = AsciiUpper(var("binlog_row_image", "FULL"));
   f.server_id = ToUnsigned(var("server_id", "0"));
   const int64_t seconds = static_cast<int64_t>(ToUnsigned(var("binlog_expire_logs_seconds", "0")));
   double days = 0;

@@ -219,7 +219,9 @@ int64_t PgTableReader::Scan(const TableDef& table, const ScanOptions& options, B
         }
         ++total;
         if (batch.rows() >= options.batch_rows || batch.ByteSize() >= options.batch_bytes) {
-          if (!sink.Push(std::move(batch))) {
+          const bool more = sink.Push(std::move(batch));
+          batch = Batch(ncols);  // the pushed one is gone, whatever happens next
+          if (!more) {
             stopped = true;
             break;
           }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "connectors/sqlite/sqlite_types.h"
@@ -328,10 +327,8 @@ const char* ReadValue(sqlite3_stmt* st, int i, int storage, const ColumnPlan& pl
         const std::string_view t = TrimSpaces(text());
         auto v = ParseTime(t);
         if (!v && t.size() <= 8 && t.find(':') != std::string_view::npos) {
-          char buf[16];  // SQLite also writes "HH:MM"
-          std::memcpy(buf, t.data(), t.size());
-          std::memcpy(buf + t.size(), ":00", 3);
-          v = ParseTime(std::string_view(buf, t.size() + 3));
+          const std::string with_seconds = std::string(t) + ":00";  // SQLite also writes "HH:MM"
+          v = ParseTime(with_seconds);
         }
         if (!v) return "is not a time (HH:MM:SS[.ffffff])";
         batch.AppendInt(*v);

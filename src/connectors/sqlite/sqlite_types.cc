@@ -16,12 +16,6 @@ namespace ferry::sqlite {
 
 namespace {
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // A declared type split into its name (upper case, single spaces, without UNSIGNED/ZEROFILL),
 // its numeric arguments and whether it said UNSIGNED: "int(10) unsigned" -> INT, {10}, true.
 struct ParsedType {
@@ -33,7 +27,7 @@ struct ParsedType {
 
 ParsedType Parse(std::string_view declared) {
   ParsedType out;
-  std::string upper = Upper(declared);
+  std::string upper = AsciiUpper(declared);
   std::string words;  // everything outside the parentheses
   size_t open = upper.find('(');
   if (open != std::string::npos) {
@@ -109,7 +103,7 @@ DmsKind IntKind(int bytes, bool is_unsigned) {
 }  // namespace
 
 Affinity AffinityOf(std::string_view declared) {
-  std::string u = Upper(declared);
+  std::string u = AsciiUpper(declared);
   if (u.find("INT") != std::string::npos) return Affinity::kInteger;
   if (u.find("CHAR") != std::string::npos || u.find("CLOB") != std::string::npos ||
       u.find("TEXT") != std::string::npos) {
