@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -21,6 +22,13 @@
 
 namespace ferry::mysql::binlog {
 namespace {
+
+// A decoded event points into the bytes it was decoded from (my_binlog_event.h, Lifetime):
+// the bytes built for a test are kept until the process ends.
+std::string_view Keep(std::string bytes) {
+  static std::deque<std::string> kept;
+  return kept.emplace_back(std::move(bytes));
+}
 
 std::string ReadFixture(const std::string& name) {
   const std::string path = std::string(FERRY_SOURCE_DIR) + "/tests/fixtures/binlog/" + name;
@@ -675,7 +683,7 @@ std::string MysqlRowsV2(uint64_t table_id, uint8_t type) {
 
 TEST(MysqlBinlog, MysqlRowsV2GtidAndBinaryJson) {
   EventDecoder dec;
-  dec.Decode(MysqlFormatDescription(true), 4);
+  dec.Decode(Keep(MysqlFormatDescription(true)), 4);
   EXPECT_EQ(dec.checksum(), Checksum::kCrc32);
   EXPECT_FALSE(dec.format().mariadb);
 
@@ -690,7 +698,7 @@ TEST(MysqlBinlog, MysqlRowsV2GtidAndBinaryJson) {
   Le(&pg, 6, 8);
   Le(&pg, 7, 8);
   Le(&pg, 8, 8);
-  Event e = dec.Decode(MakeEvent(35, pg, true), 126);
+  Event e = dec.Decode(Keep(MakeEvent(35, pg, true)), 126);
   ASSERT_NE(e.get<PreviousGtids>(), nullptr);
   EXPECT_EQ(FormatGtidSet(e.get<PreviousGtids>()->sets),
             "10111213-1415-1617-1819-1a1b1c1d1e1f:1-5:7");
@@ -706,7 +714,7 @@ TEST(MysqlBinlog, MysqlRowsV2GtidAndBinaryJson) {
   Le(&g, 1700000000123456ull | (uint64_t{1} << 55), 7);
   Le(&g, 1700000000000001ull, 7);
   g.push_back(static_cast<char>(200));
-  e = dec.Decode(MakeEvent(33, g, true), 200);
+  e = dec.Decode(Keep(MakeEvent(33, g, true)), 200);
   const auto* gtid = e.get<MysqlGtid>();
   ASSERT_NE(gtid, nullptr);
   EXPECT_FALSE(gtid->anonymous);
@@ -716,16 +724,16 @@ TEST(MysqlBinlog, MysqlRowsV2GtidAndBinaryJson) {
   EXPECT_EQ(gtid->immediate_commit_timestamp, 1700000000123456u);
   EXPECT_EQ(gtid->original_commit_timestamp, 1700000000000001u);
   EXPECT_EQ(gtid->transaction_length, 200u);
-  e = dec.Decode(MakeEvent(34, g.substr(0, 25), true), 300);
+  e = dec.Decode(Keep(MakeEvent(34, g.substr(0, 25), true)), 300);
   EXPECT_TRUE(e.get<MysqlGtid>()->anonymous);
 
-  e = dec.Decode(MysqlTableMap(77), 400);
+  e = dec.Decode(Keep(MysqlTableMap(77)), 400);
   const TableMap map = *e.get<TableMap>();
   EXPECT_EQ(map.columns[0].is_unsigned, true);
   EXPECT_EQ(map.columns[2].is_unsigned, false);
   EXPECT_EQ(map.columns[1].name, "doc");
 
-  e = dec.Decode(MysqlRowsV2(77, 31), 500);
+  e = dec.Decode(Keep(MysqlRowsV2(77, 31)), 500);
   const auto* rows = e.get<RowsEvent>();
   ASSERT_NE(rows, nullptr);
   EXPECT_EQ(rows->version, 2);
@@ -772,7 +780,7 @@ TEST(MysqlBinlog, MysqlRowsV2GtidAndBinaryJson) {
 
 TEST(MysqlBinlog, TransactionPayloadZstd) {
   EventDecoder dec;
-  dec.Decode(MysqlFormatDescription(false), 4);
+  dec.Decode(Keep(MysqlFormatDescription(false)), 4);
   EXPECT_EQ(dec.checksum(), Checksum::kOff);
   // Inner events carry no checksum.
   std::string inner;
@@ -815,7 +823,7 @@ TEST(MysqlBinlog, TransactionPayloadZstd) {
   field(3, inner.size());
   body.push_back(0);
   body += compressed;
-  Event payload = dec.Decode(MakeEvent(40, body, false), 1000);
+  Event payload = dec.Decode(Keep(MakeEvent(40, body, false)), 1000);
   ASSERT_NE(payload.get<TransactionPayload>(), nullptr);
   EXPECT_EQ(payload.get<TransactionPayload>()->uncompressed_size, inner.size());
   std::vector<Event> events = dec.InnerEvents(payload);
@@ -873,7 +881,7 @@ TEST(MysqlBinlog, BinaryJsonMalformed) {
 
 TEST(MysqlBinlog, UnknownEventsAreReportedNotErrors) {
   EventDecoder dec;
-  Event e = dec.Decode(MakeEvent(200, "abc", false), 4);
+  Event e = dec.Decode(Keep(MakeEvent(200, "abc", false)), 4);
   ASSERT_NE(e.get<UnknownEvent>(), nullptr);
   EXPECT_EQ(e.get<UnknownEvent>()->body, "abc");
   EXPECT_EQ(EventTypeName(200), "UNKNOWN_EVENT(200)");
