@@ -253,16 +253,18 @@ TEST_P(FullLoadTaskSegmentTargets, KilledAtRandomMomentsKeepsCommittedSegments) 
     FerryProcess p = StartFerry(a);
     // Even rounds are killed at any moment; odd ones just after this run committed a segment
     // (segments of one size commit close together, so a random moment often misses them).
+    // The windows are short: on a fast machine the whole PostgreSQL load takes about a second
+    // (CI once saw round 0 finish in under 1,023 ms, so nothing was killed).
     int ms = 0;
     if (round == 5) {
       ms = 600'000;
     } else if (round % 2 == 0) {
-      ms = std::uniform_int_distribution<int>(300, 1200)(rng);
+      ms = std::uniform_int_distribution<int>(100, 400)(rng);
     } else {
       while (Running(p) && segments_done() <= done_before) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      ms = std::uniform_int_distribution<int>(0, 300)(rng);
+      ms = std::uniform_int_distribution<int>(0, 40)(rng);
     }
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     while (Running(p) && std::chrono::steady_clock::now() < until) {
