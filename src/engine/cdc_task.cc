@@ -616,6 +616,11 @@ void CdcTask::Setup() {
   // The load holds the snapshot from here on (and lets it go when it ends).
   fo.snapshot = std::move(snapshot_);
   fo.tables_to_load = to_load_;
+  fo.on_table_snapshot = [this](size_t i, const cdc::Position& position) {
+    // The table was read in a snapshot of its own (MySQL, SQLite): its cached changes count
+    // from there. Those cached before this is known are sorted out when it goes live.
+    if (!position.empty()) tables_[i].load_position = position;
+  };
   fo.on_table_done = [this](size_t i) {
     bool completed;
     {

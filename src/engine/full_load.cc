@@ -773,11 +773,18 @@ bool FullLoad::LoadTable(size_t index, std::unique_ptr<TableReader>& reader,
     for (size_t i = 1; i < readers; ++i) segment_readers.push_back(source_.OpenReader());
     ScanOptions base_scan = options_.scan;
     snapshot.reset();
-    if (const SourceSnapshot* task_snapshot = options_.snapshot.get()) {
-      // The task's snapshot (the CDC handoff): every reader of every table joins it.
-      reader->JoinSnapshot(*task_snapshot);
-      for (auto& r : segment_readers) r->JoinSnapshot(*task_snapshot);
-      base_scan.snapshot = task_snapshot->id();
+    if (SourceSnapshot* task_snapshot = options_.snapshot.get()) {
+      // The task's snapshot (the CDC handoff): every reader of every table joins it, or the
+      // table's own one it hands out where the engine has no snapshot across tables.
+      snapshot = task_snapshot->ForTable(plan.source);
+      const SourceSnapshot& joined = snapshot ? *snapshot : *task_snapshot;
+      reader->JoinSnapshot(joined);
+      for (auto& r : segment_readers) r->JoinSnapshot(joined);
+      if (snapshot) {
+        snapshot->ReadersJoined();
+        if (options_.on_table_snapshot) options_.on_table_snapshot(index, snapshot->position());
+      }
+      base_scan.snapshot = joined.id();
     } else if (segments.size() > 1) {
       snapshot = source_.OpenSnapshot(plan.source);
       if (snapshot) {

@@ -68,6 +68,11 @@ struct FullLoadOptions {
   // ended: completed, error or cancelled), with its index in the plans. CDC uses it to apply the
   // table's cached changes. Must be thread-safe.
   std::function<void(size_t plan_index)> on_table_done;
+  // Called on the loading thread when a table's readers joined a snapshot of its own
+  // (SourceSnapshot::ForTable of `snapshot`), before its first row is read, with where in the
+  // change stream its rows stand; again when the table is read anew in a new one. Must be
+  // thread-safe.
+  std::function<void(size_t plan_index, const cdc::Position& position)> on_table_snapshot;
   // Load only these plans (indexes); the others keep their stats ("Before load") and are not
   // touched. nullopt = every plan. CDC resumes reload only the tables that need it.
   std::optional<std::vector<size_t>> tables_to_load;
