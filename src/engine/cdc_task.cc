@@ -395,6 +395,17 @@ void CdcTask::Setup() {
       }
     }
   }
+  // Columns the plan reads as the engine's own values (Dialect::KeepsSourceValue: MySQL ->
+  // MySQL dates) are captured that way too, so that a change carries what the load read.
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (restored[i] || plans_[i].transform) continue;
+    for (ColumnDef& c : captured_[i].columns) {
+      const int p = plans_[i].source.ColumnIndex(c.name);
+      if (p >= 0 && plans_[i].source.columns[p].type.kind == DmsKind::kEngineValue) {
+        c.type = plans_[i].source.columns[p].type;
+      }
+    }
+  }
   policies_ = options_.full_load.error_policies
                   ? options_.full_load.error_policies
                   : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
@@ -495,7 +506,7 @@ void CdcTask::Setup() {
     const cdc::PrepareResult pr = capture_->Prepare();
     snapshot_ = pr.snapshot;
     stream_from_ = pr.start;
-    if (!asked.empty() && asked < pr.start) {
+    if (!asked.empty() && asked < pr.start && !pr.any_retained_start) {
       // The server would silently start at the slot's position: refuse instead.
       if (pr.slot_created) capture_->DropObjects();
       throw Error(
