@@ -88,19 +88,10 @@ TEST_P(MyCdcTest, FullLoadWhileWritingThenChangesAlterAndResume) {
   // 1. Full load while a writer changes the source: what changed during each table's load is
   //    cached from that table's own binlog point and applied after it.
   auto task = std::make_unique<CdcTask>(*source_, *target_, PlansFor(kSrc), BaseOptions(false));
-  std::atomic<bool> writing{true};
-  std::atomic<int> rounds{0};
-  std::thread writer([&] {
-    auto s = source_->OpenSession();
-    while (writing) {
-      ChangeEverything(*s, rounds++);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  });
+  testing::SourceWriter writer(*source_, ChangeEverything, std::chrono::milliseconds(10));
   std::thread runner([&] { task->Run(); });
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  writing = false;
-  writer.join();
+  const int rounds = writer.Stop();
   // 2. Streaming: more changes, a truncate, a new column used at once.
   ChangeEverything(*admin_, 1000);
   admin_->Execute("TRUNCATE cdc_my.nokey");

@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -127,6 +129,35 @@ inline void DropSlot(SqlSession& s, const std::string& prefix) {
     s.Execute("DROP PUBLICATION IF EXISTS \"" + *row[0] + "\"");
   }
 }
+
+// A writer on the source while a task runs: change(session, round) for round 0, 1, ... on a
+// session of its own, `pause` apart, until Stop() (or its destruction).
+class SourceWriter {
+ public:
+  SourceWriter(SqlConnector& source, std::function<void(SqlSession&, int)> change,
+               std::chrono::milliseconds pause)
+      : thread_([this, &source, change = std::move(change), pause] {
+          auto s = source.OpenSession();
+          while (writing_) {
+            change(*s, rounds_++);
+            std::this_thread::sleep_for(pause);
+          }
+        }) {}
+  SourceWriter(const SourceWriter&) = delete;
+  SourceWriter& operator=(const SourceWriter&) = delete;
+  ~SourceWriter() { Stop(); }
+  // Waits for the round under way to end; returns how many ran.
+  int Stop() {
+    writing_ = false;
+    if (thread_.joinable()) thread_.join();
+    return rounds_;
+  }
+
+ private:
+  std::atomic<bool> writing_{true};
+  std::atomic<int> rounds_{0};
+  std::thread thread_;  // last: starts once the fields above exist
+};
 
 // The slot task `task` recorded in the task store of `data_dir` ("" when none).
 inline std::string TaskSlot(const std::filesystem::path& data_dir, const std::string& task) {
