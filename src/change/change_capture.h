@@ -205,6 +205,9 @@ class ChangeCapture {
   // owns_publication) and, for a publication, its recorded owner is this task. Says what was
   // there and what was dropped. Throws Error when a slot is in use by another process.
   virtual DropResult DropObjects() = 0;
+  // Whether the capture keeps objects on the source for the task (PostgreSQL: a slot and a
+  // publication). False (MySQL binlog): nothing to name in the task's record or to drop.
+  virtual bool KeepsSourceObjects() const { return true; }
   // Every slot and publication on the source that Ferry created (by owner mark or name),
   // with its owner where recorded; for `ferry cleanup` and `delete-task` without a data dir.
   virtual std::vector<CaptureObject> ListObjects() = 0;

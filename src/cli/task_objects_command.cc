@@ -150,7 +150,9 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     targets.push_back(OptionsFor(o.task, o.task_id, o.slot, o.publication, true, true));
   }
   const cdc::CaptureOptions& o = targets.front();
-  const cdc::DropResult dropped = source->OpenChangeCapture(o)->DropObjects();
+  std::unique_ptr<cdc::ChangeCapture> capture = source->OpenChangeCapture(o);
+  const bool source_objects = capture->KeepsSourceObjects();
+  const cdc::DropResult dropped = capture->DropObjects();
   if (!args.target.empty()) {
     std::unique_ptr<Connector> target =
         Connect(args.target, "target", /*as_target=*/true, args.target_password_file);
@@ -175,6 +177,13 @@ int RunDeleteTask(const DeleteTaskArgs& args) {
     lock.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir / "tasks" / rec->name, ec);
+  }
+  if (!source_objects) {
+    std::cout << fmt::format(
+        "Task {} deleted: its change capture keeps no objects on the "
+        "source, nothing to drop there\n",
+        args.task_name);
+    return 0;
   }
   std::cout << fmt::format(
       "Task {} deleted: {}, {}\n", args.task_name,

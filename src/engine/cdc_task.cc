@@ -458,6 +458,10 @@ void CdcTask::Setup() {
   }
   const bool new_slot = !options_.resume && record_.slot_owned;
   capture_ = source_.OpenChangeCapture(CaptureOptionsFor(full_load && new_slot, new_slot));
+  if (!capture_->KeepsSourceObjects()) {  // no slot or publication to show or drop
+    record_.slot.clear();
+    record_.publication.clear();
+  }
   capture_->CheckPrerequisites();
 
   // The target: its schemas (a MySQL target database may not exist yet), the checkpoint

@@ -341,6 +341,17 @@ TEST_F(MyCdcCli, StartPositionThenPurgedBinlogOnResume) {
       << resumed.err;
   EXPECT_NE(resumed.err.find("without --resume to reload the tables"), std::string::npos)
       << resumed.err;
+
+  // Nothing of the task is on the source: no slot or publication to show or drop.
+  testing::CliRun shown =
+      testing::RunFerry({"status", "--data-dir", (dir_ / "data").string(), "--task-name", "mycli"});
+  EXPECT_EQ(shown.out.find("Replication slot"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("CDC start position   " + start), std::string::npos) << shown.out;
+  testing::CliRun deleted = testing::RunFerry(
+      {"delete-task", "--data-dir", (dir_ / "data").string(), "--task-name", "mycli", "--source",
+       testing::WithDatabase(testing::MysqlUri(), "cdc_mypurge")});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_NE(deleted.out.find("keeps no objects on the source"), std::string::npos) << deleted.out;
 }
 
 }  // namespace

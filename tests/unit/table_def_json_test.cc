@@ -93,3 +93,27 @@ TEST(TableDefJson, BadTextNamesWhatItWas) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// A column the task reads as the engine's own value (MySQL -> MySQL dates) is in the shape
+// history of a MySQL CDC task: it reads back, though no user may write the kind.
+TEST(TableDefJson, EngineValueColumnsRoundTrip) {
+  TableDef t;
+  t.engine = Engine::kMysql;
+  t.schema = "db";
+  t.name = "t";
+  ColumnDef d;
+  d.name = "d";
+  d.native_type = "datetime(6)";
+  d.type = DmsType{DmsKind::kEngineValue};
+  t.columns = {d};
+  const TableDef back = TableDefFromJson(TableDefToJson(t), "a test");
+  ASSERT_EQ(back.columns.size(), 1u);
+  EXPECT_EQ(back.columns[0].type.kind, DmsKind::kEngineValue);
+  EXPECT_FALSE(ParseDmsKindName("ENGINE_VALUE").has_value());
+}
+
+}  // namespace
+}  // namespace ferry

@@ -178,6 +178,7 @@ class MyChangeCapture : public cdc::ChangeCapture {
     return server_.file.empty() ? cdc::Position() : BinlogPosition(server_);
   }
 
+  bool KeepsSourceObjects() const override { return false; }
   cdc::DropResult DropObjects() override { return {}; }
   std::vector<cdc::CaptureObject> ListObjects() override { return {}; }
 
