@@ -24,6 +24,9 @@ DmsType TypeFromJson(const Json& j) {
   DmsType t;
   const std::string kind = j.at("kind").get<std::string>();
   std::optional<DmsKind> k = ParseDmsKindName(kind);
+  // Not a DMS type a user may name, but a captured column copied as stored (SQLite -> SQLite)
+  // is recorded with it in the shape history.
+  if (!k && kind == DmsKindName(DmsKind::kEngineValue)) k = DmsKind::kEngineValue;
   if (!k) throw std::invalid_argument("unknown type kind " + kind);
   t.kind = *k;
   t.length = j.at("length").get<int64_t>();

@@ -395,6 +395,17 @@ void CdcTask::Setup() {
       }
     }
   }
+  // A column the plan copies as stored (DmsKind::kEngineValue: SQLite -> SQLite) is captured
+  // as stored too, so the stream's values reach the target as the load's did.
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (restored[i] || plans_[i].transform) continue;
+    for (ColumnDef& col : captured_[i].columns) {
+      const int s = plans_[i].source.ColumnIndex(col.name);
+      if (s >= 0 && plans_[i].source.columns[s].type.kind == DmsKind::kEngineValue) {
+        col.type = DmsType{DmsKind::kEngineValue};
+      }
+    }
+  }
   policies_ = options_.full_load.error_policies
                   ? options_.full_load.error_policies
                   : std::make_shared<ErrorPolicies>(options_.settings.error_behavior);
