@@ -288,7 +288,7 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
     s->Execute("PRAGMA journal_mode=WAL");
     s->Execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, s TEXT)");
     s->Execute(
-        "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 200000) "
+        "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 2000000) "
         "INSERT INTO big SELECT x, x, 'row ' || x FROM g");
     s->Execute("CREATE TABLE small (k TEXT PRIMARY KEY, n REAL, b BLOB)");
     s->Execute("INSERT INTO small VALUES ('a', 1.5, x'01'), ('b', NULL, NULL)");
@@ -305,7 +305,7 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
     int64_t next = 1000000;
     while (writing_) {
       try {
-        const int64_t id = 1 + rng() % 200000;
+        const int64_t id = 1 + rng() % 2000000;
         switch (rng() % 6) {
           case 0:
             s->Execute(fmt::format("INSERT INTO big VALUES ({}, {}, 'new')", next++, id));
@@ -350,8 +350,15 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
 
   // Killed during the load, once the writer is writing.
   ferry_ = testing::StartFerry(Args(false));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  WaitWhileRunning(
+      ferry_,
+      [&] { return ReadText(ferry_.err_file).find("(full-load-and-cdc)") != std::string::npos; },
+      std::chrono::seconds(30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string first_run = ReadText(ferry_.err_file);
   testing::KillFerry(ferry_);
+  EXPECT_EQ(first_run.find(kAllLive), std::string::npos) << "not killed during the load:\n"
+                                                         << first_run;
   // Resumed: the interrupted table loads again; killed once streaming.
   ferry_ = testing::StartFerry(Args(true));
   ASSERT_TRUE(WaitLive()) << ReadText(ferry_.err_file);

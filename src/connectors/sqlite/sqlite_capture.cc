@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -97,6 +98,43 @@ TableDef KeepStoredValues(TableDef now, const TableDef& before) {
   return now;
 }
 
+// The positions of the tables' snapshots (TableSnapshot) of each capture (by file and change
+// table), for every capture object of it in this process (a reload exports with one of its
+// own). Each is a point between two transactions (taken under the write lock), and Poll never
+// delivers a transaction across one: the engine tells a table's cached changes from those its
+// snapshot holds by the end of the transaction, so a transaction holding both would apply the
+// latter twice.
+class SnapshotCuts {
+ public:
+  static void Add(const std::string& key, int64_t seq) {
+    std::lock_guard lock(mu());
+    cuts()[key].insert(seq);
+  }
+  // The cuts of `key` after `seq`, in order; forgets those at or before it.
+  static std::vector<int64_t> After(const std::string& key, int64_t seq) {
+    std::lock_guard lock(mu());
+    auto it = cuts().find(key);
+    if (it == cuts().end()) return {};
+    std::set<int64_t>& set = it->second;
+    set.erase(set.begin(), set.upper_bound(seq));
+    return {set.begin(), set.end()};
+  }
+
+ private:
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<std::string, std::set<int64_t>>& cuts() {
+    static std::map<std::string, std::set<int64_t>> c;
+    return c;
+  }
+};
+
+std::string CutsKey(const std::string& path, const CaptureTables& names) {
+  return path + '\n' + names.changes;
+}
+
 // The transaction of a table's snapshot: every reader of the table joins while this holds
 // the file's write lock, so they all see one committed state, the one at position().
 class TableSnapshot final : public SourceSnapshot {
@@ -106,6 +144,7 @@ class TableSnapshot final : public SourceSnapshot {
     conn_.BeginImmediate(kLockWaitSeconds);
     open_ = true;
     seq_ = CurrentSeq(conn_, names);
+    SnapshotCuts::Add(CutsKey(path, names), seq_);  // before any later commit can be read
   }
   ~TableSnapshot() override { Release(); }
   const std::string& id() const override { return id_; }
@@ -539,13 +578,36 @@ class SqliteCapture final : public cdc::ChangeCapture {
       st.Reset();
       return false;
     }
-    const uint32_t xid = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
+    // Read after this read began: every snapshot whose cut this read can pass is in.
+    const std::vector<int64_t> cuts = SnapshotCuts::After(CutsKey(path_, names_), delivered_);
+    size_t next_cut = 0;
+    uint32_t xid = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
     sink.OnBegin(xid);
     int64_t last_seq = delivered_;
     int64_t last_at = 0;
     std::string record;
+    auto commit = [&] {
+      cdc::TransactionInfo info;
+      info.xid = xid;
+      info.commit_position = SeqPosition(last_seq);
+      info.end_position = info.commit_position;
+      info.commit_time_us = last_at;
+      sink.OnCommit(info);
+      delivered_ = last_seq;
+    };
     while (have) {
       const int64_t seq = sqlite3_column_int64(s, 0);
+      bool cut = false;
+      while (next_cut < cuts.size() && cuts[next_cut] < seq) {
+        cut = cut || cuts[next_cut] >= last_seq;
+        ++next_cut;
+      }
+      if (cut && last_seq > delivered_) {
+        // A table's snapshot stands between the last change and this one.
+        commit();
+        xid = static_cast<uint32_t>(seq);
+        sink.OnBegin(xid);
+      }
       const std::string tbl(st.ColumnText(1));
       const std::string op(st.ColumnText(2));
       last_at = sqlite3_column_int64(s, 3);
@@ -628,13 +690,7 @@ class SqliteCapture final : public cdc::ChangeCapture {
       sink.OnChange(xid, record);
     }
     st.Reset();
-    cdc::TransactionInfo info;
-    info.xid = xid;
-    info.commit_position = SeqPosition(last_seq);
-    info.end_position = info.commit_position;
-    info.commit_time_us = last_at;
-    sink.OnCommit(info);
-    delivered_ = last_seq;
+    commit();
     return true;
   }
 
