@@ -116,7 +116,7 @@ class SqliteSourceCdc : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<SqlConnector> Source() { return testing::Open(source_uri_); }
   std::unique_ptr<SqlConnector> Target() { return testing::Open(target_uri_); }
 
-  std::vector<std::string> Args(bool resume) const {
+  std::vector<std::string> Args(bool resume, const std::string& type = "full-load-and-cdc") const {
     std::vector<std::string> a{"migrate",
                                "--source",
                                source_uri_,
@@ -125,7 +125,7 @@ class SqliteSourceCdc : public ::testing::TestWithParam<const char*> {
                                "--schema",
                                "main",
                                "--migration-type",
-                               "full-load-and-cdc",
+                               type,
                                "--data-dir",
                                (dir_ / "data").string(),
                                "--task-name",
@@ -398,6 +398,43 @@ TEST_P(SqliteSourceCdc, AddColumnMidStream) {
   EXPECT_EQ(Converge(), "") << ReadText(ferry_.err_file);
   testing::CliRun stopped = Interrupt(ferry_, std::chrono::seconds(30));
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+}
+
+// --migration-type cdc: the objects are made when the task starts and changes from then on
+// reach the target; `ferry cleanup` names them with their task.
+TEST_P(SqliteSourceCdc, CdcOnlyThenCleanupListsTheTask) {
+  {
+    auto s = Source()->OpenSession();
+    s->Execute("PRAGMA journal_mode=WAL");
+    s->Execute("CREATE TABLE ev (id INTEGER PRIMARY KEY, v TEXT, r REAL, b BLOB)");
+  }
+  ferry_ = testing::StartFerry(Args(false, "cdc"));
+  auto source = Source();
+  ASSERT_TRUE(WaitWhileRunning(
+      ferry_, [&] { return FerryObjects(*source).size() == 6; }, std::chrono::seconds(60)))
+      << ReadText(ferry_.err_file);
+  {
+    auto s = source->OpenSession();
+    for (int i = 1; i <= 50; ++i) {
+      s->Execute(
+          fmt::format("INSERT INTO ev VALUES ({}, 'v{}', {}.5, randomblob({}))", i, i, i, i));
+    }
+    s->Execute("UPDATE ev SET v = NULL, r = -r WHERE id % 3 = 0");
+    s->Execute("DELETE FROM ev WHERE id % 7 = 0");
+  }
+  EXPECT_EQ(Converge(std::chrono::seconds(60), "ev"), "");
+  testing::CliRun cleanup = testing::RunFerry(
+      {"cleanup", "--source", source_uri_, "--data-dir", (dir_ / "data").string()});
+  EXPECT_EQ(cleanup.exit_code, 0) << cleanup.err;
+  const std::string slot = testing::TaskSlot(dir_ / "data", task_);
+  EXPECT_NE(cleanup.out.find("slot " + slot), std::string::npos) << cleanup.out;
+  EXPECT_NE(cleanup.out.find("task '" + task_ + "'"), std::string::npos) << cleanup.out;
+  testing::CliRun stopped = Interrupt(ferry_, std::chrono::seconds(30));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  testing::CliRun del = testing::RunFerry({"delete-task", "--task-name", task_, "--data-dir",
+                                           (dir_ / "data").string(), "--source", source_uri_});
+  EXPECT_EQ(del.exit_code, 0) << del.err << del.out;
+  EXPECT_TRUE(FerryObjects(*source).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, SqliteSourceCdc, ::testing::Values("sqlite", "pg", "mysql"),
