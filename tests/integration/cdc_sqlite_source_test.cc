@@ -140,6 +140,7 @@ class SqliteSourceCdc : public ::testing::TestWithParam<const char*> {
       a.push_back(target_schema_);
     }
     if (resume) a.push_back("--resume");
+    a.insert(a.end(), extra_args_.begin(), extra_args_.end());
     return a;
   }
 
@@ -205,6 +206,7 @@ class SqliteSourceCdc : public ::testing::TestWithParam<const char*> {
   }
 
   std::string kind_;
+  std::vector<std::string> extra_args_;
   std::string task_ = "sqlite-cdc";
   std::filesystem::path dir_, settings_file_;
   std::string source_file_, source_uri_, target_uri_, target_schema_, ns_;
@@ -281,8 +283,10 @@ TEST_P(SqliteSourceCdc, EveryTypeInsertUpdateDeleteThenDeleteTask) {
 }
 
 // A writer commits all through the load and the stream; ferry is killed with -9 during the
-// load and while streaming, resumed each time; in the end the target equals the source.
+// load and while streaming, resumed each time; in the end the target equals the source. The
+// big table is read by three readers (key-range segments), all joined to its one snapshot.
 TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
+  extra_args_ = {"--auto-segments", "3", "--auto-segment-min-rows", "100000"};
   {
     auto s = Source()->OpenSession();
     s->Execute("PRAGMA journal_mode=WAL");
