@@ -211,8 +211,12 @@ class SqliteSourceCdc : public ::testing::TestWithParam<const char*> {
   std::filesystem::path dir_, settings_file_;
   std::string source_file_, source_uri_, target_uri_, target_schema_, ns_;
   testing::FerryProcess ferry_;
+  // The writer thread's; members, so an ASSERT returning early (the thread joined in
+  // TearDown) leaves them alive.
   std::thread writer_;
   std::atomic<bool> writing_{false};
+  std::atomic<int64_t> writes_{0};
+  std::string writer_error_;
 };
 
 TEST_P(SqliteSourceCdc, EveryTypeInsertUpdateDeleteThenDeleteTask) {
@@ -297,8 +301,6 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
     s->Execute("CREATE TABLE small (k TEXT PRIMARY KEY, n REAL, b BLOB)");
     s->Execute("INSERT INTO small VALUES ('a', 1.5, x'01'), ('b', NULL, NULL)");
   }
-  std::atomic<int64_t> writes{0};
-  std::string writer_error;
   writing_ = true;
   writer_ = std::thread([&] {
     std::mt19937 rng(13);
@@ -340,9 +342,9 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
             s->Execute(fmt::format("UPDATE big SET id = {} WHERE id = {}", next++, id));
             break;
         }
-        ++writes;
+        ++writes_;
       } catch (const std::exception& e) {
-        writer_error = e.what();  // busy while ferry holds the lock a moment: go on
+        writer_error_ = e.what();  // busy while ferry holds the lock a moment: go on
         try {
           s->Execute("ROLLBACK");
         } catch (const std::exception&) {
@@ -373,8 +375,8 @@ TEST_P(SqliteSourceCdc, ConcurrentWriterKillNineResumeConverges) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   writing_ = false;
   writer_.join();
-  EXPECT_GT(writes.load(), 100);
-  EXPECT_EQ(Converge(std::chrono::seconds(120)), "") << "writes " << writes.load();
+  EXPECT_GT(writes_.load(), 100);
+  EXPECT_EQ(Converge(std::chrono::seconds(120)), "") << "writes " << writes_.load();
   testing::CliRun stopped = Interrupt(ferry_, std::chrono::seconds(30));
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
 }
