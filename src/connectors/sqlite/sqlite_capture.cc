@@ -482,7 +482,7 @@ class SqliteCapture final : public cdc::ChangeCapture {
   // Compares every captured table with the source (after a schema change): recreates the
   // triggers of a table whose columns changed (or whose triggers are gone) and reports the
   // change; marks a table that is gone. Returns the tables found dropped.
-  std::vector<uint32_t> FollowSchema(Connection& c, cdc::CaptureSink& sink, int64_t version) {
+  std::vector<uint32_t> FollowSchema(Connection& c, cdc::CaptureSink& sink) {
     std::vector<uint32_t> dropped;
     std::vector<std::pair<uint32_t, TableDef>> changed;
     c.BeginImmediate(kLockWaitSeconds);
@@ -518,7 +518,6 @@ class SqliteCapture final : public cdc::ChangeCapture {
       sqlite3_exec(c.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
-    (void)version;
     for (auto& [i, def] : changed) {
       Log().info(
           "SQLite source '{}': table {} changed its columns; its triggers were "
@@ -532,7 +531,8 @@ class SqliteCapture final : public cdc::ChangeCapture {
     return dropped;
   }
 
-  // One read of the change table: delivers the changes after delivered_ as one transaction.
+  // One read of the change table: delivers the changes after delivered_ as one transaction
+  // (or several, cut where a table's snapshot stands: SnapshotCuts).
   // Returns whether anything was delivered (a transaction or a table change).
   bool ReadOnce(Connection& c, cdc::CaptureSink& sink) {
     std::vector<uint32_t> dropped;
@@ -540,7 +540,7 @@ class SqliteCapture final : public cdc::ChangeCapture {
     const int64_t version = c.QueryInt("PRAGMA schema_version");
     if (version != known_schema_) {
       const size_t changed_before = changed_count_;
-      dropped = FollowSchema(c, sink, version);
+      dropped = FollowSchema(c, sink);
       delivered = changed_count_ != changed_before;
     }
     c.Exec("BEGIN DEFERRED");

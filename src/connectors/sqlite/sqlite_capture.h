@@ -23,11 +23,12 @@
 // Writers are serialized in SQLite and seq is allocated inside the writer's transaction, so
 // seq order is commit order and a reader that sees a change sees its whole transaction. Poll
 // delivers every committed change it has not delivered yet as one transaction (which may hold
-// several source transactions, whole). Values are read with the full load's own conversion
-// (sqlite_values.h). A schema change of a captured table (PRAGMA schema_version moved, the
-// table's columns differ from the captured ones) recreates its triggers and reports
-// OnTableChanged; a table that is gone reports OnTableDropped. DropObjects (ferry delete-task)
-// removes the triggers and the three tables.
+// several source transactions, whole), cut only where a table's snapshot stands (a point
+// between transactions) so that no transaction holds changes from both sides of it. Values are read
+// with the full load's own conversion (sqlite_values.h). A schema change of a captured table
+// (PRAGMA schema_version moved, the table's columns differ from the captured ones) recreates its
+// triggers and reports OnTableChanged; a table that is gone reports OnTableDropped. DropObjects
+// (ferry delete-task) removes the triggers and the three tables.
 #pragma once
 
 #include <memory>
