@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "schema/schema_objects.h"
 #include "transform/row_transform.h"
 
 namespace ferry::cdc {
@@ -121,6 +122,7 @@ class AlterSql {
   }
   std::string Q(const std::string& name) const { return dialect_.QuoteIdentifier(name); }
   std::string Add(const ColumnDef& c) const { return dialect_.AddColumnSql(table_, c); }
+  const std::string& table() const { return table_; }
   std::string Drop(const std::string& column) const {
     return fmt::format("ALTER TABLE {} DROP COLUMN {}", table_, Q(column));
   }
@@ -328,6 +330,30 @@ class Planner {
     }
   }
 
+  // The source filled its existing rows with the added column's default, and no change of
+  // them comes through the stream: the target's rows get the same value where it is a
+  // constant; anything else (CURRENT_TIMESTAMP, an expression) is said, never left silent.
+  void FillAddedColumn(const ColumnDef& source_column, const ColumnDef& mapped) {
+    if (source_column.default_expression.empty()) return;
+    const schema::ConvertedDefault d = schema::ConvertDefault(
+        source_column.default_expression, source_engine_, mapped, target_.engine());
+    if (d.converted && d.sql.empty()) return;  // DEFAULT NULL: the rows are NULL on both sides
+    const ParsedDefault::Kind kind =
+        d.converted ? target_.dialect().ParseDefault(d.sql).kind : ParsedDefault::kOther;
+    if (kind == ParsedDefault::kNumber || kind == ParsedDefault::kString ||
+        kind == ParsedDefault::kBoolean) {
+      out_.statements.push_back(
+          fmt::format("UPDATE {} SET {} = {}", sql_.table(), sql_.Q(mapped.name), d.sql));
+      return;
+    }
+    Note(
+        fmt::format("source column {} was added with default {}, which the source wrote into "
+                    "every row it had; the target's rows from before have NULL in it ({}). "
+                    "Reload the table to have the source's values",
+                    source_column.name, source_column.default_expression,
+                    d.converted ? "not a constant" : d.reason));
+  }
+
   void Add(const std::string& y) {
     const ColumnDef& now = After(y);
     if (plan_.target.ColumnIndex(y) >= 0) {
@@ -342,6 +368,7 @@ class Planner {
     mapped.default_expression.clear();
     mapped.create_default.clear();
     out_.statements.push_back(sql_.Add(mapped));
+    FillAddedColumn(now, mapped);
     plan_.target.columns.push_back(mapped);
     if (plan_.transform) {
       plan_.transform->source.columns.push_back(now);

@@ -1,5 +1,5 @@
 // The source side of change data capture: what a connector with CDC (PostgreSQL pgoutput,
-// SQLite triggers into a change table; MySQL binlog later) implements, and what the engine
+// MySQL binlog, SQLite triggers into a change table) implements, and what the engine
 // (engine/cdc_task) drives.
 //
 // Life of a capture:
@@ -127,6 +127,10 @@ struct PrepareResult {
   // id). It stays joinable while a holder keeps it; independent of this capture's life and
   // thread. Else null.
   std::shared_ptr<SourceSnapshot> snapshot;
+  // The source keeps its change log by retention rather than for a slot (MySQL binlog): Start
+  // accepts any position the source still has and refuses one it no longer has with
+  // Error(kNotFound), so a start position before `start` is no reason to refuse.
+  bool any_retained_start = false;
 };
 
 // Receives what the source committed, in commit order. Changes of one transaction arrive

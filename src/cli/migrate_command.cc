@@ -222,14 +222,19 @@ CLI::App* AddMigrateCommand(CLI::App& app, MigrateArgs* m) {
   migrate->add_flag("--json", m->json, "Print the table statistics as JSON");
   migrate->add_flag("--no-progress", m->no_progress, "No live progress display or progress log lines");
 
-  migrate->add_option("--migration-type", m->migration_type, "full-load (default), cdc (replicate changes only) or full-load-and-cdc (copy, then keep the target in step; PostgreSQL sources)")->check(CLI::IsMember({"full-load", "cdc", "full-load-and-cdc"}));
+  migrate
+      ->add_option("--migration-type", m->migration_type,
+                   "full-load (default), cdc (replicate changes only) or full-load-and-cdc (copy, "
+                   "then keep the target in step; PostgreSQL and MySQL/MariaDB sources)")
+      ->check(CLI::IsMember({"full-load", "cdc", "full-load-and-cdc"}));
   migrate->add_option("--data-dir", m->data_dir, "Where tasks keep their state (task store ferry.db, spill files, cached changes); default $FERRY_DATA_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry");
   migrate->add_option("--task-name", m->task_name, "Task identifier (letters, digits, hyphens): names the task in the store, the replication slot and publication (ferry_<name>) and TASK_NAME in the control tables")->capture_default_str();
   migrate->add_flag("--resume", m->resume, "Continue the task named --task-name from its checkpoint (DMS resume-processing) instead of starting over");
   migrate->add_option(
       "--cdc-start-position", m->cdc_start_position,
       "cdc only: apply changes committed after this source position, in the source's own form "
-      "(PostgreSQL: an LSN such as 0/16B3748); default: from when the task starts");
+      "(PostgreSQL: an LSN such as 0/16B3748; MySQL/MariaDB: binlog file:offset such as "
+      "mysql-bin.000024:373); default: from when the task starts");
   migrate->add_option(
       "--cdc-start-time", m->cdc_start_time,
       "cdc only: apply changes committed at or after this time (DMS CdcStartTime): "

@@ -395,14 +395,15 @@ void CdcTask::Setup() {
       }
     }
   }
-  // A column the plan copies as stored (DmsKind::kEngineValue: SQLite -> SQLite) is captured
-  // as stored too, so the stream's values reach the target as the load's did.
+  // Columns the plan reads as the engine's own values (Dialect::KeepsSourceValue: MySQL ->
+  // MySQL dates, SQLite -> SQLite values as stored) are captured that way too, so that a
+  // change carries what the load read.
   for (size_t i = 0; i < plans_.size(); ++i) {
     if (restored[i] || plans_[i].transform) continue;
-    for (ColumnDef& col : captured_[i].columns) {
-      const int s = plans_[i].source.ColumnIndex(col.name);
-      if (s >= 0 && plans_[i].source.columns[s].type.kind == DmsKind::kEngineValue) {
-        col.type = DmsType{DmsKind::kEngineValue};
+    for (ColumnDef& c : captured_[i].columns) {
+      const int p = plans_[i].source.ColumnIndex(c.name);
+      if (p >= 0 && plans_[i].source.columns[p].type.kind == DmsKind::kEngineValue) {
+        c.type = plans_[i].source.columns[p].type;
       }
     }
   }
@@ -506,7 +507,7 @@ void CdcTask::Setup() {
     const cdc::PrepareResult pr = capture_->Prepare();
     snapshot_ = pr.snapshot;
     stream_from_ = pr.start;
-    if (!asked.empty() && asked < pr.start) {
+    if (!asked.empty() && asked < pr.start && !pr.any_retained_start) {
       // The server would silently start at the slot's position: refuse instead.
       if (pr.slot_created) capture_->DropObjects();
       throw Error(

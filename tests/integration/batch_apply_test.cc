@@ -92,23 +92,14 @@ class BatchApplyTest : public ::testing::TestWithParam<Engine>, protected testin
 
 TEST_P(BatchApplyTest, ChangesUnderAWriterConverge) {
   auto task = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options(false));
-  std::atomic<bool> writing{true};
-  std::atomic<int> rounds{0};
-  std::thread writer([&] {
-    auto s = source_->OpenSession();
-    while (writing) {
-      ChangeRound(*s, rounds++);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  });
+  testing::SourceWriter writer(*source_, ChangeRound, std::chrono::milliseconds(10));
   std::thread runner([&] { task->Run(); });
   std::this_thread::sleep_for(std::chrono::seconds(5));
   // A truncate in the middle of the stream (not netted), then more changes.
   admin_->Execute("TRUNCATE batch_src.pair");
   admin_->Execute("INSERT INTO batch_src.pair VALUES ('after', 1, 'truncate')");
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  writing = false;
-  writer.join();
+  const int rounds = writer.Stop();
   std::string diff = Converge(std::chrono::seconds(90));
   EXPECT_EQ(diff, "") << "after " << rounds << " rounds of changes";
   task->Stop();

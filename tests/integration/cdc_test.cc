@@ -85,19 +85,10 @@ TEST_P(CdcTest, FullLoadThenChangesThenResume) {
   // 1. Full load while a writer changes the source: the changes made during the load are
   //    cached and applied after each table's load.
   auto task = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options(false));
-  std::atomic<bool> writing{true};
-  std::atomic<int> rounds{0};
-  std::thread writer([&] {
-    auto s = source_->OpenSession();
-    while (writing) {
-      ChangeEverything(*s, rounds++);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  testing::SourceWriter writer(*source_, ChangeEverything, std::chrono::milliseconds(20));
   std::thread runner([&] { task->Run(); });
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  writing = false;
-  writer.join();
+  const int rounds = writer.Stop();
   // 2. More changes while streaming, including a truncate.
   ChangeEverything(*admin_, 1000);
   admin_->Execute("TRUNCATE cdc_src.nokey");

@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -128,6 +130,35 @@ inline void DropSlot(SqlSession& s, const std::string& prefix) {
   }
 }
 
+// A writer on the source while a task runs: change(session, round) for round 0, 1, ... on a
+// session of its own, `pause` apart, until Stop() (or its destruction).
+class SourceWriter {
+ public:
+  SourceWriter(SqlConnector& source, std::function<void(SqlSession&, int)> change,
+               std::chrono::milliseconds pause)
+      : thread_([this, &source, change = std::move(change), pause] {
+          auto s = source.OpenSession();
+          while (writing_) {
+            change(*s, rounds_++);
+            std::this_thread::sleep_for(pause);
+          }
+        }) {}
+  SourceWriter(const SourceWriter&) = delete;
+  SourceWriter& operator=(const SourceWriter&) = delete;
+  ~SourceWriter() { Stop(); }
+  // Waits for the round under way to end; returns how many ran.
+  int Stop() {
+    writing_ = false;
+    if (thread_.joinable()) thread_.join();
+    return rounds_;
+  }
+
+ private:
+  std::atomic<bool> writing_{true};
+  std::atomic<int> rounds_{0};
+  std::thread thread_;  // last: starts once the fields above exist
+};
+
 // The slot task `task` recorded in the task store of `data_dir` ("" when none).
 inline std::string TaskSlot(const std::filesystem::path& data_dir, const std::string& task) {
   std::unique_ptr<TaskStore> store = TaskStore::Open(data_dir, /*read_only=*/true);
@@ -142,14 +173,18 @@ class CdcFixture {
  protected:
   // `name` names the task (hyphens), its data directory and slot; the target is
   // `target_schema` on the server (dropped first), or a fresh SQLite file ("main").
-  void SetUpCdc(Engine target, const std::string& name, const std::string& target_schema) {
-    source_ = Open(PostgresUri());
+  // `source`: the PostgreSQL test server (default), or the MariaDB one (MysqlUri()).
+  void SetUpCdc(Engine target, const std::string& name, const std::string& target_schema,
+                Engine source = Engine::kPostgres) {
+    source_engine_ = source;
+    source_ = Open(source == Engine::kMysql ? MysqlUri() : PostgresUri());
     admin_ = source_->OpenSession();
     task_ = name;
     slot_ = cdc::CaptureObjectName(task_, "");  // the prefix of the task's own names
     data_dir_ = std::filesystem::temp_directory_path() / fmt::format("ferry-{}-{}", name, ::getpid());
     std::filesystem::remove_all(data_dir_);
-    DropSlot(*admin_, slot_);  // one left by an earlier failed run would hold WAL
+    // One left by an earlier failed run would hold WAL.
+    if (source_engine_ == Engine::kPostgres) DropSlot(*admin_, slot_);
     switch (target) {
       case Engine::kPostgres:
         target_ = Open(PostgresUri());
@@ -170,7 +205,7 @@ class CdcFixture {
     }
   }
   void TearDownCdc() {
-    if (admin_) {
+    if (admin_ && source_engine_ == Engine::kPostgres) {
       try {
         DropSlot(*admin_, slot_);
       } catch (const std::exception& e) {
@@ -197,7 +232,7 @@ class CdcFixture {
   // Every table of `source_schema`, planned into the target.
   std::vector<TablePlan> PlansFor(const std::string& source_schema) {
     std::vector<TableDef> defs = source_->OpenCatalog()->ListTables(source_schema);
-    return PlanTables(defs, Engine::kPostgres, *target_, target_schema_, {});
+    return PlanTables(defs, source_engine_, *target_, target_schema_, {});
   }
   // Options to resume the task over the tables of `source_schema`: planned as PlansFor does,
   // with the task's recorded table shapes (CdcTaskOptions::replan), as `ferry migrate` does.
@@ -205,7 +240,7 @@ class CdcFixture {
     CdcTaskOptions o = BaseOptions(true);
     o.replan = [this, source_schema](const std::vector<TableDef>& as_of) {
       return PlanTables(TablesAsOf(source_->OpenCatalog()->ListTables(source_schema), as_of),
-                        Engine::kPostgres, *target_, target_schema_, {});
+                        source_engine_, *target_, target_schema_, {});
     };
     return o;
   }
@@ -217,6 +252,7 @@ class CdcFixture {
   std::unique_ptr<SqlSession> admin_;  // on the source
   std::filesystem::path data_dir_;
   std::string sqlite_file_, task_, slot_, target_schema_;
+  Engine source_engine_ = Engine::kPostgres;
 };
 
 }  // namespace ferry::testing

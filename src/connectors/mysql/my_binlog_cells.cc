@@ -290,7 +290,8 @@ void BinlogRowConverter::AppendImage(const RowImage& image, Batch* batch,
       case ValueKind::kTime:
       case ValueKind::kDatetime:
       case ValueKind::kTimestamp: {
-        FormatTemporal(v, def.type.precision, &text);
+        // As the server prints it (the reader reads its text): the native type's fraction digits.
+        FormatTemporal(v, static_cast<int>(c.native.length), &text);
         const ReadStatus st = AppendFieldValue(ReadColumn{c.kind, c.native.base}, text, batch);
         if (st == ReadStatus::kOk) continue;
         if (st == ReadStatus::kBad) bad(text);

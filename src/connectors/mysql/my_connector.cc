@@ -7,10 +7,12 @@
 #include <regex>
 
 #include "connectors/mysql/my_applier.h"
+#include "connectors/mysql/my_capture.h"
 #include "connectors/mysql/my_catalog.h"
 #include "connectors/mysql/my_connection.h"
 #include "connectors/mysql/my_names.h"
 #include "connectors/mysql/my_partitions.h"
+#include "connectors/mysql/my_position.h"
 #include "connectors/mysql/my_reader.h"
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_writer.h"
@@ -214,6 +216,11 @@ class MyConnector : public SqlConnector {
   std::unique_ptr<SourceSnapshot> OpenSnapshot(const TableDef& table) override {
     return OpenMySnapshot(uri_, table);
   }
+  std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(
+      const cdc::CaptureOptions& options) override {
+    return OpenMyChangeCapture(uri_, options);
+  }
+  const cdc::PositionCodec* positions() const override { return &BinlogCodec(); }
   // The writer creates a missing database (EnsureSchema).
   bool CreatesMissingDatabase() const override { return true; }
   // A MySQL endpoint is one database: every source schema lands in it.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include "connectors/mysql/my_cdc_snapshot.h"
 #include "connectors/mysql/my_types.h"
 #include "connectors/mysql/my_value_text.h"
 #include "types/value_codec.h"
@@ -158,6 +159,8 @@ void MyTableReader::JoinSnapshot(const SourceSnapshot& snapshot) {
       "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
       "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
       "joining snapshot " + snapshot.id());
+  // A CDC handoff's table snapshot learns where this transaction stands in the binlog.
+  JoinMyTableSnapshot(snapshot, *conn_);
   joined_snapshot_ = snapshot.id();
 }
 

@@ -182,6 +182,15 @@ ColumnDef PgChangeCapture::ColumnOfType(const std::string& name, uint32_t type_o
   return catalog_->ColumnOfType(name, type_oid, typmod);
 }
 
+std::string PgChangeCapture::ColumnDefault(uint32_t relation_oid, const std::string& column) {
+  PgResult r = Sql().ExecParams(
+      "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d "
+      "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+      "WHERE a.attrelid = $1::oid AND a.attname = $2 AND NOT a.attisdropped",
+      {std::to_string(relation_oid), column}, "reading the default of an added column");
+  return PQntuples(r.get()) > 0 ? GetText(r.get(), 0, 0).value_or("") : std::string();
+}
+
 void PgChangeCapture::BetweenMessages(cdc::CaptureSink& sink, Clock::time_point now) {
   Housekeeping(now);
   CheckDroppedTables(sink, now);

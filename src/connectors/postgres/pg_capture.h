@@ -104,6 +104,7 @@ class PgChangeCapture : public cdc::ChangeCapture, private PgChangeStream::Sourc
   // PgChangeStream::Source, through the SQL session.
   uint32_t BaseType(uint32_t type_oid) override;
   ColumnDef ColumnOfType(const std::string& name, uint32_t type_oid, int32_t typmod) override;
+  std::string ColumnDefault(uint32_t relation_oid, const std::string& column) override;
   // Heartbeat, retained WAL, dropped tables.
   void BetweenMessages(cdc::CaptureSink& sink, Clock::time_point now) override;
 

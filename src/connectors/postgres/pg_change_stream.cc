@@ -286,7 +286,9 @@ TableDef PgChangeStream::ShapeFromRelation(const pgoutput::Relation& rel,
       shaped.columns.push_back(std::move(now));
       continue;
     }
-    shaped.columns.push_back(source_.ColumnOfType(name, rc.type_oid, rc.type_modifier));
+    ColumnDef added = source_.ColumnOfType(name, rc.type_oid, rc.type_modifier);
+    added.default_expression = source_.ColumnDefault(rel.relation_id, name);
+    shaped.columns.push_back(std::move(added));
   }
   // The key: the replica identity's columns when it is the key or an index; with REPLICA
   // IDENTITY FULL (every column flagged) the known key, as far as its columns remain.

@@ -48,6 +48,14 @@ class PgChangeStream {
     // reader types one (PgCatalogReader::ColumnOfType). Throws Error(kNotFound) for a type
     // that does not exist.
     virtual ColumnDef ColumnOfType(const std::string& name, uint32_t type_oid, int32_t typmod) = 0;
+    // The default of column `column` of relation `relation_oid` as the catalog prints it now
+    // (pg_get_expr), "" when it has none: an added column's existing rows hold it on the source
+    // without a change in the stream. Throws Error.
+    virtual std::string ColumnDefault(uint32_t relation_oid, const std::string& column) {
+      (void)relation_oid;
+      (void)column;
+      return {};
+    }
     // Called on each turn of Poll before the next message is read, after a due status update
     // went out: source-side work that must go on while the stream is read (PgChangeCapture:
     // heartbeat, retained WAL, dropped tables). May deliver to `sink`.
