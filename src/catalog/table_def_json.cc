@@ -25,7 +25,7 @@ DmsType TypeFromJson(const Json& j) {
   const std::string kind = j.at("kind").get<std::string>();
   std::optional<DmsKind> k = ParseDmsKindName(kind);
   // Not a name users write, but Ferry's own: a column read as the engine's value (a captured
-  // MySQL -> MySQL date, in the task's shape history).
+  // MySQL -> MySQL date, a SQLite -> SQLite value as stored, in the task's shape history).
   if (!k && kind == DmsKindName(DmsKind::kEngineValue)) k = DmsKind::kEngineValue;
   if (!k) throw std::invalid_argument("unknown type kind " + kind);
   t.kind = *k;

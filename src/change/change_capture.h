@@ -1,5 +1,6 @@
-// The source side of change data capture: what a connector with CDC (PostgreSQL pgoutput
-// today; MySQL binlog later) implements, and what the engine (engine/cdc_task) drives.
+// The source side of change data capture: what a connector with CDC (PostgreSQL pgoutput,
+// MySQL binlog, SQLite triggers into a change table) implements, and what the engine
+// (engine/cdc_task) drives.
 //
 // Life of a capture:
 //   CheckPrerequisites()           -> throws Error(kInvalidArgument) saying exactly what to change
@@ -48,7 +49,9 @@ std::string CheckpointKey(const std::string& task, const std::string& task_id);
 struct CaptureOptions {
   std::string task;         // the task's name, for messages
   std::string task_id;      // the task's id (TaskRecord::task_id; "" for version-1 tasks)
-  std::string slot;         // replication slot (CaptureObjectName, or the user's)
+  // Replication slot (CaptureObjectName, or the user's). SQLite: the base name of the change
+  // tables and triggers (connectors/sqlite/sqlite_capture.h), which also stand for the slot.
+  std::string slot;
   std::string publication;  // publication (CaptureObjectName, or the user's)
   // Ownership: Ferry created the slot for this task (DropObjects may drop it) / Ferry creates
   // and keeps the publication for `tables`, marked with `owner`. The user's own (false) must

@@ -396,7 +396,8 @@ void CdcTask::Setup() {
     }
   }
   // Columns the plan reads as the engine's own values (Dialect::KeepsSourceValue: MySQL ->
-  // MySQL dates) are captured that way too, so that a change carries what the load read.
+  // MySQL dates, SQLite -> SQLite values as stored) are captured that way too, so that a
+  // change carries what the load read.
   for (size_t i = 0; i < plans_.size(); ++i) {
     if (restored[i] || plans_[i].transform) continue;
     for (ColumnDef& c : captured_[i].columns) {

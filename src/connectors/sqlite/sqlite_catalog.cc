@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "connectors/sqlite/sqlite_capture.h"
 #include "connectors/sqlite/sqlite_types.h"
 
 namespace ferry::sqlite {
@@ -230,6 +231,11 @@ std::vector<TableDef> SqliteCatalogReader::List(const std::string& schema, const
     while (st.Step()) names.emplace_back(st.ColumnText(0));
   }
   const bool views = std::string_view(type) == "view";
+  if (!views) {
+    // A CDC task's change table and its companions (sqlite_capture.h) are Ferry's, not data.
+    std::vector<std::string> all = names;
+    std::erase_if(names, [&](const std::string& n) { return IsCaptureTable(n, all); });
+  }
   // One read transaction so every table is described from the same state of the file.
   conn_.Exec("BEGIN");
   std::vector<TableDef> out;

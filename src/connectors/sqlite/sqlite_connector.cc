@@ -17,7 +17,9 @@
 #include <filesystem>
 
 #include "connectors/sqlite/sqlite_applier.h"
+#include "connectors/sqlite/sqlite_capture.h"
 #include "connectors/sqlite/sqlite_catalog.h"
+#include "connectors/sqlite/sqlite_position.h"
 #include "connectors/sqlite/sqlite_reader.h"
 #include "connectors/sqlite/sqlite_types.h"
 #include "connectors/sqlite/sqlite_writer.h"
@@ -153,6 +155,11 @@ class SqliteConnector : public SqlConnector {
     rules->reserved_prefix = "sqlite_";
     return rules;
   }
+  std::unique_ptr<cdc::ChangeCapture> OpenChangeCapture(
+      const cdc::CaptureOptions& options) override {
+    return OpenSqliteCapture(uri_.database, datetime_numbers_, options);
+  }
+  const cdc::PositionCodec* positions() const override { return &SeqCodec(); }
   std::unique_ptr<cdc::ChangeApplier> OpenChangeApplier() override {
     return std::make_unique<SqliteChangeApplier>(uri_.database);
   }

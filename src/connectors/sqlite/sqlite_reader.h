@@ -22,33 +22,29 @@
 #include <string>
 
 #include "connectors/connector.h"
+#include "connectors/sqlite/sqlite_values.h"
 #include "sqlite_api/sqlite_connection.h"
 
 namespace ferry::sqlite {
-
-// How INTEGER and REAL values in DATE, DATETIME and TIME columns are read: the SQLite
-// source URI parameter datetime_numbers=. SQLite has no date storage class; applications
-// store Unix seconds, Julian day numbers or text, and SQLite's own date functions take any
-// number as a Julian day.
-enum class DatetimeNumbers {
-  kAuto,       // INTEGER as Unix seconds, REAL as a Julian day number (the default)
-  kUnixEpoch,  // INTEGER and REAL as Unix seconds (REAL to the microsecond)
-  kJulianDay,  // INTEGER and REAL as Julian day numbers
-  kRefuse,     // a row error naming the value
-};
-// The setting named by `text` ("" = auto); throws Error(kInvalidArgument) naming the choices.
-DatetimeNumbers ParseDatetimeNumbers(const std::string& text);
-const char* DatetimeNumbersName(DatetimeNumbers mode);  // "auto", "unixepoch", ...
 
 class SqliteTableReader : public TableReader {
  public:
   explicit SqliteTableReader(const std::string& path,
                              DatetimeNumbers numbers = DatetimeNumbers::kAuto);
   int64_t Scan(const TableDef& table, const ScanOptions& options, BatchSink& sink) override;
+  // Starts this reader's read transaction now (and reads, so SQLite fixes its view of the
+  // file): while the snapshot's coordinator holds the file's write lock (sqlite_capture.cc),
+  // every reader that joins sees the same committed state. Scans with ScanOptions::snapshot ==
+  // snapshot.id() read in it; it stays open across them (a table's segments), until the
+  // next JoinSnapshot, a Scan outside it, or the reader's end.
+  void JoinSnapshot(const SourceSnapshot& snapshot) override;
 
  private:
+  // Ends the transaction JoinSnapshot started, if any.
+  void LeaveSnapshot();
   Connection conn_;
   DatetimeNumbers numbers_;
+  std::string joined_;  // id of the snapshot whose transaction is open, "" = none
 };
 
 }  // namespace ferry::sqlite
