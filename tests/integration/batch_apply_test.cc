@@ -105,26 +105,15 @@ TEST_P(BatchApplyTest, ChangesUnderAWriterConverge) {
   task->Stop();
   runner.join();
   EXPECT_FALSE(task->failed()) << task->stop_reason();
-  int64_t applied = 0, received = 0;
-  for (const auto& st : task->stats()) {
-    MutexLock lock(st->mu);
-    EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
-    applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
-    received += st->cdc_inserts + st->cdc_updates + st->cdc_deletes;
-  }
-  EXPECT_GT(applied, 0);
-  EXPECT_LE(applied, received);
+  const ChangeCounts n = ExpectTablesCompleted(*task);
+  EXPECT_GT(n.applied, 0);
+  EXPECT_LE(n.applied, n.received);
   task.reset();
 
   // Changes while stopped, then resume: applied once.
   for (int i = 0; i < 5; ++i) ChangeRound(*admin_, 5000 + i);
-  auto resumed = std::make_unique<CdcTask>(*source_, *target_, Plans(), Options(true));
-  std::thread runner2([&] { resumed->Run(); });
-  diff = Converge(std::chrono::seconds(90));
-  EXPECT_EQ(diff, "") << "after resume";
-  resumed->Stop();
-  runner2.join();
-  EXPECT_FALSE(resumed->failed()) << resumed->stop_reason();
+  CdcTask resumed(*source_, *target_, Plans(), Options(true));
+  EXPECT_EQ(RunUntilConverged(resumed, kSrc, std::chrono::seconds(90)), "") << "after resume";
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, BatchApplyTest,

@@ -105,14 +105,7 @@ TEST_P(MyCdcTest, FullLoadWhileWritingThenChangesAlterAndResume) {
   // Stops here when it differs: the tables stay as they are for a look.
   ASSERT_EQ(diff, "") << "after " << rounds << " rounds of changes during the load";
   EXPECT_FALSE(task->failed()) << task->stop_reason();
-  int64_t applied = 0;
-  for (const auto& st : task->stats()) {
-    MutexLock lock(st->mu);
-    EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
-    EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
-    applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
-  }
-  EXPECT_GT(applied, 0);
+  EXPECT_GT(ExpectTablesCompleted(*task).applied, 0);
   task.reset();
 
   // 3. Changes while the task is stopped, before and after another ALTER, then a resume: they
@@ -121,13 +114,8 @@ TEST_P(MyCdcTest, FullLoadWhileWritingThenChangesAlterAndResume) {
   admin_->Execute("ALTER TABLE cdc_my.nokey ADD COLUMN c int");
   admin_->Execute("INSERT INTO cdc_my.nokey VALUES (8, 'with c', 88)");
   for (int i = 3; i < 5; ++i) ChangeEverything(*admin_, 2000 + i);
-  auto resumed = std::make_unique<CdcTask>(*source_, *target_, PlansFor(kSrc), ResumeOptions(kSrc));
-  std::thread runner2([&] { resumed->Run(); });
-  diff = Converge(std::chrono::seconds(90));
-  EXPECT_EQ(diff, "") << "after resume";
-  resumed->Stop();
-  runner2.join();
-  EXPECT_FALSE(resumed->failed()) << resumed->stop_reason();
+  CdcTask resumed(*source_, *target_, PlansFor(kSrc), ResumeOptions(kSrc));
+  EXPECT_EQ(RunUntilConverged(resumed, kSrc, std::chrono::seconds(90)), "") << "after resume";
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, MyCdcTest,

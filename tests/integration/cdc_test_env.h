@@ -247,6 +247,34 @@ class CdcFixture {
   std::string ConvergeFrom(const std::string& source_schema, std::chrono::seconds timeout) {
     return Converge(*source_, source_schema, *target_, target_schema_, timeout);
   }
+  // Runs `task` on a thread of its own until the target holds `source_schema` (or `timeout`),
+  // then stops it; returns what differs ("" = the same), with the task's stop reason when it
+  // failed.
+  std::string RunUntilConverged(CdcTask& task, const std::string& source_schema,
+                                std::chrono::seconds timeout) {
+    std::thread runner([&] { task.Run(); });
+    std::string diff = ConvergeFrom(source_schema, timeout);
+    task.Stop();
+    runner.join();
+    if (task.failed()) diff += "task failed: " + task.stop_reason();
+    return diff;
+  }
+  // Expects every table of `task` loaded and free of apply errors; the changes it applied and
+  // received (inserts, updates, deletes).
+  struct ChangeCounts {
+    int64_t applied = 0, received = 0;
+  };
+  static ChangeCounts ExpectTablesCompleted(CdcTask& task) {
+    ChangeCounts n;
+    for (const auto& st : task.stats()) {
+      MutexLock lock(st->mu);
+      EXPECT_EQ(st->state, kStateCompleted) << st->SourceName() << ": " << st->error;
+      EXPECT_EQ(st->cdc_apply_errors, 0) << st->SourceName();
+      n.applied += st->applied_inserts + st->applied_updates + st->applied_deletes;
+      n.received += st->cdc_inserts + st->cdc_updates + st->cdc_deletes;
+    }
+    return n;
+  }
 
   std::unique_ptr<SqlConnector> source_, target_;
   std::unique_ptr<SqlSession> admin_;  // on the source
