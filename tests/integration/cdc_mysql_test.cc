@@ -342,5 +342,38 @@ TEST_F(MyCdcCli, StartPositionThenPurgedBinlogOnResume) {
   EXPECT_NE(deleted.out.find("keeps no objects on the source"), std::string::npos) << deleted.out;
 }
 
+// --cdc-start-position as a MariaDB GTID position (what @@gtid_binlog_pos prints): the task
+// applies the transactions after it and none before.
+TEST_F(MyCdcCli, MariadbGtidStartPosition) {
+  admin_->Execute("DROP DATABASE IF EXISTS cdc_mygtid; CREATE DATABASE cdc_mygtid");
+  admin_->Execute("CREATE TABLE cdc_mygtid.t (id int PRIMARY KEY, v varchar(20))");
+  admin_->Execute("INSERT INTO cdc_mygtid.t VALUES (1, 'before the start')");
+  const auto gtid = admin_->Query("SELECT @@gtid_binlog_pos");
+  ASSERT_TRUE(!gtid.empty() && gtid[0][0] && !gtid[0][0]->empty());
+  admin_->Execute("INSERT INTO cdc_mygtid.t VALUES (2, 'after'), (3, 'after')");
+  admin_->Execute("UPDATE cdc_mygtid.t SET v = 'updated' WHERE id = 1");
+  auto pg = Open(testing::PostgresUri())->OpenSession();
+  pg->Execute(
+      "DROP SCHEMA IF EXISTS cdc_mygtid_dst CASCADE; CREATE SCHEMA cdc_mygtid_dst; "
+      "CREATE TABLE cdc_mygtid_dst.t (id integer PRIMARY KEY, v varchar(20))");
+  std::vector<std::string> args = Args("cdc_mygtid", "cdc", false);
+  args.insert(args.end(), {"--cdc-start-position", *gtid[0][0]});
+  ferry_ = testing::StartFerry(args);
+  auto rows = [&] {
+    const auto r = pg->Query(
+        "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM "
+        "cdc_mygtid_dst.t");
+    return r.empty() || !r[0][0] ? std::string() : *r[0][0];
+  };
+  // The update of row 1 finds no row on the target (its insert came before the start).
+  const std::string want = "2:after,3:after";
+  EXPECT_TRUE(WaitFor([&] { return rows() == want; }, std::chrono::seconds(60))) << rows() << "\n"
+                                                                                 << Log();
+  ::kill(ferry_.pid, SIGINT);
+  testing::CliRun run = testing::WaitFerry(ferry_);
+  EXPECT_EQ(rows(), want);
+  EXPECT_NE(run.err.find("from " + *gtid[0][0]), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace ferry

@@ -16,6 +16,7 @@
 #include "common/bounded_queue.h"
 #include "common/error.h"
 #include "connectors/mysql/my_connection.h"
+#include "connectors/mysql/my_types.h"
 
 namespace ferry::mysql {
 
@@ -46,6 +47,14 @@ class ReplicaStream : public BinlogStream {
                                "@mariadb_slave_capability = 4, @master_heartbeat_period = {}",
                                heartbeat_ns),
                    what);
+    if (options.start.file.empty()) {
+      // A MariaDB GTID position without a file: the server starts after those transactions
+      // (COM_BINLOG_DUMP with no file name reads @slave_connect_state).
+      conn_->Execute(fmt::format("SET @slave_connect_state = {}, @slave_gtid_strict_mode = 0, "
+                                 "@slave_gtid_ignore_duplicates = 0",
+                                 QuoteLiteral(options.start.gtid)),
+                     what);
+    }
     rpl_ = mariadb_rpl_init_ex(conn_->get(), MARIADB_RPL_VERSION);
     if (!rpl_) conn_->ThrowLastError(what);
     const std::string& file = options.start.file;

@@ -33,7 +33,9 @@ class BinlogStream {
 };
 
 struct ReplicaStreamOptions {
-  BinlogPoint start;       // file and offset to read from (offset 0 = the file's start)
+  // File and offset to read from (offset 0 = the file's start); or, without a file, a MariaDB
+  // GTID position: the server starts after the transactions it names.
+  BinlogPoint start;
   uint32_t server_id = 0;  // this replica's id: unique among the server's replicas
   // The server sends a HEARTBEAT when it has sent nothing for this long.
   std::chrono::milliseconds heartbeat{1000};

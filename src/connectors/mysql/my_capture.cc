@@ -124,14 +124,16 @@ class MyChangeCapture : public cdc::ChangeCapture {
   void Start(const cdc::Position& from) override {
     stream_.reset();
     BinlogPoint point = PositionBinlogPoint(from);
-    if (point.file.empty()) {
+    if (point.file.empty() && !IsMariadbGtidPosition(point.gtid)) {
       throw Error(ErrorKind::kUnsupported,
-                  fmt::format("task '{}': starting binlog capture at GTID {} without a binlog "
-                              "file and offset is not supported yet; give the start as "
-                              "file:offset (SHOW BINARY LOGS lists the files)",
+                  fmt::format("task '{}': starting binlog capture at MySQL GTID set {} is not "
+                              "supported yet; give the start as file:offset (SHOW BINARY LOGS "
+                              "lists the files)",
                               options_.task, point.gtid));
     }
-    CheckFileRetained(point);
+    // A MariaDB GTID position alone: the server finds where it is (and says when it no
+    // longer has it); the first ROTATE names the file.
+    if (!point.file.empty()) CheckFileRetained(point);
     ReplicaStreamOptions so;
     so.start = point;
     so.server_id = server_id_;
